@@ -1,0 +1,184 @@
+import { dirname, isAbsolute, resolve } from "node:path";
+import { Ajv } from "ajv";
+import { type Problem, ProblemsError } from "../errors.js";
+import { checkCatalog } from "../model/catalog-loader.js";
+import type { Catalog } from "../model/catalog-types.js";
+import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
+import { configSchema } from "./config-schema.js";
+import type { GatewayConfig } from "./config-types.js";
+import { pathOf, readYamlFile, schemaMessage, schemaProblem, type YamlSource } from "./yaml-source.js";
+
+const ENV_PREFIX = "SMARTGEAR_";
+// useDefaults fills every key the file leaves out; strict mode catches mistakes in the schema itself.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validateConfig = ajv.compile<GatewayConfig>(configSchema);
+
+interface SchemaNode {
+  type?: string | readonly string[];
+  enum?: readonly unknown[];
+  properties?: Record<string, SchemaNode>;
+}
+
+/** One configuration key that the environment may override. */
+export interface EnvKey {
+  env: string;
+  path: string[];
+  schema: SchemaNode;
+}
+
+/** `sessionExpiryInterval` ⇒ `SESSION_EXPIRY_INTERVAL`. */
+const snake = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+/** Every leaf key of the schema with the environment variable that overrides it. */
+export function envKeys(node: SchemaNode = configSchema as SchemaNode, path: string[] = []): EnvKey[] {
+  if (node.properties && path.length === 0)
+    return Object.entries(node.properties).flatMap(([k, s]) => envKeys(s, [k]));
+  // Objects with fixed keys recurse; maps and arrays are set whole, as JSON.
+  if (node.properties && !isMapLike(node))
+    return Object.entries(node.properties).flatMap(([k, s]) => envKeys(s, [...path, k]));
+  return [{ env: ENV_PREFIX + path.map(snake).join("_"), path, schema: node }];
+}
+
+function isMapLike(node: SchemaNode): boolean {
+  return node.properties === undefined;
+}
+
+function parseEnvValue(raw: string, schema: SchemaNode): unknown {
+  const types = [schema.type ?? typeof schema.enum?.[0]].flat();
+  if (types.includes("integer") || types.includes("number")) {
+    const n = Number(raw);
+    return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+  }
+  if (types.includes("boolean")) return raw === "true" ? true : raw === "false" ? false : raw;
+  if (types.includes("array") || types.includes("object")) {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+export interface LoadedConfig {
+  config?: GatewayConfig;
+  problems: Problem[];
+  file: string;
+  /** The line of a key path in the file, for problems found later (against the catalog). */
+  lineOf: (path: readonly (string | number)[]) => number;
+}
+
+/** Reads a config file, applies environment overrides and defaults, validates; collects every problem. */
+export function checkConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  return buildConfig(readYamlFile(file), env);
+}
+
+/** A valid configuration and its catalog, or every problem of both. */
+export function checkSetup(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): {
+  setup?: { config: GatewayConfig; catalog: Catalog };
+  problems: Problem[];
+} {
+  const loaded = checkConfig(file, env);
+  if (!loaded.config) return { problems: loaded.problems };
+  const { catalog, problems } = checkCatalog(loaded.config.catalog);
+  if (!catalog) return { problems };
+  const mismatches = checkConfigAgainstCatalog(loaded.config, catalog, loaded.file, loaded.lineOf);
+  return mismatches.length > 0
+    ? { problems: mismatches }
+    : { setup: { config: loaded.config, catalog }, problems: [] };
+}
+
+/** Like checkSetup, but throws ProblemsError when anything is wrong (start-up fails fast). */
+export function loadSetup(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: GatewayConfig; catalog: Catalog } {
+  const { setup, problems } = checkSetup(file, env);
+  if (!setup) throw new ProblemsError("E_CONFIG", `invalid configuration ${file}`, problems);
+  return setup;
+}
+
+export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConfig {
+  const { file, lineOf } = src;
+  if (src.problems.length > 0) return { problems: src.problems, file, lineOf };
+  const data: unknown = src.data ?? {};
+  if (typeof data !== "object" || Array.isArray(data))
+    return {
+      problems: [{ file, line: 1, message: "the configuration must be a mapping of keys" }],
+      file,
+      lineOf,
+    };
+
+  const problems: Problem[] = [];
+  const fromEnv = applyEnv(data as Record<string, unknown>, env, problems);
+  if (!validateConfig(data)) {
+    for (const e of validateConfig.errors ?? []) {
+      const path = pathOf(e.instancePath);
+      const override = fromEnv.find((k) => k.path.every((seg, i) => path[i] === seg));
+      problems.push(
+        override
+          ? { file: "environment", line: 0, message: `${override.env}: ${schemaMessage(e)}` }
+          : schemaProblem(src, e),
+      );
+    }
+  }
+  if (problems.length > 0) return { problems, file, lineOf };
+  const config = data as GatewayConfig;
+  config.catalog = isAbsolute(config.catalog) ? config.catalog : resolve(dirname(src.file), config.catalog);
+  problems.push(...crossCheck(config, src));
+  return problems.length > 0 ? { problems, file, lineOf } : { config, problems, file, lineOf };
+}
+
+function applyEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: Problem[]): EnvKey[] {
+  const keys = envKeys();
+  const byName = new Map(keys.map((k) => [k.env, k]));
+  const applied: EnvKey[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
+    const key = byName.get(name);
+    if (!key) {
+      problems.push({ file: "environment", line: 0, message: `${name} names no configuration key` });
+      continue;
+    }
+    let target = data;
+    for (const seg of key.path.slice(0, -1)) {
+      const next = target[seg];
+      if (typeof next !== "object" || next === null || Array.isArray(next)) target[seg] = {};
+      target = target[seg] as Record<string, unknown>;
+    }
+    target[key.path.at(-1)!] = parseEnvValue(raw, key.schema);
+    applied.push(key);
+  }
+  return applied;
+}
+
+function crossCheck(config: GatewayConfig, src: YamlSource): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  config.devices.forEach((d, i) => {
+    const key = `${d.type}/${d.name}/${d.source}`;
+    if (seen.has(key))
+      problems.push({
+        file: src.file,
+        line: src.lineOf(["devices", i]),
+        message: `device ${key} is declared twice`,
+      });
+    seen.add(key);
+  });
+  if (config.devices.length > config.mapping.maxDevices)
+    problems.push({
+      file: src.file,
+      line: src.lineOf(["mapping", "maxDevices"]),
+      message: `mapping.maxDevices (${config.mapping.maxDevices}) is below the ${config.devices.length} declared devices`,
+    });
+  if (config.mqtt.reconnectPeriodMax < config.mqtt.reconnectPeriod)
+    problems.push({
+      file: src.file,
+      line: src.lineOf(["mqtt", "reconnectPeriodMax"]),
+      message: "mqtt.reconnectPeriodMax must not be below mqtt.reconnectPeriod",
+    });
+  return problems;
+}

@@ -1,0 +1,51 @@
+/** The gateway configuration after defaults and environment overrides (see config-schema.ts). */
+export interface GatewayConfig {
+  /** The data-model catalog; a relative path is taken from the config file's folder. */
+  catalog: string;
+  log: {
+    level: "error" | "warn" | "info" | "debug";
+    /** auto: JSON when stdout is not a terminal (containers), readable text on a terminal. */
+    format: "auto" | "json" | "pretty";
+  };
+  broker: {
+    /** The embedded aedes broker runs when mqtt.url is empty. */
+    host: string;
+    port: number;
+  };
+  mqtt: {
+    /** mqtt://host:1883 or mqtts://host:8883; empty means the embedded broker. */
+    url: string;
+    clientId: string;
+    /** 5 tries MQTT 5 first and falls back to 3.1.1 when the broker refuses it; 4 is 3.1.1 only. */
+    protocolVersion: 4 | 5;
+    keepalive: number;
+    /** MQTT 5 session expiry in seconds: without it a v5 session does not persist. */
+    sessionExpiryInterval: number;
+    reconnectPeriod: number;
+    reconnectPeriodMax: number;
+    connectTimeout: number;
+    username: string;
+    password: string;
+    subscriptions: { topic: string; qos: 0 | 1 | 2 }[];
+  };
+  opcua: {
+    /** The host name the endpoint advertises; empty means the machine's host name. */
+    hostname: string;
+    port: number;
+    resourcePath: string;
+    applicationName: string;
+    /** Namespace of the mirrored devices: NodeId of topic T is ns=<index of this URI>;s=T. */
+    namespaceUri: string;
+  };
+  mapping: {
+    /** Hard cap on devices (deviceType/deviceName/deviceSource triples); beyond it messages are dropped. */
+    maxDevices: number;
+    maxPayloadBytes: number;
+    /** Seconds without an update before a value turns UncertainLastUsableValue; 0 disables. */
+    staleAfter: { default: number; families: Record<string, number>; points: Record<string, number> };
+    /** Unknown ids in known families: counted and ignored, or exposed in an Unmapped folder. */
+    unmapped: { expose: boolean; max: number };
+  };
+  /** Devices whose points exist from start-up, BadWaitingForInitialData until data arrives. */
+  devices: { type: string; name: string; source: string }[];
+}

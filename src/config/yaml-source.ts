@@ -1,0 +1,103 @@
+import { readFileSync } from "node:fs";
+import type { ErrorObject } from "ajv";
+import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { Problem } from "../errors.js";
+
+/** A YAML file parsed to plain data, able to say on which line any part of it stands. */
+export interface YamlSource {
+  file: string;
+  data: unknown;
+  /** Syntax problems; `data` is undefined when there are any. */
+  problems: Problem[];
+  /** The line of the node at `path`, or of its nearest existing ancestor (1-based). */
+  lineOf(path: readonly (string | number)[]): number;
+}
+
+export function readYamlFile(file: string): YamlSource {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    return {
+      file,
+      data: undefined,
+      problems: [{ file, line: 0, message: `cannot read file (${reason})` }],
+      lineOf: () => 0,
+    };
+  }
+  return parseYamlText(text, file);
+}
+
+export function parseYamlText(text: string, file: string): YamlSource {
+  const lineCounter = new LineCounter();
+  // uniqueKeys: a key written twice is a mistake in a config, not an override.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [...doc.errors, ...doc.warnings].map((e) => ({
+    file,
+    line: lineCounter.linePos(e.pos[0]).line,
+    message: e.message.split("\n")[0] ?? e.message,
+  }));
+  const lineAt = (node: Node | null | undefined): number =>
+    node?.range ? lineCounter.linePos(node.range[0]).line : 0;
+  const lineOf = (path: readonly (string | number)[]): number => {
+    let node: unknown = doc.contents;
+    let line = lineAt(doc.contents as Node | null);
+    for (const key of path) {
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (p) => String((p.key as { value?: unknown })?.value ?? p.key) === String(key),
+        );
+        if (!pair) break;
+        line = lineAt(pair.key as Node) || line;
+        node = pair.value;
+        line = lineAt(node as Node) || line;
+      } else if (isSeq(node)) {
+        node = node.items[Number(key)];
+        if (node === undefined) break;
+        line = lineAt(node as Node) || line;
+      } else break;
+    }
+    return line;
+  };
+  return { file, data: problems.length === 0 ? doc.toJS() : undefined, problems, lineOf };
+}
+
+/** Splits an ajv instancePath (`/points/3/unit`) into keys. */
+export function pathOf(instancePath: string): (string | number)[] {
+  if (instancePath === "") return [];
+  return instancePath
+    .slice(1)
+    .split("/")
+    .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+}
+
+/** Turns ajv's errors into located problems; `describe` may name the item (a point's id). */
+export function schemaProblems(
+  src: YamlSource,
+  errors: readonly ErrorObject[] | null | undefined,
+  describe: (path: (string | number)[]) => string = () => "",
+): Problem[] {
+  return (errors ?? []).map((e) => schemaProblem(src, e, describe));
+}
+
+export function schemaProblem(
+  src: YamlSource,
+  e: ErrorObject,
+  describe: (path: (string | number)[]) => string = () => "",
+): Problem {
+  const path = pathOf(e.instancePath);
+  return { file: src.file, line: src.lineOf(path), message: `${describe(path)}${schemaMessage(e)}` };
+}
+
+/** `mqtt.port: must be <= 65535`, in the words a user of the YAML file knows. */
+export function schemaMessage(e: ErrorObject): string {
+  const where = e.instancePath === "" ? "(top level)" : e.instancePath.slice(1).replace(/\//g, ".");
+  let detail = e.message ?? "is invalid";
+  if (e.keyword === "enum")
+    detail += `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
+  if (e.keyword === "additionalProperties")
+    detail = `unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+  return `${where}: ${detail}`;
+}
