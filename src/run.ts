@@ -1,4 +1,33 @@
-/** Placeholder replaced in the next commit by the gateway's composition root. */
-export async function runGateway(_configFile: string): Promise<number> {
-  throw new Error("the gateway is not built yet");
+import { loadSetup } from "./config/config-loader.js";
+import { Gateway } from "./gateway.js";
+import { configureLogging, getLogger } from "./logger.js";
+
+/** `smartgear-gateway run`: start, then stop cleanly on SIGINT/SIGTERM. Resolves with the exit code. */
+export async function runGateway(configFile: string): Promise<number> {
+  const { config, catalog } = loadSetup(configFile);
+  configureLogging(config.log);
+  const logger = getLogger("gateway");
+  logger.info("configuration loaded", { config: configFile, catalog: catalog.file, points: catalog.points.length });
+  const gateway = new Gateway(config, catalog);
+  try {
+    await gateway.start();
+  } catch (err) {
+    logger.error("start-up failed", { error: (err as Error).message, cause: String((err as Error).cause ?? "") });
+    await gateway.stop().catch(() => {});
+    return 3;
+  }
+  return new Promise((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info("shutting down", { signal });
+      gateway.stop().then(
+        () => resolve(0),
+        (err: Error) => {
+          logger.error("shutdown failed", { error: err.message });
+          resolve(3);
+        },
+      );
+    };
+    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+  });
 }

@@ -74,6 +74,15 @@ export const configSchema = {
         resourcePath: { type: "string", pattern: "^(/[A-Za-z0-9._-]+)*$", default: "/UA/SmartGear" },
         applicationName: { type: "string", minLength: 1, default: "Sm@rtGear Gateway" },
         namespaceUri: { type: "string", minLength: 1, default: "urn:smartgear-gateway:devices" },
+        pkiFolder: { type: "string", minLength: 1, default: "data/pki" },
+        allowAnonymous: { type: "boolean", default: true },
+        securityPolicies: {
+          type: "array",
+          minItems: 1,
+          uniqueItems: true,
+          items: { enum: ["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"] },
+          default: ["None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"],
+        },
       },
     },
     mapping: {

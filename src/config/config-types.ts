@@ -36,6 +36,10 @@ export interface GatewayConfig {
     applicationName: string;
     /** Namespace of the mirrored devices: NodeId of topic T is ns=<index of this URI>;s=T. */
     namespaceUri: string;
+    /** The server's PKI (own, trusted, rejected, issuers); relative to the working directory. */
+    pkiFolder: string;
+    allowAnonymous: boolean;
+    securityPolicies: ("None" | "Basic256Sha256" | "Aes128_Sha256_RsaOaep" | "Aes256_Sha256_RsaPss")[];
   };
   mapping: {
     /** Hard cap on devices (deviceType/deviceName/deviceSource triples); beyond it messages are dropped. */

@@ -7,8 +7,6 @@ export const DATA_TYPES = [
   "Int16",
   "UInt32",
   "Int32",
-  "UInt64",
-  "Int64",
   "Float",
   "Double",
   "String",
@@ -23,8 +21,6 @@ export const NUMERIC_TYPES: ReadonlySet<DataTypeName> = new Set([
   "Int16",
   "UInt32",
   "Int32",
-  "UInt64",
-  "Int64",
   "Float",
   "Double",
 ]);

@@ -1,0 +1,126 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { OPCUAServer } from "node-opcua";
+import type { GatewayConfig } from "./config/config-types.js";
+import { IngestCounters } from "./counters.js";
+import { getLogger } from "./logger.js";
+import type { Catalog } from "./model/catalog-types.js";
+import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
+import { IngestClient } from "./mqtt/ingest-client.js";
+import type { MessageSource } from "./mqtt/message-source.js";
+import { MqttToOpcua } from "./mqtt-to-opcua.js";
+import { DeviceNodes } from "./opcua/device-nodes.js";
+import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
+import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
+import { createOpcuaServer } from "./opcua/opcua-server.js";
+import { PROJECT_ROOT } from "./paths.js";
+
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+/**
+ * The composition root: builds the parts, starts them in order and stops them in reverse.
+ * The constructor only assigns; nothing opens a socket before start().
+ */
+export class Gateway {
+  readonly counters = new IngestCounters();
+  private readonly logger = getLogger("gateway");
+  private server: OPCUAServer | null = null;
+  private source: MessageSource | null = null;
+  private mqttToOpcua: MqttToOpcua | null = null;
+
+  constructor(
+    readonly config: GatewayConfig,
+    readonly catalog: Catalog,
+  ) {}
+
+  async start(): Promise<void> {
+    const started = performance.now();
+    const server = createOpcuaServer(this.config, VERSION);
+    this.server = server;
+    await server.initialize();
+
+    const addressSpace = server.engine.addressSpace!;
+    // The devices namespace first, so that it is ns=2 on every start (ns=1 is the server's own).
+    const ns = addressSpace.registerNamespace(this.config.opcua.namespaceUri);
+    const modelNs = addressSpace.registerNamespace(MODEL_NAMESPACE_URI);
+    const model = buildInformationModel(modelNs, this.catalog);
+    const smartGear = ns.addFolder(addressSpace.rootFolder.objects, { nodeId: "s=SmartGear", browseName: "SmartGear" });
+    const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
+    const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog);
+
+    const source: MessageSource = this.config.mqtt.url
+      ? new IngestClient(this.config, getLogger("gateway:mqtt"))
+      : new EmbeddedBroker(this.config, getLogger("gateway:broker"));
+    this.source = source;
+
+    const diagnostics = new DiagnosticsNodes(ns, smartGear, {
+      counters: this.counters,
+      brokerConnected: () => source.connected,
+      brokerProtocol: () => source.protocol,
+      deviceCount: () => this.mqttToOpcua?.deviceCount ?? 0,
+      pointCount: () => this.mqttToOpcua?.pointCount ?? 0,
+    });
+    diagnostics.build();
+
+    const mqttToOpcua = new MqttToOpcua(
+      this.config,
+      this.catalog,
+      nodes,
+      this.counters,
+      getLogger("gateway:mqttToOpcua"),
+      (device) => diagnostics.addDevice(device),
+    );
+    this.mqttToOpcua = mqttToOpcua;
+    mqttToOpcua.start();
+
+    let everConnected = false;
+    await source.start({
+      message: (topic, payload) => mqttToOpcua.handle(topic, payload),
+      connected: () => {
+        if (everConnected) this.counters.brokerReconnects++;
+        everConnected = true;
+        mqttToOpcua.connectionRestored();
+      },
+      disconnected: (reason) => {
+        this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason });
+        mqttToOpcua.connectionLost();
+      },
+    });
+    // Not connected after the first attempt: the points say so until the broker answers.
+    if (!source.connected) mqttToOpcua.connectionLost();
+
+    await server.start();
+    this.logger.info("gateway started", {
+      endpoint: this.endpointUrl,
+      broker: this.config.mqtt.url || `embedded, port ${this.brokerPort}`,
+      points: mqttToOpcua.pointCount,
+      devices: mqttToOpcua.deviceCount,
+      startupMs: Math.round(performance.now() - started),
+    });
+  }
+
+  /** OPC UA sessions are closed; the MQTT session is left to the broker for the next start. */
+  async stop(): Promise<void> {
+    const { server, source, mqttToOpcua } = this;
+    this.server = null;
+    this.source = null;
+    this.mqttToOpcua = null;
+    await source?.stop();
+    mqttToOpcua?.stop();
+    if (server) await server.shutdown(1000);
+    this.logger.info("gateway stopped");
+  }
+
+  get endpointUrl(): string {
+    return this.server?.getEndpointUrl() ?? "";
+  }
+
+  /** The embedded broker's port (useful with broker.port 0), or 0 with an external broker. */
+  get brokerPort(): number {
+    return this.source instanceof EmbeddedBroker ? this.source.port : 0;
+  }
+
+  get ingest(): MqttToOpcua | null {
+    return this.mqttToOpcua;
+  }
+}

@@ -1,0 +1,30 @@
+import { type StatusCode, StatusCodes } from "node-opcua";
+
+/**
+ * The one table that turns a gateway condition into the StatusCode a client sees on a mirrored
+ * variable. Codes and meanings are those of OPC UA Part 4, 7.39 (StatusCode) and Part 8, 6.3.
+ */
+export const POINT_STATUS = {
+  /** No value has arrived since the point was created (Part 8: BadWaitingForInitialData). */
+  noValueYet: StatusCodes.BadWaitingForInitialData,
+  /** A fresh value with no quality of its own, or quality good. */
+  good: StatusCodes.Good,
+  /** A fresh value the device marked uncertain. */
+  uncertain: StatusCodes.Uncertain,
+  /** A fresh value the device marked bad. */
+  bad: StatusCodes.Bad,
+  /** Broker connection lost; the last value is kept (Part 8: UncertainNoCommunicationLastUsableValue). */
+  connectionLostWithValue: StatusCodes.UncertainNoCommunicationLastUsableValue,
+  /** Broker connection lost before any value arrived (Part 8: BadNoCommunication). */
+  connectionLostNoValue: StatusCodes.BadNoCommunication,
+  /** No update within the point's stale time; the last value is kept (Part 8: UncertainLastUsableValue). */
+  stale: StatusCodes.UncertainLastUsableValue,
+  /** The payload could not be decoded or coerced to the point's type; the last value is kept. */
+  decodeError: StatusCodes.BadDecodingError,
+} as const satisfies Record<string, StatusCode>;
+
+export type PayloadQuality = "good" | "uncertain" | "bad";
+
+export function statusOfQuality(q: PayloadQuality): StatusCode {
+  return q === "good" ? POINT_STATUS.good : q === "uncertain" ? POINT_STATUS.uncertain : POINT_STATUS.bad;
+}

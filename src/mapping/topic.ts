@@ -1,0 +1,29 @@
+/** `<family>/<id>/<deviceType>/<deviceName>/<deviceSource>`, the one shape of every Sm@rtGear topic. */
+export interface ParsedTopic {
+  family: string;
+  /** `<family>/<id>`, the catalog key. */
+  topicId: string;
+  deviceType: string;
+  deviceName: string;
+  deviceSource: string;
+  /** `<deviceType>/<deviceName>/<deviceSource>`: one device across families. */
+  deviceKey: string;
+}
+
+const DIGITS = /^\d{1,9}$/;
+
+/** Splits a topic, or returns null when it has not the five-level shape with numeric family and id. */
+export function parseTopic(topic: string): ParsedTopic | null {
+  const parts = topic.split("/");
+  if (parts.length !== 5) return null;
+  const [family, id, deviceType, deviceName, deviceSource] = parts as [string, string, string, string, string];
+  if (!DIGITS.test(family) || !DIGITS.test(id) || !deviceType || !deviceName || !deviceSource) return null;
+  return {
+    family,
+    topicId: `${family}/${id}`,
+    deviceType,
+    deviceName,
+    deviceSource,
+    deviceKey: `${deviceType}/${deviceName}/${deviceSource}`,
+  };
+}

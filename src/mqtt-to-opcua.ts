@@ -1,0 +1,248 @@
+import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
+import type { GatewayConfig } from "./config/config-types.js";
+import type { IngestCounters, RejectReason } from "./counters.js";
+import type { Logger } from "./logger.js";
+import { coerceValue } from "./mapping/coerce.js";
+import { decodePayload } from "./mapping/payload.js";
+import { POINT_STATUS, statusOfQuality } from "./mapping/status.js";
+import { type ParsedTopic, parseTopic } from "./mapping/topic.js";
+import type { Catalog, PointDef } from "./model/catalog-types.js";
+import type { DeviceId, DeviceNodes } from "./opcua/device-nodes.js";
+import { variantOf, writePoint } from "./opcua/point-writer.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
+
+/** What the gateway knows of one device: identity, node, and the figures diagnostics show. */
+export interface DeviceState extends DeviceId {
+  key: string;
+  node: UAObject;
+  declared: boolean;
+  messageCount: number;
+  /** Epoch ms of the last message, 0 before the first. */
+  lastSeen: number;
+}
+
+/** Why a point shows the status it shows; drives which transitions are allowed. */
+type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost";
+
+interface PointState {
+  def: PointDef;
+  device: DeviceState;
+  variable: UAVariable;
+  condition: Condition;
+  /** The last good value, kept when the status turns uncertain or bad. */
+  value: Variant | null;
+  sourceTimestamp: Date | null;
+  /** Epoch ms of the last fresh value. */
+  updatedAt: number;
+  staleAfterMs: number;
+}
+
+/** Distinct unknown topics remembered for "log once per topic"; beyond, they are only counted. */
+const MAX_REMEMBERED_UNKNOWN = 10_000;
+
+/**
+ * mqttToOpcua: turns each MQTT message into a value, status and timestamp on its OPC UA variable,
+ * and keeps every point's status honest when the broker goes away or a point goes quiet.
+ */
+export class MqttToOpcua {
+  private readonly devices = new Map<string, DeviceState>();
+  /** Keyed by the whole topic: a known topic costs one lookup before decoding. */
+  private readonly points = new Map<string, PointState>();
+  private readonly unknownTopics = new Set<string>();
+  private unmappedCount = 0;
+  private readonly log: RateLimitedLog;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private connected = true;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly catalog: Catalog,
+    private readonly nodes: DeviceNodes,
+    private readonly counters: IngestCounters,
+    private readonly logger: Logger,
+    private readonly deviceAdded: (device: DeviceState) => void = () => {},
+  ) {
+    this.log = new RateLimitedLog(logger);
+  }
+
+  /** Creates the declared devices with every point of their families, then starts stale detection. */
+  start(): void {
+    for (const d of this.config.devices) {
+      const device = this.device({ deviceType: d.type, deviceName: d.name, deviceSource: d.source }, true)!;
+      for (const def of this.catalog.points) this.point(`${def.topicId}/${device.key}`, def, device);
+    }
+    const staleTimes = [
+      this.config.mapping.staleAfter.default,
+      ...Object.values(this.config.mapping.staleAfter.families),
+      ...Object.values(this.config.mapping.staleAfter.points),
+    ].filter((s) => s > 0);
+    if (staleTimes.length > 0) {
+      // Sweep often enough that a point turns stale within a quarter of its stale time.
+      const every = Math.max(50, Math.min(1000, (Math.min(...staleTimes) * 1000) / 4));
+      this.sweepTimer = setInterval(() => this.sweepStale(Date.now()), every);
+      this.sweepTimer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  get deviceCount(): number {
+    return this.devices.size;
+  }
+
+  get pointCount(): number {
+    return this.points.size;
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  deviceStates(): IterableIterator<DeviceState> {
+    return this.devices.values();
+  }
+
+  /** One MQTT message. Never throws: whatever is wrong is counted, logged (rate-limited) and dropped. */
+  handle(topic: string, payload: Uint8Array, now = Date.now()): void {
+    this.counters.received++;
+    try {
+      if (payload.length > this.config.mapping.maxPayloadBytes) {
+        this.reject("payloadTooLarge", topic, `${payload.length} bytes > ${this.config.mapping.maxPayloadBytes}`);
+        return;
+      }
+      const state = this.points.get(topic) ?? this.discover(topic);
+      if (!state) return;
+      state.device.messageCount++;
+      state.device.lastSeen = now;
+      this.update(state, payload, now);
+    } catch (err) {
+      // A bug must cost one message, not the gateway.
+      this.reject("noValue", topic, `internal error: ${(err as Error).message}`);
+    }
+  }
+
+  /** Broker lost: every point keeps its last value as UncertainNoCommunicationLastUsableValue. */
+  connectionLost(now = Date.now()): void {
+    if (!this.connected) return;
+    this.connected = false;
+    for (const s of this.points.values()) {
+      s.condition = "connectionLost";
+      const status = s.value ? POINT_STATUS.connectionLostWithValue : POINT_STATUS.connectionLostNoValue;
+      this.write(s, status, now);
+    }
+  }
+
+  /** Broker back: statuses stay as they are until each point's next fresh value. */
+  connectionRestored(): void {
+    this.connected = true;
+  }
+
+  private update(s: PointState, payload: Uint8Array, now: number): void {
+    const def = s.def;
+    const decoded = decodePayload(payload, def.topicId, def.dataType === "String");
+    if (!decoded.ok) return this.decodeError(s, decoded.reason, decoded.detail, now);
+    const coerced = coerceValue(decoded.value, def.dataType);
+    if (!coerced.ok) return this.decodeError(s, coerced.reason, coerced.detail, now);
+    this.counters.decoded++;
+    s.value = variantOf(def.dataType, coerced.value);
+    // Without a payload timestamp, the moment the gateway received the value is the best there is.
+    s.sourceTimestamp = decoded.sourceTimestamp ?? new Date(now);
+    s.updatedAt = now;
+    s.condition = "fresh";
+    this.write(s, statusOfQuality(decoded.quality), now);
+  }
+
+  private decodeError(s: PointState, reason: RejectReason, detail: string, now: number): void {
+    s.condition = "decodeError";
+    this.write(s, POINT_STATUS.decodeError, now);
+    this.reject(reason, `${s.def.topicId}/${s.device.key}`, detail);
+  }
+
+  private write(s: PointState, status: StatusCode, now: number): void {
+    writePoint(s.variable, s.value ?? variantOf(s.def.dataType, null), status, s.sourceTimestamp, new Date(now));
+  }
+
+  private sweepStale(now: number): void {
+    for (const s of this.points.values())
+      if (s.condition === "fresh" && s.staleAfterMs > 0 && now - s.updatedAt > s.staleAfterMs) {
+        s.condition = "stale";
+        this.write(s, POINT_STATUS.stale, now);
+      }
+  }
+
+  /** First message on a topic: find its point and device, or count why there is none. */
+  private discover(topic: string): PointState | undefined {
+    const parsed = parseTopic(topic);
+    if (!parsed) {
+      this.reject("malformedTopic", topic, "not <family>/<id>/<deviceType>/<deviceName>/<deviceSource>");
+      return undefined;
+    }
+    const def = this.catalog.byTopicId.get(parsed.topicId);
+    if (!def) {
+      this.unknown(parsed, topic);
+      return undefined;
+    }
+    const device = this.device(parsed, false);
+    if (!device) {
+      this.reject("deviceLimit", topic, `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`);
+      return undefined;
+    }
+    return this.point(topic, def, device);
+  }
+
+  private unknown(parsed: ParsedTopic, topic: string): void {
+    const known = this.catalog.families.has(parsed.family);
+    if (!this.unknownTopics.has(topic)) {
+      this.counters.unknownTopics++;
+      if (this.unknownTopics.size < MAX_REMEMBERED_UNKNOWN) this.unknownTopics.add(topic);
+    }
+    this.reject(known ? "unknownId" : "unknownFamily", topic, `topic id ${parsed.topicId} is not in the catalog`);
+  }
+
+  private device(id: DeviceId, declared: boolean): DeviceState | undefined {
+    const key = `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+    let device = this.devices.get(key);
+    if (device) return device;
+    if (this.devices.size >= this.config.mapping.maxDevices) return undefined;
+    device = {
+      deviceType: id.deviceType,
+      deviceName: id.deviceName,
+      deviceSource: id.deviceSource,
+      key,
+      node: this.nodes.device(id),
+      declared,
+      messageCount: 0,
+      lastSeen: 0,
+    };
+    this.devices.set(key, device);
+    this.deviceAdded(device);
+    this.logger.info("device discovered", { device: key, declared });
+    return device;
+  }
+
+  private point(topic: string, def: PointDef, device: DeviceState): PointState {
+    const stale = this.config.mapping.staleAfter;
+    const state: PointState = {
+      def,
+      device,
+      variable: this.nodes.variable(device.node, device.key, def, topic),
+      condition: this.connected ? "waiting" : "connectionLost",
+      value: null,
+      sourceTimestamp: null,
+      updatedAt: 0,
+      staleAfterMs: (stale.points[def.topicId] ?? stale.families[def.family] ?? stale.default) * 1000,
+    };
+    if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, Date.now());
+    this.points.set(topic, state);
+    return state;
+  }
+
+  private reject(reason: RejectReason, topic: string, detail: string): void {
+    this.counters.reject(reason);
+    // Keyed by reason, not topic: a flood of distinct bogus topics must not flood the log.
+    this.log.warn(reason, `message rejected: ${reason}`, { reason, topic, detail });
+  }
+}

@@ -1,0 +1,127 @@
+import {
+  type BaseNode,
+  coerceLocalizedText,
+  type INamespace,
+  type LocalizedText,
+  type NodeId,
+  StatusCodes,
+  type UAObject,
+  type UAVariable,
+} from "node-opcua";
+import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
+import { folderTypeName, type InformationModel, variableKind } from "./information-model.js";
+import { variantOf, writePoint } from "./point-writer.js";
+
+/** A device's identity: the last three levels of its topics. */
+export interface DeviceId {
+  deviceType: string;
+  deviceName: string;
+  deviceSource: string;
+}
+
+/** Per catalog point, what every device's variable of that point shares. */
+interface PointTemplate {
+  description: LocalizedText;
+  typeDefinition: string;
+  /** EngineeringUnits and EURange of the point's instance declaration in the model. */
+  properties: NodeId[];
+}
+
+/**
+ * Builds the mirrored part of the address space:
+ * Objects/SmartGear/Devices/<deviceType>/<deviceName>/<deviceSource>/<catalog folders>/<point>.
+ *
+ * NodeIds are derived from topics so that a PLC can bind them before the device ever publishes:
+ * the variable of topic T is `s=T`; every other node's id starts with `Devices/`, which no
+ * Sm@rtGear topic does (their first level is a number), so the two can never collide.
+ */
+export class DeviceNodes {
+  private readonly templates = new Map<string, PointTemplate>();
+  private readonly nodes = new Map<string, UAObject>();
+
+  constructor(
+    private readonly ns: INamespace,
+    private readonly modelNs: INamespace,
+    private readonly model: InformationModel,
+    private readonly devicesFolder: UAObject,
+    catalog: Catalog,
+  ) {
+    for (const p of catalog.points) {
+      const declaration = modelNs.findNode(`ns=${modelNs.index};s=${folderTypeName(p.folder)}/${p.browseName}`);
+      const properties = (declaration?.findReferencesExAsObject?.("HasProperty") ?? []) as BaseNode[];
+      this.templates.set(p.topicId, {
+        description: coerceLocalizedText(describePoint(p))!,
+        typeDefinition: variableKind(p),
+        properties: properties.map((n) => n.nodeId),
+      });
+    }
+  }
+
+  /** The device object, created with its type and name folders on first use. */
+  device(id: DeviceId): UAObject {
+    const typeFolder = this.folder(`Devices/${id.deviceType}`, id.deviceType, this.devicesFolder);
+    const nameFolder = this.folder(`Devices/${id.deviceType}/${id.deviceName}`, id.deviceName, typeFolder);
+    const key = `Devices/${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+    let device = this.nodes.get(key);
+    if (!device) {
+      device = this.ns.addObject({
+        nodeId: `s=${key}`,
+        browseName: id.deviceSource,
+        organizedBy: nameFolder,
+        typeDefinition: this.model.deviceType,
+        description: `Sm@rtGear device ${id.deviceType}/${id.deviceName}/${id.deviceSource}`,
+      });
+      this.nodes.set(key, device);
+    }
+    return device;
+  }
+
+  /** The variable mirrored from `topic`, created (BadWaitingForInitialData) with its folders. */
+  variable(device: UAObject, deviceKey: string, point: PointDef, topic: string): UAVariable {
+    let parent = device;
+    for (let depth = 1; depth <= point.folder.length; depth++)
+      parent = this.modelFolder(`Devices/${deviceKey}`, point.folder.slice(0, depth), parent);
+    const template = this.templates.get(point.topicId)!;
+    const variable = this.ns.addVariable({
+      nodeId: `s=${topic}`,
+      browseName: { name: point.browseName, namespaceIndex: this.modelNs.index },
+      description: template.description,
+      componentOf: parent,
+      dataType: point.dataType,
+      typeDefinition: template.typeDefinition,
+      // Exception-based: node-opcua notifies on each write; timer sampling does not scale.
+      minimumSamplingInterval: 0,
+      accessLevel: point.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead",
+      userAccessLevel: point.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead",
+    });
+    for (const property of template.properties) variable.addReference({ referenceType: "HasProperty", nodeId: property });
+    writePoint(variable, variantOf(point.dataType, null), StatusCodes.BadWaitingForInitialData, null, new Date());
+    return variable;
+  }
+
+  private folder(key: string, name: string, parent: UAObject): UAObject {
+    let node = this.nodes.get(key);
+    if (!node) {
+      node = this.ns.addFolder(parent, { nodeId: `s=${key}`, browseName: name });
+      this.nodes.set(key, node);
+    }
+    return node;
+  }
+
+  /** A catalog folder below a device: a component typed by the model's folder type. */
+  private modelFolder(deviceKey: string, folder: readonly string[], parent: UAObject): UAObject {
+    const path = folder.join("/");
+    const key = `${deviceKey}/${path}`;
+    let node = this.nodes.get(key);
+    if (!node) {
+      node = this.ns.addObject({
+        nodeId: `s=${key}`,
+        browseName: { name: folder.at(-1)!, namespaceIndex: this.modelNs.index },
+        componentOf: parent,
+        typeDefinition: this.model.folderTypes.get(path)!,
+      });
+      this.nodes.set(key, node);
+    }
+    return node;
+  }
+}

@@ -1,0 +1,95 @@
+import { DataType, type INamespace, type UAObject, Variant, VariantArrayType } from "node-opcua";
+import { type IngestCounters, REJECT_REASONS } from "../counters.js";
+import type { DeviceState } from "../mqtt-to-opcua.js";
+
+/** What the diagnostics read; getters, so the ingest path never pays for diagnostics. */
+export interface DiagnosticsSource {
+  counters: IngestCounters;
+  brokerConnected(): boolean;
+  brokerProtocol(): string;
+  deviceCount(): number;
+  pointCount(): number;
+}
+
+/** Counters are UInt64: at 50,000 messages/s a UInt32 wraps within a day. */
+function uint64(n: number): Variant {
+  return new Variant({
+    dataType: DataType.UInt64,
+    arrayType: VariantArrayType.Scalar,
+    value: [Math.floor(n / 0x1_0000_0000), n >>> 0],
+  });
+}
+
+/**
+ * Objects/SmartGear/Gateway: broker state, message counters (rejected ones by reason), devices,
+ * points, and per device its last-seen time and message count. Values are read on demand.
+ */
+export class DiagnosticsNodes {
+  private devicesFolder: UAObject | null = null;
+
+  constructor(
+    private readonly ns: INamespace,
+    private readonly parent: UAObject,
+    private readonly source: DiagnosticsSource,
+  ) {}
+
+  build(): void {
+    const gateway = this.ns.addFolder(this.parent, {
+      nodeId: "s=Gateway",
+      browseName: "Gateway",
+      description: "Diagnostics of the Sm@rtGear gateway",
+    });
+    const c = this.source.counters;
+    this.add(gateway, "Gateway", "BrokerConnected", DataType.Boolean, () => this.source.brokerConnected());
+    this.add(gateway, "Gateway", "BrokerProtocol", DataType.String, () => this.source.brokerProtocol());
+    this.addCounter(gateway, "Gateway", "MessagesReceived", () => c.received);
+    this.addCounter(gateway, "Gateway", "MessagesDecoded", () => c.decoded);
+    this.addCounter(gateway, "Gateway", "MessagesRejected", () => c.rejected);
+    this.addCounter(gateway, "Gateway", "UnknownTopics", () => c.unknownTopics);
+    this.addCounter(gateway, "Gateway", "BrokerReconnects", () => c.brokerReconnects);
+    this.add(gateway, "Gateway", "DeviceCount", DataType.UInt32, () => this.source.deviceCount());
+    this.add(gateway, "Gateway", "PointCount", DataType.UInt32, () => this.source.pointCount());
+    const rejected = this.ns.addFolder(gateway, { nodeId: "s=Gateway/RejectedBy", browseName: "RejectedBy" });
+    for (const reason of REJECT_REASONS) {
+      const name = reason[0]!.toUpperCase() + reason.slice(1);
+      this.addCounter(rejected, "Gateway/RejectedBy", name, () => c.rejectedBy.get(reason) ?? 0);
+    }
+    this.devicesFolder = this.ns.addFolder(gateway, { nodeId: "s=Gateway/Devices", browseName: "Devices" });
+  }
+
+  /** Gateway/Devices/<type>/<name>/<source>: LastSeen and MessageCount of one device. */
+  addDevice(device: DeviceState): void {
+    const base = `Gateway/Devices/${device.key}`;
+    const node = this.ns.addObject({
+      nodeId: `s=${base}`,
+      browseName: device.key,
+      organizedBy: this.devicesFolder!,
+      description: `Diagnostics of device ${device.key}`,
+    });
+    this.add(node, base, "LastSeen", DataType.DateTime, () => (device.lastSeen ? new Date(device.lastSeen) : null));
+    this.addCounter(node, base, "MessageCount", () => device.messageCount);
+  }
+
+  private addCounter(parent: UAObject, base: string, name: string, read: () => number): void {
+    this.ns.addVariable({
+      nodeId: `s=${base}/${name}`,
+      browseName: name,
+      componentOf: parent,
+      dataType: "UInt64",
+      minimumSamplingInterval: 1000,
+      value: { get: () => uint64(read()) },
+    });
+  }
+
+  private add(parent: UAObject, base: string, name: string, dataType: DataType, read: () => unknown): void {
+    this.ns.addVariable({
+      nodeId: `s=${base}/${name}`,
+      browseName: name,
+      componentOf: parent,
+      dataType: DataType[dataType],
+      // Read on demand; a client monitoring diagnostics is sampled once a second.
+      minimumSamplingInterval: 1000,
+      value: { get: () => new Variant({ dataType, value: read() }) },
+    });
+  }
+}

@@ -1,0 +1,44 @@
+import { DataType, DataValue, type StatusCode, type UAVariable, Variant } from "node-opcua";
+import type { DataTypeName } from "../model/catalog-types.js";
+
+const VARIANT_TYPE: Record<DataTypeName, DataType> = {
+  Boolean: DataType.Boolean,
+  Byte: DataType.Byte,
+  SByte: DataType.SByte,
+  UInt16: DataType.UInt16,
+  Int16: DataType.Int16,
+  UInt32: DataType.UInt32,
+  Int32: DataType.Int32,
+  Float: DataType.Float,
+  Double: DataType.Double,
+  String: DataType.String,
+  DateTime: DataType.DateTime,
+};
+
+export function variantOf(dataType: DataTypeName, value: number | boolean | string | Date | null): Variant {
+  return value === null ? new Variant({ dataType: DataType.Null }) : new Variant({ dataType: VARIANT_TYPE[dataType], value });
+}
+
+interface InternalVariable {
+  _internal_set_dataValue(dataValue: DataValue): void;
+}
+
+/**
+ * Sets a mirrored variable's value, status and timestamps in one step.
+ *
+ * setValueFromSource stamps the source time as server time too, so a value replayed with an old
+ * payload timestamp would claim the server saw it back then. We hand node-opcua the complete
+ * DataValue through the method setValueFromSource itself ends in; it still checks the variant
+ * against the variable's DataType and notifies monitored items. A null source time keeps the
+ * previous one (a status change of an unchanged value).
+ */
+export function writePoint(
+  variable: UAVariable,
+  value: Variant,
+  statusCode: StatusCode,
+  sourceTimestamp: Date | null,
+  serverTimestamp: Date,
+): void {
+  const dataValue = new DataValue({ value, statusCode, sourceTimestamp, serverTimestamp });
+  (variable as unknown as InternalVariable)._internal_set_dataValue(dataValue);
+}

@@ -1,0 +1,36 @@
+import type { Logger } from "./logger.js";
+
+/**
+ * Logs at most `perInterval` lines per key and interval, then one summary of what it suppressed.
+ * Bad input can arrive thousands of times a second; the log must stay readable and bounded.
+ */
+export class RateLimitedLog {
+  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly perInterval = 5,
+    private readonly intervalMs = 60_000,
+    private readonly maxKeys = 1000,
+  ) {}
+
+  warn(key: string, message: string, meta: Record<string, unknown>, now = Date.now()): void {
+    let w = this.windows.get(key);
+    if (w && now - w.start >= this.intervalMs) {
+      if (w.suppressed > 0)
+        this.logger.warn(`${w.suppressed} more like this were suppressed`, { key, suppressed: w.suppressed });
+      w = undefined;
+      this.windows.delete(key);
+    }
+    if (!w) {
+      // Keys come from untrusted topics: forget the oldest rather than grow without bound.
+      if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
+      w = { start: now, count: 0, suppressed: 0 };
+      this.windows.set(key, w);
+    }
+    if (w.count < this.perInterval) {
+      w.count++;
+      this.logger.warn(message, meta);
+    } else w.suppressed++;
+  }
+}
