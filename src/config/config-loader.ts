@@ -6,7 +6,14 @@ import type { Catalog } from "../model/catalog-types.js";
 import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
 import { configSchema } from "./config-schema.js";
 import type { GatewayConfig } from "./config-types.js";
-import { pathOf, readYamlFile, schemaMessage, schemaProblem, type YamlSource } from "./yaml-source.js";
+import {
+  pathOf,
+  readYamlFile,
+  reportable,
+  schemaMessage,
+  schemaProblem,
+  type YamlSource,
+} from "./yaml-source.js";
 
 const ENV_PREFIX = "SMARTGEAR_";
 // useDefaults fills every key the file leaves out; strict mode catches mistakes in the schema itself.
@@ -115,7 +122,7 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   const problems: Problem[] = [];
   const fromEnv = applyEnv(data as Record<string, unknown>, env, problems);
   if (!validateConfig(data)) {
-    for (const e of validateConfig.errors ?? []) {
+    for (const e of reportable(validateConfig.errors)) {
       const path = pathOf(e.instancePath);
       const override = fromEnv.find((k) => k.path.every((seg, i) => path[i] === seg));
       problems.push(

@@ -49,9 +49,9 @@ export function parseYamlText(text: string, file: string): YamlSource {
           (p) => String((p.key as { value?: unknown })?.value ?? p.key) === String(key),
         );
         if (!pair) break;
-        line = lineAt(pair.key as Node) || line;
+        // The key's line: a block mapping or sequence value starts on the line below its key.
+        line = lineAt(pair.key as Node) || lineAt(pair.value as Node) || line;
         node = pair.value;
-        line = lineAt(node as Node) || line;
       } else if (isSeq(node)) {
         node = node.items[Number(key)];
         if (node === undefined) break;
@@ -79,7 +79,12 @@ export function schemaProblems(
   errors: readonly ErrorObject[] | null | undefined,
   describe: (path: (string | number)[]) => string = () => "",
 ): Problem[] {
-  return (errors ?? []).map((e) => schemaProblem(src, e, describe));
+  return reportable(errors).map((e) => schemaProblem(src, e, describe));
+}
+
+/** ajv reports a badly named key twice (its pattern, then "property name must be valid"); once is enough. */
+export function reportable(errors: readonly ErrorObject[] | null | undefined): ErrorObject[] {
+  return (errors ?? []).filter((e) => e.keyword !== "propertyNames");
 }
 
 export function schemaProblem(
@@ -88,7 +93,16 @@ export function schemaProblem(
   describe: (path: (string | number)[]) => string = () => "",
 ): Problem {
   const path = pathOf(e.instancePath);
-  return { file: src.file, line: src.lineOf(path), message: `${describe(path)}${schemaMessage(e)}` };
+  // ajv places an unknown or badly named key at its parent object; the key has a line of its own.
+  const key = offendingKey(e);
+  const line = src.lineOf(key === undefined ? path : [...path, key]);
+  return { file: src.file, line, message: `${describe(path)}${schemaMessage(e)}` };
+}
+
+function offendingKey(e: ErrorObject): string | undefined {
+  if (e.keyword === "additionalProperties")
+    return (e.params as { additionalProperty: string }).additionalProperty;
+  return e.propertyName;
 }
 
 /** `mqtt.port: must be <= 65535`, in the words a user of the YAML file knows. */
@@ -99,5 +113,6 @@ export function schemaMessage(e: ErrorObject): string {
     detail += `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
   if (e.keyword === "additionalProperties")
     detail = `unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+  else if (e.propertyName !== undefined) detail = `key '${e.propertyName}' ${detail}`;
   return `${where}: ${detail}`;
 }
