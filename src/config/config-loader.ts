@@ -1,8 +1,9 @@
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import { type Problem, ProblemsError } from "../errors.js";
 import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
+import { DEFAULT_CATALOG_FILE } from "../paths.js";
 import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
 import { configSchema } from "./config-schema.js";
 import type { GatewayConfig } from "./config-types.js";
@@ -121,6 +122,8 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
 
   const problems: Problem[] = [];
   const fromEnv = applyEnv(data as Record<string, unknown>, env, problems);
+  // Left out, the catalog is the one shipped with the gateway, wherever the config file lives.
+  const namesCatalog = "catalog" in (data as Record<string, unknown>);
   if (!validateConfig(data)) {
     for (const e of reportable(validateConfig.errors)) {
       const path = pathOf(e.instancePath);
@@ -134,7 +137,7 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   }
   if (problems.length > 0) return { problems, file, lineOf };
   const config = data as GatewayConfig;
-  config.catalog = isAbsolute(config.catalog) ? config.catalog : resolve(dirname(src.file), config.catalog);
+  config.catalog = namesCatalog ? resolve(dirname(src.file), config.catalog) : DEFAULT_CATALOG_FILE;
   problems.push(...crossCheck(config, src));
   return problems.length > 0 ? { problems, file, lineOf } : { config, problems, file, lineOf };
 }

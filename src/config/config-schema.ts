@@ -10,7 +10,8 @@ export const configSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    catalog: { type: "string", minLength: 1, default: "catalog.yaml" },
+    // No default: left out, the loader takes the catalog shipped with the gateway.
+    catalog: { type: "string", minLength: 1 },
     log: {
       type: "object",
       additionalProperties: false,

@@ -1,6 +1,6 @@
 /** The gateway configuration after defaults and environment overrides (see config-schema.ts). */
 export interface GatewayConfig {
-  /** The data-model catalog; a relative path is taken from the config file's folder. */
+  /** The data-model catalog, relative to the config file's folder; left out, the shipped one. */
   catalog: string;
   log: {
     level: "error" | "warn" | "info" | "debug";
