@@ -88,6 +88,10 @@ function familyOfFolder(catalog: Catalog, top: string): string | undefined {
   return [...catalog.families.values()].find((f) => f.name === top)?.id;
 }
 
+function accessLevelOf(p: PointDef): "CurrentRead" | "CurrentRead | CurrentWrite" {
+  return p.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead";
+}
+
 function addPointDeclaration(ns: INamespace, owner: UAObjectType, nodeId: string, p: PointDef): void {
   const common = {
     nodeId: `s=${nodeId}`,
@@ -95,6 +99,9 @@ function addPointDeclaration(ns: INamespace, owner: UAObjectType, nodeId: string
     description: describePoint(p),
     componentOf: owner,
     dataType: p.dataType,
+    // Without these node-opcua declares every variable writable; only readWrite points accept writes.
+    accessLevel: accessLevelOf(p),
+    userAccessLevel: accessLevelOf(p),
     modellingRule: "Optional" as const,
     minimumSamplingInterval: 0,
   };
@@ -111,6 +118,8 @@ function addPointDeclaration(ns: INamespace, owner: UAObjectType, nodeId: string
       propertyOf: variable,
       typeDefinition: "PropertyType",
       dataType: "EUInformation",
+      accessLevel: "CurrentRead",
+      userAccessLevel: "CurrentRead",
       modellingRule: "Mandatory",
       value: { dataType: "ExtensionObject", value: euInformation(p.unit) },
     });
@@ -121,6 +130,8 @@ function addPointDeclaration(ns: INamespace, owner: UAObjectType, nodeId: string
       propertyOf: variable,
       typeDefinition: "PropertyType",
       dataType: "Range",
+      accessLevel: "CurrentRead",
+      userAccessLevel: "CurrentRead",
       modellingRule: "Mandatory",
       value: { dataType: "ExtensionObject", value: new Range(p.range) },
     });
