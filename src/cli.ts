@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { format, parseArgs } from "node:util";
 import { checkSetup } from "./config/config-loader.js";
 import { formatProblem, ProblemsError } from "./errors.js";
 import { pointRows, toCsv } from "./model/point-list.js";
@@ -75,10 +75,21 @@ function points(configFile: string, format: string): number {
 async function nodeset(configFile: string, out: string | undefined): Promise<number> {
   const { catalog } = catalogAndNamespace(configFile);
   const { exportNodeSet } = await import("./opcua/nodeset-export.js");
+  if (!out) await opcuaLogsToStderr();
   const xml = await exportNodeSet(catalog);
   if (out) writeFileSync(out, xml);
   else process.stdout.write(xml);
   return 0;
+}
+
+/** node-opcua writes its warnings with console.log; where stdout carries data they would corrupt it. */
+async function opcuaLogsToStderr(): Promise<void> {
+  const { setErrorLogger, setWarningLogger } = await import("node-opcua");
+  const toStderr = (_context?: unknown, ...args: unknown[]) => {
+    process.stderr.write(`${format(...args)}\n`);
+  };
+  setWarningLogger(toStderr);
+  setErrorLogger(toStderr);
 }
 
 function validate(configFile: string): number {
