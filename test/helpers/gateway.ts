@@ -1,0 +1,48 @@
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildConfig } from "../../src/config/config-loader.js";
+import type { GatewayConfig } from "../../src/config/config-types.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
+import { Gateway } from "../../src/gateway.js";
+import { silenceLogging } from "../../src/logger.js";
+import { loadCatalog } from "../../src/model/catalog-loader.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
+
+/** One PKI per test process: creating the server certificate once costs a second, not per test. */
+export const TEST_PKI = join(tmpdir(), "smartgear-test-pki", String(process.pid));
+mkdirSync(TEST_PKI, { recursive: true });
+
+if (!process.env.SMARTGEAR_TEST_LOGS) silenceLogging();
+
+/**
+ * A real gateway on free ports: the embedded broker (port 0) unless the YAML names mqtt.url,
+ * and the OPC UA endpoint on port 0. `yaml` is gateway configuration, as a user writes it.
+ */
+export async function startGateway(yaml = ""): Promise<{
+  gateway: Gateway;
+  config: GatewayConfig;
+  endpointUrl: string;
+  brokerUrl: string;
+  stop(): Promise<void>;
+}> {
+  const base = `broker: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)} }\n`;
+  const src = parseYamlText(merge(base, yaml), join(PROJECT_ROOT, "config", "test.yaml"));
+  const { config, problems } = buildConfig(src, {});
+  if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
+  const gateway = new Gateway(config, loadCatalog(config.catalog));
+  await gateway.start();
+  return {
+    gateway,
+    config,
+    endpointUrl: gateway.endpointUrl.replace(/\/\/[^:/]+:/, "//127.0.0.1:"),
+    brokerUrl: config.mqtt.url || `mqtt://127.0.0.1:${gateway.brokerPort}`,
+    stop: () => gateway.stop(),
+  };
+}
+
+/** Top-level YAML keys of `extra` replace those of `base` (tests state whole sections). */
+function merge(base: string, extra: string): string {
+  const keys = new Set([...extra.matchAll(/^([A-Za-z]+):/gm)].map((m) => m[1]));
+  return [...base.split("\n").filter((l) => !keys.has(l.split(":")[0] ?? "")), extra].join("\n");
+}
