@@ -1,0 +1,206 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkConfig, checkSetup, envKeys, loadSetup } from "../../src/config/config-loader.js";
+import type { GatewayConfig } from "../../src/config/config-types.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
+import { ProblemsError } from "../../src/errors.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_CONFIG_FILE } from "../../src/paths.js";
+
+const FIXTURES = fileURLToPath(new URL("../fixtures/config/", import.meta.url));
+const fixture = (name: string) => join(FIXTURES, name);
+const NO_ENV = {};
+
+let dir: string;
+let emptyFile: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "smartgear-config-"));
+  emptyFile = join(dir, "empty.yaml");
+  writeFileSync(emptyFile, "");
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The configuration of `file`, failing the test with its problems when there are any. */
+function configOf(file: string, env: NodeJS.ProcessEnv = NO_ENV): GatewayConfig {
+  const { config, problems } = checkConfig(file, env);
+  expect(problems).toEqual([]);
+  return config!;
+}
+
+function valueAt(data: unknown, path: readonly string[]): unknown {
+  return path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], data);
+}
+
+describe("a valid configuration", () => {
+  it("accepts the shipped config/gateway.yaml with the shipped catalog", () => {
+    const { setup, problems } = checkSetup(DEFAULT_CONFIG_FILE, NO_ENV);
+    expect(problems).toEqual([]);
+    expect(setup?.config.catalog).toBe(DEFAULT_CATALOG_FILE);
+    expect(setup?.catalog.points).toHaveLength(442);
+  });
+
+  it("gives an empty file every default, the shipped catalog included", () => {
+    const { setup, problems } = checkSetup(emptyFile, NO_ENV);
+    expect(problems).toEqual([]);
+    const config = setup!.config;
+    expect(config.catalog).toBe(DEFAULT_CATALOG_FILE);
+    expect(config.opcua.port).toBe(4840);
+    expect(config.mqtt.keepalive).toBe(60);
+    expect(config.mqtt.url).toBe("");
+    expect(config.mqtt.subscriptions).toEqual([
+      { topic: "11/#", qos: 1 },
+      { topic: "21/#", qos: 1 },
+      { topic: "48/#", qos: 1 },
+    ]);
+    expect(config.mapping.maxDevices).toBe(1000);
+    expect(config.mapping.staleAfter).toEqual({ default: 0, families: {}, points: {} });
+    expect(config.devices).toEqual([]);
+  });
+
+  it("takes the defaults for what minimal.yaml leaves out", () => {
+    const minimal = configOf(fixture("minimal.yaml"));
+    const defaults = configOf(emptyFile);
+    expect(minimal.mqtt.url).toBe("mqtt://broker.example.com:1883");
+    expect({ ...minimal, mqtt: { ...minimal.mqtt, url: "" } }).toEqual(defaults);
+  });
+
+  it("reads every key of full.yaml, each set to other than its default", () => {
+    const full = configOf(fixture("full.yaml"));
+    const defaults = configOf(emptyFile);
+    const raw = parseYamlText(readFileSync(fixture("full.yaml"), "utf8"), "full.yaml").data;
+    const keys = envKeys().map((k) => k.path);
+    expect(keys.length).toBeGreaterThan(20);
+    for (const path of keys) {
+      expect(valueAt(raw, path), `full.yaml lacks ${path.join(".")}`).toBeDefined();
+      // The catalog it names is the shipped one, which is also the default.
+      if (path[0] !== "catalog")
+        expect(valueAt(full, path), `full.yaml keeps the default of ${path.join(".")}`).not.toEqual(
+          valueAt(defaults, path),
+        );
+    }
+    expect(full.catalog).toBe(DEFAULT_CATALOG_FILE);
+    expect(full.mqtt.subscriptions).toEqual([
+      { topic: "11/#", qos: 2 },
+      { topic: "48/+/Breaker/+/+", qos: 0 },
+    ]);
+    expect(full.mapping.staleAfter).toEqual({
+      default: 300,
+      families: { "48": 3600 },
+      points: { "11/500": 86400 },
+    });
+    expect(checkSetup(fixture("full.yaml"), NO_ENV).problems).toEqual([]);
+  });
+});
+
+describe("environment overrides", () => {
+  it("apply SMARTGEAR_* variables with the type of their key", () => {
+    const config = configOf(fixture("full.yaml"), {
+      SMARTGEAR_OPCUA_PORT: "4999",
+      SMARTGEAR_MQTT_URL: "mqtt://10.0.0.5:1884",
+      SMARTGEAR_MQTT_CLIENT_ID: "12345",
+      SMARTGEAR_MAPPING_UNMAPPED_EXPOSE: "false",
+      SMARTGEAR_MQTT_SUBSCRIPTIONS: '[{"topic":"21/#","qos":0}]',
+      PATH: "/usr/bin",
+    });
+    expect(config.opcua.port).toBe(4999);
+    expect(config.mqtt.url).toBe("mqtt://10.0.0.5:1884");
+    // A client id of digits stays a string: the schema, not the look of the value, decides.
+    expect(config.mqtt.clientId).toBe("12345");
+    expect(config.mapping.unmapped.expose).toBe(false);
+    expect(config.mqtt.subscriptions).toEqual([{ topic: "21/#", qos: 0 }]);
+    // What the environment does not name keeps the file's value.
+    expect(config.opcua.namespaceUri).toBe("urn:example:hall2:devices");
+  });
+
+  it("apply to an empty file, creating the sections they need", () => {
+    const config = configOf(emptyFile, { SMARTGEAR_OPCUA_PORT: "4999" });
+    expect(config.opcua.port).toBe(4999);
+    expect(config.opcua.resourcePath).toBe("/UA/SmartGear");
+  });
+
+  it("report a value of the wrong type as an environment problem naming the variable", () => {
+    expect(checkConfig(emptyFile, { SMARTGEAR_OPCUA_PORT: "abc" }).problems).toEqual([
+      { file: "environment", line: 0, message: "SMARTGEAR_OPCUA_PORT: opcua.port: must be integer" },
+    ]);
+  });
+
+  it("report a SMARTGEAR_ variable that names no key", () => {
+    const { config, problems } = checkConfig(emptyFile, { SMARTGEAR_FOO: "1" });
+    expect(config).toBeUndefined();
+    expect(problems).toEqual([
+      { file: "environment", line: 0, message: "SMARTGEAR_FOO names no configuration key" },
+    ]);
+  });
+});
+
+describe("an invalid configuration", () => {
+  it("reports unknown keys, wrong types and bad values, each at its line", () => {
+    const file = fixture("invalid-keys-and-types.yaml");
+    const { config, problems } = checkConfig(file, NO_ENV);
+    expect(config).toBeUndefined();
+    expect(problems).toEqual([
+      {
+        file,
+        line: 3,
+        message: "log.level: must be equal to one of the allowed values: error, warn, info, debug",
+      },
+      { file, line: 6, message: "mqtt: unknown key 'kepalive'" },
+      { file, line: 8, message: "opcua.port: must be integer" },
+      { file, line: 10, message: "mapping.maxDevices: must be >= 1" },
+      {
+        file,
+        line: 14,
+        message: `mapping.staleAfter.points: key 'voltage' must match pattern "^[0-9]+/[0-9]+$"`,
+      },
+      { file, line: 16, message: "devices.0: must have required property 'source'" },
+    ]);
+  });
+
+  it("reports a device declared twice at the second declaration", () => {
+    const file = fixture("duplicate-device.yaml");
+    expect(checkConfig(file, NO_ENV).problems).toEqual([
+      { file, line: 5, message: "device Breaker/Feeder1/Trip is declared twice" },
+      { file, line: 7, message: "mapping.maxDevices (2) is below the 3 declared devices" },
+    ]);
+  });
+
+  it("reports a key written twice", () => {
+    const file = fixture("duplicate-key.yaml");
+    expect(checkConfig(file, NO_ENV).problems).toEqual([
+      { file, line: 4, message: "Map keys must be unique" },
+    ]);
+  });
+
+  it("reports staleAfter naming a point or family the catalog lacks, once the catalog is read", () => {
+    const file = fixture("unknown-point.yaml");
+    expect(checkConfig(file, NO_ENV).problems).toEqual([]);
+    expect(checkSetup(file, NO_ENV).problems).toEqual([
+      { file, line: 7, message: "mapping.staleAfter.families: family 99 is not in the catalog" },
+      { file, line: 10, message: "mapping.staleAfter.points: point 11/9999 is not in the catalog" },
+    ]);
+  });
+
+  it("reports a catalog that cannot be read", () => {
+    const file = join(dir, "missing-catalog.yaml");
+    writeFileSync(file, "catalog: nowhere.yaml\n");
+    expect(checkSetup(file, NO_ENV).problems).toEqual([
+      { file: join(dir, "nowhere.yaml"), line: 0, message: "cannot read file (ENOENT)" },
+    ]);
+  });
+
+  it("makes loadSetup throw E_CONFIG listing every problem as file:line", () => {
+    const file = fixture("duplicate-device.yaml");
+    let error: unknown;
+    try {
+      loadSetup(file, NO_ENV);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ProblemsError);
+    expect((error as ProblemsError).code).toBe("E_CONFIG");
+    expect((error as Error).message).toContain(`${file}:5: device Breaker/Feeder1/Trip is declared twice`);
+    expect((error as Error).message).toContain(`${file}:7: mapping.maxDevices (2)`);
+  });
+});
