@@ -1,0 +1,119 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { NODESET_FILE, PROJECT_ROOT } from "../../src/paths.js";
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of the test run without SMARTGEAR_* overrides, which would change the outcome. */
+const cleanEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_")));
+
+/** Runs `smartgear-gateway <args>` from the sources, as a user runs the built CLI. */
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+      cwd: PROJECT_ROOT,
+      env: { ...cleanEnv(), ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const INVALID = "test/fixtures/config/invalid-keys-and-types.yaml";
+
+describe.concurrent("the command line", () => {
+  it("prints the point list as 442 JSON objects", async () => {
+    const { code, stdout, stderr } = await cli(["points", "--format", "json"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const rows = JSON.parse(stdout) as Record<string, unknown>[];
+    expect(rows).toHaveLength(442);
+    expect(rows[0]).toMatchObject({ topicId: "11/1", browsePath: "PowerQuality/Voltage/VoltageL1L2" });
+  });
+
+  it("prints the point list as CSV by default", async () => {
+    const { code, stdout } = await cli(["points"]);
+    expect(code).toBe(0);
+    const lines = stdout.split("\r\n");
+    expect(lines[0]).toMatch(/^topicId,label,browsePath,dataType,unit,/);
+    expect(lines).toHaveLength(1 + 442 + 1);
+  });
+
+  it("validates the default configuration and exits 0", async () => {
+    const { code, stdout, stderr } = await cli(["validate"]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ok: .*gateway\.yaml, catalog .*catalog\.yaml \(442 points\)\n$/);
+  });
+
+  it("rejects an invalid configuration with exit 1 and every problem as file:line on stderr", async () => {
+    const { code, stdout, stderr } = await cli(["validate", "--config", INVALID]);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    const lines = stderr.trimEnd().split("\n");
+    expect(lines).toContain(
+      `${INVALID}:3: log.level: must be equal to one of the allowed values: error, warn, info, debug`,
+    );
+    expect(lines).toContain(`${INVALID}:6: mqtt: unknown key 'kepalive'`);
+    expect(lines).toContain(`${INVALID}:8: opcua.port: must be integer`);
+    expect(lines.at(-1)).toBe("6 problem(s)");
+  });
+
+  it("reports a bad environment override as an environment problem", async () => {
+    const { code, stderr } = await cli(["validate"], { SMARTGEAR_OPCUA_PORT: "abc" });
+    expect(code).toBe(1);
+    expect(stderr).toContain("environment: SMARTGEAR_OPCUA_PORT: opcua.port: must be integer\n");
+  });
+
+  it("refuses to print points for an invalid configuration, exiting 1", async () => {
+    const { code, stdout, stderr } = await cli(["points", "--config", INVALID]);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain(`${INVALID}:6: mqtt: unknown key 'kepalive'`);
+  });
+
+  it("exits 2 on an unknown command, with the usage", async () => {
+    const { code, stdout, stderr } = await cli(["frobnicate"]);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^unknown command 'frobnicate'\nUsage: smartgear-gateway/);
+  });
+
+  it("exits 2 on an unknown option or format", async () => {
+    const option = await cli(["points", "--bogus"]);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("--bogus");
+    const format = await cli(["points", "--format", "xml"]);
+    expect(format.code).toBe(2);
+    expect(format.stderr).toBe("--format must be csv or json, not 'xml'\n");
+  });
+
+  it("prints the help with exit 0", async () => {
+    const { code, stdout } = await cli(["help"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: smartgear-gateway/);
+  });
+
+  it("prints nothing but the NodeSet2 XML on stdout, the committed one", async () => {
+    const { code, stdout } = await cli(["nodeset"]);
+    expect(code).toBe(0);
+    expect(stdout === readFileSync(NODESET_FILE, "utf8"), "stdout differs from the committed NodeSet2").toBe(
+      true,
+    );
+  });
+});
