@@ -15,7 +15,8 @@ import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-
 import { createOpcuaServer } from "./opcua/opcua-server.js";
 import { PROJECT_ROOT } from "./paths.js";
 
-const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string })
+  .version;
 
 /**
  * The composition root: builds the parts, starts them in order and stops them in reverse.
@@ -44,7 +45,10 @@ export class Gateway {
     const ns = addressSpace.registerNamespace(this.config.opcua.namespaceUri);
     const modelNs = addressSpace.registerNamespace(MODEL_NAMESPACE_URI);
     const model = buildInformationModel(modelNs, this.catalog);
-    const smartGear = ns.addFolder(addressSpace.rootFolder.objects, { nodeId: "s=SmartGear", browseName: "SmartGear" });
+    const smartGear = ns.addFolder(addressSpace.rootFolder.objects, {
+      nodeId: "s=SmartGear",
+      browseName: "SmartGear",
+    });
     const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog);
 

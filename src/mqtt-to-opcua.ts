@@ -110,7 +110,11 @@ export class MqttToOpcua {
     this.counters.received++;
     try {
       if (payload.length > this.config.mapping.maxPayloadBytes) {
-        this.reject("payloadTooLarge", topic, `${payload.length} bytes > ${this.config.mapping.maxPayloadBytes}`);
+        this.reject(
+          "payloadTooLarge",
+          topic,
+          `${payload.length} bytes > ${this.config.mapping.maxPayloadBytes}`,
+        );
         return;
       }
       const state = this.points.get(topic) ?? this.discover(topic);
@@ -143,9 +147,15 @@ export class MqttToOpcua {
   private update(s: PointState, payload: Uint8Array, now: number): void {
     const def = s.def;
     const decoded = decodePayload(payload, def.topicId, def.dataType === "String");
-    if (!decoded.ok) return this.decodeError(s, decoded.reason, decoded.detail, now);
+    if (!decoded.ok) {
+      this.decodeError(s, decoded.reason, decoded.detail, now);
+      return;
+    }
     const coerced = coerceValue(decoded.value, def.dataType);
-    if (!coerced.ok) return this.decodeError(s, coerced.reason, coerced.detail, now);
+    if (!coerced.ok) {
+      this.decodeError(s, coerced.reason, coerced.detail, now);
+      return;
+    }
     this.counters.decoded++;
     s.value = variantOf(def.dataType, coerced.value);
     // Without a payload timestamp, the moment the gateway received the value is the best there is.
@@ -162,7 +172,13 @@ export class MqttToOpcua {
   }
 
   private write(s: PointState, status: StatusCode, now: number): void {
-    writePoint(s.variable, s.value ?? variantOf(s.def.dataType, null), status, s.sourceTimestamp, new Date(now));
+    writePoint(
+      s.variable,
+      s.value ?? variantOf(s.def.dataType, null),
+      status,
+      s.sourceTimestamp,
+      new Date(now),
+    );
   }
 
   private sweepStale(now: number): void {
@@ -187,7 +203,11 @@ export class MqttToOpcua {
     }
     const device = this.device(parsed, false);
     if (!device) {
-      this.reject("deviceLimit", topic, `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`);
+      this.reject(
+        "deviceLimit",
+        topic,
+        `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
+      );
       return undefined;
     }
     return this.point(topic, def, device);
@@ -199,7 +219,11 @@ export class MqttToOpcua {
       this.counters.unknownTopics++;
       if (this.unknownTopics.size < MAX_REMEMBERED_UNKNOWN) this.unknownTopics.add(topic);
     }
-    this.reject(known ? "unknownId" : "unknownFamily", topic, `topic id ${parsed.topicId} is not in the catalog`);
+    this.reject(
+      known ? "unknownId" : "unknownFamily",
+      topic,
+      `topic id ${parsed.topicId} is not in the catalog`,
+    );
   }
 
   private device(id: DeviceId, declared: boolean): DeviceState | undefined {

@@ -7,12 +7,19 @@ export async function runGateway(configFile: string): Promise<number> {
   const { config, catalog } = loadSetup(configFile);
   configureLogging(config.log);
   const logger = getLogger("gateway");
-  logger.info("configuration loaded", { config: configFile, catalog: catalog.file, points: catalog.points.length });
+  logger.info("configuration loaded", {
+    config: configFile,
+    catalog: catalog.file,
+    points: catalog.points.length,
+  });
   const gateway = new Gateway(config, catalog);
   try {
     await gateway.start();
   } catch (err) {
-    logger.error("start-up failed", { error: (err as Error).message, cause: String((err as Error).cause ?? "") });
+    logger.error("start-up failed", {
+      error: (err as Error).message,
+      cause: String((err as Error).cause ?? ""),
+    });
     await gateway.stop().catch(() => {});
     return 3;
   }

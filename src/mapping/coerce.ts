@@ -1,5 +1,5 @@
 import type { DataTypeName } from "../model/catalog-types.js";
-import { parseTimestamp, type DecodeFailure } from "./payload.js";
+import { type DecodeFailure, parseTimestamp } from "./payload.js";
 
 export type Coerced =
   | { ok: true; value: number | boolean | string | Date }
@@ -28,7 +28,8 @@ export function coerceValue(value: unknown, dataType: DataTypeName): Coerced {
     case "Float": {
       const n = toNumber(value);
       if (n === null) return mismatch(value, dataType);
-      if (!Number.isFinite(n)) return { ok: false, reason: "notFinite", detail: `${n} is not a finite number` };
+      if (!Number.isFinite(n))
+        return { ok: false, reason: "notFinite", detail: `${n} is not a finite number` };
       if (dataType === "Float" && Math.abs(n) > FLOAT_MAX)
         return { ok: false, reason: "outOfRange", detail: `${n} exceeds Float` };
       return { ok: true, value: n };

@@ -49,7 +49,8 @@ export function decodePayload(payload: Uint8Array, topicId: string, wholeTextIsV
     return wholeTextIsValue ? plain(trimmed) : fail("invalidJson", (err as Error).message);
   }
   if (typeof doc !== "object" || doc === null) return plain(doc);
-  if (Array.isArray(doc)) return wholeTextIsValue ? plain(trimmed) : fail("noValue", "a JSON array is not a value");
+  if (Array.isArray(doc))
+    return wholeTextIsValue ? plain(trimmed) : fail("noValue", "a JSON array is not a value");
 
   const obj = doc as Record<string, unknown>;
   if (Object.hasOwn(obj, "vals")) {

@@ -16,7 +16,13 @@ const DIGITS = /^\d{1,9}$/;
 export function parseTopic(topic: string): ParsedTopic | null {
   const parts = topic.split("/");
   if (parts.length !== 5) return null;
-  const [family, id, deviceType, deviceName, deviceSource] = parts as [string, string, string, string, string];
+  const [family, id, deviceType, deviceName, deviceSource] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (!DIGITS.test(family) || !DIGITS.test(id) || !deviceType || !deviceName || !deviceSource) return null;
   return {
     family,

@@ -38,7 +38,11 @@ export class EmbeddedBroker implements MessageSource {
     this.server = net.createServer(this.broker.handle);
     await new Promise<void>((resolve, reject) => {
       this.server!.once("error", (err) =>
-        reject(new GatewayError("E_BROKER_LISTEN", `embedded broker cannot listen on ${host}:${port}`, { cause: err })),
+        reject(
+          new GatewayError("E_BROKER_LISTEN", `embedded broker cannot listen on ${host}:${port}`, {
+            cause: err,
+          }),
+        ),
       );
       this.server!.listen(port, host, () => resolve());
     });

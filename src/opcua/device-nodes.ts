@@ -47,7 +47,9 @@ export class DeviceNodes {
     catalog: Catalog,
   ) {
     for (const p of catalog.points) {
-      const declaration = modelNs.findNode(`ns=${modelNs.index};s=${folderTypeName(p.folder)}/${p.browseName}`);
+      const declaration = modelNs.findNode(
+        `ns=${modelNs.index};s=${folderTypeName(p.folder)}/${p.browseName}`,
+      );
       const properties = (declaration?.findReferencesExAsObject?.("HasProperty") ?? []) as BaseNode[];
       this.templates.set(p.topicId, {
         description: coerceLocalizedText(describePoint(p))!,
@@ -94,8 +96,15 @@ export class DeviceNodes {
       accessLevel: point.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead",
       userAccessLevel: point.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead",
     });
-    for (const property of template.properties) variable.addReference({ referenceType: "HasProperty", nodeId: property });
-    writePoint(variable, variantOf(point.dataType, null), StatusCodes.BadWaitingForInitialData, null, new Date());
+    for (const property of template.properties)
+      variable.addReference({ referenceType: "HasProperty", nodeId: property });
+    writePoint(
+      variable,
+      variantOf(point.dataType, null),
+      StatusCodes.BadWaitingForInitialData,
+      null,
+      new Date(),
+    );
     return variable;
   }
 

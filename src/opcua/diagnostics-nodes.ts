@@ -66,7 +66,9 @@ export class DiagnosticsNodes {
       organizedBy: this.devicesFolder!,
       description: `Diagnostics of device ${device.key}`,
     });
-    this.add(node, base, "LastSeen", DataType.DateTime, () => (device.lastSeen ? new Date(device.lastSeen) : null));
+    this.add(node, base, "LastSeen", DataType.DateTime, () =>
+      device.lastSeen ? new Date(device.lastSeen) : null,
+    );
     this.addCounter(node, base, "MessageCount", () => device.messageCount);
   }
 

@@ -16,7 +16,9 @@ const VARIANT_TYPE: Record<DataTypeName, DataType> = {
 };
 
 export function variantOf(dataType: DataTypeName, value: number | boolean | string | Date | null): Variant {
-  return value === null ? new Variant({ dataType: DataType.Null }) : new Variant({ dataType: VARIANT_TYPE[dataType], value });
+  return value === null
+    ? new Variant({ dataType: DataType.Null })
+    : new Variant({ dataType: VARIANT_TYPE[dataType], value });
 }
 
 interface InternalVariable {

@@ -25,10 +25,10 @@ mapping:
     await gw?.stop();
   });
 
-  const valueOf = async (topic: string) => client.read(nodeOf(topic));
+  const readTopic = async (topic: string) => client.read(nodeOf(topic));
   const goodValue = (topic: string) =>
     waitFor(`a good value on ${topic}`, async () => {
-      const dv = await valueOf(topic);
+      const dv = await readTopic(topic);
       return dv.statusCode.equals(StatusCodes.Good) ? dv : null;
     });
 
@@ -53,7 +53,7 @@ mapping:
     expect(dv.value.value).toBe(412.5);
     expect(dv.sourceTimestamp!.toISOString()).toBe("2026-03-01T12:00:00.000Z");
     const uncertain = await waitFor("uncertain 11/22", async () => {
-      const v = await valueOf(`11/22/${DEVICE}`);
+      const v = await readTopic(`11/22/${DEVICE}`);
       return v.statusCode.equals(StatusCodes.Uncertain) ? v : null;
     });
     expect(uncertain.value.value).toBe(398);
@@ -136,9 +136,9 @@ mapping:
   it("has declared devices browsable before any data, waiting for initial data", async () => {
     const folders = await client.browseNames("ns=2;s=Devices/3WA/Declared/ETU");
     expect(folders.sort()).toEqual(["Compliance", "PowerQuality", "PredictiveMaintenance"]);
-    const dv = await valueOf("11/5/3WA/Declared/ETU");
+    const dv = await readTopic("11/5/3WA/Declared/ETU");
     expect(dv.statusCode).toEqual(StatusCodes.BadWaitingForInitialData);
-    expect((await valueOf("11/439/3WA/Declared/ETU")).statusCode).toEqual(
+    expect((await readTopic("11/439/3WA/Declared/ETU")).statusCode).toEqual(
       StatusCodes.BadWaitingForInitialData,
     );
   });
@@ -150,7 +150,7 @@ mapping:
     const before = gw.gateway.counters.rejectedBy.get("typeMismatch")!;
     await publish(gw.brokerUrl, [{ topic, payload: "not a number" }]);
     const dv = await waitFor("BadDecodingError", async () => {
-      const v = await valueOf(topic);
+      const v = await readTopic(topic);
       return v.statusCode.equals(StatusCodes.BadDecodingError) ? v : null;
     });
     expect(dv.value.value).toBe(231);
@@ -170,7 +170,7 @@ mapping:
       { topic: "11/999/3WA/Feeder 01/ETU", payload: "1" },
     ]);
     await waitFor("unknown ids counted", () => c.rejectedBy.get("unknownId") === before.id + 3);
-    const dv = await valueOf("11/15/3WA/Feeder 01/ETU");
+    const dv = await readTopic("11/15/3WA/Feeder 01/ETU");
     expect(dv.statusCode).toEqual(StatusCodes.BadNodeIdUnknown);
     expect(c.rejectedBy.get("unknownFamily")).toBe(before.family);
   });
@@ -186,7 +186,7 @@ mapping:
     expect(gw.gateway.ingest!.deviceCount).toBe(5);
     const names = await client.browseNames("ns=2;s=Devices/3WA");
     expect(names.filter((n) => n.startsWith("Flood")).length).toBeLessThan(8);
-    expect((await valueOf("11/5/3WA/Flood 7/ETU")).statusCode).toEqual(StatusCodes.BadNodeIdUnknown);
+    expect((await readTopic("11/5/3WA/Flood 7/ETU")).statusCode).toEqual(StatusCodes.BadNodeIdUnknown);
   });
 
   it("exposes diagnostics: broker state, counters and per-device figures", async () => {
