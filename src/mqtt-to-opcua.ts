@@ -7,6 +7,7 @@ import { decodePayload } from "./mapping/payload.js";
 import { POINT_STATUS, statusOfQuality } from "./mapping/status.js";
 import { type ParsedTopic, parseTopic } from "./mapping/topic.js";
 import type { Catalog, PointDef } from "./model/catalog-types.js";
+import { unmappedPoint } from "./model/unmapped-point.js";
 import type { DeviceId, DeviceNodes } from "./opcua/device-nodes.js";
 import { variantOf, writePoint } from "./opcua/point-writer.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
@@ -196,10 +197,10 @@ export class MqttToOpcua {
       this.reject("malformedTopic", topic, "not <family>/<id>/<deviceType>/<deviceName>/<deviceSource>");
       return undefined;
     }
-    const def = this.catalog.byTopicId.get(parsed.topicId);
+    let def = this.catalog.byTopicId.get(parsed.topicId);
     if (!def) {
-      this.unknown(parsed, topic);
-      return undefined;
+      def = this.unknown(parsed, topic);
+      if (!def) return undefined;
     }
     const device = this.device(parsed, false);
     if (!device) {
@@ -213,17 +214,24 @@ export class MqttToOpcua {
     return this.point(topic, def, device);
   }
 
-  private unknown(parsed: ParsedTopic, topic: string): void {
-    const known = this.catalog.families.has(parsed.family);
+  /** Counts a topic id the catalog does not know; returns its Unmapped stand-in where exposed. */
+  private unknown(parsed: ParsedTopic, topic: string): PointDef | undefined {
     if (!this.unknownTopics.has(topic)) {
       this.counters.unknownTopics++;
       if (this.unknownTopics.size < MAX_REMEMBERED_UNKNOWN) this.unknownTopics.add(topic);
     }
-    this.reject(
-      known ? "unknownId" : "unknownFamily",
-      topic,
-      `topic id ${parsed.topicId} is not in the catalog`,
-    );
+    const { expose, max } = this.config.mapping.unmapped;
+    if (!expose) {
+      const reason = this.catalog.families.has(parsed.family) ? "unknownId" : "unknownFamily";
+      this.reject(reason, topic, `topic id ${parsed.topicId} is not in the catalog`);
+      return undefined;
+    }
+    if (this.unmappedCount >= max) {
+      this.reject("unmappedLimit", topic, `mapping.unmapped.max=${max} unmapped points exist already`);
+      return undefined;
+    }
+    this.unmappedCount++;
+    return unmappedPoint(parsed.family, parsed.topicId);
   }
 
   private device(id: DeviceId, declared: boolean): DeviceState | undefined {

@@ -9,7 +9,7 @@ import {
   type UAVariable,
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
-import { folderTypeName, type InformationModel, variableKind } from "./information-model.js";
+import { accessLevelOf, folderTypeName, type InformationModel, variableKind } from "./information-model.js";
 import { variantOf, writePoint } from "./point-writer.js";
 
 /** A device's identity: the last three levels of its topics. */
@@ -83,7 +83,12 @@ export class DeviceNodes {
     let parent = device;
     for (let depth = 1; depth <= point.folder.length; depth++)
       parent = this.modelFolder(`Devices/${deviceKey}`, point.folder.slice(0, depth), parent);
-    const template = this.templates.get(point.topicId)!;
+    // Unmapped stand-ins (not in the catalog) have no template: a plain variable, no properties.
+    const template = this.templates.get(point.topicId) ?? {
+      description: coerceLocalizedText(describePoint(point))!,
+      typeDefinition: "BaseDataVariableType",
+      properties: [],
+    };
     const variable = this.ns.addVariable({
       nodeId: `s=${topic}`,
       browseName: { name: point.browseName, namespaceIndex: this.modelNs.index },
@@ -93,8 +98,8 @@ export class DeviceNodes {
       typeDefinition: template.typeDefinition,
       // Exception-based: node-opcua notifies on each write; timer sampling does not scale.
       minimumSamplingInterval: 0,
-      accessLevel: point.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead",
-      userAccessLevel: point.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead",
+      accessLevel: accessLevelOf(point),
+      userAccessLevel: accessLevelOf(point),
     });
     for (const property of template.properties)
       variable.addReference({ referenceType: "HasProperty", nodeId: property });
@@ -127,7 +132,7 @@ export class DeviceNodes {
         nodeId: `s=${key}`,
         browseName: { name: folder.at(-1)!, namespaceIndex: this.modelNs.index },
         componentOf: parent,
-        typeDefinition: this.model.folderTypes.get(path)!,
+        typeDefinition: this.model.folderTypes.get(path) ?? "FolderType",
       });
       this.nodes.set(key, node);
     }

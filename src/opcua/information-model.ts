@@ -88,7 +88,8 @@ function familyOfFolder(catalog: Catalog, top: string): string | undefined {
   return [...catalog.families.values()].find((f) => f.name === top)?.id;
 }
 
-function accessLevelOf(p: PointDef): "CurrentRead" | "CurrentRead | CurrentWrite" {
+/** Only readWrite points accept writes; node-opcua would otherwise declare every variable writable. */
+export function accessLevelOf(p: PointDef): "CurrentRead" | "CurrentRead | CurrentWrite" {
   return p.access === "readWrite" ? "CurrentRead | CurrentWrite" : "CurrentRead";
 }
 

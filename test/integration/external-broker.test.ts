@@ -129,4 +129,27 @@ describe("the gateway as a client of an external broker", () => {
     await publish(gw.brokerUrl, [{ topic: T5, payload: "230.1" }]);
     await waitStatus(client, T5, StatusCodes.Good);
   });
+
+  it("exposes unknown ids as raw text in an Unmapped folder when configured, up to its bound", async () => {
+    const gw = track(await startGateway("mapping:\n  unmapped: { expose: true, max: 2 }\n"));
+    const client = track(await connectClient(gw.endpointUrl));
+    await publish(gw.brokerUrl, [
+      { topic: "11/15/3WA/Feeder 01/ETU", payload: '{"x": 1}' },
+      { topic: "21/24/3WA/Feeder 01/ETU", payload: "42" },
+      { topic: "21/25/3WA/Feeder 01/ETU", payload: "43" },
+    ]);
+    const dv = await waitFor("unmapped 11/15", async () => {
+      const v = await client.read(nodeOf("11/15/3WA/Feeder 01/ETU"));
+      return v.statusCode.equals(StatusCodes.Good) ? v : null;
+    });
+    expect(dv.value.value).toBe('{"x": 1}');
+    expect((await client.browseNames("ns=2;s=Devices/3WA/Feeder 01/ETU/Unmapped")).sort()).toEqual([
+      "Id11_15",
+      "Id21_24",
+    ]);
+    await waitFor("limit counted", () => gw.gateway.counters.rejectedBy.get("unmappedLimit") === 1);
+    expect((await client.read(nodeOf("21/25/3WA/Feeder 01/ETU"))).statusCode).toEqual(
+      StatusCodes.BadNodeIdUnknown,
+    );
+  });
 });
