@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { writeFileSync } from "node:fs";
 import { format, parseArgs } from "node:util";
-import { checkSetup } from "./config/config-loader.js";
-import { formatProblem, ProblemsError } from "./errors.js";
+import { checkConfig, checkSetup } from "./config/config-loader.js";
+import { formatProblem, GatewayError, ProblemsError } from "./errors.js";
 import { pointRows, toCsv } from "./model/point-list.js";
 import { DEFAULT_CONFIG_FILE } from "./paths.js";
 
@@ -13,7 +13,11 @@ Commands:
   points [--format csv|json] [--config FILE]
                                           print the point list for SCADA/PLC tag import
   nodeset [--out FILE] [--config FILE]    write the NodeSet2 XML of the Sm@rtGear information model
-  validate [--config FILE]                check a gateway config and its catalog; exit 1 on any problem
+  validate [--config FILE]                check a gateway config, its catalog and users; exit 1 on any problem
+  hash-password                           read a password on stdin, print its salted hash for a users file
+  pki list [--users] [--config FILE]      list trusted, rejected and issuer certificates of the OPC UA PKI
+  pki trust THUMBPRINT|FILE [--users]     trust a rejected certificate (thumbprint prefix) or a certificate file
+  pki reject THUMBPRINT [--users]         withdraw trust from a certificate
   help                                    print this text
 
 --config defaults to ${DEFAULT_CONFIG_FILE}.
@@ -23,16 +27,21 @@ Every config key can be overridden from the environment: opcua.port => SMARTGEAR
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "run";
   const rest = command === argv[0] ? argv.slice(1) : argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       config: { type: "string", short: "c", default: DEFAULT_CONFIG_FILE },
       format: { type: "string", default: "csv" },
       out: { type: "string", short: "o" },
+      users: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
+    allowPositionals: true,
     strict: true,
   });
+  const expectPositionals = (n: number) => {
+    if (positionals.length !== n) throw new UsageError(`'${command}' takes ${n} argument(s)`);
+  };
   if (values.help || command === "help") {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -43,7 +52,17 @@ async function main(argv: string[]): Promise<number> {
     case "nodeset":
       return nodeset(values.config, values.out);
     case "validate":
+      expectPositionals(0);
       return validate(values.config);
+    case "hash-password":
+      expectPositionals(0);
+      return hashPasswordFromStdin();
+    case "pki": {
+      const [action = "", target] = positionals;
+      if (action === "list") expectPositionals(1);
+      else expectPositionals(2);
+      return pki(values.config, values.users, action, target);
+    }
     case "run": {
       const { runGateway } = await import("./run.js");
       return runGateway(values.config);
@@ -51,6 +70,62 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`unknown command '${command}'\n${USAGE}\n`);
       return 2;
+  }
+}
+
+class UsageError extends Error {}
+
+async function hashPasswordFromStdin(): Promise<number> {
+  if (process.stdin.isTTY) process.stderr.write("password (end with Enter): ");
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if (process.stdin.isTTY && String(chunk).includes("\n")) break;
+  }
+  const password = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+  if (password.length === 0) {
+    process.stderr.write("an empty password is refused\n");
+    return 1;
+  }
+  const { hashPassword } = await import("./security/password-hash.js");
+  process.stdout.write(`${hashPassword(password)}\n`);
+  return 0;
+}
+
+async function pki(
+  configFile: string,
+  users: boolean,
+  action: string,
+  target: string | undefined,
+): Promise<number> {
+  const { config, problems } = checkConfig(configFile);
+  if (!config) throw new ProblemsError("E_CONFIG", `invalid configuration ${configFile}`, problems);
+  const { pkiFolders } = await import("./opcua/pki-folders.js");
+  const { PkiStore } = await import("./security/pki-store.js");
+  const folders = pkiFolders(config);
+  const store = new PkiStore(users ? folders.users : folders.applications);
+  const show = (e: {
+    list: string;
+    thumbprint: string;
+    subject: string;
+    applicationUri: string;
+    validTo: string;
+  }) =>
+    `${e.list.padEnd(8)} ${e.thumbprint}  ${e.subject}${e.applicationUri ? `  ${e.applicationUri}` : ""}  valid to ${e.validTo}`;
+  switch (action) {
+    case "list":
+      for (const e of store.list()) process.stdout.write(`${show(e)}\n`);
+      return 0;
+    case "trust":
+      process.stdout.write(`trusted: ${show(store.trust(target!))}\n`);
+      return 0;
+    case "reject":
+      process.stdout.write(`rejected: ${show(store.reject(target!))}\n`);
+      return 0;
+    default:
+      throw new UsageError(`pki takes list, trust or reject, not '${action}'`);
   }
 }
 
@@ -120,7 +195,13 @@ main(process.argv.slice(2)).then(
     if (err instanceof ProblemsError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 1;
-    } else if (err instanceof Error && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+    } else if (err instanceof GatewayError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 1;
+    } else if (
+      err instanceof UsageError ||
+      (err instanceof Error && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
       process.stderr.write(`${err.message}\n${USAGE}\n`);
       process.exitCode = 2;
     } else {

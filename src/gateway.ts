@@ -8,12 +8,16 @@ import type { Catalog } from "./model/catalog-types.js";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
 import { IngestClient } from "./mqtt/ingest-client.js";
 import type { MessageSource } from "./mqtt/message-source.js";
+import { redactUrl } from "./mqtt/tls-options.js";
 import { MqttToOpcua } from "./mqtt-to-opcua.js";
 import { DeviceNodes } from "./opcua/device-nodes.js";
 import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
+import { routeOpcuaLogs } from "./opcua/opcua-logs.js";
 import { createOpcuaServer } from "./opcua/opcua-server.js";
 import { PROJECT_ROOT } from "./paths.js";
+import { applyDefaultRolePermissions } from "./security/roles.js";
+import type { UserDef } from "./security/users.js";
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string })
   .version;
@@ -32,11 +36,13 @@ export class Gateway {
   constructor(
     readonly config: GatewayConfig,
     readonly catalog: Catalog,
+    readonly users: readonly UserDef[] = [],
   ) {}
 
   async start(): Promise<void> {
     const started = performance.now();
-    const server = createOpcuaServer(this.config, VERSION);
+    routeOpcuaLogs(getLogger("gateway:node-opcua"));
+    const server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
     this.server = server;
     await server.initialize();
 
@@ -51,6 +57,7 @@ export class Gateway {
     });
     const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog);
+    applyDefaultRolePermissions(addressSpace, this.config.opcua.allowAnonymous);
 
     const source: MessageSource = this.config.mqtt.url
       ? new IngestClient(this.config, getLogger("gateway:mqtt"))
@@ -96,7 +103,7 @@ export class Gateway {
     await server.start();
     this.logger.info("gateway started", {
       endpoint: this.endpointUrl,
-      broker: this.config.mqtt.url || `embedded, port ${this.brokerPort}`,
+      broker: redactUrl(this.config.mqtt.url) || `embedded, port ${this.brokerPort}`,
       points: mqttToOpcua.pointCount,
       devices: mqttToOpcua.deviceCount,
       startupMs: Math.round(performance.now() - started),

@@ -1,27 +1,25 @@
-import { format } from "node:util";
-import { setErrorLogger, setWarningLogger } from "node-opcua";
 import { loadSetup } from "./config/config-loader.js";
 import { Gateway } from "./gateway.js";
-import { configureLogging, getLogger, type Logger } from "./logger.js";
-
-/** node-opcua prints with console.log; in a container that would break the JSON log stream. */
-function routeOpcuaLogs(logger: Logger): void {
-  setWarningLogger((_context: unknown, ...args: unknown[]) => logger.warn(format(...args).trim()));
-  setErrorLogger((_context: unknown, ...args: unknown[]) => logger.error(format(...args).trim()));
-}
+import { configureLogging, getLogger } from "./logger.js";
 
 /** `smartgear-gateway run`: start, then stop cleanly on SIGINT/SIGTERM. Resolves with the exit code. */
 export async function runGateway(configFile: string): Promise<number> {
-  const { config, catalog } = loadSetup(configFile);
+  const { config, catalog, users } = loadSetup(configFile);
   configureLogging(config.log);
   const logger = getLogger("gateway");
-  routeOpcuaLogs(getLogger("gateway:node-opcua"));
   logger.info("configuration loaded", {
     config: configFile,
     catalog: catalog.file,
     points: catalog.points.length,
   });
-  const gateway = new Gateway(config, catalog);
+  if (!config.opcua.allowAnonymous && users.length === 0)
+    logger.warn(
+      "no users and anonymous access off: only sessions with a trusted X.509 user certificate can log in, with no role",
+      {
+        hint: "set opcua.usersFile or opcua.allowAnonymous",
+      },
+    );
+  const gateway = new Gateway(config, catalog, users);
   try {
     await gateway.start();
   } catch (err) {

@@ -1,41 +1,90 @@
-import { resolve } from "node:path";
 import {
   MessageSecurityMode,
   nodesets,
   OPCUACertificateManager,
   OPCUAServer,
   SecurityPolicy,
+  type UAUserManagerBase,
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
+import type { Logger } from "../logger.js";
+import { verifyPassword } from "../security/password-hash.js";
+import { roleNodeIds } from "../security/roles.js";
+import type { UserDef } from "../security/users.js";
+import { pkiFolders } from "./pki-folders.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 
 /**
- * Creates (does not start) the OPC UA server. node-opcua's defaults are open, so every security
- * setting is stated here from the configuration: policies, anonymous access, and a PKI that never
- * trusts an unknown certificate by itself.
+ * Creates (does not start) the OPC UA server. node-opcua's defaults are open (a None endpoint,
+ * anonymous access, unknown certificates trusted, unresolved permissions allowed), so every one
+ * of them is set here from the configuration.
  */
-export function createOpcuaServer(config: GatewayConfig, version: string): OPCUAServer {
+export function createOpcuaServer(
+  config: GatewayConfig,
+  version: string,
+  users: readonly UserDef[],
+  logger: Logger,
+): OPCUAServer {
   const o = config.opcua;
-  const policies = o.securityPolicies.map((p) => SecurityPolicy[p]);
   const hasNone = o.securityPolicies.includes("None");
-  const secured = o.securityPolicies.some((p) => p !== "None");
-  const securityModes = [
-    ...(hasNone ? [MessageSecurityMode.None] : []),
-    ...(secured ? [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt] : []),
-  ];
+  const secured = o.securityPolicies.filter((p) => p !== "None");
+  const byName = new Map(users.map((u) => [u.username, u]));
+  const pki = pkiFolders(config);
+  const userManager = {
+    isValidUser(username: string, password: string): boolean {
+      const user = byName.get(username);
+      const ok = !!user?.passwordHash && verifyPassword(password, user.passwordHash);
+      // Never the password; the user name tells an operator who failed.
+      if (!ok) logger.warn("rejected user credentials", { username });
+      return ok;
+    },
+    getUserRoles: (username: string) => roleNodeIds(byName.get(username)?.roles ?? []),
+  };
+  const l = o.limits;
   return new OPCUAServer({
     port: o.port,
     resourcePath: o.resourcePath,
-    ...(o.hostname ? { hostname: o.hostname, alternateHostname: [o.hostname] } : {}),
+    ...(o.hostname ? { hostname: o.hostname } : {}),
+    alternateHostname: o.alternateHostnames,
     nodeset_filename: [nodesets.standard],
     serverCertificateManager: new OPCUACertificateManager({
-      rootFolder: resolve(o.pkiFolder),
+      rootFolder: pki.applications,
       automaticallyAcceptUnknownCertificate: false,
     }),
-    securityPolicies: policies,
-    securityModes,
+    userCertificateManager: new OPCUACertificateManager({
+      rootFolder: pki.users,
+      automaticallyAcceptUnknownCertificate: false,
+    }),
+    securityPolicies: [...(hasNone ? [SecurityPolicy.None] : []), ...secured.map((p) => SecurityPolicy[p])],
+    securityModes: [
+      ...(hasNone ? [MessageSecurityMode.None] : []),
+      ...(secured.length > 0 ? [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt] : []),
+    ],
     allowAnonymous: o.allowAnonymous,
+    userManager: userManager as unknown as UAUserManagerBase,
+    unresolvedPermissionPolicy: "deny",
+    maxConnectionsPerEndpoint: l.maxConnectionsPerEndpoint,
+    serverCapabilities: {
+      maxSessions: l.maxSessions,
+      maxSubscriptionsPerSession: l.maxSubscriptionsPerSession,
+      maxMonitoredItems: l.maxMonitoredItems,
+      maxMonitoredItemsPerSubscription: l.maxMonitoredItemsPerSubscription,
+      operationLimits: {
+        maxNodesPerRead: l.maxNodesPerRead,
+        maxNodesPerWrite: l.maxNodesPerWrite,
+        maxNodesPerBrowse: l.maxNodesPerBrowse,
+        maxNodesPerMethodCall: l.maxNodesPerMethodCall,
+        maxNodesPerTranslateBrowsePathsToNodeIds: l.maxNodesPerTranslateBrowsePathsToNodeIds,
+        maxMonitoredItemsPerCall: l.maxMonitoredItemsPerSubscription,
+      },
+    },
+    transportSettings: {
+      adjustTransportLimits: (hello) => ({
+        ...hello,
+        maxMessageSize: Math.min(hello.maxMessageSize || l.maxMessageSize, l.maxMessageSize),
+      }),
+    },
     buildInfo: {
       productName: "Sm@rtGear Gateway",
       productUri: PRODUCT_URI,

@@ -8,6 +8,7 @@ import { Gateway } from "../../src/gateway.js";
 import { silenceLogging } from "../../src/logger.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
+import { loadUsers } from "../../src/security/users.js";
 
 /** One PKI per test process: creating the server certificate once costs a second, not per test. */
 export const TEST_PKI = join(tmpdir(), "smartgear-test-pki", String(process.pid));
@@ -26,11 +27,14 @@ export async function startGateway(yaml = ""): Promise<{
   brokerUrl: string;
   stop(): Promise<void>;
 }> {
-  const base = `broker: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)} }\n`;
+  // Mirror tests read as an anonymous Observer over None, stated explicitly; security tests replace
+  // the opcua section with the secure defaults.
+  const base = `broker: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n`;
   const src = parseYamlText(merge(base, yaml), join(PROJECT_ROOT, "config", "test.yaml"));
   const { config, problems } = buildConfig(src, {});
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
-  const gateway = new Gateway(config, loadCatalog(config.catalog));
+  const users = config.opcua.usersFile ? loadUsers(config.opcua.usersFile) : [];
+  const gateway = new Gateway(config, loadCatalog(config.catalog), users);
   await gateway.start();
   return {
     gateway,

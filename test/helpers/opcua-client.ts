@@ -3,9 +3,12 @@ import {
   AttributeIds,
   type ClientSession,
   type DataValue,
+  MessageSecurityMode,
   OPCUACertificateManager,
   OPCUAClient,
   type ReferenceDescription,
+  SecurityPolicy,
+  UserTokenType,
 } from "node-opcua";
 import { TEST_PKI } from "./gateway.js";
 
@@ -21,15 +24,42 @@ export interface TestClient {
   stop(): Promise<void>;
 }
 
-/** A real node-opcua client with a session on `endpointUrl`. */
-export async function connectClient(endpointUrl: string): Promise<TestClient> {
+export interface ClientOptions {
+  securityMode?: MessageSecurityMode;
+  securityPolicy?: SecurityPolicy;
+  /** A user name and password; anonymous when absent. */
+  user?: { userName: string; password: string };
+  /** The client's own PKI folder (its certificate); one shared per test process by default. */
+  pkiFolder?: string;
+}
+
+/** The client certificate a client with this PKI folder presents (created on its first connect). */
+export const clientCertificateFile = (pkiFolder = join(TEST_PKI, "client")) =>
+  join(pkiFolder, "own", "certs", "client_certificate.pem");
+
+/** A real node-opcua client with a session on `endpointUrl` (None and anonymous by default). */
+export async function connectClient(endpointUrl: string, options: ClientOptions = {}): Promise<TestClient> {
   const client = OPCUAClient.create({
     endpointMustExist: false,
-    connectionStrategy: { maxRetry: 2, initialDelay: 100, maxDelay: 500 },
-    clientCertificateManager: new OPCUACertificateManager({ rootFolder: join(TEST_PKI, "client") }),
+    securityMode: options.securityMode ?? MessageSecurityMode.None,
+    securityPolicy: options.securityPolicy ?? SecurityPolicy.None,
+    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
+    // The test client trusts the gateway's certificate, as an operator does when UaExpert asks.
+    clientCertificateManager: new OPCUACertificateManager({
+      rootFolder: options.pkiFolder ?? join(TEST_PKI, "client"),
+      automaticallyAcceptUnknownCertificate: true,
+    }),
   });
-  await client.connect(endpointUrl);
-  const session = await client.createSession();
+  let session: ClientSession;
+  try {
+    await client.connect(endpointUrl);
+    session = await client.createSession(
+      options.user ? { type: UserTokenType.UserName, ...options.user } : { type: UserTokenType.Anonymous },
+    );
+  } catch (err) {
+    await client.disconnect();
+    throw err;
+  }
   const browse = async (nodeId: string) => (await session.browse(nodeId)).references ?? [];
   return {
     session,
