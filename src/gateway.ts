@@ -5,16 +5,19 @@ import type { GatewayConfig } from "./config/config-types.js";
 import { IngestCounters } from "./counters.js";
 import { getLogger } from "./logger.js";
 import type { Catalog } from "./model/catalog-types.js";
+import type { CommandDef } from "./model/command-catalog.js";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
 import { IngestClient } from "./mqtt/ingest-client.js";
 import type { MessageSource } from "./mqtt/message-source.js";
 import { redactUrl } from "./mqtt/tls-options.js";
 import { MqttToOpcua } from "./mqtt-to-opcua.js";
+import { CommandMethods } from "./opcua/command-methods.js";
 import { DeviceNodes } from "./opcua/device-nodes.js";
 import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
 import { routeOpcuaLogs } from "./opcua/opcua-logs.js";
 import { createOpcuaServer } from "./opcua/opcua-server.js";
+import { OpcuaToMqtt } from "./opcua-to-mqtt.js";
 import { PROJECT_ROOT } from "./paths.js";
 import { applyDefaultRolePermissions } from "./security/roles.js";
 import type { UserDef } from "./security/users.js";
@@ -33,10 +36,13 @@ export class Gateway {
   private source: MessageSource | null = null;
   private mqttToOpcua: MqttToOpcua | null = null;
 
+  private opcuaToMqtt: OpcuaToMqtt | null = null;
+
   constructor(
     readonly config: GatewayConfig,
     readonly catalog: Catalog,
     readonly users: readonly UserDef[] = [],
+    readonly commands: readonly CommandDef[] = [],
   ) {}
 
   async start(): Promise<void> {
@@ -56,16 +62,27 @@ export class Gateway {
       browseName: "SmartGear",
     });
     const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
-    const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog);
     applyDefaultRolePermissions(addressSpace, this.config.opcua.allowAnonymous);
 
     const source: MessageSource = this.config.mqtt.url
       ? new IngestClient(this.config, getLogger("gateway:mqtt"))
       : new EmbeddedBroker(this.config, getLogger("gateway:broker"));
     this.source = source;
+    const opcuaToMqtt = new OpcuaToMqtt(source, getLogger("gateway:opcuaToMqtt"), getLogger("gateway:audit"));
+    this.opcuaToMqtt = opcuaToMqtt;
+    const methods = new CommandMethods(ns, this.commands, opcuaToMqtt, this.config.opcua.allowAnonymous);
+    const nodes = new DeviceNodes(
+      ns,
+      modelNs,
+      model,
+      devicesFolder,
+      this.catalog,
+      (node, path, folder, device) => methods.add(node, path, folder, device),
+    );
 
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
       counters: this.counters,
+      commands: opcuaToMqtt.counters,
       brokerConnected: () => source.connected,
       brokerProtocol: () => source.protocol,
       deviceCount: () => this.mqttToOpcua?.deviceCount ?? 0,
@@ -87,6 +104,7 @@ export class Gateway {
     let everConnected = false;
     await source.start({
       message: (topic, payload) => mqttToOpcua.handle(topic, payload),
+      reply: (payload, correlationData) => opcuaToMqtt.handleReply(payload, correlationData),
       connected: () => {
         if (everConnected) this.counters.brokerReconnects++;
         everConnected = true;
@@ -112,10 +130,12 @@ export class Gateway {
 
   /** OPC UA sessions are closed; the MQTT session is left to the broker for the next start. */
   async stop(): Promise<void> {
-    const { server, source, mqttToOpcua } = this;
+    const { server, source, mqttToOpcua, opcuaToMqtt } = this;
     this.server = null;
     this.source = null;
     this.mqttToOpcua = null;
+    this.opcuaToMqtt = null;
+    opcuaToMqtt?.stop();
     await source?.stop();
     mqttToOpcua?.stop();
     if (server) await server.shutdown(1000);

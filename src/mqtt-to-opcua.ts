@@ -260,7 +260,7 @@ export class MqttToOpcua {
     const state: PointState = {
       def,
       device,
-      variable: this.nodes.variable(device.node, device.key, def, topic),
+      variable: this.nodes.variable(device.node, device, def, topic),
       condition: this.connected ? "waiting" : "connectionLost",
       value: null,
       sourceTimestamp: null,

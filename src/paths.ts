@@ -13,5 +13,6 @@ function findRoot(start: string): string {
 }
 
 export const DEFAULT_CATALOG_FILE = join(PROJECT_ROOT, "config", "catalog.yaml");
+export const DEFAULT_COMMANDS_FILE = join(PROJECT_ROOT, "config", "commands.yaml");
 export const DEFAULT_CONFIG_FILE = join(PROJECT_ROOT, "config", "gateway.yaml");
 export const NODESET_FILE = join(PROJECT_ROOT, "nodeset", "SmartGear.NodeSet2.xml");

@@ -4,7 +4,7 @@ import { configureLogging, getLogger } from "./logger.js";
 
 /** `smartgear-gateway run`: start, then stop cleanly on SIGINT/SIGTERM. Resolves with the exit code. */
 export async function runGateway(configFile: string): Promise<number> {
-  const { config, catalog, users } = loadSetup(configFile);
+  const { config, catalog, users, commands } = loadSetup(configFile);
   configureLogging(config.log);
   const logger = getLogger("gateway");
   logger.info("configuration loaded", {
@@ -19,7 +19,7 @@ export async function runGateway(configFile: string): Promise<number> {
         hint: "set opcua.usersFile or opcua.allowAnonymous",
       },
     );
-  const gateway = new Gateway(config, catalog, users);
+  const gateway = new Gateway(config, catalog, users, commands);
   try {
     await gateway.start();
   } catch (err) {

@@ -1,3 +1,5 @@
+import { GatewayError } from "../errors.js";
+
 /** Where MQTT messages come from: a client of an external broker, or the embedded broker itself. */
 export interface MessageSource {
   /** Starts delivering; resolves once subscribed (or once the first attempt failed, for a client). */
@@ -6,10 +8,39 @@ export interface MessageSource {
   readonly connected: boolean;
   /** "5", "3.1.1" or "embedded": what the gateway speaks with its broker now. */
   readonly protocol: string;
+  /**
+   * Publishes and resolves once the QoS handshake is complete (PUBCOMP for QoS 2). Rejects with
+   * NotConnectedError when the broker is not connected: a command is never queued to go out later.
+   */
+  publish(topic: string, payload: string, options: PublishOptions): Promise<void>;
+  /** Where devices answer commands; subscribed on every connect. */
+  readonly replyTopic: string;
+  /** MQTT 5: commands can carry a response topic and correlation data as properties. */
+  readonly responseTopicSupported: boolean;
+}
+
+export interface PublishOptions {
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  responseTopic?: string;
+  correlationData?: Buffer;
 }
 
 export interface SourceHandlers {
   message(topic: string, payload: Uint8Array): void;
+  /** A message on the reply topic; `correlationData` is the MQTT 5 property, when present. */
+  reply(payload: Uint8Array, correlationData?: Uint8Array): void;
   connected(): void;
   disconnected(reason: string): void;
+}
+
+export class NotConnectedError extends GatewayError {
+  constructor(what: string) {
+    super("E_NOT_CONNECTED", `cannot publish ${what}: the broker is not connected`);
+  }
+}
+
+/** The reply topic of a gateway: the configured template with its MQTT client id. */
+export function replyTopicOf(template: string, clientId: string): string {
+  return template.replace("{clientId}", clientId);
 }

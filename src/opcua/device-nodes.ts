@@ -45,6 +45,13 @@ export class DeviceNodes {
     private readonly model: InformationModel,
     private readonly devicesFolder: UAObject,
     catalog: Catalog,
+    /** Told of each device object (folder []) and catalog folder created, e.g. to add commands. */
+    private readonly folderCreated: (
+      node: UAObject,
+      nodePath: string,
+      folder: readonly string[],
+      device: DeviceId,
+    ) => void = () => {},
   ) {
     for (const p of catalog.points) {
       const declaration = modelNs.findNode(
@@ -74,15 +81,16 @@ export class DeviceNodes {
         description: `Sm@rtGear device ${id.deviceType}/${id.deviceName}/${id.deviceSource}`,
       });
       this.nodes.set(key, device);
+      this.folderCreated(device, key, [], id);
     }
     return device;
   }
 
   /** The variable mirrored from `topic`, created (BadWaitingForInitialData) with its folders. */
-  variable(device: UAObject, deviceKey: string, point: PointDef, topic: string): UAVariable {
+  variable(device: UAObject, id: DeviceId, point: PointDef, topic: string): UAVariable {
     let parent = device;
     for (let depth = 1; depth <= point.folder.length; depth++)
-      parent = this.modelFolder(`Devices/${deviceKey}`, point.folder.slice(0, depth), parent);
+      parent = this.modelFolder(id, point.folder.slice(0, depth), parent);
     // Unmapped stand-ins (not in the catalog) have no template: a plain variable, no properties.
     const template = this.templates.get(point.topicId) ?? {
       description: coerceLocalizedText(describePoint(point))!,
@@ -123,9 +131,9 @@ export class DeviceNodes {
   }
 
   /** A catalog folder below a device: a component typed by the model's folder type. */
-  private modelFolder(deviceKey: string, folder: readonly string[], parent: UAObject): UAObject {
+  private modelFolder(id: DeviceId, folder: readonly string[], parent: UAObject): UAObject {
     const path = folder.join("/");
-    const key = `${deviceKey}/${path}`;
+    const key = `Devices/${id.deviceType}/${id.deviceName}/${id.deviceSource}/${path}`;
     let node = this.nodes.get(key);
     if (!node) {
       node = this.ns.addObject({
@@ -135,6 +143,7 @@ export class DeviceNodes {
         typeDefinition: this.model.folderTypes.get(path) ?? "FolderType",
       });
       this.nodes.set(key, node);
+      this.folderCreated(node, key, folder, id);
     }
     return node;
   }

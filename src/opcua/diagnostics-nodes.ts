@@ -1,10 +1,12 @@
 import { DataType, type INamespace, type UAObject, Variant, VariantArrayType } from "node-opcua";
 import { type IngestCounters, REJECT_REASONS } from "../counters.js";
 import type { DeviceState } from "../mqtt-to-opcua.js";
+import type { CommandCounters } from "../opcua-to-mqtt.js";
 
 /** What the diagnostics read; getters, so the ingest path never pays for diagnostics. */
 export interface DiagnosticsSource {
   counters: IngestCounters;
+  commands: CommandCounters;
   brokerConnected(): boolean;
   brokerProtocol(): string;
   deviceCount(): number;
@@ -54,6 +56,15 @@ export class DiagnosticsNodes {
       const name = reason[0]!.toUpperCase() + reason.slice(1);
       this.addCounter(rejected, "Gateway/RejectedBy", name, () => c.rejectedBy.get(reason) ?? 0);
     }
+    const commands = this.ns.addFolder(gateway, { nodeId: "s=Gateway/Commands", browseName: "Commands" });
+    const k = this.source.commands;
+    this.addCounter(commands, "Gateway/Commands", "Calls", () => k.calls);
+    this.addCounter(commands, "Gateway/Commands", "Succeeded", () => k.succeeded);
+    this.addCounter(commands, "Gateway/Commands", "Rejected", () => k.rejected);
+    this.addCounter(commands, "Gateway/Commands", "NoCommunication", () => k.noCommunication);
+    this.addCounter(commands, "Gateway/Commands", "TimedOut", () => k.timedOut);
+    this.addCounter(commands, "Gateway/Commands", "LateReplies", () => k.lateReplies);
+    this.add(commands, "Gateway/Commands", "LastLatencyMs", DataType.Double, () => k.lastLatencyMs);
     this.devicesFolder = this.ns.addFolder(gateway, { nodeId: "s=Gateway/Devices", browseName: "Devices" });
   }
 

@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { GatewayError } from "../errors.js";
 
@@ -36,18 +36,21 @@ export class PkiStore {
       if (!existsSync(dir)) return [];
       return readdirSync(dir)
         .filter((f) => /\.(der|pem|crt)$/i.test(f))
-        .map((f) => describe(list, join(dir, f)));
+        .map((f) => describeCertificate(list, join(dir, f)));
     });
   }
 
   /** Trusts a rejected certificate (by thumbprint prefix) or a certificate file (a CA, a client). */
   trust(what: string): PkiEntry {
     if (existsSync(what)) {
-      const entry = describe("trusted", what);
+      const entry = describeCertificate("trusted", what);
       const target = join(this.root, FOLDERS.trusted);
       mkdirSync(target, { recursive: true });
-      copyFileSync(what, join(target, basename(what)));
-      return { ...entry, file: join(target, basename(what)) };
+      const file = join(target, `${entry.thumbprint}.pem`);
+      writeFileSync(file, new X509Certificate(readFileSync(what)).toString());
+      // node-opcua looks in rejected/ first: a certificate filed there must leave it to be trusted.
+      for (const e of this.list()) if (e.list === "rejected" && e.thumbprint === entry.thumbprint) rmSync(e.file);
+      return { ...entry, file };
     }
     return this.move(what, "rejected", "trusted");
   }
@@ -76,7 +79,7 @@ export class PkiStore {
   }
 }
 
-function describe(list: PkiList, file: string): PkiEntry {
+export function describeCertificate(list: PkiList, file: string): PkiEntry {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(readFileSync(file));

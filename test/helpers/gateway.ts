@@ -7,6 +7,7 @@ import { parseYamlText } from "../../src/config/yaml-source.js";
 import { Gateway } from "../../src/gateway.js";
 import { silenceLogging } from "../../src/logger.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
+import { loadCommands } from "../../src/model/command-catalog.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 import { loadUsers } from "../../src/security/users.js";
 
@@ -34,7 +35,8 @@ export async function startGateway(yaml = ""): Promise<{
   const { config, problems } = buildConfig(src, {});
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
   const users = config.opcua.usersFile ? loadUsers(config.opcua.usersFile) : [];
-  const gateway = new Gateway(config, loadCatalog(config.catalog), users);
+  const catalog = loadCatalog(config.catalog);
+  const gateway = new Gateway(config, catalog, users, loadCommands(config.commands.file, catalog));
   await gateway.start();
   return {
     gateway,

@@ -10,7 +10,9 @@ import {
   SecurityPolicy,
   UserTokenType,
 } from "node-opcua";
+import { PkiStore } from "../../src/security/pki-store.js";
 import { TEST_PKI } from "./gateway.js";
+import { waitFor } from "./wait.js";
 
 /** Namespace index of the mirrored devices (urn:smartgear-gateway:devices): always 2. */
 export const NS = 2;
@@ -71,4 +73,26 @@ export async function connectClient(endpointUrl: string, options: ClientOptions 
       await client.disconnect();
     },
   };
+}
+
+/**
+ * A client over SignAndEncrypt whose certificate the gateway trusts: the first attempt is refused
+ * and files the certificate in the server's rejected/, which is then trusted as an operator would.
+ */
+export async function connectTrusted(
+  endpointUrl: string,
+  serverPki: string,
+  options: ClientOptions & { pkiFolder: string },
+): Promise<TestClient> {
+  const secure = {
+    securityMode: MessageSecurityMode.SignAndEncrypt,
+    securityPolicy: SecurityPolicy.Basic256Sha256,
+    ...options,
+  };
+  try {
+    return await connectClient(endpointUrl, secure);
+  } catch {
+    new PkiStore(serverPki).trust(clientCertificateFile(options.pkiFolder));
+    return waitFor("a trusted connection", () => connectClient(endpointUrl, secure));
+  }
 }

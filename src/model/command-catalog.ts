@@ -1,0 +1,192 @@
+import { Ajv } from "ajv";
+import { readYamlFile, schemaProblems } from "../config/yaml-source.js";
+import { type Problem, ProblemsError } from "../errors.js";
+import { ROLES, type RoleName } from "../security/role-names.js";
+import type { Catalog } from "./catalog-types.js";
+
+/** Argument types a command accepts; Json is a String that must hold a JSON object. */
+export const ARGUMENT_TYPES = ["Boolean", "UInt16", "UInt32", "Int32", "Double", "String", "Json"] as const;
+export type ArgumentType = (typeof ARGUMENT_TYPES)[number];
+
+export interface CommandInput {
+  name: string;
+  dataType: ArgumentType;
+  description: string;
+  range: { low: number; high: number } | null;
+  enum: readonly (string | number)[] | null;
+}
+
+export interface CommandDef {
+  name: string;
+  description: string;
+  /** The folder the method hangs on, [] for the device object itself. */
+  on: readonly string[];
+  family: string;
+  id: string;
+  topic: string;
+  payload: Record<string, unknown>;
+  inputs: readonly CommandInput[];
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  reply: { wait: boolean; timeoutMs: number };
+  role: RoleName;
+  line: number;
+}
+
+export const TOPIC_PLACEHOLDERS = ["family", "id", "deviceType", "deviceName", "deviceSource"] as const;
+
+const reply = {
+  type: "object",
+  additionalProperties: false,
+  required: ["wait", "timeoutMs"],
+  properties: { wait: { type: "boolean" }, timeoutMs: { type: "integer", minimum: 100, maximum: 300000 } },
+} as const;
+const qos = { enum: [0, 1, 2] } as const;
+const role = { enum: ROLES } as const;
+
+const schema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["version", "defaults", "commands"],
+  properties: {
+    version: { const: 1 },
+    defaults: {
+      type: "object",
+      additionalProperties: false,
+      required: ["topic", "qos", "retain", "reply", "role"],
+      properties: { topic: { type: "string", minLength: 1 }, qos, retain: { type: "boolean" }, reply, role },
+    },
+    commands: {
+      type: "array",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "description", "on", "family", "id", "inputs"],
+        properties: {
+          name: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
+          description: { type: "string", minLength: 1 },
+          on: { type: "string", pattern: "^$|^[A-Z][A-Za-z0-9]*(/[A-Z][A-Za-z0-9]*)*$" },
+          family: { type: "string", pattern: "^[0-9]+$" },
+          id: { type: "string", pattern: "^[0-9]+$" },
+          topic: { type: "string", minLength: 1 },
+          payload: { type: "object" },
+          inputs: {
+            type: "array",
+            items: {
+              type: "object",
+              additionalProperties: false,
+              required: ["name", "dataType", "description"],
+              properties: {
+                name: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
+                dataType: { enum: ARGUMENT_TYPES },
+                description: { type: "string" },
+                range: { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 },
+                enum: { type: "array", minItems: 1, items: { anyOf: [{ type: "string" }, { type: "number" }] } },
+              },
+            },
+          },
+          qos,
+          retain: { type: "boolean" },
+          reply,
+          role,
+        },
+      },
+    },
+  },
+} as const;
+
+interface Raw {
+  defaults: { topic: string; qos: 0 | 1 | 2; retain: boolean; reply: CommandDef["reply"]; role: RoleName };
+  commands: {
+    name: string;
+    description: string;
+    on: string;
+    family: string;
+    id: string;
+    topic?: string;
+    payload?: Record<string, unknown>;
+    inputs: {
+      name: string;
+      dataType: ArgumentType;
+      description: string;
+      range?: number[];
+      enum?: (string | number)[];
+    }[];
+    qos?: 0 | 1 | 2;
+    retain?: boolean;
+    reply?: CommandDef["reply"];
+    role?: RoleName;
+  }[];
+}
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile<Raw>(schema);
+const NUMERIC = new Set<ArgumentType>(["UInt16", "UInt32", "Int32", "Double"]);
+
+/** Reads and cross-checks the command catalog against the point catalog's folders. */
+export function checkCommands(
+  file: string,
+  catalog: Catalog,
+): { commands?: CommandDef[]; problems: Problem[] } {
+  const src = readYamlFile(file);
+  if (src.problems.length > 0) return { problems: src.problems };
+  if (!validate(src.data)) return { problems: schemaProblems(src, validate.errors) };
+  const raw = src.data;
+  const folders = new Set<string>([""]);
+  for (const p of catalog.points)
+    for (let i = 1; i <= p.folder.length; i++) folders.add(p.folder.slice(0, i).join("/"));
+
+  const problems: Problem[] = [];
+  const seen = new Set<string>();
+  const commands = raw.commands.map((c, i): CommandDef => {
+    const line = src.lineOf(["commands", i]);
+    const at = (message: string) => problems.push({ file, line, message: `command ${c.name}: ${message}` });
+    if (!folders.has(c.on)) at(`folder '${c.on}' is not a folder of the catalog`);
+    const where = `${c.on}/${c.name}`;
+    if (seen.has(where)) at(`is declared twice on '${c.on}'`);
+    seen.add(where);
+    const topic = c.topic ?? raw.defaults.topic;
+    for (const [, name] of topic.matchAll(/\{([^}]*)\}/g))
+      if (!(TOPIC_PLACEHOLDERS as readonly string[]).includes(name!))
+        at(`topic placeholder {${name}} is not one of ${TOPIC_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`);
+    const names = new Set(c.inputs.map((a) => a.name));
+    if (names.size !== c.inputs.length) at("two inputs have the same name");
+    for (const ref of JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g))
+      if (!names.has(ref[1]!)) at(`payload names input '${ref[1]}', which is not declared`);
+    const inputs = c.inputs.map((a): CommandInput => {
+      if (a.range && !NUMERIC.has(a.dataType)) at(`input ${a.name}: a range needs a numeric dataType`);
+      if (a.range && !(a.range[0]! < a.range[1]!)) at(`input ${a.name}: range low must be below high`);
+      for (const v of a.enum ?? [])
+        if (typeof v !== (NUMERIC.has(a.dataType) ? "number" : "string"))
+          at(`input ${a.name}: enum value ${JSON.stringify(v)} is not a ${a.dataType}`);
+      return {
+        name: a.name,
+        dataType: a.dataType,
+        description: a.description,
+        range: a.range ? { low: a.range[0]!, high: a.range[1]! } : null,
+        enum: a.enum ?? null,
+      };
+    });
+    return {
+      name: c.name,
+      description: c.description,
+      on: c.on === "" ? [] : c.on.split("/"),
+      family: c.family,
+      id: c.id,
+      topic,
+      payload: c.payload ?? {},
+      inputs,
+      qos: c.qos ?? raw.defaults.qos,
+      retain: c.retain ?? raw.defaults.retain,
+      reply: c.reply ?? raw.defaults.reply,
+      role: c.role ?? raw.defaults.role,
+      line,
+    };
+  });
+  return problems.length > 0 ? { problems } : { commands, problems };
+}
+
+export function loadCommands(file: string, catalog: Catalog): CommandDef[] {
+  const { commands, problems } = checkCommands(file, catalog);
+  if (!commands) throw new ProblemsError("E_COMMANDS", `invalid command catalog ${file}`, problems);
+  return commands;
+}

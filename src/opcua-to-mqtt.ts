@@ -1,0 +1,190 @@
+import { randomUUID } from "node:crypto";
+import { type StatusCode, StatusCodes } from "node-opcua";
+import type { Logger } from "./logger.js";
+import {
+  buildPayload,
+  checkArguments,
+  type DeviceAddress,
+  parseReply,
+  renderTopic,
+} from "./mapping/command-encoding.js";
+import type { CommandDef } from "./model/command-catalog.js";
+import { type MessageSource, NotConnectedError } from "./mqtt/message-source.js";
+import { RateLimitedLog } from "./rate-limited-log.js";
+import { type RoleName, satisfies } from "./security/role-names.js";
+
+/** Who calls: what the audit log records and what the role check needs. */
+export interface Caller {
+  user: string;
+  session: string;
+  roles: readonly RoleName[];
+  /** The call came over a signed (or signed and encrypted) secure channel. */
+  secure: boolean;
+}
+
+export interface CommandOutcome {
+  status: StatusCode;
+  inputArgumentResults?: StatusCode[];
+  commandId: string;
+  deviceStatus: string;
+  reply: string;
+}
+
+/** Command totals for diagnostics; plain fields. */
+export class CommandCounters {
+  calls = 0;
+  succeeded = 0;
+  rejected = 0;
+  noCommunication = 0;
+  timedOut = 0;
+  lateReplies = 0;
+  lastLatencyMs = 0;
+}
+
+interface Pending {
+  /** null: no answer (the gateway is stopping). */
+  resolve(reply: { status: string; text: string } | null): void;
+}
+
+/**
+ * opcuaToMqtt: turns an OPC UA method call into one MQTT command published with the command's QoS
+ * (2 by default), and tells the caller what happened: published (PUBCOMP), answered, refused,
+ * or not delivered. Every call goes to the audit log, whatever its outcome.
+ */
+export class OpcuaToMqtt {
+  readonly counters = new CommandCounters();
+  private readonly pending = new Map<string, Pending>();
+  private readonly replyLog: RateLimitedLog;
+
+  constructor(
+    private readonly source: MessageSource,
+    private readonly logger: Logger,
+    private readonly audit: Logger,
+  ) {
+    this.replyLog = new RateLimitedLog(logger);
+  }
+
+  async call(
+    command: CommandDef,
+    device: DeviceAddress,
+    args: readonly unknown[],
+    caller: Caller,
+  ): Promise<CommandOutcome> {
+    const started = performance.now();
+    const commandId = randomUUID();
+    this.counters.calls++;
+    const outcome = await this.execute(command, device, args, caller, commandId).catch(
+      (err: Error): CommandOutcome => {
+        this.logger.error("command failed", { command: command.name, error: err.message });
+        return { status: StatusCodes.BadInternalError, commandId, deviceStatus: "", reply: "" };
+      },
+    );
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    this.counters.lastLatencyMs = latencyMs;
+    if (outcome.status === StatusCodes.Good) this.counters.succeeded++;
+    else if (outcome.status === StatusCodes.BadNoCommunication) this.counters.noCommunication++;
+    else if (outcome.status === StatusCodes.BadTimeout) this.counters.timedOut++;
+    else this.counters.rejected++;
+    this.audit.info("command", {
+      command: command.name,
+      device: `${device.deviceType}/${device.deviceName}/${device.deviceSource}`,
+      user: caller.user,
+      session: caller.session,
+      arguments: JSON.stringify(args).slice(0, 512),
+      outcome: outcome.status.name,
+      deviceStatus: outcome.deviceStatus,
+      commandId,
+      latencyMs,
+    });
+    return outcome;
+  }
+
+  private async execute(
+    command: CommandDef,
+    device: DeviceAddress,
+    args: readonly unknown[],
+    caller: Caller,
+    commandId: string,
+  ): Promise<CommandOutcome> {
+    const answer = (status: StatusCode, extra: Partial<CommandOutcome> = {}): CommandOutcome => ({
+      status,
+      commandId,
+      deviceStatus: "",
+      reply: "",
+      ...extra,
+    });
+    // None is for reading at most: a command must come over a signed channel.
+    if (!caller.secure) return answer(StatusCodes.BadSecurityModeInsufficient);
+    if (!satisfies(caller.roles, command.role)) return answer(StatusCodes.BadUserAccessDenied);
+    const checked = checkArguments(command, args);
+    if (!checked.ok)
+      return answer(checked.status, { inputArgumentResults: checked.results, reply: checked.detail });
+    if (!this.source.connected) return answer(StatusCodes.BadNoCommunication);
+
+    const topic = renderTopic(command, device);
+    const replyTo = this.source.replyTopic;
+    const v5 = this.source.responseTopicSupported;
+    const payload = buildPayload(command, checked.values, {
+      commandId,
+      ts: new Date().toISOString(),
+      ...(command.reply.wait ? { replyTo, correlationId: commandId } : {}),
+    });
+    // Registered before publishing: a fast device may answer before PUBCOMP arrives.
+    const replied = command.reply.wait ? this.awaitReply(commandId, command.reply.timeoutMs) : null;
+    try {
+      await this.source.publish(topic, payload, {
+        qos: command.qos,
+        retain: command.retain,
+        ...(command.reply.wait && v5
+          ? { responseTopic: replyTo, correlationData: Buffer.from(commandId) }
+          : {}),
+      });
+    } catch (err) {
+      this.pending.delete(commandId);
+      if (err instanceof NotConnectedError) return answer(StatusCodes.BadNoCommunication);
+      throw err;
+    }
+    if (!replied) return answer(StatusCodes.Good);
+    const reply = await replied;
+    if (!reply) return answer(StatusCodes.BadTimeout);
+    return answer(StatusCodes.Good, { deviceStatus: reply.status, reply: reply.text });
+  }
+
+  private awaitReply(commandId: string, timeoutMs: number): Promise<{ status: string; text: string } | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(commandId);
+        resolve(null);
+      }, timeoutMs);
+      this.pending.set(commandId, {
+        resolve: (reply) => {
+          clearTimeout(timer);
+          this.pending.delete(commandId);
+          resolve(reply);
+        },
+      });
+    });
+  }
+
+  /** A message on the reply topic: delivered to its call, or counted and logged, never guessed. */
+  handleReply(payload: Uint8Array, correlationData?: Uint8Array): void {
+    const reply = parseReply(payload, correlationData);
+    const pending = reply.correlationId ? this.pending.get(reply.correlationId) : undefined;
+    if (pending) {
+      pending.resolve({ status: reply.status, text: reply.text });
+      return;
+    }
+    this.counters.lateReplies++;
+    this.replyLog.warn("lateReply", "reply matches no waiting command (late, duplicate or unknown)", {
+      correlationId: reply.correlationId ?? "",
+    });
+  }
+
+  /** Calls still waiting get BadTimeout now rather than after the gateway is gone. */
+  stop(): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.resolve(null);
+    }
+  }
+}

@@ -1,0 +1,298 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import {
+  type CallMethodResult,
+  DataType,
+  MessageSecurityMode,
+  SecurityPolicy,
+  StatusCodes,
+} from "node-opcua";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
+import { hashPassword } from "../../src/security/password-hash.js";
+import { startAedes, startMosquitto } from "../helpers/brokers.js";
+import { startGateway } from "../helpers/gateway.js";
+import { connectClient, connectTrusted, type TestClient } from "../helpers/opcua-client.js";
+import { waitFor } from "../helpers/wait.js";
+
+const FEEDER = "Devices/3WA/Feeder 01/ETU";
+const GROUP = "Devices/50/Group 01/PM";
+const PASSWORDS = { olivia: "observer-pw", otto: "operator-pw", erin: "engineer-pw" } as const;
+
+/** A scratch folder with a users file and the shipped commands with short reply timeouts. */
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), "smartgear-commands-"));
+  const usersFile = join(dir, "users.yaml");
+  writeFileSync(
+    usersFile,
+    `users:\n  - { username: olivia, passwordHash: "${hashPassword(PASSWORDS.olivia)}", roles: [Observer] }\n` +
+      `  - { username: otto, passwordHash: "${hashPassword(PASSWORDS.otto)}", roles: [Operator] }\n` +
+      `  - { username: erin, passwordHash: "${hashPassword(PASSWORDS.erin)}", roles: [Engineer] }\n`,
+  );
+  const commandsFile = join(dir, "commands.yaml");
+  writeFileSync(
+    commandsFile,
+    readFileSync(DEFAULT_COMMANDS_FILE, "utf8").replace(/timeoutMs: \d+/g, "timeoutMs: 600"),
+  );
+  const serverPki = join(dir, "server-pki");
+  const yaml = (mqttSection = "") =>
+    `opcua:\n  port: 0\n  pkiFolder: ${JSON.stringify(serverPki)}\n  usersFile: ${JSON.stringify(usersFile)}\n  securityPolicies: [None, Basic256Sha256]\n` +
+    `commands:\n  file: ${JSON.stringify(commandsFile)}\n` +
+    'devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n  - { type: "50", name: Group 01, source: PM }\n' +
+    mqttSection;
+  return { dir, serverPki, yaml };
+}
+
+interface Received {
+  topic: string;
+  qos: number;
+  body: Record<string, unknown>;
+  properties: mqtt.IPublishPacket["properties"];
+}
+
+/** A device on the broker: records every command and, unless told not to, answers it. */
+async function startDevice(url: string, protocolVersion: 4 | 5, answer: "reply" | "silent" = "reply") {
+  const client: MqttClient = await mqtt.connectAsync(url, {
+    protocolVersion,
+    clientId: `device-${Math.random()}`,
+    reconnectPeriod: 0,
+  });
+  const received: Received[] = [];
+  client.on("message", (topic, payload, packet) => {
+    const body = JSON.parse(payload.toString()) as Record<string, unknown>;
+    received.push({ topic, qos: packet.qos, body, properties: packet.properties });
+    if (answer === "silent") return;
+    const props = packet.properties;
+    if (props?.responseTopic)
+      // MQTT 5: the answer goes back by the response topic, matched by correlation data alone.
+      client.publish(props.responseTopic, JSON.stringify({ status: "ok", echo: body.command }), {
+        qos: 1,
+        properties: { correlationData: props.correlationData },
+      });
+    else if (typeof body.replyTo === "string")
+      client.publish(
+        body.replyTo,
+        JSON.stringify({ correlationId: body.correlationId, status: "ok", echo: body.command }),
+        { qos: 1 },
+      );
+  });
+  // Commands have six levels (cmd/family/id/type/name/source); replies (cmd/reply/<gateway>) three.
+  await client.subscribeAsync("cmd/+/+/+/+/+", { qos: 2 });
+  return { client, received, stop: () => client.endAsync() };
+}
+
+const call = (
+  client: TestClient,
+  object: string,
+  method: string,
+  args: { dataType: DataType; value: unknown }[],
+) =>
+  client.session.call({
+    objectId: `ns=2;s=${object}`,
+    methodId: `ns=2;s=${object}/${method}`,
+    inputArguments: args,
+  }) as Promise<CallMethodResult>;
+const outputs = (r: CallMethodResult) => (r.outputArguments ?? []).map((v) => v.value as string);
+const str = (value: string) => ({ dataType: DataType.String, value });
+
+describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.1 devices)", () => {
+  const s = setup();
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let device: Awaited<ReturnType<typeof startDevice>>;
+  const clients: Partial<Record<keyof typeof PASSWORDS, TestClient>> = {};
+
+  beforeAll(async () => {
+    gw = await startGateway(s.yaml());
+    for (const user of Object.keys(PASSWORDS) as (keyof typeof PASSWORDS)[])
+      clients[user] = await connectTrusted(gw.endpointUrl, s.serverPki, {
+        pkiFolder: join(s.dir, "client-pki"),
+        user: { userName: user, password: PASSWORDS[user] },
+      });
+  });
+  afterAll(async () => {
+    for (const c of Object.values(clients)) await c?.stop();
+    await gw?.stop();
+  });
+  afterEach(async () => {
+    await device?.stop();
+  });
+
+  it("publishes exactly one QoS 2 message on the command topic and returns the device's answer", async () => {
+    device = await startDevice(gw.brokerUrl, 4);
+    const r = await call(clients.otto!, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("THD")]);
+    expect(r.statusCode).toEqual(StatusCodes.Good);
+    const [commandId, deviceStatus, reply] = outputs(r);
+    expect(deviceStatus).toBe("ok");
+    expect(JSON.parse(reply!)).toEqual({ correlationId: commandId, status: "ok", echo: "ResetMaxValues" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(device.received).toHaveLength(1);
+    const m = device.received[0]!;
+    expect(m.topic).toBe("cmd/11/0/3WA/Feeder 01/ETU");
+    expect(m.qos).toBe(2);
+    expect(m.body).toMatchObject({
+      commandId,
+      correlationId: commandId,
+      command: "ResetMaxValues",
+      scope: "THD",
+    });
+    expect(m.body.replyTo).toBe(`cmd/reply/${gw.config.mqtt.clientId}`);
+  });
+
+  it("carries typed arguments and JSON objects into the payload", async () => {
+    device = await startDevice(gw.brokerUrl, 4);
+    const cfg = '{"maxTemp": 90, "phases": [1, 2, 3]}';
+    expect(
+      (await call(clients.erin!, `${GROUP}/PredictiveMaintenance`, "SetGroupConfig", [str(cfg)])).statusCode,
+    ).toEqual(StatusCodes.Good);
+    const start = await call(clients.otto!, `${FEEDER}/Compliance/LoadStudy`, "StartLoadStudy", [
+      { dataType: DataType.UInt16, value: 365 },
+    ]);
+    expect(start.statusCode).toEqual(StatusCodes.Good);
+    expect(device.received.map((m) => [m.topic, m.body.config ?? m.body.days])).toEqual([
+      ["cmd/48/0/50/Group 01/PM", { maxTemp: 90, phases: [1, 2, 3] }],
+      ["cmd/21/23/3WA/Feeder 01/ETU", 365],
+    ]);
+  });
+
+  it("refuses bad arguments with the status of each and publishes nothing", async () => {
+    device = await startDevice(gw.brokerUrl, 4);
+    const bad = await call(clients.otto!, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("Everything")]);
+    expect(bad.statusCode).toEqual(StatusCodes.BadInvalidArgument);
+    expect(bad.inputArgumentResults).toEqual([StatusCodes.BadInvalidArgument]);
+    const range = await call(
+      clients.erin!,
+      `${GROUP}/PredictiveMaintenance/Alarms`,
+      "SetTemperatureAlarmThreshold",
+      [
+        { dataType: DataType.Double, value: 500 },
+        { dataType: DataType.Double, value: 5 },
+      ],
+    );
+    expect(range.statusCode).toEqual(StatusCodes.BadOutOfRange);
+    expect(range.inputArgumentResults).toEqual([StatusCodes.BadOutOfRange, StatusCodes.Good]);
+    const json = await call(clients.otto!, FEEDER, "SendCommand", [str("open"), str("not json")]);
+    expect(json.statusCode).toEqual(StatusCodes.BadInvalidArgument);
+    const type = await call(clients.otto!, `${FEEDER}/Compliance/LoadStudy`, "StartLoadStudy", [
+      str("thirty"),
+    ]);
+    expect(type.statusCode.isGood()).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(device.received).toEqual([]);
+  });
+
+  it("refuses callers without the command's role with BadUserAccessDenied, publishing nothing", async () => {
+    device = await startDevice(gw.brokerUrl, 4);
+    const observer = await call(clients.olivia!, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
+    expect(observer.statusCode).toEqual(StatusCodes.BadUserAccessDenied);
+    const operator = await call(clients.otto!, `${FEEDER}/PowerQuality/Energy`, "ResetEnergyCounters", []);
+    expect(operator.statusCode).toEqual(StatusCodes.BadUserAccessDenied);
+    const engineer = await call(clients.erin!, `${FEEDER}/PowerQuality/Energy`, "ResetEnergyCounters", []);
+    expect(engineer.statusCode).toEqual(StatusCodes.Good);
+    expect(device.received.map((m) => m.body.command)).toEqual(["ResetEnergyCounters"]);
+  });
+
+  it("never takes a command over SecurityPolicy None, even from an Operator", async () => {
+    device = await startDevice(gw.brokerUrl, 4);
+    const plain = await connectClient(gw.endpointUrl, {
+      securityMode: MessageSecurityMode.None,
+      securityPolicy: SecurityPolicy.None,
+      pkiFolder: join(s.dir, "client-pki"),
+      user: { userName: "otto", password: PASSWORDS.otto },
+    });
+    try {
+      const r = await call(plain, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
+      expect(r.statusCode).toEqual(StatusCodes.BadSecurityModeInsufficient);
+    } finally {
+      await plain.stop();
+    }
+    expect(device.received).toEqual([]);
+  });
+
+  it("answers BadTimeout when the device does not answer, and counts a late answer without delivering it", async () => {
+    device = await startDevice(gw.brokerUrl, 4, "silent");
+    const r = await call(clients.otto!, FEEDER, "SendCommand", [str("blink"), str('{"times": 3}')]);
+    expect(r.statusCode).toEqual(StatusCodes.BadTimeout);
+    expect(device.received).toHaveLength(1);
+    const late = device.received[0]!.body;
+    const lateBefore = (await clients.otto!.read("ns=2;s=Gateway/Commands/LateReplies")).value.value[1];
+    await device.client.publishAsync(
+      String(late.replyTo),
+      JSON.stringify({ correlationId: late.correlationId, status: "ok" }),
+    );
+    await waitFor(
+      "late reply counted",
+      async () =>
+        (await clients.otto!.read("ns=2;s=Gateway/Commands/LateReplies")).value.value[1] === lateBefore + 1,
+    );
+    expect(
+      (await clients.otto!.read("ns=2;s=Gateway/Commands/TimedOut")).value.value[1],
+    ).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("commands through an external broker", () => {
+  const s = setup();
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+  });
+
+  it("answers BadNoCommunication while the broker is down and never publishes the command later", async () => {
+    const broker = await startAedes();
+    cleanups.push(() => broker.stop());
+    const gw = await startGateway(
+      s.yaml(
+        `mqtt:\n  url: ${broker.url}\n  clientId: gw-cmd-${process.pid}\n  reconnectPeriod: 200\n  reconnectPeriodMax: 400\n`,
+      ),
+    );
+    cleanups.push(() => gw.stop());
+    const client = await connectTrusted(gw.endpointUrl, s.serverPki, {
+      pkiFolder: join(s.dir, "client-pki"),
+      user: { userName: "otto", password: PASSWORDS.otto },
+    });
+    cleanups.push(() => client.stop());
+    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+    await broker.pause();
+    await waitFor("disconnected", () => !gw.gateway.ingest!.isConnected);
+    const r = await call(client, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
+    expect(r.statusCode).toEqual(StatusCodes.BadNoCommunication);
+    await broker.resume();
+    const device = await startDevice(broker.url, 4);
+    cleanups.push(() => device.stop());
+    await waitFor("reconnected", () => gw.gateway.ingest!.isConnected, 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(device.received).toEqual([]);
+  });
+
+  it("under MQTT 5 (mosquitto) sends a response topic and correlation data, and matches the answer by them", async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.stop());
+    const gw = await startGateway(
+      s.yaml(`mqtt:\n  url: ${broker.url}\n  clientId: gw-cmd5-${process.pid}\n`),
+    );
+    cleanups.push(() => gw.stop());
+    const device = await startDevice(broker.url, 5);
+    cleanups.push(() => device.stop());
+    const client = await connectTrusted(gw.endpointUrl, s.serverPki, {
+      pkiFolder: join(s.dir, "client-pki"),
+      user: { userName: "erin", password: PASSWORDS.erin },
+    });
+    cleanups.push(() => client.stop());
+    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+    const r = await call(client, FEEDER, "NotifyFirmwareUpdate", [str("4.2.1"), str("pkg://3wa/4.2.1")]);
+    expect(r.statusCode).toEqual(StatusCodes.Good);
+    const [commandId, deviceStatus] = outputs(r);
+    expect(deviceStatus).toBe("ok");
+    const m = device.received[0]!;
+    expect(m.qos).toBe(2);
+    expect(m.properties?.responseTopic).toBe(`cmd/reply/gw-cmd5-${process.pid}`);
+    expect(Buffer.from(m.properties!.correlationData!).toString()).toBe(commandId);
+    expect(m.body).toMatchObject({
+      command: "NotifyFirmwareUpdate",
+      version: "4.2.1",
+      package: "pkg://3wa/4.2.1",
+    });
+  });
+});
