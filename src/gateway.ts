@@ -11,7 +11,7 @@ import { IngestClient } from "./mqtt/ingest-client.js";
 import type { MessageSource } from "./mqtt/message-source.js";
 import { redactUrl } from "./mqtt/tls-options.js";
 import { MqttToOpcua } from "./mqtt-to-opcua.js";
-import { CommandMethods } from "./opcua/command-methods.js";
+import { CommandNodes } from "./opcua/command-nodes.js";
 import { DeviceNodes } from "./opcua/device-nodes.js";
 import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
@@ -70,15 +70,11 @@ export class Gateway {
     this.source = source;
     const opcuaToMqtt = new OpcuaToMqtt(source, getLogger("gateway:opcuaToMqtt"), getLogger("gateway:audit"));
     this.opcuaToMqtt = opcuaToMqtt;
-    const methods = new CommandMethods(ns, this.commands, opcuaToMqtt, this.config.opcua.allowAnonymous);
-    const nodes = new DeviceNodes(
-      ns,
-      modelNs,
-      model,
-      devicesFolder,
-      this.catalog,
-      (node, path, folder, device) => methods.add(node, path, folder, device),
-    );
+    const commandNodes = new CommandNodes(ns, this.commands, opcuaToMqtt, this.config.opcua.allowAnonymous);
+    const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
+      folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
+      variableCreated: (variable, point, device) => commandNodes.bindWrite(variable, point.topicId, device),
+    });
 
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
       counters: this.counters,

@@ -56,6 +56,7 @@ export const catalogSchema = {
           unit: { type: "string", minLength: 1 },
           range,
           access: { enum: ["read", "readWrite"] },
+          writeRole: { enum: ["Operator", "Engineer"] },
           alarm: { type: "boolean" },
           severity: { type: "integer", minimum: 1, maximum: 1000 },
           note: { type: "string" },

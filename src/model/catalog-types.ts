@@ -69,6 +69,8 @@ export interface PointDef {
   unit: UnitDef | null;
   range: Range | null;
   access: Access;
+  /** For readWrite points: the least role a writer needs (Engineer unless the catalog says Operator). */
+  writeRole: "Operator" | "Engineer" | null;
   alarm: boolean;
   severity: number | null;
   note: string | null;

@@ -31,6 +31,8 @@ export interface CommandDef {
   reply: { wait: boolean; timeoutMs: number };
   role: RoleName;
   line: number;
+  /** For the command an OPC UA Write of a readWrite point becomes: the point's topic id. */
+  writeOf: string | null;
 }
 
 export const TOPIC_PLACEHOLDERS = ["family", "id", "deviceType", "deviceName", "deviceSource"] as const;
@@ -47,9 +49,15 @@ const role = { enum: ROLES } as const;
 const schema = {
   type: "object",
   additionalProperties: false,
-  required: ["version", "defaults", "commands"],
+  required: ["version", "defaults", "writes", "commands"],
   properties: {
     version: { const: 1 },
+    writes: {
+      type: "object",
+      additionalProperties: false,
+      required: ["topic", "qos", "retain", "reply"],
+      properties: { topic: { type: "string", minLength: 1 }, qos, retain: { type: "boolean" }, reply },
+    },
     defaults: {
       type: "object",
       additionalProperties: false,
@@ -81,7 +89,11 @@ const schema = {
                 dataType: { enum: ARGUMENT_TYPES },
                 description: { type: "string" },
                 range: { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 },
-                enum: { type: "array", minItems: 1, items: { anyOf: [{ type: "string" }, { type: "number" }] } },
+                enum: {
+                  type: "array",
+                  minItems: 1,
+                  items: { anyOf: [{ type: "string" }, { type: "number" }] },
+                },
               },
             },
           },
@@ -96,6 +108,7 @@ const schema = {
 } as const;
 
 interface Raw {
+  writes: { topic: string; qos: 0 | 1 | 2; retain: boolean; reply: CommandDef["reply"] };
   defaults: { topic: string; qos: 0 | 1 | 2; retain: boolean; reply: CommandDef["reply"]; role: RoleName };
   commands: {
     name: string;
@@ -145,9 +158,7 @@ export function checkCommands(
     if (seen.has(where)) at(`is declared twice on '${c.on}'`);
     seen.add(where);
     const topic = c.topic ?? raw.defaults.topic;
-    for (const [, name] of topic.matchAll(/\{([^}]*)\}/g))
-      if (!(TOPIC_PLACEHOLDERS as readonly string[]).includes(name!))
-        at(`topic placeholder {${name}} is not one of ${TOPIC_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`);
+    for (const problem of placeholderProblems(topic)) at(problem);
     const names = new Set(c.inputs.map((a) => a.name));
     if (names.size !== c.inputs.length) at("two inputs have the same name");
     for (const ref of JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g))
@@ -180,9 +191,65 @@ export function checkCommands(
       reply: c.reply ?? raw.defaults.reply,
       role: c.role ?? raw.defaults.role,
       line,
+      writeOf: null,
     };
   });
+  const writesLine = src.lineOf(["writes"]);
+  for (const problem of placeholderProblems(raw.writes.topic))
+    problems.push({ file, line: writesLine, message: `writes: ${problem}` });
+  for (const p of catalog.points) {
+    if (p.access !== "readWrite") continue;
+    const dataType = WRITE_ARGUMENT[p.dataType];
+    if (!dataType) {
+      problems.push({
+        file: p.source.file,
+        line: p.source.line,
+        message: `point ${p.topicId}: ${p.dataType} points cannot be written`,
+      });
+      continue;
+    }
+    commands.push({
+      name: `Write${p.browseName}`,
+      description: `Write of ${p.label} (${p.topicId})`,
+      on: p.folder,
+      family: p.family,
+      id: String(p.id),
+      topic: raw.writes.topic,
+      payload: { value: "{input:Value}" },
+      inputs: [{ name: "Value", dataType, description: p.label, range: p.range, enum: null }],
+      qos: raw.writes.qos,
+      retain: raw.writes.retain,
+      reply: raw.writes.reply,
+      role: p.writeRole ?? "Engineer",
+      line: writesLine,
+      writeOf: p.topicId,
+    });
+  }
   return problems.length > 0 ? { problems } : { commands, problems };
+}
+
+/** The argument type a written value of a point type is checked as; DateTime is not writable. */
+const WRITE_ARGUMENT: Partial<Record<string, ArgumentType>> = {
+  Boolean: "Boolean",
+  Byte: "Int32",
+  SByte: "Int32",
+  Int16: "Int32",
+  UInt16: "UInt16",
+  Int32: "Int32",
+  UInt32: "UInt32",
+  Float: "Double",
+  Double: "Double",
+  String: "String",
+};
+
+function placeholderProblems(topic: string): string[] {
+  return [...topic.matchAll(/\{([^}]*)\}/g)]
+    .map((m) => m[1]!)
+    .filter((name) => !(TOPIC_PLACEHOLDERS as readonly string[]).includes(name))
+    .map(
+      (name) =>
+        `topic placeholder {${name}} is not one of ${TOPIC_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`,
+    );
 }
 
 export function loadCommands(file: string, catalog: Catalog): CommandDef[] {

@@ -22,6 +22,7 @@ export function unmappedPoint(family: string, topicId: string): PointDef {
     unit: null,
     range: null,
     access: "read",
+    writeRole: null,
     alarm: false,
     severity: null,
     note: "Not in the catalog: the raw payload text, exposed because mapping.unmapped.expose is on.",

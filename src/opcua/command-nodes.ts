@@ -1,17 +1,20 @@
 import {
   DataType,
+  type DataValue,
   type INamespace,
   type ISessionContext,
   MessageSecurityMode,
   makeRoles,
   PermissionType,
+  type StatusCode,
   type UAObject,
+  type UAVariable,
   Variant,
   WellKnownRoles,
 } from "node-opcua";
 import type { DeviceAddress } from "../mapping/command-encoding.js";
 import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog.js";
-import type { OpcuaToMqtt } from "../opcua-to-mqtt.js";
+import type { Caller, OpcuaToMqtt } from "../opcua-to-mqtt.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
 
@@ -44,12 +47,13 @@ const OUTPUTS = [
 ];
 
 /**
- * Adds the catalog's commands as OPC UA methods to the node of a device or of one of its folders.
- * Every role may call them at the node level (the method grants Call), so that the dispatcher is
- * the one place that decides, by the command's role, and audits every attempt.
+ * Makes the command catalog callable from OPC UA: methods on the node of a device or of one of its
+ * folders, and Writes of readWrite points. Every role may call or write at the node level, so that
+ * the dispatcher is the one place that decides, by the command's role, and audits every attempt.
  */
-export class CommandMethods {
+export class CommandNodes {
   private readonly byFolder = new Map<string, CommandDef[]>();
+  private readonly writes = new Map<string, CommandDef>();
 
   constructor(
     private readonly ns: INamespace,
@@ -58,6 +62,10 @@ export class CommandMethods {
     private readonly anonymousIsObserver: boolean,
   ) {
     for (const c of commands) {
+      if (c.writeOf) {
+        this.writes.set(c.writeOf, c);
+        continue;
+      }
       const key = c.on.join("/");
       this.byFolder.set(key, [...(this.byFolder.get(key) ?? []), c]);
     }
@@ -77,29 +85,11 @@ export class CommandMethods {
           description: { text: describeInput(a) },
         })),
         outputArguments: OUTPUTS.map((o) => ({ ...o, valueRank: -1 })),
-        rolePermissions: [
-          ...(this.anonymousIsObserver ? [WellKnownRoles.Anonymous] : []),
-          WellKnownRoles.AuthenticatedUser,
-          ...ROLES.map((r) => WellKnownRoles[r]),
-        ].map((role) => ({
-          roleId: makeRoles([role])[0]!,
-          permissions: PermissionType.Browse | PermissionType.Read | PermissionType.Call,
-        })),
+        rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read | PermissionType.Call),
       });
       method.bindMethod(async (inputArguments: Variant[], context: ISessionContext) => {
-        const outcome = await this.dispatcher.call(
-          command,
-          device,
-          inputArguments.map((v) => v.value),
-          {
-            user: context.getUserName(),
-            session: context.session?.getSessionId().toString() ?? "",
-            roles: roleNamesOf(context.getCurrentUserRoles(), this.anonymousIsObserver),
-            secure:
-              (context.session?.channel?.securityMode ?? MessageSecurityMode.None) !==
-              MessageSecurityMode.None,
-          },
-        );
+        const args = inputArguments.map((v) => v.value);
+        const outcome = await this.dispatcher.call(command, device, args, this.callerOf(context));
         return {
           statusCode: outcome.status,
           ...(outcome.inputArgumentResults ? { inputArgumentResults: outcome.inputArgumentResults } : {}),
@@ -109,6 +99,52 @@ export class CommandMethods {
         };
       });
     }
+  }
+
+  /** A readWrite point's variable: an OPC UA Write becomes the point's write command. */
+  bindWrite(variable: UAVariable, topicId: string, device: DeviceAddress): void {
+    const command = this.writes.get(topicId);
+    if (!command) return;
+    variable.setRolePermissions(
+      this.everyRole(
+        PermissionType.Browse | PermissionType.Read | PermissionType.ReceiveEvents | PermissionType.Write,
+      ),
+    );
+    const write = async (context: ISessionContext, dataValue: DataValue): Promise<StatusCode> =>
+      (await this.dispatcher.call(command, device, [dataValue.value.value], this.callerOf(context))).status;
+    // node-opcua would store the written value; the variable must keep showing what the device
+    // reports, so the write goes to the device only. writeValue is the one entry with the caller.
+    (variable as unknown as { writeValue: unknown }).writeValue = (
+      context: ISessionContext,
+      dataValue: DataValue,
+      ...rest: unknown[]
+    ) => {
+      const callback = rest.at(-1);
+      const result = write(context, dataValue);
+      if (typeof callback !== "function") return result;
+      result.then(
+        (status) => callback(null, status),
+        (err: Error) => callback(err),
+      );
+    };
+  }
+
+  private everyRole(permissions: number) {
+    return [
+      ...(this.anonymousIsObserver ? [WellKnownRoles.Anonymous] : []),
+      WellKnownRoles.AuthenticatedUser,
+      ...ROLES.map((r) => WellKnownRoles[r]),
+    ].map((role) => ({ roleId: makeRoles([role])[0]!, permissions }));
+  }
+
+  private callerOf(context: ISessionContext): Caller {
+    return {
+      user: context.getUserName(),
+      session: context.session?.getSessionId().toString() ?? "",
+      roles: roleNamesOf(context.getCurrentUserRoles(), this.anonymousIsObserver),
+      secure:
+        (context.session?.channel?.securityMode ?? MessageSecurityMode.None) !== MessageSecurityMode.None,
+    };
   }
 }
 

@@ -19,6 +19,13 @@ export interface DeviceId {
   deviceSource: string;
 }
 
+/** Told of what DeviceNodes creates, e.g. to hang commands on it. */
+export interface DeviceNodesListener {
+  /** A device object (folder []) or a catalog folder below it. */
+  folderCreated(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceId): void;
+  variableCreated(variable: UAVariable, point: PointDef, device: DeviceId): void;
+}
+
 /** Per catalog point, what every device's variable of that point shares. */
 interface PointTemplate {
   description: LocalizedText;
@@ -45,13 +52,7 @@ export class DeviceNodes {
     private readonly model: InformationModel,
     private readonly devicesFolder: UAObject,
     catalog: Catalog,
-    /** Told of each device object (folder []) and catalog folder created, e.g. to add commands. */
-    private readonly folderCreated: (
-      node: UAObject,
-      nodePath: string,
-      folder: readonly string[],
-      device: DeviceId,
-    ) => void = () => {},
+    private readonly listener: DeviceNodesListener = { folderCreated: () => {}, variableCreated: () => {} },
   ) {
     for (const p of catalog.points) {
       const declaration = modelNs.findNode(
@@ -81,7 +82,7 @@ export class DeviceNodes {
         description: `Sm@rtGear device ${id.deviceType}/${id.deviceName}/${id.deviceSource}`,
       });
       this.nodes.set(key, device);
-      this.folderCreated(device, key, [], id);
+      this.listener.folderCreated(device, key, [], id);
     }
     return device;
   }
@@ -118,6 +119,7 @@ export class DeviceNodes {
       null,
       new Date(),
     );
+    this.listener.variableCreated(variable, point, id);
     return variable;
   }
 
@@ -143,7 +145,7 @@ export class DeviceNodes {
         typeDefinition: this.model.folderTypes.get(path) ?? "FolderType",
       });
       this.nodes.set(key, node);
-      this.folderCreated(node, key, folder, id);
+      this.listener.folderCreated(node, key, folder, id);
     }
     return node;
   }

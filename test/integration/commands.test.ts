@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import {
+  AttributeIds,
   type CallMethodResult,
   DataType,
   MessageSecurityMode,
@@ -10,7 +11,7 @@ import {
   StatusCodes,
 } from "node-opcua";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { startAedes, startMosquitto } from "../helpers/brokers.js";
 import { startGateway } from "../helpers/gateway.js";
@@ -21,7 +22,7 @@ const FEEDER = "Devices/3WA/Feeder 01/ETU";
 const GROUP = "Devices/50/Group 01/PM";
 const PASSWORDS = { olivia: "observer-pw", otto: "operator-pw", erin: "engineer-pw" } as const;
 
-/** A scratch folder with a users file and the shipped commands with short reply timeouts. */
+/** A scratch folder with a users file, the shipped commands with short reply timeouts, and a catalog in which 21/7 is writable. */
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), "smartgear-commands-"));
   const usersFile = join(dir, "users.yaml");
@@ -36,10 +37,18 @@ function setup() {
     commandsFile,
     readFileSync(DEFAULT_COMMANDS_FILE, "utf8").replace(/timeoutMs: \d+/g, "timeoutMs: 600"),
   );
+  const catalogFile = join(dir, "catalog.yaml");
+  const catalog = readFileSync(DEFAULT_CATALOG_FILE, "utf8");
+  const writable = catalog.replace(
+    "browseName: LongTimePickUp,",
+    "browseName: LongTimePickUp, access: readWrite, writeRole: Engineer,",
+  );
+  if (writable === catalog) throw new Error("21/7 not found in the catalog");
+  writeFileSync(catalogFile, writable);
   const serverPki = join(dir, "server-pki");
   const yaml = (mqttSection = "") =>
     `opcua:\n  port: 0\n  pkiFolder: ${JSON.stringify(serverPki)}\n  usersFile: ${JSON.stringify(usersFile)}\n  securityPolicies: [None, Basic256Sha256]\n` +
-    `commands:\n  file: ${JSON.stringify(commandsFile)}\n` +
+    `catalog: ${JSON.stringify(catalogFile)}\ncommands:\n  file: ${JSON.stringify(commandsFile)}\n` +
     'devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n  - { type: "50", name: Group 01, source: PM }\n' +
     mqttSection;
   return { dir, serverPki, yaml };
@@ -79,7 +88,7 @@ async function startDevice(url: string, protocolVersion: 4 | 5, answer: "reply" 
       );
   });
   // Commands have six levels (cmd/family/id/type/name/source); replies (cmd/reply/<gateway>) three.
-  await client.subscribeAsync("cmd/+/+/+/+/+", { qos: 2 });
+  await client.subscribeAsync(["cmd/+/+/+/+/+", "cmd/+/+/+/+/+/set"], { qos: 2 });
   return { client, received, stop: () => client.endAsync() };
 }
 
@@ -229,6 +238,32 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
     expect(
       (await clients.otto!.read("ns=2;s=Gateway/Commands/TimedOut")).value.value[1],
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it("turns an Engineer's Write of a writable point into one QoS 2 message on its set topic, value unchanged", async () => {
+    device = await startDevice(gw.brokerUrl, 4);
+    const nodeId = "ns=2;s=21/7/3WA/Feeder 01/ETU";
+    const write = (client: TestClient, value: number) =>
+      client.session.write({
+        nodeId,
+        attributeId: AttributeIds.Value,
+        value: { value: { dataType: DataType.Double, value } },
+      });
+    expect(await write(clients.otto!, 400)).toEqual(StatusCodes.BadUserAccessDenied);
+    expect(await write(clients.erin!, 99999)).toEqual(StatusCodes.BadOutOfRange);
+    expect(await write(clients.erin!, 400)).toEqual(StatusCodes.Good);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(device.received.map((m) => [m.topic, m.qos, m.body.value, m.body.command])).toEqual([
+      ["cmd/21/7/3WA/Feeder 01/ETU/set", 2, 400, "WriteLongTimePickUp"],
+    ]);
+    // The variable shows what the device reports, not what was asked of it.
+    expect((await clients.erin!.read(nodeId)).statusCode).toEqual(StatusCodes.BadWaitingForInitialData);
+    const readOnly = await clients.erin!.session.write({
+      nodeId: "ns=2;s=11/5/3WA/Feeder 01/ETU",
+      attributeId: AttributeIds.Value,
+      value: { value: { dataType: DataType.Double, value: 1 } },
+    });
+    expect(readOnly).toEqual(StatusCodes.BadNotWritable);
   });
 });
 
