@@ -161,8 +161,10 @@ export function checkCommands(
     for (const problem of placeholderProblems(topic)) at(problem);
     const names = new Set(c.inputs.map((a) => a.name));
     if (names.size !== c.inputs.length) at("two inputs have the same name");
-    for (const ref of JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g))
-      if (!names.has(ref[1]!)) at(`payload names input '${ref[1]}', which is not declared`);
+    const referenced = new Set([...JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g)].map((m) => m[1]!));
+    for (const ref of referenced) if (!names.has(ref)) at(`payload names input '${ref}', which is not declared`);
+    // An argument the payload does not carry would be accepted from the caller and silently lost.
+    for (const name of names) if (!referenced.has(name)) at(`input ${name} is not used in the payload`);
     const inputs = c.inputs.map((a): CommandInput => {
       if (a.range && !NUMERIC.has(a.dataType)) at(`input ${a.name}: a range needs a numeric dataType`);
       if (a.range && !(a.range[0]! < a.range[1]!)) at(`input ${a.name}: range low must be below high`);

@@ -225,6 +225,7 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
     expect(r.statusCode).toEqual(StatusCodes.BadTimeout);
     expect(device.received).toHaveLength(1);
     const late = device.received[0]!.body;
+    expect(late).toMatchObject({ command: "blink", args: { times: 3 } });
     const lateBefore = (await clients.otto!.read("ns=2;s=Gateway/Commands/LateReplies")).value.value[1];
     await device.client.publishAsync(
       String(late.replyTo),
