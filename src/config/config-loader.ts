@@ -5,6 +5,7 @@ import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
 import { DEFAULT_CATALOG_FILE } from "../paths.js";
 import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
+import { checkMqttSecurity } from "./check-security.js";
 import { configSchema } from "./config-schema.js";
 import type { GatewayConfig } from "./config-types.js";
 import {
@@ -138,7 +139,7 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   if (problems.length > 0) return { problems, file, lineOf };
   const config = data as GatewayConfig;
   config.catalog = namesCatalog ? resolve(dirname(src.file), config.catalog) : DEFAULT_CATALOG_FILE;
-  problems.push(...crossCheck(config, src));
+  problems.push(...crossCheck(config, src), ...checkMqttSecurity(config, src));
   return problems.length > 0 ? { problems, file, lineOf } : { config, problems, file, lineOf };
 }
 

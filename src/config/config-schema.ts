@@ -5,6 +5,10 @@
  */
 const topicLevel = { type: "string", minLength: 1, pattern: "^[^/+#]+$" } as const;
 const seconds = { type: "number", minimum: 0 } as const;
+/** A file read once at start, relative to the working directory; empty: none. */
+const file = { type: "string", default: "" } as const;
+const tlsVersion = { enum: ["TLSv1.3", "TLSv1.2"], default: "TLSv1.3" } as const;
+const topicFilters = { type: "array", items: { type: "string", minLength: 1 }, default: [] } as const;
 
 export const configSchema = {
   type: "object",
@@ -28,6 +32,43 @@ export const configSchema = {
       properties: {
         host: { type: "string", default: "127.0.0.1" },
         port: { type: "integer", minimum: 0, maximum: 65535, default: 1883 },
+        plainListener: { type: "boolean", default: true },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: "boolean", default: false },
+            port: { type: "integer", minimum: 0, maximum: 65535, default: 8883 },
+            minVersion: tlsVersion,
+            certFile: file,
+            keyFile: file,
+            caFile: file,
+            requireClientCertificate: { type: "boolean", default: false },
+          },
+        },
+        users: {
+          type: "array",
+          default: [],
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["username", "passwordHash"],
+            properties: {
+              username: { type: "string", minLength: 1 },
+              passwordHash: { type: "string", minLength: 1 },
+            },
+          },
+        },
+        acl: {
+          type: "object",
+          default: {},
+          additionalProperties: {
+            type: "object",
+            additionalProperties: false,
+            properties: { publish: topicFilters, subscribe: topicFilters },
+          },
+        },
       },
     },
     mqtt: {
@@ -45,6 +86,22 @@ export const configSchema = {
         connectTimeout: { type: "integer", minimum: 1000, default: 30000 },
         username: { type: "string", default: "" },
         password: { type: "string", default: "" },
+        passwordFile: file,
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            minVersion: tlsVersion,
+            caFile: file,
+            certFile: file,
+            keyFile: file,
+            keyPassphrase: { type: "string", default: "" },
+            keyPassphraseFile: file,
+            serverName: { type: "string", default: "" },
+            rejectUnauthorized: { type: "boolean", default: true },
+          },
+        },
         subscriptions: {
           type: "array",
           minItems: 1,

@@ -1,3 +1,5 @@
+export type TlsVersion = "TLSv1.3" | "TLSv1.2";
+
 /** The gateway configuration after defaults and environment overrides (see config-schema.ts). */
 export interface GatewayConfig {
   /** The data-model catalog, relative to the config file's folder; left out, the shipped one. */
@@ -11,6 +13,22 @@ export interface GatewayConfig {
     /** The embedded aedes broker runs when mqtt.url is empty. */
     host: string;
     port: number;
+    /** The plain-TCP listener on host:port; false with tls.enabled accepts TLS only. */
+    plainListener: boolean;
+    tls: {
+      enabled: boolean;
+      port: number;
+      minVersion: TlsVersion;
+      certFile: string;
+      keyFile: string;
+      /** CA that signs client certificates (requireClientCertificate). */
+      caFile: string;
+      requireClientCertificate: boolean;
+    };
+    /** With users, anonymous clients are refused; passwords only as hashPassword() hashes. */
+    users: { username: string; passwordHash: string }[];
+    /** Per user, the topic filters it may publish and subscribe to; empty: no ACL (all allowed). */
+    acl: Record<string, { publish: string[]; subscribe: string[] }>;
   };
   mqtt: {
     /** mqtt://host:1883 or mqtts://host:8883; empty means the embedded broker. */
@@ -26,6 +44,20 @@ export interface GatewayConfig {
     connectTimeout: number;
     username: string;
     password: string;
+    /** Read at start, trailing newline trimmed (Docker secrets); excludes password. */
+    passwordFile: string;
+    /** Used with mqtts://, tls:// and wss:// URLs; files relative to the working directory. */
+    tls: {
+      minVersion: TlsVersion;
+      caFile: string;
+      certFile: string;
+      keyFile: string;
+      keyPassphrase: string;
+      keyPassphraseFile: string;
+      /** The name the broker's certificate must carry (and SNI), when not the URL's host. */
+      serverName: string;
+      rejectUnauthorized: boolean;
+    };
     subscriptions: { topic: string; qos: 0 | 1 | 2 }[];
   };
   opcua: {

@@ -1,0 +1,74 @@
+import type { Problem } from "../errors.js";
+import { isValidTopicFilter } from "../mqtt/topic-filter.js";
+import { isPasswordHash } from "../security/password-hash.js";
+import type { GatewayConfig } from "./config-types.js";
+import type { YamlSource } from "./yaml-source.js";
+
+/**
+ * The MQTT security keys that the schema alone cannot check: secrets given twice, a certificate
+ * without its key, plain-text broker passwords, ACLs naming nobody. Files are only named here;
+ * they are read (and their absence reported) when the gateway starts.
+ */
+export function checkMqttSecurity(
+  config: GatewayConfig,
+  src: Pick<YamlSource, "file" | "lineOf">,
+): Problem[] {
+  const problems: Problem[] = [];
+  const at = (path: (string | number)[], message: string) =>
+    problems.push({ file: src.file, line: src.lineOf(path), message });
+  const { mqtt, broker } = config;
+
+  if (mqtt.password && mqtt.passwordFile)
+    at(["mqtt", "passwordFile"], "mqtt.password and mqtt.passwordFile exclude each other: set one");
+  if (mqtt.tls.keyPassphrase && mqtt.tls.keyPassphraseFile)
+    at(
+      ["mqtt", "tls", "keyPassphraseFile"],
+      "mqtt.tls.keyPassphrase and mqtt.tls.keyPassphraseFile exclude each other: set one",
+    );
+  if (Boolean(mqtt.tls.certFile) !== Boolean(mqtt.tls.keyFile))
+    at(
+      ["mqtt", "tls"],
+      "mqtt.tls.certFile and mqtt.tls.keyFile go together: a client certificate needs its key",
+    );
+  if ((mqtt.tls.keyPassphrase || mqtt.tls.keyPassphraseFile) && !mqtt.tls.keyFile)
+    at(["mqtt", "tls"], "a key passphrase is set but mqtt.tls.keyFile is not");
+
+  if (broker.tls.enabled && (!broker.tls.certFile || !broker.tls.keyFile))
+    at(["broker", "tls"], "broker.tls.enabled needs broker.tls.certFile and broker.tls.keyFile");
+  if (broker.tls.requireClientCertificate && !broker.tls.caFile)
+    at(
+      ["broker", "tls", "requireClientCertificate"],
+      "broker.tls.requireClientCertificate needs broker.tls.caFile, the CA that signs client certificates",
+    );
+  if (!broker.plainListener && !broker.tls.enabled)
+    at(
+      ["broker", "plainListener"],
+      "broker.plainListener is false and broker.tls.enabled is not: no listener",
+    );
+
+  const usernames = new Set<string>();
+  broker.users.forEach((user, i) => {
+    if (usernames.has(user.username))
+      at(["broker", "users", i, "username"], `broker user '${user.username}' is declared twice`);
+    usernames.add(user.username);
+    // The value is never echoed: it may be a password someone pasted.
+    if (!isPasswordHash(user.passwordHash))
+      at(
+        ["broker", "users", i, "passwordHash"],
+        `broker.users.${i}.passwordHash: not a password hash (plain text is refused); make one with smartgear-gateway hash-password`,
+      );
+  });
+  for (const [username, rules] of Object.entries(broker.acl)) {
+    if (!usernames.has(username))
+      at(["broker", "acl", username], `broker.acl names '${username}', who is not in broker.users`);
+    for (const kind of ["publish", "subscribe"] as const)
+      rules[kind].forEach((filter, i) => {
+        if (!isValidTopicFilter(filter))
+          at(
+            ["broker", "acl", username, kind, i],
+            `broker.acl.${username}.${kind}: '${filter}' is not a topic filter (+ and # stand alone in their level, # only last)`,
+          );
+      });
+  }
+  return problems;
+}
