@@ -1,52 +1,81 @@
 import net from "node:net";
-import { Aedes } from "aedes";
+import tls from "node:tls";
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from "aedes";
 import type { GatewayConfig } from "../config/config-types.js";
 import { GatewayError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
+import { BrokerAuth } from "./broker-auth.js";
 import type { MessageSource, SourceHandlers } from "./message-source.js";
+import { loadBrokerTls } from "./tls-options.js";
 
 type Deliver = Parameters<Aedes["subscribe"]>[1];
+
+/** CONNACK return codes (MQTT 3.1.1 §3.2.2.3); aedes declares them as a const enum we cannot import. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
 
 /**
  * The built-in aedes broker, for when no external broker is configured: devices and the simulator
  * publish to it, and the gateway takes their messages in-process. A second, loopback client
  * connection to ourselves would cost more than everything else on the ingest path.
+ *
+ * Listeners: plain TCP on broker.port and/or TLS on broker.tls.port (client certificates when
+ * required). With broker.users, clients log in; broker.acl limits what each user may publish and
+ * subscribe to.
  */
 export class EmbeddedBroker implements MessageSource {
   private broker: Aedes | null = null;
   private server: net.Server | null = null;
+  private tlsServer: tls.Server | null = null;
+  /** Who each connected client logged in as; kept beside aedes' Client, which has no such field. */
+  private readonly usernames = new WeakMap<Client, string>();
+  private readonly refusals: RateLimitedLog;
   readonly protocol = "embedded";
 
   constructor(
     private readonly config: GatewayConfig,
     private readonly logger: Logger,
-  ) {}
-
-  get connected(): boolean {
-    return this.server?.listening ?? false;
+  ) {
+    this.refusals = new RateLimitedLog(logger);
   }
 
-  /** The port the broker listens on (the configured one, or the one the OS chose for port 0). */
+  get connected(): boolean {
+    return Boolean(this.server?.listening || this.tlsServer?.listening);
+  }
+
+  /** The plain listener's port (the configured one, or the one the OS chose for port 0); 0 without. */
   get port(): number {
     return (this.server?.address() as net.AddressInfo | null)?.port ?? 0;
   }
 
+  /** The TLS listener's port; 0 without. */
+  get tlsPort(): number {
+    return (this.tlsServer?.address() as net.AddressInfo | null)?.port ?? 0;
+  }
+
   async start(handlers: SourceHandlers): Promise<void> {
-    const { host, port } = this.config.broker;
+    const b = this.config.broker;
+    // Certificates and keys are read before anything listens: a bad file stops start-up, named.
+    const tlsOptions = b.tls.enabled ? loadBrokerTls(b) : null;
+    const auth = new BrokerAuth(b.users, b.acl);
     // drainTimeout: a subscriber that stops reading is dropped, not allowed to stall everyone.
-    this.broker = await Aedes.createBroker({ drainTimeout: 30_000, concurrency: 1000 });
-    this.server = net.createServer(this.broker.handle);
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once("error", (err) =>
-        reject(
-          new GatewayError("E_BROKER_LISTEN", `embedded broker cannot listen on ${host}:${port}`, {
-            cause: err,
-          }),
-        ),
+    this.broker = await Aedes.createBroker({ drainTimeout: 30_000, concurrency: 1000, ...this.guards(auth) });
+    const broker = this.broker;
+    if (b.plainListener) this.server = await listen(net.createServer(broker.handle), b.host, b.port);
+    if (tlsOptions) {
+      const server = tls.createServer(tlsOptions, broker.handle);
+      // A failed handshake (no client certificate, an unknown CA, an old TLS version) never
+      // reaches aedes: this is the only place it shows.
+      server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) =>
+        this.refusals.warn("tls", "TLS handshake with an MQTT client failed", {
+          remote: socket.remoteAddress,
+          reason: err.code ?? err.message,
+        }),
       );
-      this.server!.listen(port, host, () => resolve());
-    });
-    this.broker.on("clientError", (client, err) =>
+      this.tlsServer = await listen(server, b.host, b.tls.port);
+    }
+    broker.on("clientError", (client, err) =>
       this.logger.debug("client error", { client: client.id, error: err.message }),
     );
     for (const { topic } of this.config.mqtt.subscriptions) {
@@ -54,19 +83,104 @@ export class EmbeddedBroker implements MessageSource {
         handlers.message(packet.topic, packet.payload as Uint8Array);
         cb();
       };
-      await new Promise<void>((resolve) => this.broker!.subscribe(topic, deliver, () => resolve()));
+      await new Promise<void>((resolve) => broker.subscribe(topic, deliver, () => resolve()));
     }
-    this.logger.info("embedded MQTT broker listening", { host, port: this.port });
+    this.logger.info("embedded MQTT broker listening", {
+      host: b.host,
+      port: this.port || "off",
+      tlsPort: this.tlsPort || "off",
+      clientCertificates: tlsOptions ? b.tls.requireClientCertificate : false,
+      users: b.users.length,
+      aclUsers: Object.keys(b.acl).length,
+    });
+    if (this.server && auth.required && b.host !== "127.0.0.1" && b.host !== "localhost")
+      this.logger.warn(
+        "broker passwords may arrive unencrypted on the plain listener; consider broker.plainListener false",
+        {
+          host: b.host,
+          port: this.port,
+        },
+      );
     handlers.connected();
   }
 
+  /** aedes hooks: log-in against broker.users, publish and subscribe against broker.acl. */
+  private guards(
+    auth: BrokerAuth,
+  ): Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe"> {
+    return {
+      authenticate: (client, username, password, done) => {
+        if (auth.authenticate(username, password)) {
+          if (username) this.usernames.set(client, username);
+          return done(null, true);
+        }
+        const anonymous = !username || !password;
+        // The username is logged to tell a typo from an attack; the password never is.
+        this.refusals.warn(`login:${username ?? ""}`, "MQTT client refused: bad username or password", {
+          client: client.id,
+          username: username ?? "(none)",
+        });
+        const error = new Error(
+          anonymous ? "not authorized" : "bad username or password",
+        ) as AuthenticateError;
+        error.returnCode = anonymous ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
+        done(error, false);
+      },
+      authorizePublish: (client, packet, done) => {
+        // aedes' own rule, which a custom hook replaces: $SYS is the broker's (aedes #597).
+        if (packet.topic.startsWith("$SYS/")) return done(new Error("$SYS/ topic is reserved"));
+        // A null client is a will published after its client went away; it was checked at CONNECT.
+        if (client === null) return done(null);
+        const username = this.usernames.get(client);
+        if (auth.mayPublish(username, packet.topic)) return done(null);
+        // MQTT 3.1.1 cannot refuse one PUBLISH: aedes closes the connection on this error.
+        this.refusals.warn(`publish:${username ?? ""}`, "MQTT publish outside the client's ACL refused", {
+          client: client.id,
+          username: username ?? "(none)",
+          topic: packet.topic,
+        });
+        done(new Error("publish not authorized"));
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const username = this.usernames.get(client);
+        if (auth.maySubscribe(username, sub.topic)) return done(null, sub);
+        this.refusals.warn(
+          `subscribe:${username ?? ""}`,
+          "MQTT subscription outside the client's ACL refused",
+          {
+            client: client.id,
+            username: username ?? "(none)",
+            topic: sub.topic,
+          },
+        );
+        // null grants nothing: the SUBACK says 0x80 (failure) for this filter [MQTT-3.9.3].
+        done(null, null);
+      },
+    };
+  }
+
   async stop(): Promise<void> {
-    const broker = this.broker;
-    const server = this.server;
+    const { broker, server, tlsServer } = this;
     this.broker = null;
     this.server = null;
+    this.tlsServer = null;
     // The broker first: it closes its client connections, which server.close() would wait for.
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of [server, tlsServer])
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+}
+
+async function listen<S extends net.Server>(server: S, host: string, port: number): Promise<S> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) =>
+      reject(
+        new GatewayError("E_BROKER_LISTEN", `embedded broker cannot listen on ${host}:${port}`, {
+          cause: err,
+        }),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return server;
 }

@@ -1,10 +1,24 @@
+import type { ConnectionOptions } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
 import type { MessageSource, SourceHandlers } from "./message-source.js";
+import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
 /** CONNACK codes that mean "I do not speak this protocol version": 3.1.1 rc 1, MQTT 5 reason 0x84. */
 const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
+/** CONNACK refusals of the credentials: 3.1.1 rc 4 and 5; MQTT 5 0x86, 0x87, 0x8C (bad auth method). */
+const CREDENTIALS_REFUSED = new Set([4, 5, 0x86, 0x87, 0x8c]);
+/** Node's codes for a TLS handshake or certificate failure (OpenSSL's X.509 names, ERR_TLS_*, ERR_SSL_*). */
+const TLS_FAILURE = /CERT|SSL|TLS|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|ALTNAME/;
+
+/** Why the last connection attempt failed, for diagnostics and tests. */
+export interface ConnectFailure {
+  kind: "tls" | "credentials" | "network";
+  /** Node's error code (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ECONNREFUSED) or the CONNACK reason code. */
+  reason: string;
+  message: string;
+}
 
 /**
  * MQTT.js client of an external broker: MQTT 5 first, 3.1.1 when the broker refuses 5; a
@@ -17,6 +31,12 @@ export class IngestClient implements MessageSource {
   private backoff: number;
   private stopping = false;
   private isUp = false;
+  private security: ClientSecurity | null = null;
+  /** The failure last logged at its level; its repetitions go to debug until a connection succeeds. */
+  private loggedFailure = "";
+  /** Connection attempts that failed since start (TLS, credentials or network). */
+  connectFailures = 0;
+  lastFailure: ConnectFailure | null = null;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -34,14 +54,34 @@ export class IngestClient implements MessageSource {
     return this.version === 5 ? "5" : "3.1.1";
   }
 
-  /** Resolves on the first CONNACK or the first failure; reconnecting goes on in the background. */
+  /**
+   * Reads the credential and certificate files (throws ProblemsError when one is unusable), then
+   * resolves on the first CONNACK or the first failure; reconnecting goes on in the background.
+   */
   start(handlers: SourceHandlers): Promise<void> {
+    const m = this.config.mqtt;
+    this.security = loadClientSecurity(m);
+    const url = redactUrl(m.url);
+    if (isTlsUrl(m.url) && !m.tls.rejectUnauthorized)
+      this.logger.warn(
+        "INSECURE: mqtt.tls.rejectUnauthorized is false, the broker's certificate is not verified; anyone on the path can impersonate the broker and read the credentials",
+        { url },
+      );
+    if (!isTlsUrl(m.url) && (m.tls.caFile || m.tls.certFile || m.tls.serverName))
+      this.logger.warn("mqtt.tls is set but mqtt.url is not mqtts://, tls:// or wss://: TLS is not used", {
+        url,
+      });
+    if (!isTlsUrl(m.url) && this.security.password !== undefined)
+      this.logger.warn("the MQTT password travels unencrypted: use an mqtts:// URL", { url });
     return new Promise((resolve) => this.connect(handlers, resolve));
   }
 
   private connect(handlers: SourceHandlers, firstAttemptDone: () => void): void {
     const m = this.config.mqtt;
-    const options: IClientOptions = {
+    const security = this.security!;
+    const url = redactUrl(m.url);
+    // MQTT.js hands every option on to tls.connect; its own type names only some of them.
+    const options: IClientOptions & Pick<ConnectionOptions, "minVersion" | "passphrase"> = {
       protocolVersion: this.version,
       clientId: m.clientId,
       clean: false,
@@ -49,7 +89,11 @@ export class IngestClient implements MessageSource {
       reconnectPeriod: this.backoff,
       connectTimeout: m.connectTimeout,
       resubscribe: false,
-      ...(m.username ? { username: m.username, password: m.password } : {}),
+      // A refused login is retried with the backoff: the broker's user may be fixed meanwhile.
+      reconnectOnConnackError: true,
+      ...(security.username ? { username: security.username } : {}),
+      ...(security.password !== undefined ? { password: security.password } : {}),
+      ...(isTlsUrl(m.url) ? security.tls : {}),
       ...(this.version === 5 ? { properties: { sessionExpiryInterval: m.sessionExpiryInterval } } : {}),
     };
     const client = mqtt.connect(m.url, options);
@@ -58,12 +102,17 @@ export class IngestClient implements MessageSource {
 
     client.on("connect", (connack) => {
       this.isUp = true;
+      this.loggedFailure = "";
       this.backoff = m.reconnectPeriod;
       client.options.reconnectPeriod = this.backoff;
+      // The options hold the password and the key: log only what says how the link is secured.
       this.logger.info("connected to MQTT broker", {
-        url: m.url,
+        url,
         protocol: this.protocol,
         sessionPresent: connack.sessionPresent,
+        tls: isTlsUrl(m.url) ? tlsSummary(client) : "none",
+        clientCertificate: Boolean(security.tls.cert),
+        username: security.username ?? "",
       });
       // Subscribing again is harmless with a present session and required without one.
       client.subscribe(
@@ -82,14 +131,14 @@ export class IngestClient implements MessageSource {
       const code = (err as { code?: number }).code;
       if (this.version === 5 && typeof code === "number" && UNSUPPORTED_PROTOCOL.has(code) && !fellBack) {
         fellBack = true;
-        this.logger.warn("broker refused MQTT 5, falling back to MQTT 3.1.1", { url: m.url });
+        this.logger.warn("broker refused MQTT 5, falling back to MQTT 3.1.1", { url });
         this.version = 4;
         client.end(true, () => {
           if (!this.stopping) this.connect(handlers, firstAttemptDone);
         });
         return;
       }
-      this.logger.warn("MQTT client error", { url: m.url, error: err.message, code });
+      this.failed(classify(err), url);
       firstAttemptDone();
     });
     client.on("close", () => {
@@ -103,6 +152,30 @@ export class IngestClient implements MessageSource {
     });
   }
 
+  /** Logs a failure once at its level; the same failure again (every backoff) only at debug. */
+  private failed(failure: ConnectFailure, url: string): void {
+    this.connectFailures++;
+    this.lastFailure = failure;
+    const key = `${failure.kind}:${failure.reason}`;
+    const meta = { url, reason: failure.reason, error: failure.message };
+    if (key === this.loggedFailure) {
+      this.logger.debug("MQTT connection failed again", meta);
+      return;
+    }
+    this.loggedFailure = key;
+    if (failure.kind === "tls")
+      this.logger.error("TLS with the MQTT broker failed: not connected", {
+        ...meta,
+        hint: "check mqtt.tls.caFile (the CA that signed the broker's certificate), mqtt.tls.serverName, and the client certificate",
+      });
+    else if (failure.kind === "credentials")
+      this.logger.error("the MQTT broker refused the login: not connected", {
+        ...meta,
+        hint: "check mqtt.username and mqtt.password or mqtt.passwordFile",
+      });
+    else this.logger.warn("MQTT client error", meta);
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const client = this.client;
@@ -111,4 +184,30 @@ export class IngestClient implements MessageSource {
     // Not a clean disconnect of the session: end() keeps the broker-side session for the next run.
     if (client) await client.endAsync(false);
   }
+}
+
+function classify(err: Error): ConnectFailure {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "number")
+    return {
+      kind: CREDENTIALS_REFUSED.has(code) ? "credentials" : "network",
+      reason: String(code),
+      message: err.message,
+    };
+  if ((typeof code === "string" && TLS_FAILURE.test(code)) || err.message === "TLS not authorized")
+    return {
+      kind: "tls",
+      reason: typeof code === "string" ? code : "TLS_NOT_AUTHORIZED",
+      message: err.message,
+    };
+  return { kind: "network", reason: typeof code === "string" ? code : "unknown", message: err.message };
+}
+
+/** The negotiated TLS version and cipher, e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384`. */
+function tlsSummary(client: MqttClient): string {
+  const socket = client.stream as unknown as {
+    getProtocol?: () => string | null;
+    getCipher?: () => { name: string };
+  };
+  return `${socket.getProtocol?.() ?? "?"} ${socket.getCipher?.().name ?? ""}`.trim();
 }

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Aedes } from "aedes";
-import mqtt, { type IClientPublishOptions } from "mqtt";
+import mqtt, { type IClientOptions, type IClientPublishOptions } from "mqtt";
 
 export interface TestBroker {
   url: string;
@@ -50,12 +50,16 @@ export async function startAedes(port = 0): Promise<TestBroker> {
   };
 }
 
-/** Publishes messages with a short-lived MQTT.js client and waits for each handshake. */
+/**
+ * Publishes messages with a short-lived MQTT.js client and waits for each handshake; `options`
+ * add credentials and TLS (ca, cert, key, passphrase) for a secured broker.
+ */
 export async function publish(
   url: string,
   messages: { topic: string; payload: string | Buffer; retain?: boolean; qos?: 0 | 1 | 2 }[],
+  options: IClientOptions & { passphrase?: string } = {},
 ): Promise<void> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, ...options });
   try {
     for (const m of messages) {
       const opts: IClientPublishOptions = { qos: m.qos ?? 1, retain: m.retain ?? false };
@@ -75,16 +79,35 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Debian's mosquitto (MQTT 5), started on a free port with a config written for the test. */
-export async function startMosquitto(extraConfig = ""): Promise<TestBroker & { process: ChildProcess }> {
+/** How startMosquitto secures its one listener. */
+export interface MosquittoOptions {
+  /** Lines for the listener (cafile, certfile, keyfile, require_certificate, tls_version). */
+  listener?: string;
+  /** Default true; false needs a password_file in `extraConfig`. */
+  allowAnonymous?: boolean;
+  /** The URL scheme the returned url carries; mqtts with a TLS listener. */
+  scheme?: "mqtt" | "mqtts";
+}
+
+/**
+ * Debian's mosquitto (MQTT 5), started on a free port with a config written for the test; its
+ * listener may be TLS (`options.listener`) and its clients may have to log in.
+ */
+export async function startMosquitto(
+  extraConfig = "",
+  options: MosquittoOptions = {},
+): Promise<TestBroker & { process: ChildProcess }> {
   const binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].find((p) => existsSync(p));
   if (!binary) throw new Error("mosquitto is not installed: apt-get install mosquitto (.ci/run does)");
   const dir = mkdtempSync(join(tmpdir(), "smartgear-mosquitto-"));
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
+  // Run as root, mosquitto drops to user `mosquitto`, who cannot read the test's private temp files.
+  const asRoot = process.getuid?.() === 0 ? "user root\n" : "";
   writeFileSync(
     conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${extraConfig}\n`,
+    `listener ${port} 127.0.0.1\n${options.listener ?? ""}\nallow_anonymous ${options.allowAnonymous ?? true}\n` +
+      `persistence false\n${asRoot}${extraConfig}\n`,
   );
   let proc: ChildProcess;
   const start = async () => {
@@ -116,7 +139,7 @@ export async function startMosquitto(extraConfig = ""): Promise<TestBroker & { p
   };
   await start();
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.scheme ?? "mqtt"}://127.0.0.1:${port}`,
     port,
     get process() {
       return proc;
@@ -128,4 +151,14 @@ export async function startMosquitto(extraConfig = ""): Promise<TestBroker & { p
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A mosquitto password_file for `users` (name ⇒ password), written by Debian's mosquitto_passwd. */
+export function mosquittoPasswordFile(file: string, users: Record<string, string>): string {
+  let create = true;
+  for (const [name, password] of Object.entries(users)) {
+    execFileSync("mosquitto_passwd", ["-b", ...(create ? ["-c"] : []), file, name, password]);
+    create = false;
+  }
+  return file;
 }
