@@ -21,6 +21,6 @@ COPY nodeset ./nodeset
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
-# 4840 OPC UA, 1883 the embedded MQTT broker.
-EXPOSE 4840 1883
+# 4840 OPC UA, 1883 the embedded MQTT broker, 8883 its TLS listener (broker.tls.enabled).
+EXPOSE 4840 1883 8883
 CMD ["node", "dist/src/cli.js", "run", "--config", "config/gateway.yaml"]
