@@ -1,4 +1,5 @@
 import {
+  AttributeIds,
   DataType,
   type DataValue,
   type INamespace,
@@ -10,6 +11,8 @@ import {
   type UAObject,
   type UAVariable,
   Variant,
+  VariantArrayType,
+  type VariantOptions,
   WellKnownRoles,
 } from "node-opcua";
 import type { DeviceAddress } from "../mapping/command-encoding.js";
@@ -89,7 +92,16 @@ export class CommandNodes {
       });
       method.bindMethod(async (inputArguments: Variant[], context: ISessionContext) => {
         const args = inputArguments.map((v) => v.value);
-        const outcome = await this.dispatcher.call(command, device, args, this.callerOf(context));
+        const caller = this.callerOf(context);
+        const outcome = await this.dispatcher.call(command, device, args, caller);
+        this.raiseAudit("AuditUpdateMethodEventType", caller, command.name, outcome.status, {
+          methodId: { dataType: DataType.NodeId, value: method.nodeId },
+          inputArguments: {
+            dataType: DataType.Variant,
+            arrayType: VariantArrayType.Array,
+            value: inputArguments,
+          },
+        });
         return {
           statusCode: outcome.status,
           ...(outcome.inputArgumentResults ? { inputArgumentResults: outcome.inputArgumentResults } : {}),
@@ -110,8 +122,15 @@ export class CommandNodes {
         PermissionType.Browse | PermissionType.Read | PermissionType.ReceiveEvents | PermissionType.Write,
       ),
     );
-    const write = async (context: ISessionContext, dataValue: DataValue): Promise<StatusCode> =>
-      (await this.dispatcher.call(command, device, [dataValue.value.value], this.callerOf(context))).status;
+    const write = async (context: ISessionContext, dataValue: DataValue): Promise<StatusCode> => {
+      const caller = this.callerOf(context);
+      const { status } = await this.dispatcher.call(command, device, [dataValue.value.value], caller);
+      this.raiseAudit("AuditWriteUpdateEventType", caller, command.name, status, {
+        attributeId: { dataType: DataType.UInt32, value: AttributeIds.Value },
+        newValue: { dataType: DataType.Variant, value: dataValue.value },
+      });
+      return status;
+    };
     // node-opcua would store the written value; the variable must keep showing what the device
     // reports, so the write goes to the device only. writeValue is the one entry with the caller.
     (variable as unknown as { writeValue: unknown }).writeValue = (
@@ -127,6 +146,27 @@ export class CommandNodes {
         (err: Error) => callback(err),
       );
     };
+  }
+
+  /** OPC UA audit event (Part 5, 6.4.3) on the Server object, beside the audit log line. */
+  private raiseAudit(
+    eventType: "AuditUpdateMethodEventType" | "AuditWriteUpdateEventType",
+    caller: Caller,
+    what: string,
+    status: StatusCode,
+    fields: Record<string, VariantOptions>,
+  ): void {
+    this.ns.addressSpace.rootFolder.objects.server.raiseEvent(eventType, {
+      actionTimeStamp: { dataType: DataType.DateTime, value: new Date() },
+      status: { dataType: DataType.Boolean, value: status.isGood() },
+      serverId: { dataType: DataType.String, value: "" },
+      clientAuditEntryId: { dataType: DataType.String, value: caller.session },
+      clientUserId: { dataType: DataType.String, value: caller.user },
+      sourceName: { dataType: DataType.String, value: "SmartGear/Commands" },
+      message: { dataType: DataType.LocalizedText, value: { text: `${what}: ${status.name}` } },
+      severity: { dataType: DataType.UInt16, value: status.isGood() ? 100 : 500 },
+      ...fields,
+    });
   }
 
   private everyRole(permissions: number) {

@@ -5,10 +5,13 @@ import mqtt, { type MqttClient } from "mqtt";
 import {
   AttributeIds,
   type CallMethodResult,
+  constructEventFilter,
   DataType,
   MessageSecurityMode,
+  ofType,
   SecurityPolicy,
   StatusCodes,
+  type Variant,
 } from "node-opcua";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
@@ -191,8 +194,24 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
     expect(device.received).toEqual([]);
   });
 
-  it("refuses callers without the command's role with BadUserAccessDenied, publishing nothing", async () => {
+  it("refuses callers without the command's role with BadUserAccessDenied, publishing nothing, and audits both", async () => {
     device = await startDevice(gw.brokerUrl, 4);
+    const audits: string[] = [];
+    const sub = await clients.erin!.session.createSubscription2({
+      requestedPublishingInterval: 50,
+      publishingEnabled: true,
+      requestedMaxKeepAliveCount: 10,
+      requestedLifetimeCount: 100,
+    });
+    const fields = ["EventType", "Message", "ClientUserId", "Status"];
+    const events = await sub.monitor(
+      { nodeId: "i=2253", attributeId: AttributeIds.EventNotifier },
+      { queueSize: 100, filter: constructEventFilter(fields, ofType("AuditUpdateMethodEventType")) },
+      2,
+    );
+    events.on("changed", (values: Variant[]) =>
+      audits.push(`${values[2]!.value} ${values[1]!.value.text} ${values[3]!.value}`),
+    );
     const observer = await call(clients.olivia!, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
     expect(observer.statusCode).toEqual(StatusCodes.BadUserAccessDenied);
     const operator = await call(clients.otto!, `${FEEDER}/PowerQuality/Energy`, "ResetEnergyCounters", []);
@@ -200,6 +219,13 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
     const engineer = await call(clients.erin!, `${FEEDER}/PowerQuality/Energy`, "ResetEnergyCounters", []);
     expect(engineer.statusCode).toEqual(StatusCodes.Good);
     expect(device.received.map((m) => m.body.command)).toEqual(["ResetEnergyCounters"]);
+    await waitFor("three audit events", () => audits.length >= 3);
+    expect(audits).toEqual([
+      "olivia ResetMaxValues: BadUserAccessDenied false",
+      "otto ResetEnergyCounters: BadUserAccessDenied false",
+      "erin ResetEnergyCounters: Good true",
+    ]);
+    await sub.terminate();
   });
 
   it("never takes a command over SecurityPolicy None, even from an Operator", async () => {
