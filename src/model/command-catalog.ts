@@ -161,8 +161,11 @@ export function checkCommands(
     for (const problem of placeholderProblems(topic)) at(problem);
     const names = new Set(c.inputs.map((a) => a.name));
     if (names.size !== c.inputs.length) at("two inputs have the same name");
-    const referenced = new Set([...JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g)].map((m) => m[1]!));
-    for (const ref of referenced) if (!names.has(ref)) at(`payload names input '${ref}', which is not declared`);
+    const referenced = new Set(
+      [...JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g)].map((m) => m[1]!),
+    );
+    for (const ref of referenced)
+      if (!names.has(ref)) at(`payload names input '${ref}', which is not declared`);
     // An argument the payload does not carry would be accepted from the caller and silently lost.
     for (const name of names) if (!referenced.has(name)) at(`input ${name} is not used in the payload`);
     const inputs = c.inputs.map((a): CommandInput => {
