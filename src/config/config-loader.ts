@@ -3,7 +3,9 @@ import { Ajv } from "ajv";
 import { type Problem, ProblemsError } from "../errors.js";
 import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
-import { DEFAULT_CATALOG_FILE } from "../paths.js";
+import { type CommandDef, checkCommands } from "../model/command-catalog.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../paths.js";
+import { checkUsers, type UserDef } from "../security/users.js";
 import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
 import { checkMqttSecurity } from "./check-security.js";
 import { configSchema } from "./config-schema.js";
@@ -82,29 +84,43 @@ export function checkConfig(file: string, env: NodeJS.ProcessEnv = process.env):
   return buildConfig(readYamlFile(file), env);
 }
 
-/** A valid configuration and its catalog, or every problem of both. */
+/** Everything the gateway is started from, checked. */
+export interface Setup {
+  config: GatewayConfig;
+  catalog: Catalog;
+  users: UserDef[];
+  commands: CommandDef[];
+}
+
+/** A valid configuration, its catalog and users, or every problem of them. */
 export function checkSetup(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): {
-  setup?: { config: GatewayConfig; catalog: Catalog };
+  setup?: Setup;
   problems: Problem[];
 } {
   const loaded = checkConfig(file, env);
   if (!loaded.config) return { problems: loaded.problems };
-  const { catalog, problems } = checkCatalog(loaded.config.catalog);
-  if (!catalog) return { problems };
-  const mismatches = checkConfigAgainstCatalog(loaded.config, catalog, loaded.file, loaded.lineOf);
-  return mismatches.length > 0
-    ? { problems: mismatches }
-    : { setup: { config: loaded.config, catalog }, problems: [] };
+  const config = loaded.config;
+  const { catalog, problems } = checkCatalog(config.catalog);
+  const checkedUsers = config.opcua.usersFile
+    ? checkUsers(config.opcua.usersFile)
+    : { users: [], problems: [] };
+  problems.push(...checkedUsers.problems);
+  if (catalog) problems.push(...checkConfigAgainstCatalog(config, catalog, loaded.file, loaded.lineOf));
+  const checkedCommands = catalog ? checkCommands(config.commands.file, catalog) : { problems: [] };
+  problems.push(...checkedCommands.problems);
+  if (!catalog || !checkedUsers.users || !checkedCommands.commands || problems.length > 0)
+    return { problems };
+  return {
+    setup: { config, catalog, users: checkedUsers.users, commands: checkedCommands.commands },
+    problems: [],
+  };
 }
 
 /** Like checkSetup, but throws ProblemsError when anything is wrong (start-up fails fast). */
-export function loadSetup(
-  file: string,
-  env: NodeJS.ProcessEnv = process.env,
-): { config: GatewayConfig; catalog: Catalog } {
+export function loadSetup(file: string, env: NodeJS.ProcessEnv = process.env): Setup {
   const { setup, problems } = checkSetup(file, env);
   if (!setup) throw new ProblemsError("E_CONFIG", `invalid configuration ${file}`, problems);
   return setup;
@@ -125,6 +141,9 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   const fromEnv = applyEnv(data as Record<string, unknown>, env, problems);
   // Left out, the catalog is the one shipped with the gateway, wherever the config file lives.
   const namesCatalog = "catalog" in (data as Record<string, unknown>);
+  const commandsSection = (data as Record<string, unknown>).commands;
+  const namesCommands =
+    typeof commandsSection === "object" && commandsSection !== null && "file" in commandsSection;
   if (!validateConfig(data)) {
     for (const e of reportable(validateConfig.errors)) {
       const path = pathOf(e.instancePath);
@@ -139,6 +158,11 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   if (problems.length > 0) return { problems, file, lineOf };
   const config = data as GatewayConfig;
   config.catalog = namesCatalog ? resolve(dirname(src.file), config.catalog) : DEFAULT_CATALOG_FILE;
+  config.commands.file = namesCommands
+    ? resolve(dirname(src.file), config.commands.file)
+    : DEFAULT_COMMANDS_FILE;
+  // Files that are part of the configuration are found beside it, wherever the gateway runs.
+  if (config.opcua.usersFile) config.opcua.usersFile = resolve(dirname(src.file), config.opcua.usersFile);
   problems.push(...crossCheck(config, src), ...checkMqttSecurity(config, src));
   return problems.length > 0 ? { problems, file, lineOf } : { config, problems, file, lineOf };
 }

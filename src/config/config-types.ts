@@ -68,10 +68,29 @@ export interface GatewayConfig {
     applicationName: string;
     /** Namespace of the mirrored devices: NodeId of topic T is ns=<index of this URI>;s=T. */
     namespaceUri: string;
+    /** Extra host names and IP addresses for the certificate's subjectAltName (containers rename hosts). */
+    alternateHostnames: string[];
     /** The server's PKI (own, trusted, rejected, issuers); relative to the working directory. */
     pkiFolder: string;
+    /** YAML file of users with salted password hashes and roles; empty: no users. */
+    usersFile: string;
+    /** Anonymous sessions, as read-only Observers. */
     allowAnonymous: boolean;
+    /** Offered policies; None only when listed, and never for method calls or writes. */
     securityPolicies: ("None" | "Basic256Sha256" | "Aes128_Sha256_RsaOaep" | "Aes256_Sha256_RsaPss")[];
+    limits: {
+      maxSessions: number;
+      maxConnectionsPerEndpoint: number;
+      maxSubscriptionsPerSession: number;
+      maxMonitoredItems: number;
+      maxMonitoredItemsPerSubscription: number;
+      maxNodesPerRead: number;
+      maxNodesPerWrite: number;
+      maxNodesPerBrowse: number;
+      maxNodesPerMethodCall: number;
+      maxNodesPerTranslateBrowsePathsToNodeIds: number;
+      maxMessageSize: number;
+    };
   };
   mapping: {
     /** Hard cap on devices (deviceType/deviceName/deviceSource triples); beyond it messages are dropped. */
@@ -81,6 +100,12 @@ export interface GatewayConfig {
     staleAfter: { default: number; families: Record<string, number>; points: Record<string, number> };
     /** Unknown ids in known families: counted and ignored, or exposed in an Unmapped folder. */
     unmapped: { expose: boolean; max: number };
+  };
+  commands: {
+    /** The command catalog; a relative path is taken from the config file's folder. */
+    file: string;
+    /** Where devices answer commands; {clientId} is the gateway's MQTT client id. */
+    replyTopic: string;
   };
   /** Devices whose points exist from start-up, BadWaitingForInitialData until data arrives. */
   devices: { type: string; name: string; source: string }[];

@@ -6,7 +6,13 @@ import { GatewayError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { BrokerAuth } from "./broker-auth.js";
-import type { MessageSource, SourceHandlers } from "./message-source.js";
+import {
+  type MessageSource,
+  NotConnectedError,
+  type PublishOptions,
+  replyTopicOf,
+  type SourceHandlers,
+} from "./message-source.js";
 import { loadBrokerTls } from "./tls-options.js";
 
 type Deliver = Parameters<Aedes["subscribe"]>[1];
@@ -32,6 +38,8 @@ export class EmbeddedBroker implements MessageSource {
   private readonly usernames = new WeakMap<Client, string>();
   private readonly refusals: RateLimitedLog;
   readonly protocol = "embedded";
+  /** Devices on the embedded broker speak MQTT 3.1.1 (aedes): replies go by the payload convention. */
+  readonly responseTopicSupported = false;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -42,6 +50,29 @@ export class EmbeddedBroker implements MessageSource {
 
   get connected(): boolean {
     return Boolean(this.server?.listening || this.tlsServer?.listening);
+  }
+
+  get replyTopic(): string {
+    return replyTopicOf(this.config.commands.replyTopic, this.config.mqtt.clientId);
+  }
+
+  /** In-process: resolves once aedes has handed the message to its subscribers' queues. */
+  publish(topic: string, payload: string, options: PublishOptions): Promise<void> {
+    const broker = this.broker;
+    if (!broker) return Promise.reject(new NotConnectedError(topic));
+    return new Promise((resolve, reject) =>
+      broker.publish(
+        {
+          cmd: "publish",
+          topic,
+          payload: Buffer.from(payload),
+          qos: options.qos,
+          retain: options.retain,
+          dup: false,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
   }
 
   /** The plain listener's port (the configured one, or the one the OS chose for port 0); 0 without. */
@@ -85,6 +116,11 @@ export class EmbeddedBroker implements MessageSource {
       };
       await new Promise<void>((resolve) => broker.subscribe(topic, deliver, () => resolve()));
     }
+    const replies: Deliver = (packet, cb) => {
+      handlers.reply(packet.payload as Uint8Array);
+      cb();
+    };
+    await new Promise<void>((resolve) => broker.subscribe(this.replyTopic, replies, () => resolve()));
     this.logger.info("embedded MQTT broker listening", {
       host: b.host,
       port: this.port || "off",

@@ -2,7 +2,13 @@ import type { ConnectionOptions } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
-import type { MessageSource, SourceHandlers } from "./message-source.js";
+import {
+  type MessageSource,
+  NotConnectedError,
+  type PublishOptions,
+  replyTopicOf,
+  type SourceHandlers,
+} from "./message-source.js";
 import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
 /** CONNACK codes that mean "I do not speak this protocol version": 3.1.1 rc 1, MQTT 5 reason 0x84. */
@@ -48,6 +54,27 @@ export class IngestClient implements MessageSource {
 
   get connected(): boolean {
     return this.isUp;
+  }
+
+  get replyTopic(): string {
+    return replyTopicOf(this.config.commands.replyTopic, this.config.mqtt.clientId);
+  }
+
+  get responseTopicSupported(): boolean {
+    return this.version === 5;
+  }
+
+  async publish(topic: string, payload: string, options: PublishOptions): Promise<void> {
+    const client = this.client;
+    // MQTT.js would keep the message and send it after a reconnect: a stale command, not ours.
+    if (!client || !this.isUp || !client.connected) throw new NotConnectedError(topic);
+    await client.publishAsync(topic, payload, {
+      qos: options.qos,
+      retain: options.retain,
+      ...(this.version === 5 && options.responseTopic
+        ? { properties: { responseTopic: options.responseTopic, correlationData: options.correlationData } }
+        : {}),
+    });
   }
 
   get protocol(): string {
@@ -116,7 +143,10 @@ export class IngestClient implements MessageSource {
       });
       // Subscribing again is harmless with a present session and required without one.
       client.subscribe(
-        Object.fromEntries(m.subscriptions.map((s) => [s.topic, { qos: s.qos }])),
+        Object.fromEntries([
+          ...m.subscriptions.map((s) => [s.topic, { qos: s.qos }] as const),
+          [this.replyTopic, { qos: 1 }] as const,
+        ]),
         (err, granted) => {
           if (err) this.logger.error("subscribe failed", { error: err.message });
           for (const g of granted ?? [])
@@ -126,7 +156,10 @@ export class IngestClient implements MessageSource {
       handlers.connected();
       firstAttemptDone();
     });
-    client.on("message", (topic, payload) => handlers.message(topic, payload));
+    client.on("message", (topic, payload, packet) => {
+      if (topic === this.replyTopic) handlers.reply(payload, packet.properties?.correlationData);
+      else handlers.message(topic, payload);
+    });
     client.on("error", (err) => {
       const code = (err as { code?: number }).code;
       if (this.version === 5 && typeof code === "number" && UNSUPPORTED_PROTOCOL.has(code) && !fellBack) {

@@ -49,7 +49,8 @@ export class PkiStore {
       const file = join(target, `${entry.thumbprint}.pem`);
       writeFileSync(file, new X509Certificate(readFileSync(what)).toString());
       // node-opcua looks in rejected/ first: a certificate filed there must leave it to be trusted.
-      for (const e of this.list()) if (e.list === "rejected" && e.thumbprint === entry.thumbprint) rmSync(e.file);
+      for (const e of this.list())
+        if (e.list === "rejected" && e.thumbprint === entry.thumbprint) rmSync(e.file);
       return { ...entry, file };
     }
     return this.move(what, "rejected", "trusted");

@@ -155,7 +155,7 @@ describe("an invalid catalog", () => {
     ]);
     const first = problems[0]!.message.match(/at (.+):(\d+)\)$/)!;
     expect(first[1]).toBe(file);
-    expect(readFileSync(file, "utf8").split("\n")[Number(first[2])]).toContain("id: 11/5,");
+    expect(readFileSync(file, "utf8").split("\n")[Number(first[2]) - 1]).toContain("id: 11/5,");
   });
 
   it("rejects an explicit point whose id the harmonics rule also generates", () => {
