@@ -127,7 +127,12 @@ mapping:
     await waitFor("Feeder 07 in the tree", async () =>
       (await client.browseNames("ns=2;s=Devices/3WA")).includes("Feeder 07"),
     );
-    expect(await client.browseNames("ns=2;s=Devices/3WA/Feeder 07/ETU")).toEqual(["PowerQuality"]);
+    // Its one folder, and the commands every device has.
+    expect((await client.browseNames("ns=2;s=Devices/3WA/Feeder 07/ETU")).sort()).toEqual([
+      "NotifyFirmwareUpdate",
+      "PowerQuality",
+      "SendCommand",
+    ]);
     expect(await client.browseNames("ns=2;s=Devices/3WA/Feeder 07/ETU/PowerQuality/Power")).toEqual([
       "ActivePowerTotal",
     ]);
@@ -135,7 +140,13 @@ mapping:
 
   it("has declared devices browsable before any data, waiting for initial data", async () => {
     const folders = await client.browseNames("ns=2;s=Devices/3WA/Declared/ETU");
-    expect(folders.sort()).toEqual(["Compliance", "PowerQuality", "PredictiveMaintenance"]);
+    expect(folders.sort()).toEqual([
+      "Compliance",
+      "NotifyFirmwareUpdate",
+      "PowerQuality",
+      "PredictiveMaintenance",
+      "SendCommand",
+    ]);
     const dv = await readTopic("11/5/3WA/Declared/ETU");
     expect(dv.statusCode).toEqual(StatusCodes.BadWaitingForInitialData);
     expect((await readTopic("11/439/3WA/Declared/ETU")).statusCode).toEqual(
