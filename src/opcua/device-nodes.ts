@@ -23,7 +23,7 @@ export interface DeviceId {
 export interface DeviceNodesListener {
   /** A device object (folder []) or a catalog folder below it. */
   folderCreated(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceId): void;
-  variableCreated(variable: UAVariable, point: PointDef, device: DeviceId): void;
+  variableCreated(variable: UAVariable, point: PointDef, device: DeviceId, deviceNode: UAObject): void;
 }
 
 /** Per catalog point, what every device's variable of that point shares. */
@@ -79,6 +79,8 @@ export class DeviceNodes {
         browseName: id.deviceSource,
         organizedBy: nameFolder,
         typeDefinition: this.model.deviceType,
+        // Its alarms are raised on it: a client may subscribe to one device's events.
+        eventNotifier: 1,
         description: `Sm@rtGear device ${id.deviceType}/${id.deviceName}/${id.deviceSource}`,
       });
       this.nodes.set(key, device);
@@ -119,7 +121,7 @@ export class DeviceNodes {
       null,
       new Date(),
     );
-    this.listener.variableCreated(variable, point, id);
+    this.listener.variableCreated(variable, point, id, device);
     return variable;
   }
 

@@ -1,0 +1,84 @@
+import {
+  ConditionInfo,
+  DataType,
+  type Namespace,
+  StatusCodes,
+  type UAObject,
+  type UAVariable,
+} from "node-opcua";
+import type { Logger } from "../logger.js";
+import type { PointDef } from "../model/catalog-types.js";
+import type { DeviceId } from "./device-nodes.js";
+
+/**
+ * Every alarm point of the catalog becomes an OPC UA condition on its device object
+ * (OffNormalAlarmType, Part 9 5.8.23: active while the flag differs from its normal state,
+ * false), with the device as its source, the catalog's severity, a message naming device and
+ * point, and the time of the value that changed it: a retained alarm replayed at connect shows
+ * its original time, not the moment the gateway saw it. Acknowledge and Confirm come with the
+ * type; ConditionRefresh on the Server object replays active ones to a new client.
+ */
+export class AlarmNodes {
+  private normalState: UAVariable | null = null;
+
+  constructor(
+    private readonly ns: Namespace,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Binds Acknowledge, Confirm, ConditionRefresh and the other A&C methods of the standard types. */
+  install(): void {
+    this.ns.addressSpace.installAlarmsAndConditionsService();
+  }
+
+  create(variable: UAVariable, point: PointDef, id: DeviceId, deviceNode: UAObject): void {
+    const key = `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+    // Part 9 5.9: a condition source hangs below the Server object by HasEventSource.
+    if (deviceNode.getEventSourceOfs().length === 0)
+      this.ns.addressSpace.rootFolder.objects.server.addReference({
+        referenceType: "HasEventSource",
+        nodeId: deviceNode.nodeId,
+      });
+    const alarm = this.ns.instantiateOffNormalAlarm({
+      nodeId: `s=Devices/${key}/Conditions/${point.browseName}`,
+      browseName: `${point.browseName}Condition`,
+      componentOf: deviceNode,
+      conditionSource: deviceNode,
+      conditionName: point.browseName,
+      inputNode: variable,
+      normalState: this.normalStateNode(),
+      optionals: ["ConfirmedState", "Confirm"],
+    });
+    // An operator's alarm list shows the source: the device's whole name, not its last level.
+    alarm.sourceName.setValueFromSource({ dataType: DataType.String, value: key });
+    const severity = point.severity ?? 500;
+    alarm.calculateConditionInfo = (_state: string | null, isActive: boolean) => {
+      const time = variable.readValue().sourceTimestamp ?? new Date();
+      const info = new ConditionInfo({
+        message: `${key}: ${point.label} (${point.topicId}) ${isActive ? "active" : "back to normal"}`,
+        severity: isActive ? severity : 0,
+        quality: StatusCodes.Good,
+        retain: true,
+      });
+      // raiseNewCondition reads time and receiveTime, which ConditionInfo's constructor drops.
+      return Object.assign(info, { time, receiveTime: new Date() });
+    };
+    alarm.on("acknowledged", () =>
+      this.logger.info("alarm acknowledged", { device: key, point: point.topicId }),
+    );
+    alarm.on("confirmed", () => this.logger.info("alarm confirmed", { device: key, point: point.topicId }));
+  }
+
+  /** One Boolean false for every alarm: the normal state of an alarm flag. */
+  private normalStateNode(): UAVariable {
+    this.normalState ??= this.ns.addVariable({
+      nodeId: "s=Gateway/AlarmNormalState",
+      browseName: "AlarmNormalState",
+      organizedBy: this.ns.addressSpace.rootFolder.objects.server,
+      dataType: "Boolean",
+      value: { dataType: DataType.Boolean, value: false },
+      description: "The normal state of every Sm@rtGear alarm flag: false",
+    });
+    return this.normalState;
+  }
+}

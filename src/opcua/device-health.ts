@@ -1,0 +1,75 @@
+import { DataType, type INamespace, type UAVariable } from "node-opcua";
+import type { Logger } from "../logger.js";
+import { POINT_STATUS } from "../mapping/status.js";
+import type { DeviceState } from "../mqtt-to-opcua.js";
+import { variantOf, writePoint } from "./point-writer.js";
+
+interface Tracked {
+  device: DeviceState;
+  online: UAVariable;
+  /** null until decided: a declared device never seen is neither online nor offline yet. */
+  state: boolean | null;
+}
+
+/**
+ * Per device an Online variable (`Devices/<type>/<name>/<source>/Online`), true while the device
+ * published within mapping.offlineAfter seconds, and an event on the device object whenever it
+ * changes, so an operator's alarm list shows a feeder that went silent. Decided by a sweep at
+ * least once a second: the hot path of messages pays nothing for it.
+ */
+export class DeviceHealth {
+  private readonly tracked: Tracked[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly ns: INamespace,
+    private readonly offlineAfterMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  add(device: DeviceState): void {
+    const online = this.ns.addVariable({
+      nodeId: `s=Devices/${device.key}/Online`,
+      browseName: "Online",
+      componentOf: device.node,
+      dataType: "Boolean",
+      minimumSamplingInterval: 0,
+      description: "true while the device published within mapping.offlineAfter seconds",
+    });
+    writePoint(online, variantOf("Boolean", null), POINT_STATUS.noValueYet, null, new Date());
+    this.tracked.push({ device, online, state: null });
+    this.evaluate(this.tracked.at(-1)!, Date.now());
+  }
+
+  start(): void {
+    if (this.offlineAfterMs <= 0) return;
+    this.timer = setInterval(() => this.sweep(Date.now()), Math.min(1000, this.offlineAfterMs / 4));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  sweep(now: number): void {
+    for (const t of this.tracked) this.evaluate(t, now);
+  }
+
+  private evaluate(t: Tracked, now: number): void {
+    if (t.device.lastSeen === 0) return;
+    const online = this.offlineAfterMs <= 0 || now - t.device.lastSeen <= this.offlineAfterMs;
+    if (online === t.state) return;
+    const changed = t.state !== null || !online;
+    t.state = online;
+    writePoint(t.online, variantOf("Boolean", online), POINT_STATUS.good, new Date(now), new Date(now));
+    if (!changed) return;
+    const message = `${t.device.key} ${online ? "online again" : `offline: no message for ${this.offlineAfterMs / 1000} s`}`;
+    this.logger.warn(message, { device: t.device.key, online });
+    t.device.node.raiseEvent("BaseEventType", {
+      sourceName: { dataType: DataType.String, value: t.device.key },
+      message: { dataType: DataType.LocalizedText, value: { text: message } },
+      severity: { dataType: DataType.UInt16, value: online ? 200 : 600 },
+    });
+  }
+}

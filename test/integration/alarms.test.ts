@@ -1,0 +1,191 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  AttributeIds,
+  type ClientSubscription,
+  constructEventFilter,
+  DataType,
+  ObjectIds,
+  StatusCodes,
+  type Variant,
+} from "node-opcua";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashPassword } from "../../src/security/password-hash.js";
+import { publish } from "../helpers/brokers.js";
+import { startGateway } from "../helpers/gateway.js";
+import { connectClient, connectTrusted, type TestClient } from "../helpers/opcua-client.js";
+import { waitFor } from "../helpers/wait.js";
+
+const TOPIC = "48/1/50/Group 01/PM";
+const FIELDS = [
+  "EventType",
+  "SourceName",
+  "Message",
+  "Severity",
+  "Time",
+  "ActiveState.Id",
+  "AckedState.Id",
+  "EventId",
+  "ConditionId",
+  "Retain",
+];
+
+interface AlarmEvent {
+  source: string;
+  message: string;
+  severity: number;
+  time: Date;
+  active: boolean;
+  acked: boolean;
+  eventId: Buffer;
+  conditionId: string;
+}
+
+async function watchAlarms(client: TestClient) {
+  const subscription: ClientSubscription = await client.session.createSubscription2({
+    requestedPublishingInterval: 50,
+    publishingEnabled: true,
+    requestedMaxKeepAliveCount: 10,
+    requestedLifetimeCount: 100,
+  });
+  const events: AlarmEvent[] = [];
+  const item = await subscription.monitor(
+    { nodeId: `i=${ObjectIds.Server}`, attributeId: AttributeIds.EventNotifier },
+    { queueSize: 100, filter: constructEventFilter(FIELDS) },
+    2,
+  );
+  item.on("changed", (v: Variant[]) => {
+    if (v[9]?.value === null && v[5]?.value === null) return; // refresh start/end markers
+    events.push({
+      source: v[1]!.value,
+      message: v[2]!.value?.text,
+      severity: v[3]!.value,
+      time: v[4]!.value,
+      active: v[5]!.value,
+      acked: v[6]!.value,
+      eventId: v[7]!.value,
+      conditionId: v[8]!.value?.toString(),
+    });
+  });
+  return { subscription, events };
+}
+
+describe("alarm points as OPC UA Alarms & Conditions", () => {
+  const dir = mkdtempSync(join(tmpdir(), "smartgear-alarms-"));
+  const serverPki = join(dir, "server-pki");
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let client: TestClient;
+
+  beforeAll(async () => {
+    const usersFile = join(dir, "users.yaml");
+    writeFileSync(
+      usersFile,
+      `users:\n  - { username: otto, passwordHash: "${hashPassword("pw")}", roles: [Operator] }\n`,
+    );
+    gw = await startGateway(
+      `opcua:\n  port: 0\n  pkiFolder: ${JSON.stringify(serverPki)}\n  usersFile: ${JSON.stringify(usersFile)}\n` +
+        'devices:\n  - { type: "50", name: Group 01, source: PM }\n',
+    );
+    client = await connectTrusted(gw.endpointUrl, serverPki, {
+      pkiFolder: join(dir, "client-pki"),
+      user: { userName: "otto", password: "pw" },
+    });
+  });
+  afterAll(async () => {
+    await client?.stop();
+    await gw?.stop();
+  });
+
+  it("raises the alarm with the catalog's severity and the payload's time, and clears it on the falling edge", async () => {
+    const { subscription, events } = await watchAlarms(client);
+    await publish(gw.brokerUrl, [{ topic: TOPIC, payload: '{"value": true, "ts": "2026-06-01T12:00:00Z"}' }]);
+    const raised = await waitFor("the alarm event", () => events.find((e) => e.active));
+    expect(raised.severity).toBe(800);
+    expect(raised.acked).toBe(false);
+    expect(raised.time.toISOString()).toBe("2026-06-01T12:00:00.000Z");
+    expect(raised.message).toBe("50/Group 01/PM: Phase1_Alarm_MaxTempAlarm (48/1) active");
+    expect(raised.source).toBe("50/Group 01/PM");
+    expect(raised.conditionId).toBe("ns=2;s=Devices/50/Group 01/PM/Conditions/Phase1MaxTempAlarm");
+
+    // Acknowledge from the client (AcknowledgeableConditionType.Acknowledge, Part 9 5.7.3).
+    const ack = await client.session.call({
+      objectId: raised.conditionId,
+      methodId: `i=${9111}`,
+      inputArguments: [
+        { dataType: DataType.ByteString, value: raised.eventId },
+        { dataType: DataType.LocalizedText, value: { text: "seen, sending a technician" } },
+      ],
+    });
+    expect(ack.statusCode).toEqual(StatusCodes.Good);
+    await waitFor("the acknowledged state", () => events.find((e) => e.active && e.acked));
+
+    await publish(gw.brokerUrl, [
+      { topic: TOPIC, payload: '{"value": false, "ts": "2026-06-01T12:05:00Z"}' },
+    ]);
+    const cleared = await waitFor("the cleared event", () => events.find((e) => !e.active));
+    expect(cleared.time.toISOString()).toBe("2026-06-01T12:05:00.000Z");
+    expect(cleared.message).toContain("back to normal");
+    await subscription.terminate();
+  });
+
+  it("replays an active alarm to a new client on ConditionRefresh", async () => {
+    await publish(gw.brokerUrl, [{ topic: "48/3/50/Group 01/PM", payload: "true" }]);
+    await waitFor(
+      "48/3 active",
+      async () => (await client.read("ns=2;s=48/3/50/Group 01/PM")).value.value === true,
+    );
+    const { subscription, events } = await watchAlarms(client);
+    await client.session.call({
+      objectId: `i=${ObjectIds.Server}`,
+      methodId: `i=${3875}`, // ConditionType.ConditionRefresh
+      inputArguments: [{ dataType: DataType.UInt32, value: subscription.subscriptionId }],
+    });
+    const replayed = await waitFor("the refreshed condition", () =>
+      events.find((e) => e.active && e.conditionId.endsWith("Phase1LoadRatingAlarm")),
+    );
+    expect(replayed.severity).toBe(700);
+    await subscription.terminate();
+  });
+});
+
+describe("device health", () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let client: TestClient;
+
+  beforeAll(async () => {
+    gw = await startGateway("mapping:\n  offlineAfter: 0.4\n");
+    client = await connectClient(gw.endpointUrl);
+  });
+  afterAll(async () => {
+    await client?.stop();
+    await gw?.stop();
+  });
+
+  it("turns a device's Online false with an event when it goes quiet, and true again when it speaks", async () => {
+    const subscription = await client.session.createSubscription2({
+      requestedPublishingInterval: 50,
+      publishingEnabled: true,
+      requestedMaxKeepAliveCount: 10,
+      requestedLifetimeCount: 100,
+    });
+    const messages: string[] = [];
+    const item = await subscription.monitor(
+      { nodeId: `i=${ObjectIds.Server}`, attributeId: AttributeIds.EventNotifier },
+      { queueSize: 100, filter: constructEventFilter(["Message", "Severity"]) },
+      2,
+    );
+    item.on("changed", (v: Variant[]) => messages.push(`${v[0]!.value.text} ${v[1]!.value}`));
+    const online = "ns=2;s=Devices/3WA/Feeder 09/ETU/Online";
+    await publish(gw.brokerUrl, [{ topic: "11/5/3WA/Feeder 09/ETU", payload: "230" }]);
+    await waitFor("online", async () => (await client.read(online)).value.value === true);
+    await waitFor("offline", async () => (await client.read(online)).value.value === false, 5000);
+    await waitFor("the offline event", () =>
+      messages.includes("3WA/Feeder 09/ETU offline: no message for 0.4 s 600"),
+    );
+    await publish(gw.brokerUrl, [{ topic: "11/5/3WA/Feeder 09/ETU", payload: "231" }]);
+    await waitFor("online again", async () => (await client.read(online)).value.value === true, 5000);
+    await waitFor("the online event", () => messages.includes("3WA/Feeder 09/ETU online again 200"));
+    await subscription.terminate();
+  });
+});
