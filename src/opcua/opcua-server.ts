@@ -12,6 +12,7 @@ import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { pkiFolders } from "./pki-folders.js";
+import { pacePublishingToInterval } from "./publish-pacing.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 
@@ -26,6 +27,7 @@ export function createOpcuaServer(
   users: readonly UserDef[],
   logger: Logger,
 ): OPCUAServer {
+  pacePublishingToInterval();
   const o = config.opcua;
   const hasNone = o.securityPolicies.includes("None");
   const secured = o.securityPolicies.filter((p) => p !== "None");
