@@ -1,6 +1,7 @@
 import {
   ConditionInfo,
   DataType,
+  type DataValue,
   type Namespace,
   StatusCodes,
   type UAObject,
@@ -9,6 +10,11 @@ import {
 import type { Logger } from "../logger.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { DeviceId } from "./device-nodes.js";
+
+/** The part of node-opcua's OffNormalAlarm implementation used here (not in its public types). */
+interface UAOffNormalAlarmEx {
+  updateAlarmState(isActive: boolean, message: string): void;
+}
 
 /**
  * Every alarm point of the catalog becomes an OPC UA condition on its device object
@@ -31,7 +37,27 @@ export class AlarmNodes {
     this.ns.addressSpace.installAlarmsAndConditionsService();
   }
 
-  create(variable: UAVariable, point: PointDef, id: DeviceId, deviceNode: UAObject): void {
+  /**
+   * Sets the condition up with the point's first value: a condition is some sixty nodes, and a
+   * declared device that never publishes its alarm flags should not carry them for nothing.
+   */
+  watch(variable: UAVariable, point: PointDef, id: DeviceId, deviceNode: UAObject): void {
+    const first = (dataValue: DataValue) => {
+      if (dataValue.value.dataType === DataType.Null) return;
+      variable.removeListener("value_changed", first);
+      const alarm = this.create(variable, point, id, deviceNode);
+      // Created after the change it reacts to: evaluate that first value now.
+      if (dataValue.statusCode.isGood() && dataValue.value.value === true) alarm.updateAlarmState(true, "");
+    };
+    variable.on("value_changed", first);
+  }
+
+  private create(
+    variable: UAVariable,
+    point: PointDef,
+    id: DeviceId,
+    deviceNode: UAObject,
+  ): UAOffNormalAlarmEx {
     const key = `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
     // Part 9 5.9: a condition source hangs below the Server object by HasEventSource.
     if (deviceNode.getEventSourceOfs().length === 0)
@@ -67,6 +93,7 @@ export class AlarmNodes {
       this.logger.info("alarm acknowledged", { device: key, point: point.topicId }),
     );
     alarm.on("confirmed", () => this.logger.info("alarm confirmed", { device: key, point: point.topicId }));
+    return alarm as unknown as UAOffNormalAlarmEx;
   }
 
   /** One Boolean false for every alarm: the normal state of an alarm flag. */

@@ -1,6 +1,7 @@
 import {
   type BaseNode,
   coerceLocalizedText,
+  DataType,
   type INamespace,
   type LocalizedText,
   type NodeId,
@@ -10,7 +11,6 @@ import {
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
 import { accessLevelOf, folderTypeName, type InformationModel, variableKind } from "./information-model.js";
-import { variantOf, writePoint } from "./point-writer.js";
 
 /** A device's identity: the last three levels of its topics. */
 export interface DeviceId {
@@ -109,18 +109,12 @@ export class DeviceNodes {
       typeDefinition: template.typeDefinition,
       // Exception-based: node-opcua notifies on each write; timer sampling does not scale.
       minimumSamplingInterval: 0,
+      dataValue: { value: { dataType: DataType.Null }, statusCode: StatusCodes.BadWaitingForInitialData },
       accessLevel: accessLevelOf(point),
       userAccessLevel: accessLevelOf(point),
     });
     for (const property of template.properties)
       variable.addReference({ referenceType: "HasProperty", nodeId: property });
-    writePoint(
-      variable,
-      variantOf(point.dataType, null),
-      StatusCodes.BadWaitingForInitialData,
-      null,
-      new Date(),
-    );
     this.listener.variableCreated(variable, point, id, device);
     return variable;
   }

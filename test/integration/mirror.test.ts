@@ -127,9 +127,10 @@ mapping:
     await waitFor("Feeder 07 in the tree", async () =>
       (await client.browseNames("ns=2;s=Devices/3WA")).includes("Feeder 07"),
     );
-    // Its one folder, and the commands every device has.
+    // Its one folder, its Online state and the commands every device has.
     expect((await client.browseNames("ns=2;s=Devices/3WA/Feeder 07/ETU")).sort()).toEqual([
       "NotifyFirmwareUpdate",
+      "Online",
       "PowerQuality",
       "SendCommand",
     ]);
@@ -143,6 +144,7 @@ mapping:
     expect(folders.sort()).toEqual([
       "Compliance",
       "NotifyFirmwareUpdate",
+      "Online",
       "PowerQuality",
       "PredictiveMaintenance",
       "SendCommand",
