@@ -1,7 +1,6 @@
 import {
   type BaseNode,
   coerceLocalizedText,
-  DataType,
   type INamespace,
   type LocalizedText,
   type NodeId,
@@ -11,6 +10,7 @@ import {
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
 import { accessLevelOf, folderTypeName, type InformationModel, variableKind } from "./information-model.js";
+import { setInitialStatus } from "./point-writer.js";
 
 /** A device's identity: the last three levels of its topics. */
 export interface DeviceId {
@@ -109,12 +109,12 @@ export class DeviceNodes {
       typeDefinition: template.typeDefinition,
       // Exception-based: node-opcua notifies on each write; timer sampling does not scale.
       minimumSamplingInterval: 0,
-      dataValue: { value: { dataType: DataType.Null }, statusCode: StatusCodes.BadWaitingForInitialData },
       accessLevel: accessLevelOf(point),
       userAccessLevel: accessLevelOf(point),
     });
     for (const property of template.properties)
       variable.addReference({ referenceType: "HasProperty", nodeId: property });
+    setInitialStatus(variable, StatusCodes.BadWaitingForInitialData);
     this.listener.variableCreated(variable, point, id, device);
     return variable;
   }

@@ -44,3 +44,12 @@ export function writePoint(
   const dataValue = new DataValue({ value, statusCode, sourceTimestamp, serverTimestamp });
   (variable as unknown as InternalVariable)._internal_set_dataValue(dataValue);
 }
+
+/**
+ * The status of a variable nobody can be monitoring yet (it was just created): node-opcua starts
+ * every variable UncertainInitialValue; ours say BadWaitingForInitialData (Part 8) until data comes.
+ * Set in place: a full write would clone and compare a DataValue for each of 100,000 points.
+ */
+export function setInitialStatus(variable: UAVariable, statusCode: StatusCode): void {
+  (variable as unknown as { $dataValue: DataValue }).$dataValue.statusCode = statusCode;
+}
