@@ -60,7 +60,7 @@ function checkOne(
         : bad(StatusCodes.BadTypeMismatch, "not a Boolean");
     case "String":
       if (typeof value !== "string") return bad(StatusCodes.BadTypeMismatch, "not a String");
-      if (value.trim() === "") return bad(StatusCodes.BadInvalidArgument, "empty");
+      if (value.trim() === "" && !input.allowEmpty) return bad(StatusCodes.BadInvalidArgument, "empty");
       if (input.enum && !input.enum.includes(value))
         return bad(StatusCodes.BadInvalidArgument, `'${value}' is not one of ${input.enum.join(", ")}`);
       return { status: StatusCodes.Good, value };

@@ -58,6 +58,7 @@ export const catalogSchema = {
           access: { enum: ["read", "readWrite"] },
           writeRole: { enum: ["Operator", "Engineer"] },
           alarm: { type: "boolean" },
+          acknowledgeToDevice: { type: "boolean" },
           severity: { type: "integer", minimum: 1, maximum: 1000 },
           note: { type: "string" },
         },

@@ -72,6 +72,8 @@ export interface PointDef {
   /** For readWrite points: the least role a writer needs (Engineer unless the catalog says Operator). */
   writeRole: "Operator" | "Engineer" | null;
   alarm: boolean;
+  /** For alarm points: an OPC UA Acknowledge or Confirm is also published to the device. */
+  acknowledgeToDevice: boolean;
   severity: number | null;
   note: string | null;
   /** The rule that generated the point, or null for a point listed explicitly. */

@@ -14,6 +14,8 @@ export interface CommandInput {
   description: string;
   range: { low: number; high: number } | null;
   enum: readonly (string | number)[] | null;
+  /** A String that may be empty (a comment); others must say something. */
+  allowEmpty?: boolean;
 }
 
 export interface CommandDef {
@@ -33,6 +35,8 @@ export interface CommandDef {
   line: number;
   /** For the command an OPC UA Write of a readWrite point becomes: the point's topic id. */
   writeOf: string | null;
+  /** For the command an OPC UA Acknowledge/Confirm of an alarm point becomes: its topic id. */
+  acknowledgeOf?: string;
 }
 
 export const TOPIC_PLACEHOLDERS = ["family", "id", "deviceType", "deviceName", "deviceSource"] as const;
@@ -45,19 +49,21 @@ const reply = {
 } as const;
 const qos = { enum: [0, 1, 2] } as const;
 const role = { enum: ROLES } as const;
+const publication = {
+  type: "object",
+  additionalProperties: false,
+  required: ["topic", "qos", "retain", "reply"],
+  properties: { topic: { type: "string", minLength: 1 }, qos, retain: { type: "boolean" }, reply },
+} as const;
 
 const schema = {
   type: "object",
   additionalProperties: false,
-  required: ["version", "defaults", "writes", "commands"],
+  required: ["version", "defaults", "writes", "acknowledgements", "commands"],
   properties: {
     version: { const: 1 },
-    writes: {
-      type: "object",
-      additionalProperties: false,
-      required: ["topic", "qos", "retain", "reply"],
-      properties: { topic: { type: "string", minLength: 1 }, qos, retain: { type: "boolean" }, reply },
-    },
+    writes: publication,
+    acknowledgements: publication,
     defaults: {
       type: "object",
       additionalProperties: false,
@@ -107,8 +113,16 @@ const schema = {
   },
 } as const;
 
+interface Publication {
+  topic: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  reply: CommandDef["reply"];
+}
+
 interface Raw {
-  writes: { topic: string; qos: 0 | 1 | 2; retain: boolean; reply: CommandDef["reply"] };
+  writes: Publication;
+  acknowledgements: Publication;
   defaults: { topic: string; qos: 0 | 1 | 2; retain: boolean; reply: CommandDef["reply"]; role: RoleName };
   commands: {
     name: string;
@@ -230,6 +244,36 @@ export function checkCommands(
       writeOf: p.topicId,
     });
   }
+  const ackLine = src.lineOf(["acknowledgements"]);
+  for (const problem of placeholderProblems(raw.acknowledgements.topic))
+    problems.push({ file, line: ackLine, message: `acknowledgements: ${problem}` });
+  for (const p of catalog.points.filter((x) => x.acknowledgeToDevice))
+    commands.push({
+      name: `Acknowledge${p.browseName}`,
+      description: `Acknowledgement of ${p.label} (${p.topicId})`,
+      on: p.folder,
+      family: p.family,
+      id: String(p.id),
+      topic: raw.acknowledgements.topic,
+      payload: { state: "{input:State}", comment: "{input:Comment}" },
+      inputs: [
+        {
+          name: "State",
+          dataType: "String",
+          description: "",
+          range: null,
+          enum: ["Acknowledged", "Confirmed"],
+        },
+        { name: "Comment", dataType: "String", description: "", range: null, enum: null, allowEmpty: true },
+      ],
+      qos: raw.acknowledgements.qos,
+      retain: raw.acknowledgements.retain,
+      reply: raw.acknowledgements.reply,
+      role: "Operator",
+      line: ackLine,
+      writeOf: null,
+      acknowledgeOf: p.topicId,
+    });
   return problems.length > 0 ? { problems } : { commands, problems };
 }
 

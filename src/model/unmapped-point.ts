@@ -24,6 +24,7 @@ export function unmappedPoint(family: string, topicId: string): PointDef {
     access: "read",
     writeRole: null,
     alarm: false,
+    acknowledgeToDevice: false,
     severity: null,
     note: "Not in the catalog: the raw payload text, exposed because mapping.unmapped.expose is on.",
     generatedBy: "unmapped",

@@ -2,6 +2,7 @@ import {
   ConditionInfo,
   DataType,
   type DataValue,
+  type LocalizedText,
   type Namespace,
   StatusCodes,
   type UAObject,
@@ -10,6 +11,8 @@ import {
 import type { Logger } from "../logger.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { DeviceId } from "./device-nodes.js";
+
+export type AckState = "Acknowledged" | "Confirmed";
 
 /** The part of node-opcua's OffNormalAlarm implementation used here (not in its public types). */
 interface UAOffNormalAlarmEx {
@@ -30,6 +33,13 @@ export class AlarmNodes {
   constructor(
     private readonly ns: Namespace,
     private readonly logger: Logger,
+    /** Told of each Acknowledge and Confirm, e.g. to publish it to the device. */
+    private readonly acknowledged: (
+      point: PointDef,
+      device: DeviceId,
+      state: AckState,
+      comment: string,
+    ) => void = () => {},
   ) {}
 
   /** Binds Acknowledge, Confirm, ConditionRefresh and the other A&C methods of the standard types. */
@@ -89,10 +99,12 @@ export class AlarmNodes {
       // raiseNewCondition reads time and receiveTime, which ConditionInfo's constructor drops.
       return Object.assign(info, { time, receiveTime: new Date() });
     };
-    alarm.on("acknowledged", () =>
-      this.logger.info("alarm acknowledged", { device: key, point: point.topicId }),
-    );
-    alarm.on("confirmed", () => this.logger.info("alarm confirmed", { device: key, point: point.topicId }));
+    const on = (state: AckState) => (_eventId: unknown, comment: LocalizedText | null) => {
+      this.logger.info(`alarm ${state.toLowerCase()}`, { device: key, point: point.topicId });
+      this.acknowledged(point, id, state, comment?.text ?? "");
+    };
+    alarm.on("acknowledged", on("Acknowledged"));
+    alarm.on("confirmed", on("Confirmed"));
     return alarm as unknown as UAOffNormalAlarmEx;
   }
 

@@ -69,6 +69,8 @@ export class CommandNodes {
         this.writes.set(c.writeOf, c);
         continue;
       }
+      // Reached through the condition's Acknowledge and Confirm, not as methods of their own.
+      if (c.acknowledgeOf) continue;
       const key = c.on.join("/");
       this.byFolder.set(key, [...(this.byFolder.get(key) ?? []), c]);
     }

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import mqtt from "mqtt";
 import {
   AttributeIds,
   type ClientSubscription,
@@ -99,6 +100,13 @@ describe("alarm points as OPC UA Alarms & Conditions", () => {
 
   it("raises the alarm with the catalog's severity and the payload's time, and clears it on the falling edge", async () => {
     const { subscription, events } = await watchAlarms(client);
+    // The device hears of the acknowledgement (the catalog marks 48/1 acknowledgeToDevice).
+    const device = await mqtt.connectAsync(gw.brokerUrl, { protocolVersion: 4 });
+    const acks: { topic: string; qos: number; body: Record<string, unknown> }[] = [];
+    device.on("message", (topic, payload, packet) =>
+      acks.push({ topic, qos: packet.qos, body: JSON.parse(String(payload)) }),
+    );
+    await device.subscribeAsync("cmd/+/+/+/+/+/ack", { qos: 2 });
     await publish(gw.brokerUrl, [{ topic: TOPIC, payload: '{"value": true, "ts": "2026-06-01T12:00:00Z"}' }]);
     const raised = await waitFor("the alarm event", () => events.find((e) => e.active));
     expect(raised.severity).toBe(800);
@@ -119,6 +127,17 @@ describe("alarm points as OPC UA Alarms & Conditions", () => {
     });
     expect(ack.statusCode).toEqual(StatusCodes.Good);
     await waitFor("the acknowledged state", () => events.find((e) => e.active && e.acked));
+    await waitFor("the acknowledgement published", () => acks.length === 1);
+    expect(acks[0]).toMatchObject({
+      topic: "cmd/48/1/50/Group 01/PM/ack",
+      qos: 2,
+      body: {
+        command: "AcknowledgePhase1MaxTempAlarm",
+        state: "Acknowledged",
+        comment: "seen, sending a technician",
+      },
+    });
+    await device.endAsync();
 
     await publish(gw.brokerUrl, [
       { topic: TOPIC, payload: '{"value": false, "ts": "2026-06-01T12:05:00Z"}' },
