@@ -10,13 +10,8 @@ export type RejectReason =
   | "unmappedLimit"
   | DecodeFailure;
 
-export const REJECT_REASONS: readonly RejectReason[] = [
-  "malformedTopic",
-  "unknownFamily",
-  "unknownId",
-  "deviceLimit",
-  "payloadTooLarge",
-  "unmappedLimit",
+/** The reasons of a payload that reached its point and could not be decoded (BadDecodingError). */
+export const DECODE_FAILURES: readonly DecodeFailure[] = [
   "invalidUtf8",
   "empty",
   "invalidJson",
@@ -28,6 +23,25 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "notFinite",
 ];
 
+export const REJECT_REASONS: readonly RejectReason[] = [
+  "malformedTopic",
+  "unknownFamily",
+  "unknownId",
+  "deviceLimit",
+  "payloadTooLarge",
+  "unmappedLimit",
+  ...DECODE_FAILURES,
+];
+
+/** What became of one family's messages; decoded + rejected is what the family received. */
+export interface FamilyCounts {
+  decoded: number;
+  rejected: number;
+}
+
+/** Distinct families counted apart; beyond, "other" (bogus topics must not grow metrics unbounded). */
+const MAX_FAMILIES = 32;
+
 /** The gateway's running totals; plain fields so the hot path pays one increment each. */
 export class IngestCounters {
   received = 0;
@@ -37,9 +51,31 @@ export class IngestCounters {
   /** Distinct topics seen that the catalog does not know (bounded, see MqttToOpcua). */
   unknownTopics = 0;
   brokerReconnects = 0;
+  /** Per family (a topic's first level), "other" for a topic without a numeric one. */
+  readonly byFamily = new Map<string, FamilyCounts>();
 
-  reject(reason: RejectReason): void {
+  /** A message of `topic` not mirrored, for `reason`. */
+  reject(reason: RejectReason, topic = ""): void {
     this.rejected++;
     this.rejectedBy.set(reason, (this.rejectedBy.get(reason) ?? 0) + 1);
+    const slash = topic.indexOf("/");
+    const first = slash < 0 ? topic : topic.slice(0, slash);
+    this.family(/^[0-9]{1,9}$/.test(first) ? first : "other").rejected++;
+  }
+
+  /** A message of a point of `family` mirrored: one map lookup more than a plain increment. */
+  decodedIn(family: string): void {
+    this.decoded++;
+    this.family(family).decoded++;
+  }
+
+  private family(name: string): FamilyCounts {
+    let counts = this.byFamily.get(name);
+    if (!counts) {
+      if (this.byFamily.size >= MAX_FAMILIES && name !== "other") return this.family("other");
+      counts = { decoded: 0, rejected: 0 };
+      this.byFamily.set(name, counts);
+    }
+    return counts;
   }
 }

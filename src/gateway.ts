@@ -3,7 +3,9 @@ import { join } from "node:path";
 import type { OPCUAServer } from "node-opcua";
 import type { GatewayConfig } from "./config/config-types.js";
 import { IngestCounters } from "./counters.js";
+import { HealthServer, type Readiness } from "./http/health-server.js";
 import { getLogger } from "./logger.js";
+import { GatewayMetrics } from "./metrics.js";
 import type { Catalog } from "./model/catalog-types.js";
 import type { CommandDef } from "./model/command-catalog.js";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
@@ -37,6 +39,9 @@ export class Gateway {
   private mqttToOpcua: MqttToOpcua | null = null;
 
   private opcuaToMqtt: OpcuaToMqtt | null = null;
+  private metrics: GatewayMetrics | null = null;
+  private http: HealthServer | null = null;
+  private opcuaListening = false;
 
   constructor(
     readonly config: GatewayConfig,
@@ -47,6 +52,8 @@ export class Gateway {
 
   async start(): Promise<void> {
     const started = performance.now();
+    // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
+    await this.startHttp();
     routeOpcuaLogs(getLogger("gateway:node-opcua"));
     const server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
     this.server = server;
@@ -68,7 +75,12 @@ export class Gateway {
       ? new IngestClient(this.config, getLogger("gateway:mqtt"))
       : new EmbeddedBroker(this.config, getLogger("gateway:broker"));
     this.source = source;
-    const opcuaToMqtt = new OpcuaToMqtt(source, getLogger("gateway:opcuaToMqtt"), getLogger("gateway:audit"));
+    const opcuaToMqtt = new OpcuaToMqtt(
+      source,
+      getLogger("gateway:opcuaToMqtt"),
+      getLogger("gateway:audit"),
+      (latencyMs, outcome) => this.metrics?.observeCommand(latencyMs, outcome),
+    );
     this.opcuaToMqtt = opcuaToMqtt;
     const commandNodes = new CommandNodes(ns, this.commands, opcuaToMqtt, this.config.opcua.allowAnonymous);
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
@@ -115,6 +127,7 @@ export class Gateway {
     if (!source.connected) mqttToOpcua.connectionLost();
 
     await server.start();
+    this.opcuaListening = true;
     this.logger.info("gateway started", {
       endpoint: this.endpointUrl,
       broker: redactUrl(this.config.mqtt.url) || `embedded, port ${this.brokerPort}`,
@@ -126,7 +139,9 @@ export class Gateway {
 
   /** OPC UA sessions are closed; the MQTT session is left to the broker for the next start. */
   async stop(): Promise<void> {
-    const { server, source, mqttToOpcua, opcuaToMqtt } = this;
+    const { server, source, mqttToOpcua, opcuaToMqtt, http } = this;
+    this.opcuaListening = false;
+    this.http = null;
     this.server = null;
     this.source = null;
     this.mqttToOpcua = null;
@@ -135,6 +150,7 @@ export class Gateway {
     await source?.stop();
     mqttToOpcua?.stop();
     if (server) await server.shutdown(1000);
+    await http?.stop();
     this.logger.info("gateway stopped");
   }
 
@@ -149,5 +165,40 @@ export class Gateway {
 
   get ingest(): MqttToOpcua | null {
     return this.mqttToOpcua;
+  }
+
+  /** The port of /healthz, /readyz and /metrics (useful with http.port 0); 0 when disabled. */
+  get httpPort(): number {
+    return this.http?.port ?? 0;
+  }
+
+  /** Ready: the broker is connected and the OPC UA server listens. */
+  readiness(): Readiness {
+    return { broker: this.source?.connected ?? false, opcua: this.opcuaListening };
+  }
+
+  private async startHttp(): Promise<void> {
+    if (!this.config.http.enabled) return;
+    const metrics = new GatewayMetrics({
+      counters: this.counters,
+      commands: () => this.opcuaToMqtt?.counters ?? null,
+      brokerConnected: () => this.source?.connected ?? false,
+      deviceCount: () => this.mqttToOpcua?.deviceCount ?? 0,
+      pointCount: () => this.mqttToOpcua?.pointCount ?? 0,
+      opcua: () => ({
+        sessions: this.server?.currentSessionCount ?? 0,
+        subscriptions: this.server?.currentSubscriptionCount ?? 0,
+        channels: this.server?.currentChannelCount ?? 0,
+        rejectedSessions: this.server?.rejectedSessionCount ?? 0,
+      }),
+    });
+    metrics.collectProcessMetrics();
+    this.metrics = metrics;
+    this.http = new HealthServer(
+      this.config.http,
+      { readiness: () => this.readiness(), metrics: () => metrics.scrape() },
+      getLogger("gateway:http"),
+    );
+    await this.http.start();
   }
 }

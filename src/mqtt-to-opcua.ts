@@ -157,7 +157,7 @@ export class MqttToOpcua {
       this.decodeError(s, coerced.reason, coerced.detail, now);
       return;
     }
-    this.counters.decoded++;
+    this.counters.decodedIn(def.family);
     s.value = variantOf(def.dataType, coerced.value);
     // Without a payload timestamp, the moment the gateway received the value is the best there is.
     s.sourceTimestamp = decoded.sourceTimestamp ?? new Date(now);
@@ -273,7 +273,7 @@ export class MqttToOpcua {
   }
 
   private reject(reason: RejectReason, topic: string, detail: string): void {
-    this.counters.reject(reason);
+    this.counters.reject(reason, topic);
     // Keyed by reason, not topic: a flood of distinct bogus topics must not flood the log.
     this.log.warn(reason, `message rejected: ${reason}`, { reason, topic, detail });
   }

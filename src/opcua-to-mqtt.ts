@@ -41,6 +41,16 @@ export class CommandCounters {
   lastLatencyMs = 0;
 }
 
+/** What became of a call, as CommandCounters counts it. */
+export type CommandOutcomeKind = "succeeded" | "rejected" | "noCommunication" | "timedOut";
+
+function outcomeKind(status: StatusCode): CommandOutcomeKind {
+  if (status === StatusCodes.Good) return "succeeded";
+  if (status === StatusCodes.BadNoCommunication) return "noCommunication";
+  if (status === StatusCodes.BadTimeout) return "timedOut";
+  return "rejected";
+}
+
 interface Pending {
   /** null: no answer (the gateway is stopping). */
   resolve(reply: { status: string; text: string } | null): void;
@@ -60,6 +70,8 @@ export class OpcuaToMqtt {
     private readonly source: MessageSource,
     private readonly logger: Logger,
     private readonly audit: Logger,
+    /** Each finished call, for metrics (a latency histogram needs every observation). */
+    private readonly onCommand: (latencyMs: number, outcome: CommandOutcomeKind) => void = () => {},
   ) {
     this.replyLog = new RateLimitedLog(logger);
   }
@@ -81,10 +93,9 @@ export class OpcuaToMqtt {
     );
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     this.counters.lastLatencyMs = latencyMs;
-    if (outcome.status === StatusCodes.Good) this.counters.succeeded++;
-    else if (outcome.status === StatusCodes.BadNoCommunication) this.counters.noCommunication++;
-    else if (outcome.status === StatusCodes.BadTimeout) this.counters.timedOut++;
-    else this.counters.rejected++;
+    const kind = outcomeKind(outcome.status);
+    this.counters[kind]++;
+    this.onCommand(latencyMs, kind);
     this.audit.info("command", {
       command: command.name,
       device: `${device.deviceType}/${device.deviceName}/${device.deviceSource}`,

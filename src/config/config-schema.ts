@@ -9,6 +9,7 @@ const seconds = { type: "number", minimum: 0 } as const;
 const file = { type: "string", default: "" } as const;
 const tlsVersion = { enum: ["TLSv1.3", "TLSv1.2"], default: "TLSv1.3" } as const;
 const topicFilters = { type: "array", items: { type: "string", minLength: 1 }, default: [] } as const;
+const logLevel = { enum: ["error", "warn", "info", "debug"] } as const;
 
 export const configSchema = {
   type: "object",
@@ -21,8 +22,26 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        level: { enum: ["error", "warn", "info", "debug"], default: "info" },
+        level: { ...logLevel, default: "info" },
         format: { enum: ["auto", "json", "pretty"], default: "auto" },
+        // Per component: a component without a level takes its nearest configured ancestor's.
+        levels: {
+          type: "object",
+          propertyNames: { pattern: "^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)*$" },
+          additionalProperties: logLevel,
+          default: {},
+        },
+      },
+    },
+    http: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: true },
+        // Loopback by default: the container image sets SMARTGEAR_HTTP_HOST=0.0.0.0.
+        host: { type: "string", minLength: 1, default: "127.0.0.1" },
+        port: { type: "integer", minimum: 0, maximum: 65535, default: 9102 },
       },
     },
     broker: {

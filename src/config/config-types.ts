@@ -8,6 +8,16 @@ export interface GatewayConfig {
     level: "error" | "warn" | "info" | "debug";
     /** auto: JSON when stdout is not a terminal (containers), readable text on a terminal. */
     format: "auto" | "json" | "pretty";
+    /** Per component (`gateway:mqtt`); a component without one takes its nearest ancestor's, else level. */
+    levels: Record<string, "error" | "warn" | "info" | "debug">;
+  };
+  /** /healthz, /readyz and /metrics (Prometheus). */
+  http: {
+    enabled: boolean;
+    /** 127.0.0.1 by default; the container image listens on all interfaces. */
+    host: string;
+    /** 0: any free port. */
+    port: number;
   };
   broker: {
     /** The embedded aedes broker runs when mqtt.url is empty. */

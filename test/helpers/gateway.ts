@@ -26,11 +26,13 @@ export async function startGateway(yaml = ""): Promise<{
   config: GatewayConfig;
   endpointUrl: string;
   brokerUrl: string;
+  /** http://127.0.0.1:<port> of /healthz, /readyz and /metrics; empty with http.enabled false. */
+  httpUrl: string;
   stop(): Promise<void>;
 }> {
   // Mirror tests read as an anonymous Observer over None, stated explicitly; security tests replace
   // the opcua section with the secure defaults.
-  const base = `broker: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n`;
+  const base = `broker: { port: 0 }\nhttp: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n`;
   const src = parseYamlText(merge(base, yaml), join(PROJECT_ROOT, "config", "test.yaml"));
   const { config, problems } = buildConfig(src, {});
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
@@ -43,6 +45,7 @@ export async function startGateway(yaml = ""): Promise<{
     config,
     endpointUrl: gateway.endpointUrl.replace(/\/\/[^:/]+:/, "//127.0.0.1:"),
     brokerUrl: config.mqtt.url || `mqtt://127.0.0.1:${gateway.brokerPort}`,
+    httpUrl: gateway.httpPort ? `http://127.0.0.1:${gateway.httpPort}` : "",
     stop: () => gateway.stop(),
   };
 }

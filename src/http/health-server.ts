@@ -1,0 +1,121 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { GatewayConfig } from "../config/config-types.js";
+import type { Logger } from "../logger.js";
+
+/** What is ready: each part the gateway needs to do its job. */
+export interface Readiness {
+  /** Connected to the broker (the embedded broker: listening). */
+  broker: boolean;
+  /** The OPC UA server is listening. */
+  opcua: boolean;
+}
+
+export interface HealthSources {
+  readiness(): Readiness;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * `/healthz` (the process answers), `/readyz` (broker connected and OPC UA listening; 503 with
+ * the part that is not) and `/metrics` (Prometheus text format), on plain node:http. Nothing here
+ * changes state: every route is a GET (HEAD too).
+ */
+export class HealthServer {
+  private server: http.Server | null = null;
+
+  constructor(
+    private readonly config: GatewayConfig["http"],
+    private readonly sources: HealthSources,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The port listened on (the one the OS chose for port 0); 0 when not listening. */
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        this.logger.error("HTTP request failed", { url: req.url, error: err.message });
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end("internal error\n");
+      });
+    });
+    // A scraper keeps its connection open between scrapes; it must not hold up stop().
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.config.port, this.config.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (err) => this.logger.error("HTTP server error", { error: err.message }));
+    this.server = server;
+    this.logger.info("health and metrics listening", {
+      url: `http://${this.config.host}:${this.port}`,
+      routes: ["/healthz", "/readyz", "/metrics"],
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      send(res, 405, { error: "method not allowed" }, { allow: "GET, HEAD" });
+      return;
+    }
+    switch (path) {
+      case "/healthz":
+        send(res, 200, { status: "ok" });
+        return;
+      case "/readyz": {
+        const parts = this.sources.readiness();
+        const notReady = Object.entries(parts)
+          .filter(([, ok]) => !ok)
+          .map(([part]) => part);
+        send(res, notReady.length === 0 ? 200 : 503, {
+          status: notReady.length === 0 ? "ready" : "not ready",
+          ...parts,
+          ...(notReady.length > 0 ? { notReady } : {}),
+        });
+        return;
+      }
+      case "/metrics": {
+        const { contentType, body } = await this.sources.metrics();
+        res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+        res.end(req.method === "HEAD" ? undefined : body);
+        return;
+      }
+      default:
+        send(res, 404, { error: "not found", routes: ["/healthz", "/readyz", "/metrics"] });
+    }
+  }
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(res.req.method === "HEAD" ? undefined : text);
+}

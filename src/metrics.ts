@@ -1,0 +1,151 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { DECODE_FAILURES, type IngestCounters, REJECT_REASONS } from "./counters.js";
+import type { CommandCounters, CommandOutcomeKind } from "./opcua-to-mqtt.js";
+
+/** Where the figures come from; read at scrape time, so the message path pays nothing for metrics. */
+export interface MetricSources {
+  counters: IngestCounters;
+  /** null before the gateway has started its command path. */
+  commands: () => CommandCounters | null;
+  brokerConnected: () => boolean;
+  deviceCount: () => number;
+  pointCount: () => number;
+  /** OPC UA sessions, subscriptions and secure channels now open; 0 before the server exists. */
+  opcua: () => { sessions: number; subscriptions: number; channels: number; rejectedSessions: number };
+}
+
+const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
+  "succeeded",
+  "rejected",
+  "noCommunication",
+  "timedOut",
+];
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (several gateways in one process
+ * each have theirs). Counters mirror the plain totals the gateway keeps anyway (collect() copies
+ * them at scrape time); only the command latency histogram is fed per call, through the
+ * OpcuaToMqtt hook.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly commandLatency: Histogram<"outcome">;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    const { counters } = sources;
+    /** A counter whose value is copied from the gateway's own totals at each scrape. */
+    const mirrored = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      values: () => Iterable<[Partial<Record<L, string>>, number]>,
+    ) =>
+      new Counter<L>({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const [labels, value] of values()) this.inc(labels, value);
+        },
+      });
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value());
+        },
+      });
+
+    mirrored("smartgear_messages_received_total", "MQTT messages received", [], () => [
+      [{}, counters.received],
+    ]);
+    mirrored(
+      "smartgear_messages_decoded_total",
+      "MQTT messages mirrored to their OPC UA variable",
+      [],
+      () => [[{}, counters.decoded]],
+    );
+    mirrored("smartgear_messages_rejected_total", "MQTT messages not mirrored, by reason", ["reason"], () =>
+      REJECT_REASONS.map((reason) => [{ reason }, counters.rejectedBy.get(reason) ?? 0]),
+    );
+    mirrored(
+      "smartgear_messages_total",
+      'MQTT messages by topic family and outcome ("decoded" or "rejected")',
+      ["family", "outcome"],
+      function* () {
+        for (const [family, c] of counters.byFamily) {
+          yield [{ family, outcome: "decoded" }, c.decoded];
+          yield [{ family, outcome: "rejected" }, c.rejected];
+        }
+      },
+    );
+    mirrored(
+      "smartgear_decode_errors_total",
+      "payloads that reached their point and could not be decoded (BadDecodingError)",
+      [],
+      () => [[{}, DECODE_FAILURES.reduce((sum, r) => sum + (counters.rejectedBy.get(r) ?? 0), 0)]],
+    );
+    mirrored("smartgear_unknown_topics_total", "distinct topics the catalog does not know", [], () => [
+      [{}, counters.unknownTopics],
+    ]);
+    mirrored(
+      "smartgear_broker_reconnects_total",
+      "reconnections to the broker after a lost connection",
+      [],
+      () => [[{}, counters.brokerReconnects]],
+    );
+    gauge("smartgear_broker_connected", "1 when connected to the broker", () =>
+      sources.brokerConnected() ? 1 : 0,
+    );
+    gauge("smartgear_devices", "devices mirrored", sources.deviceCount);
+    gauge("smartgear_points", "points mirrored (OPC UA variables)", sources.pointCount);
+    gauge("smartgear_opcua_sessions", "OPC UA sessions open", () => sources.opcua().sessions);
+    gauge(
+      "smartgear_opcua_subscriptions",
+      "OPC UA subscriptions of all sessions",
+      () => sources.opcua().subscriptions,
+    );
+    gauge("smartgear_opcua_secure_channels", "OPC UA secure channels open", () => sources.opcua().channels);
+    mirrored("smartgear_opcua_rejected_sessions_total", "OPC UA session activations refused", [], () => [
+      [{}, sources.opcua().rejectedSessions],
+    ]);
+    mirrored("smartgear_commands_total", "OPC UA method calls and writes, by outcome", ["outcome"], () => {
+      const c = sources.commands();
+      return COMMAND_OUTCOMES.map((outcome) => [{ outcome }, c?.[outcome] ?? 0]);
+    });
+    mirrored(
+      "smartgear_command_late_replies_total",
+      "device answers that matched no waiting command",
+      [],
+      () => [[{}, sources.commands()?.lateReplies ?? 0]],
+    );
+    this.commandLatency = new Histogram({
+      name: "smartgear_command_duration_seconds",
+      help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",
+      labelNames: ["outcome"],
+      // Refusals take microseconds, QoS 2 round trips milliseconds, device replies up to the timeout.
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+  }
+
+  /** Node.js process metrics (memory, CPU, event loop lag): they start a timer, so not in the constructor. */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The OpcuaToMqtt hook: one observation per finished call. */
+  observeCommand(latencyMs: number, outcome: CommandOutcomeKind): void {
+    this.commandLatency.observe({ outcome }, latencyMs / 1000);
+  }
+
+  /** The exposition text and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
