@@ -68,21 +68,8 @@ export class MqttToOpcua {
 
   /** Creates the declared devices with every point of their families, then starts stale detection. */
   start(): void {
-    for (const d of this.config.devices) {
-      const device = this.device({ deviceType: d.type, deviceName: d.name, deviceSource: d.source }, true)!;
-      for (const def of this.catalog.points) this.point(`${def.topicId}/${device.key}`, def, device);
-    }
-    const staleTimes = [
-      this.config.mapping.staleAfter.default,
-      ...Object.values(this.config.mapping.staleAfter.families),
-      ...Object.values(this.config.mapping.staleAfter.points),
-    ].filter((s) => s > 0);
-    if (staleTimes.length > 0) {
-      // Sweep often enough that a point turns stale within a quarter of its stale time.
-      const every = Math.max(50, Math.min(1000, (Math.min(...staleTimes) * 1000) / 4));
-      this.sweepTimer = setInterval(() => this.sweepStale(Date.now()), every);
-      this.sweepTimer.unref();
-    }
+    this.declareDevices(this.config.devices);
+    this.setStaleTimes(this.config.mapping.staleAfter);
   }
 
   stop(): void {
@@ -265,7 +252,7 @@ export class MqttToOpcua {
       value: null,
       sourceTimestamp: null,
       updatedAt: 0,
-      staleAfterMs: (stale.points[def.topicId] ?? stale.families[def.family] ?? stale.default) * 1000,
+      staleAfterMs: staleAfterMs(stale, def),
     };
     if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, Date.now());
     this.points.set(topic, state);
@@ -277,4 +264,54 @@ export class MqttToOpcua {
     // Keyed by reason, not topic: a flood of distinct bogus topics must not flood the log.
     this.log.warn(reason, `message rejected: ${reason}`, { reason, topic, detail });
   }
+
+  /**
+   * Declared devices, each with every catalog point (at start, and new ones on a reload); a device
+   * discovered earlier gets its missing points. Returns those beyond mapping.maxDevices.
+   */
+  declareDevices(devices: readonly GatewayConfig["devices"][number][]): GatewayConfig["devices"][number][] {
+    const refused: GatewayConfig["devices"][number][] = [];
+    for (const d of devices) {
+      const device = this.device({ deviceType: d.type, deviceName: d.name, deviceSource: d.source }, true);
+      if (!device) {
+        refused.push(d);
+        continue;
+      }
+      device.declared = true;
+      for (const def of this.catalog.points) {
+        const topic = `${def.topicId}/${device.key}`;
+        if (!this.points.has(topic)) this.point(topic, def, device);
+      }
+    }
+    return refused;
+  }
+
+  /**
+   * Stale times (at start, and again on a reload): every point's is recomputed and the sweep
+   * follows the shortest. A point already stale stays so until its next value.
+   */
+  setStaleTimes(stale: StaleAfter): void {
+    this.config.mapping.staleAfter = stale;
+    for (const s of this.points.values()) s.staleAfterMs = staleAfterMs(stale, s.def);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    const staleTimes = [
+      stale.default,
+      ...Object.values(stale.families),
+      ...Object.values(stale.points),
+    ].filter((s) => s > 0);
+    if (staleTimes.length > 0) {
+      // Sweep often enough that a point turns stale within a quarter of its stale time.
+      const every = Math.max(50, Math.min(1000, (Math.min(...staleTimes) * 1000) / 4));
+      this.sweepTimer = setInterval(() => this.sweepStale(Date.now()), every);
+      this.sweepTimer.unref();
+    }
+  }
+}
+
+type StaleAfter = GatewayConfig["mapping"]["staleAfter"];
+
+/** A point's stale time: its own, else its family's, else the default; 0 never. */
+function staleAfterMs(stale: StaleAfter, def: PointDef): number {
+  return (stale.points[def.topicId] ?? stale.families[def.family] ?? stale.default) * 1000;
 }

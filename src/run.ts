@@ -1,8 +1,12 @@
-import { loadSetup } from "./config/config-loader.js";
+import { checkSetup, loadSetup } from "./config/config-loader.js";
+import { reloadConfig } from "./config-reload.js";
 import { Gateway } from "./gateway.js";
 import { configureLogging, getLogger } from "./logger.js";
 
-/** `smartgear-gateway run`: start, then stop cleanly on SIGINT/SIGTERM. Resolves with the exit code. */
+/**
+ * `smartgear-gateway run`: start, reload what can be reloaded on SIGHUP, stop cleanly on
+ * SIGINT/SIGTERM. Resolves with the exit code.
+ */
 export async function runGateway(configFile: string): Promise<number> {
   const { config, catalog, users, commands } = loadSetup(configFile);
   configureLogging(config.log);
@@ -30,8 +34,20 @@ export async function runGateway(configFile: string): Promise<number> {
     await gateway.stop().catch(() => {});
     return 3;
   }
+  const reload = () => {
+    logger.info("reloading the configuration", { signal: "SIGHUP", config: configFile });
+    try {
+      reloadConfig(gateway, checkSetup(configFile), logger, configFile);
+    } catch (err) {
+      logger.error("configuration reload failed: the running configuration stays", {
+        error: (err as Error).message,
+      });
+    }
+  };
+  process.on("SIGHUP", reload);
   return new Promise((resolve) => {
     const shutdown = (signal: string) => {
+      process.off("SIGHUP", reload);
       logger.info("shutting down", { signal });
       gateway.stop().then(
         () => resolve(0),

@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  AttributeIds,
+  type ClientMonitoredItem,
+  type DataValue,
+  StatusCodes,
+  TimestampsToReturn,
+} from "node-opcua";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkSetup } from "../../src/config/config-loader.js";
+import { reloadConfig } from "../../src/config-reload.js";
+import { getLogger } from "../../src/logger.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
+import { publish } from "../helpers/brokers.js";
+import { startGateway, TEST_PKI } from "../helpers/gateway.js";
+import { connectClient, nodeOf } from "../helpers/opcua-client.js";
+import { waitFor } from "../helpers/wait.js";
+
+const T5 = "11/5/3WA/Feeder 01/ETU";
+const dir = mkdtempSync(join(tmpdir(), "smartgear-reload-it-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** What startGateway runs with, as a file a SIGHUP would read again. */
+const testConfig = (extra: string) =>
+  `broker: { port: 0 }\nhttp: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n${extra}`;
+
+describe("reloading the configuration of a running gateway", () => {
+  it("applies a new stale time without closing a connected client's session or subscription", async () => {
+    const gw = await startGateway();
+    const client = await connectClient(gw.endpointUrl);
+    try {
+      const sessionId = client.session.sessionId.toString();
+      const subscription = await client.session.createSubscription2({
+        requestedPublishingInterval: 50,
+        requestedMaxKeepAliveCount: 20,
+        publishingEnabled: true,
+      });
+      await publish(gw.brokerUrl, [{ topic: T5, payload: "230" }]);
+      await waitFor("a good value", async () =>
+        (await client.read(nodeOf(T5))).statusCode.equals(StatusCodes.Good),
+      );
+      const item: ClientMonitoredItem = await subscription.monitor(
+        { nodeId: nodeOf(T5), attributeId: AttributeIds.Value },
+        { samplingInterval: 0, queueSize: 10 },
+        TimestampsToReturn.Both,
+      );
+      const seen: DataValue[] = [];
+      item.on("changed", (dv: DataValue) => seen.push(dv));
+
+      // Nothing goes stale with the default stale time (0: never).
+      await new Promise((r) => setTimeout(r, 1200));
+      expect((await client.read(nodeOf(T5))).statusCode).toBe(StatusCodes.Good);
+
+      const file = join(dir, "stale.yaml");
+      writeFileSync(file, testConfig("mapping: { staleAfter: { default: 1 } }\n"));
+      const plan = reloadConfig(gw.gateway, checkSetup(file, {}), getLogger("gateway"), file);
+      expect(plan).toMatchObject({ applied: ["mapping.staleAfter.default"], needsRestart: [] });
+
+      // The point has had no update for over a second: within the sweep it turns stale, and the
+      // client's existing subscription is told so.
+      await waitFor("UncertainLastUsableValue by subscription", () =>
+        seen.some((dv) => dv.statusCode.equals(StatusCodes.UncertainLastUsableValue)),
+      );
+      const dv = await client.read(nodeOf(T5));
+      expect(dv.statusCode).toBe(StatusCodes.UncertainLastUsableValue);
+      expect(dv.value.value).toBe(230);
+      expect(client.session.sessionId.toString()).toBe(sessionId);
+      expect(gw.gateway.config.mapping.staleAfter.default).toBe(1);
+      // A value arriving after the reload is good again, then goes stale by the new time.
+      await publish(gw.brokerUrl, [{ topic: T5, payload: "231" }]);
+      await waitFor("good again", async () =>
+        (await client.read(nodeOf(T5))).statusCode.equals(StatusCodes.Good),
+      );
+    } finally {
+      await client.stop();
+      await gw.stop();
+    }
+  });
+
+  it("creates a newly declared device with all its points", async () => {
+    const gw = await startGateway();
+    const client = await connectClient(gw.endpointUrl);
+    try {
+      const file = join(dir, "devices.yaml");
+      writeFileSync(file, testConfig("devices: [{ type: 3WA, name: Feeder 09, source: ETU }]\n"));
+      reloadConfig(gw.gateway, checkSetup(file, {}), getLogger("gateway"), file);
+      const dv = await client.read(nodeOf("11/5/3WA/Feeder 09/ETU"));
+      expect(dv.statusCode).toBe(StatusCodes.BadWaitingForInitialData);
+      expect(gw.gateway.ingest?.pointCount).toBe(gw.gateway.catalog.points.length);
+    } finally {
+      await client.stop();
+      await gw.stop();
+    }
+  });
+});
+
+describe("SIGHUP to smartgear-gateway run", () => {
+  let child: ChildProcess | null = null;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+  });
+
+  it("reloads the file, applies the log level and names what needs a restart in one line", async () => {
+    const file = join(dir, "run.yaml");
+    writeFileSync(file, testConfig("log: { level: info, format: json }\n"));
+    const proc = spawn(
+      process.execPath,
+      ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), "run", "--config", file],
+      {
+        cwd: PROJECT_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_"))),
+      },
+    );
+    child = proc;
+    const lines: Record<string, unknown>[] = [];
+    let buffered = "";
+    proc.stdout?.on("data", (d) => {
+      buffered += String(d);
+      const parts = buffered.split("\n");
+      buffered = parts.pop() ?? "";
+      for (const p of parts) {
+        try {
+          lines.push(JSON.parse(p) as Record<string, unknown>);
+        } catch {
+          // Not a log line (a stray console write): not what this test reads.
+        }
+      }
+    });
+    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+    const line = (message: string | RegExp, timeoutMs = 10_000) =>
+      waitFor(
+        `log line ${message}`,
+        () =>
+          lines.find((l) =>
+            typeof message === "string" ? l.message === message : message.test(String(l.message)),
+          ),
+        timeoutMs,
+      );
+    await line("gateway started", 40_000);
+
+    // An invalid file is refused whole.
+    writeFileSync(file, testConfig("log: { level: loud, format: json }\n"));
+    proc.kill("SIGHUP");
+    const refused = await line("configuration reload refused: the running configuration stays");
+    expect(refused.problems).toEqual([
+      `${file}:4: log.level: must be equal to one of the allowed values: error, warn, info, debug`,
+    ]);
+
+    writeFileSync(
+      file,
+      testConfig('log: { level: info, format: json, levels: { "gateway:mqttToOpcua": debug } }\n').replace(
+        "broker: { port: 0 }",
+        "broker: { port: 0, host: 0.0.0.0 }",
+      ),
+    );
+    proc.kill("SIGHUP");
+    const reloaded = await line("configuration reloaded");
+    expect(reloaded.applied).toEqual(["log.levels"]);
+    const restart = await line(/^needs a restart/);
+    expect(restart.message).toBe("needs a restart: broker.host");
+    expect(restart.level).toBe("warn");
+
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});
