@@ -1,0 +1,227 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { checkSetup, envKeys } from "../../src/config/config-loader.js";
+import { configSchema } from "../../src/config/config-schema.js";
+import { PROJECT_ROOT } from "../../src/paths.js";
+
+// docker cannot build here: these tests hold the Dockerfile and the compose file to the project
+// (every path they name exists, every port and key they use is the gateway's), so that the image
+// a user builds elsewhere starts.
+
+const root = (...p: string[]) => join(PROJECT_ROOT, ...p);
+const pkg = JSON.parse(readFileSync(root("package.json"), "utf8")) as {
+  version: string;
+  bin: Record<string, string>;
+  engines: { node: string };
+};
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  from: string;
+  name: string;
+  instructions: Instruction[];
+}
+
+/** The Dockerfile's stages and instructions: continuation lines joined, comments dropped. */
+function parseDockerfile(text: string): Stage[] {
+  const logical = text
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [, op = "", args = ""] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
+    if (op.toUpperCase() === "FROM") {
+      const [from = "", , name = ""] = args.split(/\s+/);
+      stages.push({ from, name, instructions: [] });
+    } else stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args: args.replace(/\s+/g, " ") });
+  }
+  return stages;
+}
+
+const stages = parseDockerfile(readFileSync(root("Dockerfile"), "utf8"));
+const build = stages[0]!;
+const runtime = stages.at(-1)!;
+const all = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op).map((i) => i.args);
+const jsonArgs = (args: string) => JSON.parse(args) as string[];
+
+/** ENV k=v pairs of a stage (the form the Dockerfile uses). */
+const imageEnv: Record<string, string> = Object.fromEntries(
+  all(runtime, "ENV").flatMap((a) => [...a.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])),
+);
+
+type SchemaNode = { default?: unknown; properties?: Record<string, SchemaNode> };
+const schemaDefault = (...path: string[]) =>
+  path.reduce<SchemaNode>((n, k) => n.properties![k]!, configSchema as unknown as SchemaNode).default;
+
+/** dist/src/x.js ⇒ src/x.ts: the build compiles src/ with rootDir "." into dist/. */
+const sourceOf = (script: string) => script.replace(/^dist\//, "").replace(/\.js$/, ".ts");
+
+describe("the Dockerfile", () => {
+  it("builds in one stage and runs in a slim one, on the Node.js major the package declares", () => {
+    expect(stages.map((s) => s.name)).toEqual(["build", "runtime"]);
+    const major = Number(/\d+/.exec(pkg.engines.node)?.[0]);
+    for (const s of stages) expect(s.from).toMatch(new RegExp(`^node:${major}-[a-z]+-slim$`));
+    expect(all(build, "RUN")).toEqual(["npm ci", "npm run build"]);
+    expect(all(runtime, "RUN")[0]).toBe("npm ci --omit=dev && npm cache clean --force");
+  });
+
+  it("copies only files that exist and that .dockerignore lets into the context", () => {
+    const ignored = readFileSync(root(".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    for (const stage of stages)
+      for (const args of all(stage, "COPY").filter((a) => !a.startsWith("--from"))) {
+        const sources = args.split(" ").slice(0, -1);
+        for (const src of sources) {
+          expect(existsSync(root(src)), `COPY ${src}`).toBe(true);
+          expect(ignored, `COPY ${src} is in .dockerignore`).not.toContain(src);
+        }
+      }
+  });
+
+  it("takes from the build stage only what its build writes: dist/", () => {
+    const fromBuild = all(runtime, "COPY").filter((a) => a.startsWith("--from="));
+    expect(fromBuild).toEqual(["--from=build /app/dist ./dist"]);
+    expect(all(build, "WORKDIR")).toEqual(["/app"]);
+    const tsconfig = JSON.parse(readFileSync(root("tsconfig.json"), "utf8")) as {
+      compilerOptions: { outDir: string; rootDir: string };
+    };
+    expect(tsconfig.compilerOptions).toMatchObject({ outDir: "dist", rootDir: "." });
+    expect(all(build, "COPY")).toEqual(
+      expect.arrayContaining(["tsconfig.json tsconfig.build.json ./", "src ./src"]),
+    );
+  });
+
+  it("starts the CLI the package names, which the build compiles from src/, with a config it copies", () => {
+    const [cmd] = all(runtime, "CMD").map(jsonArgs);
+    expect(cmd?.slice(0, 3)).toEqual(["node", "dist/src/cli.js", "run"]);
+    expect(Object.values(pkg.bin)).toContain(cmd?.[1]);
+    expect(existsSync(root(sourceOf(cmd![1]!)))).toBe(true);
+    const config = cmd![cmd!.indexOf("--config") + 1]!;
+    expect(config.startsWith("config/")).toBe(true);
+    expect(all(runtime, "COPY")).toContain("config ./config");
+    // Valid with the image's environment, whose SMARTGEAR_ variables must all name keys.
+    expect(checkSetup(root(config), imageEnv).problems).toEqual([]);
+  });
+
+  it("runs as the non-root node user with JSON logs and the listeners open to the container network", () => {
+    expect(runtime.instructions.filter((i) => i.op === "USER").at(-1)?.args).toBe("node");
+    const user = runtime.instructions.findIndex((i) => i.op === "USER");
+    const cmd = runtime.instructions.findIndex((i) => i.op === "CMD");
+    expect(user).toBeLessThan(cmd);
+    expect(imageEnv).toMatchObject({
+      NODE_ENV: "production",
+      SMARTGEAR_BROKER_HOST: "0.0.0.0",
+      SMARTGEAR_HTTP_HOST: "0.0.0.0",
+      SMARTGEAR_LOG_FORMAT: "json",
+    });
+    const names = new Set(envKeys().map((k) => k.env));
+    for (const name of Object.keys(imageEnv).filter((n) => n.startsWith("SMARTGEAR_")))
+      expect(names.has(name), name).toBe(true);
+  });
+
+  it("keeps the site config, the data and the PKI in volumes the node user owns", () => {
+    const volumes = all(runtime, "VOLUME").flatMap(jsonArgs);
+    const pki = `/app/${schemaDefault("opcua", "pkiFolder")}`;
+    expect(volumes).toEqual(["/app/config/site", "/app/data", pki]);
+    const prepared = all(runtime, "RUN").find((r) => r.startsWith("mkdir"));
+    for (const v of volumes) expect(prepared).toContain(v);
+    expect(prepared).toContain("chown -R node:node");
+  });
+
+  it("exposes the default ports of OPC UA, the embedded broker, its TLS listener and HTTP", () => {
+    const exposed = all(runtime, "EXPOSE").flatMap((a) => a.split(" ").map(Number));
+    expect(exposed).toEqual([
+      schemaDefault("opcua", "port"),
+      schemaDefault("broker", "port"),
+      schemaDefault("broker", "tls", "port"),
+      schemaDefault("http", "port"),
+    ]);
+  });
+
+  it("checks /healthz with node's fetch (no curl in the slim image) on the HTTP port in force", () => {
+    const [healthcheck] = all(runtime, "HEALTHCHECK");
+    expect(healthcheck).toBeDefined();
+    const cmd = jsonArgs(healthcheck!.slice(healthcheck!.indexOf("CMD ") + 4));
+    expect(cmd.slice(0, 2)).toEqual(["node", "-e"]);
+    const script = cmd[2]!;
+    expect(script).toContain("fetch('http://127.0.0.1:'");
+    expect(script).toContain("/healthz'");
+    // The port the gateway listens on: SMARTGEAR_HTTP_PORT when set, else the default.
+    expect(script).toContain(`process.env.SMARTGEAR_HTTP_PORT || ${schemaDefault("http", "port")}`);
+    expect(healthcheck).toMatch(/--start-period=\d+s/);
+  });
+});
+
+describe("docker-compose.yml, the Industrial Edge example", () => {
+  const compose = parse(readFileSync(root("docker-compose.yml"), "utf8")) as {
+    services: Record<string, Record<string, unknown>>;
+    secrets: Record<string, { file: string }>;
+    volumes: Record<string, unknown>;
+    networks: Record<string, { external?: boolean; name?: string }>;
+  };
+  const service = compose.services["smartgear-gateway"]!;
+  /** ${VAR:-default} as compose substitutes it when VAR is unset. */
+  const env = Object.fromEntries(
+    Object.entries(service.environment as Record<string, string>).map(([k, v]) => [
+      k,
+      v.replace(/\$\{\w+:-([^}]*)\}/g, "$1"),
+    ]),
+  );
+  const command = service.command as string[];
+  const configFile = command[command.indexOf("--config") + 1]!;
+  const setup = checkSetup(root(configFile), { ...imageEnv, ...env });
+
+  it("builds this project's image, tagged with the package version, and starts its CLI", () => {
+    expect(service.build).toBe(".");
+    expect(service.image).toBe(`smartgear-gateway:${pkg.version}`);
+    expect(command.slice(0, 3)).toEqual(all(runtime, "CMD").map(jsonArgs)[0]!.slice(0, 3));
+    expect(configFile).toBe("config/industrial-edge.yaml");
+  });
+
+  it("runs config/industrial-edge.yaml against the IE Databus with the credentials from outside", () => {
+    expect(setup.problems).toEqual([]);
+    const config = setup.setup!.config;
+    expect(config.mqtt.url).toBe("mqtt://ie-databus:1883");
+    expect(config.mqtt.username).toBe("edge");
+    expect(config.mqtt.password).toBe("");
+    expect(config.http.host).toBe("0.0.0.0");
+    // The password file is a secret the service mounts, declared with its file.
+    const secret = config.mqtt.passwordFile.replace("/run/secrets/", "");
+    expect(config.mqtt.passwordFile).toBe(`/run/secrets/${secret}`);
+    expect(service.secrets).toContain(secret);
+    expect(compose.secrets[secret]?.file).toMatch(/^\.\/secrets\//);
+    const names = new Set(envKeys().map((k) => k.env));
+    for (const name of Object.keys(env)) expect(names.has(name), name).toBe(true);
+  });
+
+  it("sets a memory limit, joins the Databus network and publishes only exposed ports", () => {
+    expect(service.mem_limit).toMatch(/^\d+[mg]b$/);
+    expect(service.networks).toEqual(["proxy-redirect"]);
+    expect(compose.networks["proxy-redirect"]).toEqual({ external: true, name: "proxy-redirect" });
+    const exposed = all(runtime, "EXPOSE").flatMap((a) => a.split(" "));
+    const config = setup.setup!.config;
+    for (const port of service.ports as string[]) {
+      const container = port.split(":").at(-1)!;
+      expect(exposed).toContain(container);
+    }
+    expect((service.ports as string[]).map((p) => Number(p.split(":").at(-1)))).toEqual([
+      config.opcua.port,
+      config.http.port,
+    ]);
+  });
+
+  it("mounts named volumes on exactly the image's volumes", () => {
+    const mounts = (service.volumes as string[]).map((v) => v.split(":") as [string, string]);
+    expect(mounts.map(([, target]) => target)).toEqual(all(runtime, "VOLUME").flatMap(jsonArgs));
+    for (const [source] of mounts) expect(Object.keys(compose.volumes)).toContain(source);
+  });
+});
