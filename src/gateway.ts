@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { OPCUAServer } from "node-opcua";
+import type { Namespace, OPCUAServer } from "node-opcua";
 import type { GatewayConfig } from "./config/config-types.js";
 import { IngestCounters } from "./counters.js";
 import { HealthServer, type Readiness } from "./http/health-server.js";
@@ -13,7 +13,9 @@ import { IngestClient } from "./mqtt/ingest-client.js";
 import type { MessageSource } from "./mqtt/message-source.js";
 import { redactUrl } from "./mqtt/tls-options.js";
 import { MqttToOpcua } from "./mqtt-to-opcua.js";
+import { AlarmNodes } from "./opcua/alarm-nodes.js";
 import { CommandNodes } from "./opcua/command-nodes.js";
+import { DeviceHealth } from "./opcua/device-health.js";
 import { DeviceNodes } from "./opcua/device-nodes.js";
 import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
@@ -42,6 +44,7 @@ export class Gateway {
   private metrics: GatewayMetrics | null = null;
   private http: HealthServer | null = null;
   private opcuaListening = false;
+  private health: DeviceHealth | null = null;
 
   constructor(
     readonly config: GatewayConfig,
@@ -83,9 +86,32 @@ export class Gateway {
     );
     this.opcuaToMqtt = opcuaToMqtt;
     const commandNodes = new CommandNodes(ns, this.commands, opcuaToMqtt, this.config.opcua.allowAnonymous);
+    const acknowledgements = new Map(
+      this.commands.filter((c) => c.acknowledgeOf).map((c) => [c.acknowledgeOf!, c]),
+    );
+    const alarmNodes = new AlarmNodes(
+      ns as Namespace,
+      getLogger("gateway:opcua:alarms"),
+      (point, device, state, comment) => {
+        const command = acknowledgements.get(point.topicId);
+        // node-opcua has let only a caller with Call permission (Operator and above) acknowledge;
+        // its event does not say who, so the audit line names the OPC UA method instead.
+        if (command)
+          void opcuaToMqtt.call(command, device, [state, comment], {
+            user: "(OPC UA Acknowledge/Confirm)",
+            session: "",
+            roles: ["Operator"],
+            secure: true,
+          });
+      },
+    );
+    alarmNodes.install();
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
       folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
-      variableCreated: (variable, point, device) => commandNodes.bindWrite(variable, point.topicId, device),
+      variableCreated: (variable, point, device, deviceNode) => {
+        commandNodes.bindWrite(variable, point.topicId, device);
+        if (point.alarm) alarmNodes.watch(variable, point, device, deviceNode);
+      },
     });
 
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
@@ -98,16 +124,22 @@ export class Gateway {
     });
     diagnostics.build();
 
+    const health = new DeviceHealth(ns, this.config.mapping.offlineAfter * 1000, getLogger("gateway:health"));
+    this.health = health;
     const mqttToOpcua = new MqttToOpcua(
       this.config,
       this.catalog,
       nodes,
       this.counters,
       getLogger("gateway:mqttToOpcua"),
-      (device) => diagnostics.addDevice(device),
+      (device) => {
+        diagnostics.addDevice(device);
+        health.add(device);
+      },
     );
     this.mqttToOpcua = mqttToOpcua;
     mqttToOpcua.start();
+    health.start();
 
     let everConnected = false;
     await source.start({
@@ -147,6 +179,7 @@ export class Gateway {
     this.mqttToOpcua = null;
     this.opcuaToMqtt = null;
     opcuaToMqtt?.stop();
+    this.health?.stop();
     await source?.stop();
     mqttToOpcua?.stop();
     if (server) await server.shutdown(1000);

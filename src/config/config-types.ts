@@ -105,6 +105,8 @@ export interface GatewayConfig {
   mapping: {
     /** Hard cap on devices (deviceType/deviceName/deviceSource triples); beyond it messages are dropped. */
     maxDevices: number;
+    /** Seconds without a message before a device's Online turns false (with an event); 0: never. */
+    offlineAfter: number;
     maxPayloadBytes: number;
     /** Seconds without an update before a value turns UncertainLastUsableValue; 0 disables. */
     staleAfter: { default: number; families: Record<string, number>; points: Record<string, number> };

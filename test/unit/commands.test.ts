@@ -15,7 +15,12 @@ const device = { deviceType: "3WA", deviceName: "Feeder 01", deviceSource: "ETU"
 
 describe("the shipped command catalog", () => {
   it("covers command & control, device configuration (48/0), firmware and load studies, QoS 2 by default", () => {
-    expect(commands.filter((c) => !c.acknowledgeOf && !c.writeOf).map((c) => c.name).sort()).toEqual(
+    expect(
+      commands
+        .filter((c) => !c.acknowledgeOf && !c.writeOf)
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(
       [
         "NotifyFirmwareUpdate",
         "ResetEnergyCounters",
