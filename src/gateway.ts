@@ -106,11 +106,14 @@ export class Gateway {
       },
     );
     alarmNodes.install();
+    const limits = new Map(this.config.alarms.limits.map((l) => [l.point, l]));
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
       folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
       variableCreated: (variable, point, device, deviceNode) => {
         commandNodes.bindWrite(variable, point.topicId, device);
         if (point.alarm) alarmNodes.watch(variable, point, device, deviceNode);
+        const limit = limits.get(point.topicId);
+        if (limit) alarmNodes.watchLimit(variable, point, device, deviceNode, limit);
       },
     });
 

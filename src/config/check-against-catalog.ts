@@ -1,5 +1,5 @@
 import type { Problem } from "../errors.js";
-import type { Catalog } from "../model/catalog-types.js";
+import { type Catalog, NUMERIC_TYPES } from "../model/catalog-types.js";
 import type { GatewayConfig } from "./config-types.js";
 
 /** Config keys that name catalog families or points must name ones that exist. */
@@ -24,5 +24,16 @@ export function checkConfigAgainstCatalog(
         line: lineOf(["mapping", "staleAfter", "points", id]),
         message: `mapping.staleAfter.points: point ${id} is not in the catalog`,
       });
+  config.alarms.limits.forEach((limit, i) => {
+    const at = (message: string) =>
+      problems.push({ file, line: lineOf(["alarms", "limits", String(i)]), message: `alarms.limits: ${message}` });
+    const point = catalog.byTopicId.get(limit.point);
+    if (!point) at(`point ${limit.point} is not in the catalog`);
+    else if (!NUMERIC_TYPES.has(point.dataType)) at(`point ${limit.point} is not numeric (${point.dataType})`);
+    const ordered = [limit.lowLow, limit.low, limit.high, limit.highHigh].filter((v) => v !== undefined);
+    if (ordered.length === 0) at(`point ${limit.point}: no limit given (highHigh, high, low, lowLow)`);
+    if (ordered.some((v, k) => k > 0 && v! <= ordered[k - 1]!))
+      at(`point ${limit.point}: limits must rise: lowLow < low < high < highHigh`);
+  });
   return problems;
 }

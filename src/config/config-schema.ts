@@ -221,6 +221,30 @@ export const configSchema = {
         },
       },
     },
+    alarms: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        limits: {
+          type: "array",
+          default: [],
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["point"],
+            properties: {
+              point: { type: "string", pattern: "^[0-9]+/[0-9]+$" },
+              highHigh: { type: "number" },
+              high: { type: "number" },
+              low: { type: "number" },
+              lowLow: { type: "number" },
+              severity: { type: "integer", minimum: 1, maximum: 1000 },
+            },
+          },
+        },
+      },
+    },
     commands: {
       type: "object",
       additionalProperties: false,

@@ -113,6 +113,10 @@ export interface GatewayConfig {
     /** Unknown ids in known families: counted and ignored, or exposed in an Unmapped folder. */
     unmapped: { expose: boolean; max: number };
   };
+  alarms: {
+    /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */
+    limits: { point: string; highHigh?: number; high?: number; low?: number; lowLow?: number; severity?: number }[];
+  };
   commands: {
     /** The command catalog; a relative path is taken from the config file's folder. */
     file: string;

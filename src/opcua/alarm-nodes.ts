@@ -5,6 +5,7 @@ import {
   type LocalizedText,
   type Namespace,
   StatusCodes,
+  type UAAlarmConditionEx,
   type UAObject,
   type UAVariable,
 } from "node-opcua";
@@ -14,9 +15,24 @@ import type { DeviceId } from "./device-nodes.js";
 
 export type AckState = "Acknowledged" | "Confirmed";
 
-/** The part of node-opcua's OffNormalAlarm implementation used here (not in its public types). */
-interface UAOffNormalAlarmEx {
+/** The parts of node-opcua's alarm implementations used here (not in their public types). */
+interface OffNormalAlarm {
   updateAlarmState(isActive: boolean, message: string): void;
+}
+interface LimitAlarm {
+  _onInputDataValueChange(dataValue: DataValue): void;
+}
+
+type BaseAlarmOptions = Omit<Parameters<Namespace["instantiateOffNormalAlarm"]>[0], "normalState">;
+
+/** One limit alarm of config alarms.limits. */
+export interface LimitAlarmConfig {
+  point: string;
+  highHigh?: number;
+  high?: number;
+  low?: number;
+  lowLow?: number;
+  severity?: number;
 }
 
 /**
@@ -52,12 +68,62 @@ export class AlarmNodes {
    * declared device that never publishes its alarm flags should not carry them for nothing.
    */
   watch(variable: UAVariable, point: PointDef, id: DeviceId, deviceNode: UAObject): void {
+    this.onFirstValue(variable, (dataValue) => {
+      const alarm = this.create(variable, point, id, deviceNode, "", (options) =>
+        this.ns.instantiateOffNormalAlarm({ ...options, normalState: this.normalStateNode() }),
+      );
+      // Created after the change it reacts to: evaluate that first value now.
+      if (dataValue.statusCode.isGood() && dataValue.value.value === true)
+        (alarm as unknown as OffNormalAlarm).updateAlarmState(true, "");
+    });
+  }
+
+  /**
+   * A limit alarm on an analog point (config alarms.limits): ExclusiveLimitAlarmType (Part 9
+   * 5.8.18), in the HighHigh/High/Low/LowLow state its value falls in.
+   */
+  watchLimit(
+    variable: UAVariable,
+    point: PointDef,
+    id: DeviceId,
+    deviceNode: UAObject,
+    limit: LimitAlarmConfig,
+  ): void {
+    this.onFirstValue(variable, (dataValue) => {
+      const alarm = this.create(
+        variable,
+        point,
+        id,
+        deviceNode,
+        "Limit",
+        (options) =>
+          this.ns.instantiateExclusiveLimitAlarm("ExclusiveLimitAlarmType", {
+            ...options,
+            ...(limit.highHigh !== undefined ? { highHighLimit: limit.highHigh } : {}),
+            ...(limit.lowLow !== undefined ? { lowLowLimit: limit.lowLow } : {}),
+            // The type wants both; an absent one is a limit the value never crosses.
+            highLimit: limit.high ?? Number.MAX_VALUE,
+            lowLimit: limit.low ?? -Number.MAX_VALUE,
+          }),
+        limit.severity,
+      );
+      const limitAlarm = alarm as unknown as LimitAlarm;
+      const evaluate = limitAlarm._onInputDataValueChange.bind(limitAlarm);
+      // node-opcua clears a limit alarm when its input turns uncertain or bad; a lost broker says
+      // nothing about the temperature, so only good values change the alarm's state.
+      limitAlarm._onInputDataValueChange = (dv) => {
+        if (dv.statusCode.isGood()) evaluate(dv);
+      };
+      // Created after the change it reacts to: evaluate that first value now.
+      limitAlarm._onInputDataValueChange(dataValue);
+    });
+  }
+
+  private onFirstValue(variable: UAVariable, then: (dataValue: DataValue) => void): void {
     const first = (dataValue: DataValue) => {
       if (dataValue.value.dataType === DataType.Null) return;
       variable.removeListener("value_changed", first);
-      const alarm = this.create(variable, point, id, deviceNode);
-      // Created after the change it reacts to: evaluate that first value now.
-      if (dataValue.statusCode.isGood() && dataValue.value.value === true) alarm.updateAlarmState(true, "");
+      then(dataValue);
     };
     variable.on("value_changed", first);
   }
@@ -67,7 +133,10 @@ export class AlarmNodes {
     point: PointDef,
     id: DeviceId,
     deviceNode: UAObject,
-  ): UAOffNormalAlarmEx {
+    suffix: string,
+    instantiate: (options: BaseAlarmOptions) => UAAlarmConditionEx,
+    severityOverride?: number,
+  ): UAAlarmConditionEx {
     const key = `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
     // Part 9 5.9: a condition source hangs below the Server object by HasEventSource.
     if (deviceNode.getEventSourceOfs().length === 0)
@@ -75,23 +144,31 @@ export class AlarmNodes {
         referenceType: "HasEventSource",
         nodeId: deviceNode.nodeId,
       });
-    const alarm = this.ns.instantiateOffNormalAlarm({
-      nodeId: `s=Devices/${key}/Conditions/${point.browseName}`,
-      browseName: `${point.browseName}Condition`,
+    const name = `${point.browseName}${suffix}`;
+    const alarm = instantiate({
+      nodeId: `s=Devices/${key}/Conditions/${name}`,
+      browseName: `${name}Condition`,
       componentOf: deviceNode,
       conditionSource: deviceNode,
-      conditionName: point.browseName,
+      conditionName: name,
       inputNode: variable,
-      normalState: this.normalStateNode(),
       optionals: ["ConfirmedState", "Confirm"],
     });
     // An operator's alarm list shows the source: the device's whole name, not its last level.
     alarm.sourceName.setValueFromSource({ dataType: DataType.String, value: key });
-    const severity = point.severity ?? 500;
-    alarm.calculateConditionInfo = (_state: string | null, isActive: boolean) => {
-      const time = variable.readValue().sourceTimestamp ?? new Date();
+    const severity = severityOverride ?? point.severity ?? 500;
+    const unit = point.unit ? ` ${point.unit.displayName}` : "";
+    alarm.calculateConditionInfo = (state: string | null, isActive: boolean) => {
+      // The input's own DataValue: its time (a retained value keeps its original one) and value.
+      const input = variable.readValue();
+      const time = input.sourceTimestamp ?? new Date();
+      const what = !isActive
+        ? "back to normal"
+        : suffix
+          ? `${state ?? "active"} (${input.value.value}${unit})`
+          : "active";
       const info = new ConditionInfo({
-        message: `${key}: ${point.label} (${point.topicId}) ${isActive ? "active" : "back to normal"}`,
+        message: `${key}: ${point.label} (${point.topicId}) ${what}`,
         severity: isActive ? severity : 0,
         quality: StatusCodes.Good,
         retain: true,
@@ -105,7 +182,7 @@ export class AlarmNodes {
     };
     alarm.on("acknowledged", on("Acknowledged"));
     alarm.on("confirmed", on("Confirmed"));
-    return alarm as unknown as UAOffNormalAlarmEx;
+    return alarm;
   }
 
   /** One Boolean false for every alarm: the normal state of an alarm flag. */

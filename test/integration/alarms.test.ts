@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { publish } from "../helpers/brokers.js";
 import { startGateway } from "../helpers/gateway.js";
-import { connectClient, connectTrusted, type TestClient } from "../helpers/opcua-client.js";
+import { connectClient, connectTrusted, nodeOf, type TestClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 
 const TOPIC = "48/1/50/Group 01/PM";
@@ -205,6 +205,41 @@ describe("device health", () => {
     await publish(gw.brokerUrl, [{ topic: "11/5/3WA/Feeder 09/ETU", payload: "231" }]);
     await waitFor("online again", async () => (await client.read(online)).value.value === true, 5000);
     await waitFor("the online event", () => messages.includes("3WA/Feeder 09/ETU online again 200"));
+    await subscription.terminate();
+  });
+});
+
+describe("limit alarms on analog points", () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let client: TestClient;
+
+  beforeAll(async () => {
+    gw = await startGateway(
+      'alarms:\n  limits:\n    - { point: "48/50", high: 90, highHigh: 110, severity: 650 }\n',
+    );
+    client = await connectClient(gw.endpointUrl);
+  });
+  afterAll(async () => {
+    await client?.stop();
+    await gw?.stop();
+  });
+
+  it("raises High and HighHigh as the temperature climbs, back to normal when it falls, with the value in the message", async () => {
+    const { subscription, events } = await watchAlarms(client);
+    const topic = "48/50/50/Group 02/PM";
+    await publish(gw.brokerUrl, [{ topic, payload: "60" }]);
+    await waitFor("the point", async () => (await client.read(nodeOf(topic))).value.value === 60);
+    await publish(gw.brokerUrl, [{ topic, payload: "95" }]);
+    const high = await waitFor("High", () => events.find((e) => e.active && e.message.includes("High (95")));
+    expect(high.severity).toBe(650);
+    expect(high.message).toBe("50/Group 02/PM: Phase_1_Temperature (48/50) High (95 °C)");
+    expect(high.conditionId).toBe("ns=2;s=Devices/50/Group 02/PM/Conditions/Phase1TemperatureLimit");
+    await publish(gw.brokerUrl, [{ topic, payload: "115" }]);
+    await waitFor("HighHigh", () => events.find((e) => e.active && e.message.includes("HighHigh (115")));
+    await publish(gw.brokerUrl, [{ topic, payload: "70" }]);
+    await waitFor("back to normal", () =>
+      events.find((e) => !e.active && e.message.includes("back to normal")),
+    );
     await subscription.terminate();
   });
 });
