@@ -18,6 +18,7 @@ Commands:
   pki list [--users] [--config FILE]      list trusted, rejected and issuer certificates of the OPC UA PKI
   pki trust THUMBPRINT|FILE [--users]     trust a rejected certificate (thumbprint prefix) or a certificate file
   pki reject THUMBPRINT [--users]         withdraw trust from a certificate
+  pki crl FILE [--users]                  install a trusted CA's certificate revocation list
   help                                    print this text
 
 --config defaults to ${DEFAULT_CONFIG_FILE}.
@@ -124,8 +125,13 @@ async function pki(
     case "reject":
       process.stdout.write(`rejected: ${show(store.reject(target!))}\n`);
       return 0;
+    case "crl": {
+      const crl = store.addCrl(target!);
+      process.stdout.write(`crl: ${crl.issuer}  ${crl.revoked} revoked  ${crl.file}\n`);
+      return 0;
+    }
     default:
-      throw new UsageError(`pki takes list, trust or reject, not '${action}'`);
+      throw new UsageError(`pki takes list, trust, reject or crl, not '${action}'`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { GatewayError } from "../errors.js";
@@ -15,6 +15,13 @@ export interface PkiEntry {
   applicationUri: string;
   validFrom: string;
   validTo: string;
+}
+
+/** A CRL installed in the PKI: the CA that issued it and how many certificates it revokes. */
+export interface PkiCrl {
+  file: string;
+  issuer: string;
+  revoked: number;
 }
 
 const FOLDERS: Record<PkiList, string> = {
@@ -54,6 +61,43 @@ export class PkiStore {
       return { ...entry, file };
     }
     return this.move(what, "rejected", "trusted");
+  }
+
+  /**
+   * Installs the certificate revocation list (PEM or DER) of a trusted or issuer CA in trusted/crl,
+   * replacing that CA's previous one. node-opcua refuses every certificate a CA issued while it has
+   * no CRL of that CA (BadCertificateRevocationUnknown), and reads a CRL file once, when it
+   * appears, never again: each CRL gets a name of its own, appears whole (renamed into place, so
+   * that the server never reads it half written) and then the previous file is removed.
+   */
+  addCrl(file: string): PkiCrl {
+    let crl: { der: Buffer; issuer: Buffer; revoked: number };
+    try {
+      const bytes = readFileSync(file);
+      const pem = /-----BEGIN X509 CRL-----([^-]+)-----END X509 CRL-----/.exec(bytes.toString("latin1"));
+      const der = pem ? Buffer.from(pem[1]!, "base64") : bytes;
+      crl = { der, ...readCrl(der) };
+    } catch (err) {
+      throw new GatewayError("E_PKI", `${file} is not a certificate revocation list`, { cause: err });
+    }
+    const ca = this.list().find(
+      (e) => e.list !== "rejected" && certificateSubject(readCertificateDer(e.file)).equals(crl.issuer),
+    );
+    if (!ca)
+      throw new GatewayError(
+        "E_PKI",
+        `${file}: no trusted or issuer CA in ${this.root} issued this CRL; trust the CA first (pki trust ca.pem)`,
+      );
+    const dir = join(this.root, "trusted", "crl");
+    mkdirSync(dir, { recursive: true });
+    const name = `${ca.thumbprint}-${createHash("sha1").update(crl.der).digest("hex").slice(0, 16)}.crl`;
+    const body = crl.der.toString("base64").replace(/.{1,64}/g, "$&\n");
+    const partial = join(this.root, "trusted", `.${name}.partial`);
+    writeFileSync(partial, `-----BEGIN X509 CRL-----\n${body}-----END X509 CRL-----\n`);
+    renameSync(partial, join(dir, name));
+    for (const f of readdirSync(dir))
+      if (f.startsWith(`${ca.thumbprint}-`) && f !== name) rmSync(join(dir, f));
+    return { file: join(dir, name), issuer: ca.subject, revoked: crl.revoked };
   }
 
   /** Withdraws trust: moves a trusted certificate (by thumbprint prefix) to rejected. */
@@ -96,4 +140,56 @@ export function describeCertificate(list: PkiList, file: string): PkiEntry {
     validFrom: new Date(cert.validFrom).toISOString(),
     validTo: new Date(cert.validTo).toISOString(),
   };
+}
+
+function readCertificateDer(file: string): Buffer {
+  return new X509Certificate(readFileSync(file)).raw;
+}
+
+/** One DER element at `at`: its tag, where its contents start and where it ends. */
+function derAt(der: Buffer, at: number): { at: number; tag: number; start: number; end: number } {
+  const first = der[at + 1] ?? 0;
+  let start = at + 2;
+  let length = first;
+  if (first & 0x80) {
+    const n = first & 0x7f;
+    if (n === 0 || n > 4) throw new Error(`unsupported DER length at ${at}`);
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + (der[start + i] ?? 0);
+    start += n;
+  }
+  const end = start + length;
+  if (at + 2 > der.length || end > der.length) throw new Error(`truncated DER at ${at}`);
+  return { at, tag: der[at]!, start, end };
+}
+
+const SEQUENCE = 0x30;
+const isTime = (tag: number) => tag === 0x17 || tag === 0x18;
+
+/** The issuer (the DER Name) of a CRL and how many certificates it revokes (RFC 5280 §5.1). */
+function readCrl(der: Buffer): { issuer: Buffer; revoked: number } {
+  const list = derAt(der, 0);
+  const tbs = derAt(der, list.start);
+  let el = derAt(der, tbs.start);
+  if (el.tag === 0x02) el = derAt(der, el.end); // version
+  const issuer = derAt(der, el.end); // after the signature's AlgorithmIdentifier
+  const thisUpdate = derAt(der, issuer.end);
+  if (list.tag !== SEQUENCE || tbs.tag !== SEQUENCE || el.tag !== SEQUENCE || issuer.tag !== SEQUENCE)
+    throw new Error("not a CertificateList");
+  if (!isTime(thisUpdate.tag)) throw new Error("no thisUpdate");
+  let revoked = 0;
+  let next = thisUpdate.end < tbs.end ? derAt(der, thisUpdate.end) : null;
+  if (next && isTime(next.tag)) next = next.end < tbs.end ? derAt(der, next.end) : null; // nextUpdate
+  if (next?.tag === SEQUENCE) for (let at = next.start; at < next.end; at = derAt(der, at).end) revoked++;
+  return { issuer: der.subarray(issuer.at, issuer.end), revoked };
+}
+
+/** The subject (the DER Name) of a certificate, to match it with a CRL's issuer byte for byte. */
+function certificateSubject(der: Buffer): Buffer {
+  const tbs = derAt(der, derAt(der, 0).start);
+  let el = derAt(der, tbs.start);
+  if (el.tag === 0xa0) el = derAt(der, el.end); // version
+  // serialNumber, then signature, issuer, validity, subject
+  for (let i = 0; i < 4; i++) el = derAt(der, el.end);
+  return der.subarray(el.at, el.end);
 }
