@@ -33,6 +33,10 @@ export interface ClientOptions {
   user?: { userName: string; password: string };
   /** The client's own PKI folder (its certificate); one shared per test process by default. */
   pkiFolder?: string;
+  /** An application certificate and key (PEM files) to present instead of the one made in pkiFolder. */
+  certificate?: { certificateFile: string; privateKeyFile: string; applicationUri: string };
+  /** An X.509 user certificate (DER) and its key (PEM) to log in with, instead of `user`. */
+  userCertificate?: { certificateData: Buffer; privateKey: string };
 }
 
 /** The client certificate a client with this PKI folder presents (created on its first connect). */
@@ -46,6 +50,7 @@ export async function connectClient(endpointUrl: string, options: ClientOptions 
     securityMode: options.securityMode ?? MessageSecurityMode.None,
     securityPolicy: options.securityPolicy ?? SecurityPolicy.None,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
+    ...options.certificate,
     // The test client trusts the gateway's certificate, as an operator does when UaExpert asks.
     clientCertificateManager: new OPCUACertificateManager({
       rootFolder: options.pkiFolder ?? join(TEST_PKI, "client"),
@@ -56,7 +61,11 @@ export async function connectClient(endpointUrl: string, options: ClientOptions 
   try {
     await client.connect(endpointUrl);
     session = await client.createSession(
-      options.user ? { type: UserTokenType.UserName, ...options.user } : { type: UserTokenType.Anonymous },
+      options.userCertificate
+        ? { type: UserTokenType.Certificate, ...options.userCertificate }
+        : options.user
+          ? { type: UserTokenType.UserName, ...options.user }
+          : { type: UserTokenType.Anonymous },
     );
   } catch (err) {
     await client.disconnect();

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -128,5 +128,119 @@ export function makeTestPki(): TestPki {
     strangerCert: at("stranger.crt"),
     strangerKey: at("stranger.key"),
     stop: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** An RSA 2048 certificate authority for OPC UA run with `openssl ca`: it issues, revokes and publishes a CRL. */
+export interface OpcuaTestCa {
+  /** The CA certificate (PEM). */
+  cert: string;
+  /** Issues a certificate for OPC UA: RSA 2048, valid from an hour ago, key not encrypted. */
+  issue(name: string, subject: { cn: string; applicationUri?: string }): { cert: string; key: string };
+  /** Marks an issued certificate revoked in the CA's index (it shows in the next `crl()`). */
+  revoke(cert: string): void;
+  /** Writes the CA's current CRL (PEM, `openssl ca -gencrl`) and returns its path. */
+  crl(): string;
+}
+
+/** The `openssl ca` setup of one CA: its index, serial and CRL number, and the policy of a test CA. */
+const caConfig = (dir: string) => `[ ca ]
+default_ca = test_ca
+[ test_ca ]
+dir = ${dir}
+database = $dir/index.txt
+new_certs_dir = $dir/newcerts
+certificate = $dir/ca.crt
+private_key = $dir/ca.key
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+default_md = sha256
+default_days = 2
+default_crl_days = 2
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+[ policy_any ]
+commonName = supplied
+`;
+
+/** The time `openssl ca -startdate` takes (YYMMDDHHMMSSZ). */
+const opensslTime = (d: Date) => `${d.toISOString().slice(2, 19).replace(/[-T:]/g, "")}Z`;
+
+/**
+ * A fresh RSA 2048 CA in `<dir>/<name>`. What it issues carries what OPC UA asks of an application
+ * instance certificate (Part 6 §6.2.2): keyUsage digitalSignature, nonRepudiation,
+ * keyEncipherment and dataEncipherment, extendedKeyUsage clientAuth and serverAuth, the
+ * authorityKeyIdentifier by which node-opcua finds the CA, and in the subjectAltName the
+ * applicationUri (URI) and DNS localhost.
+ */
+export function makeOpcuaCa(parent: string, name: string, cn: string): OpcuaTestCa {
+  const dir = join(parent, name);
+  mkdirSync(join(dir, "newcerts"), { recursive: true });
+  writeFileSync(join(dir, "index.txt"), "");
+  writeFileSync(join(dir, "serial"), "1000\n");
+  writeFileSync(join(dir, "crlnumber"), "1000\n");
+  writeFileSync(join(dir, "ca.cnf"), caConfig(dir));
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  const at = (f: string) => join(dir, f);
+  return {
+    cert: at("ca.crt"),
+    issue(leaf, subject) {
+      openssl(dir, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", `${leaf}.key`);
+      openssl(dir, "req", "-new", "-key", `${leaf}.key`, "-subj", `/CN=${subject.cn}`, "-out", `${leaf}.csr`);
+      const san = [subject.applicationUri ? `URI:${subject.applicationUri}` : "", "DNS:localhost"];
+      writeFileSync(
+        at(`${leaf}.ext`),
+        "[ leaf ]\nbasicConstraints = critical, CA:FALSE\nsubjectKeyIdentifier = hash\n" +
+          "authorityKeyIdentifier = keyid, issuer\n" +
+          "keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment\n" +
+          `extendedKeyUsage = clientAuth, serverAuth\nsubjectAltName = ${san.filter(Boolean).join(", ")}\n`,
+      );
+      openssl(
+        dir,
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        "ca.cnf",
+        "-in",
+        `${leaf}.csr`,
+        "-out",
+        `${leaf}.crt`,
+        "-extfile",
+        `${leaf}.ext`,
+        "-extensions",
+        "leaf",
+        "-startdate",
+        opensslTime(new Date(Date.now() - 3600_000)),
+      );
+      return { cert: at(`${leaf}.crt`), key: at(`${leaf}.key`) };
+    },
+    revoke(cert) {
+      openssl(dir, "ca", "-config", "ca.cnf", "-revoke", cert, "-crl_reason", "keyCompromise");
+    },
+    crl() {
+      openssl(dir, "ca", "-config", "ca.cnf", "-gencrl", "-out", "ca.crl");
+      return at("ca.crl");
+    },
   };
 }
