@@ -5,6 +5,7 @@ import type { GatewayConfig } from "./config/config-types.js";
 import { IngestCounters } from "./counters.js";
 import { HealthServer, type Readiness } from "./http/health-server.js";
 import { getLogger } from "./logger.js";
+import { StatusTopics } from "./mapping/status-topic.js";
 import { GatewayMetrics } from "./metrics.js";
 import type { Catalog } from "./model/catalog-types.js";
 import type { CommandDef } from "./model/command-catalog.js";
@@ -74,9 +75,25 @@ export class Gateway {
     const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
     applyDefaultRolePermissions(addressSpace, this.config.opcua.allowAnonymous);
 
+    // Devices' status topics are subscribed beside the data topics.
+    const statusTopics = this.config.mapping.statusTopic
+      ? new StatusTopics(this.config.mapping.statusTopic)
+      : null;
+    const sourceConfig = statusTopics
+      ? {
+          ...this.config,
+          mqtt: {
+            ...this.config.mqtt,
+            subscriptions: [
+              ...this.config.mqtt.subscriptions,
+              { topic: statusTopics.filter, qos: 1 as const },
+            ],
+          },
+        }
+      : this.config;
     const source: MessageSource = this.config.mqtt.url
-      ? new IngestClient(this.config, getLogger("gateway:mqtt"))
-      : new EmbeddedBroker(this.config, getLogger("gateway:broker"));
+      ? new IngestClient(sourceConfig, getLogger("gateway:mqtt"))
+      : new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"));
     this.source = source;
     const opcuaToMqtt = new OpcuaToMqtt(
       source,
@@ -138,6 +155,10 @@ export class Gateway {
       (device) => {
         diagnostics.addDevice(device);
         health.add(device);
+      },
+      statusTopics && {
+        topics: statusTopics,
+        reported: (device, online, now) => health.report(device, online, now),
       },
     );
     this.mqttToOpcua = mqttToOpcua;

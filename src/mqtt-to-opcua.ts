@@ -5,6 +5,7 @@ import type { Logger } from "./logger.js";
 import { coerceValue } from "./mapping/coerce.js";
 import { decodePayload } from "./mapping/payload.js";
 import { POINT_STATUS, statusOfQuality } from "./mapping/status.js";
+import { parseStatus, type StatusTopics } from "./mapping/status-topic.js";
 import { type ParsedTopic, parseTopic } from "./mapping/topic.js";
 import type { Catalog, PointDef } from "./model/catalog-types.js";
 import { unmappedPoint } from "./model/unmapped-point.js";
@@ -62,6 +63,11 @@ export class MqttToOpcua {
     private readonly counters: IngestCounters,
     private readonly logger: Logger,
     private readonly deviceAdded: (device: DeviceState) => void = () => {},
+    /** Status topics (mapping.statusTopic) and who is told of a device's word on its state. */
+    private readonly status: {
+      topics: StatusTopics;
+      reported(device: DeviceState, online: boolean, now: number): void;
+    } | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
   }
@@ -105,7 +111,7 @@ export class MqttToOpcua {
         );
         return;
       }
-      const state = this.points.get(topic) ?? this.discover(topic);
+      const state = this.points.get(topic) ?? this.discover(topic, payload, now);
       if (!state) return;
       state.device.messageCount++;
       state.device.lastSeen = now;
@@ -178,7 +184,12 @@ export class MqttToOpcua {
   }
 
   /** First message on a topic: find its point and device, or count why there is none. */
-  private discover(topic: string): PointState | undefined {
+  private discover(topic: string, payload: Uint8Array, now: number): PointState | undefined {
+    const statusOf = this.status?.topics.match(topic);
+    if (statusOf) {
+      this.statusMessage(topic, statusOf, payload, now);
+      return undefined;
+    }
     const parsed = parseTopic(topic);
     if (!parsed) {
       this.reject("malformedTopic", topic, "not <family>/<id>/<deviceType>/<deviceName>/<deviceSource>");
@@ -199,6 +210,18 @@ export class MqttToOpcua {
       return undefined;
     }
     return this.point(topic, def, device);
+  }
+
+  /** A device's last will or status message: its Online state, for a device the gateway knows. */
+  private statusMessage(topic: string, id: DeviceId, payload: Uint8Array, now: number): void {
+    const device = this.devices.get(`${id.deviceType}/${id.deviceName}/${id.deviceSource}`);
+    const online = parseStatus(payload);
+    if (online === null) {
+      this.reject("noValue", topic, 'a status is online/offline, true/false, 1/0 or {"status": …}');
+      return;
+    }
+    this.counters.decoded++;
+    if (device) this.status!.reported(device, online, now);
   }
 
   /** Counts a topic id the catalog does not know; returns its Unmapped stand-in where exposed. */

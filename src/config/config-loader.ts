@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import { type Problem, ProblemsError } from "../errors.js";
+import { StatusTopics } from "../mapping/status-topic.js";
 import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
 import { type CommandDef, checkCommands } from "../model/command-catalog.js";
@@ -208,6 +209,15 @@ function crossCheck(config: GatewayConfig, src: YamlSource): Problem[] {
       file: src.file,
       line: src.lineOf(["mapping", "maxDevices"]),
       message: `mapping.maxDevices (${config.mapping.maxDevices}) is below the ${config.devices.length} declared devices`,
+    });
+  const missing = config.mapping.statusTopic
+    ? StatusTopics.missingPlaceholders(config.mapping.statusTopic)
+    : [];
+  if (missing.length > 0)
+    problems.push({
+      file: src.file,
+      line: src.lineOf(["mapping", "statusTopic"]),
+      message: `mapping.statusTopic needs ${missing.map((m) => `{${m}}`).join(", ")} to name a device`,
     });
   if (config.mqtt.reconnectPeriodMax < config.mqtt.reconnectPeriod)
     problems.push({

@@ -189,6 +189,7 @@ export const configSchema = {
       properties: {
         maxDevices: { type: "integer", minimum: 1, default: 1000 },
         offlineAfter: { type: "number", minimum: 0, default: 300 },
+        statusTopic: { type: "string", pattern: "^$|^[^+#]+$", default: "" },
         maxPayloadBytes: { type: "integer", minimum: 16, default: 65536 },
         staleAfter: {
           type: "object",

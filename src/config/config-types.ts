@@ -107,6 +107,8 @@ export interface GatewayConfig {
     maxDevices: number;
     /** Seconds without a message before a device's Online turns false (with an event); 0: never. */
     offlineAfter: number;
+    /** A device's status or last-will topic, e.g. status/{deviceType}/{deviceName}/{deviceSource}; empty: none. */
+    statusTopic: string;
     maxPayloadBytes: number;
     /** Seconds without an update before a value turns UncertainLastUsableValue; 0 disables. */
     staleAfter: { default: number; families: Record<string, number>; points: Record<string, number> };

@@ -9,6 +9,8 @@ interface Tracked {
   online: UAVariable;
   /** null until decided: a declared device never seen is neither online nor offline yet. */
   state: boolean | null;
+  /** The device's own last word (status topic or last will), and when it came. */
+  reported: { online: boolean; at: number } | null;
 }
 
 /**
@@ -37,7 +39,7 @@ export class DeviceHealth {
       description: "true while the device published within mapping.offlineAfter seconds",
     });
     writePoint(online, variantOf("Boolean", null), POINT_STATUS.noValueYet, null, new Date());
-    this.tracked.push({ device, online, state: null });
+    this.tracked.push({ device, online, state: null, reported: null });
     this.evaluate(this.tracked.at(-1)!, Date.now());
   }
 
@@ -52,19 +54,32 @@ export class DeviceHealth {
     this.timer = null;
   }
 
+  /** The device said so itself (status topic, last will): believed until it publishes again. */
+  report(device: DeviceState, online: boolean, now: number): void {
+    const t = this.tracked.find((x) => x.device === device);
+    if (!t) return;
+    t.reported = { online, at: now };
+    this.evaluate(t, now);
+  }
+
   sweep(now: number): void {
     for (const t of this.tracked) this.evaluate(t, now);
   }
 
   private evaluate(t: Tracked, now: number): void {
-    if (t.device.lastSeen === 0) return;
-    const online = this.offlineAfterMs <= 0 || now - t.device.lastSeen <= this.offlineAfterMs;
+    // An offline word holds until a message comes after it; an online word is a sign of life
+    // like a message, and like one it ages out after mapping.offlineAfter.
+    const saidOffline = t.reported !== null && !t.reported.online && t.device.lastSeen <= t.reported.at;
+    const lastSign = Math.max(t.device.lastSeen, t.reported?.online ? t.reported.at : 0);
+    if (lastSign === 0 && !saidOffline) return;
+    const online = !saidOffline && (this.offlineAfterMs <= 0 || now - lastSign <= this.offlineAfterMs);
     if (online === t.state) return;
     const changed = t.state !== null || !online;
     t.state = online;
     writePoint(t.online, variantOf("Boolean", online), POINT_STATUS.good, new Date(now), new Date(now));
     if (!changed) return;
-    const message = `${t.device.key} ${online ? "online again" : `offline: no message for ${this.offlineAfterMs / 1000} s`}`;
+    const why = saidOffline ? "its status topic says so" : `no message for ${this.offlineAfterMs / 1000} s`;
+    const message = `${t.device.key} ${online ? "online again" : `offline: ${why}`}`;
     this.logger.warn(message, { device: t.device.key, online });
     t.device.node.raiseEvent("BaseEventType", {
       sourceName: { dataType: DataType.String, value: t.device.key },

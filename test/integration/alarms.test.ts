@@ -243,3 +243,29 @@ describe("limit alarms on analog points", () => {
     await subscription.terminate();
   });
 });
+
+describe("device health from a status topic (last will)", () => {
+  let gw: Awaited<ReturnType<typeof startGateway>>;
+  let client: TestClient;
+
+  beforeAll(async () => {
+    gw = await startGateway('mapping:\n  statusTopic: "status/{deviceType}/{deviceName}/{deviceSource}"\n');
+    client = await connectClient(gw.endpointUrl);
+  });
+  afterAll(async () => {
+    await client?.stop();
+    await gw?.stop();
+  });
+
+  it("believes the device's own offline word at once, and a message after it brings it back", async () => {
+    const online = "ns=2;s=Devices/3WA/Feeder 11/ETU/Online";
+    await publish(gw.brokerUrl, [{ topic: "11/5/3WA/Feeder 11/ETU", payload: "230" }]);
+    await waitFor("online", async () => (await client.read(online)).value.value === true);
+    // What the broker publishes as the device's last will when its connection dies.
+    await publish(gw.brokerUrl, [{ topic: "status/3WA/Feeder 11/ETU", payload: "offline", retain: true }]);
+    await waitFor("offline by its word", async () => (await client.read(online)).value.value === false, 5000);
+    await publish(gw.brokerUrl, [{ topic: "11/5/3WA/Feeder 11/ETU", payload: "231" }]);
+    await waitFor("online again", async () => (await client.read(online)).value.value === true, 5000);
+    expect(gw.gateway.counters.rejectedBy.get("malformedTopic")).toBe(0);
+  });
+});

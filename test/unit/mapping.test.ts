@@ -159,3 +159,25 @@ describe("coercion to the point's data type", () => {
     expect(coerceValue("soon", "DateTime")).toMatchObject({ ok: false, reason: "typeMismatch" });
   });
 });
+
+describe("status topics", () => {
+  it("names the device of a status topic and gives the subscription filter", async () => {
+    const { StatusTopics, parseStatus } = await import("../../src/mapping/status-topic.js");
+    const t = new StatusTopics("status/{deviceType}/{deviceName}/{deviceSource}");
+    expect(t.filter).toBe("status/+/+/+");
+    expect(t.match("status/3WA/Feeder 01/ETU")).toEqual({
+      deviceType: "3WA",
+      deviceName: "Feeder 01",
+      deviceSource: "ETU",
+    });
+    expect(t.match("status/3WA/Feeder 01")).toBeNull();
+    expect(t.match("11/5/3WA/Feeder 01/ETU")).toBeNull();
+    expect(StatusTopics.missingPlaceholders("status/{deviceName}")).toEqual(["deviceType", "deviceSource"]);
+    const enc = (s: string) => new TextEncoder().encode(s);
+    expect(parseStatus(enc("Offline"))).toBe(false);
+    expect(parseStatus(enc("1"))).toBe(true);
+    expect(parseStatus(enc('{"status": "online"}'))).toBe(true);
+    expect(parseStatus(enc('{"online": false}'))).toBe(false);
+    expect(parseStatus(enc("maybe"))).toBeNull();
+  });
+});
