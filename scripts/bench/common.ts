@@ -65,6 +65,8 @@ export function gatewayYaml(opts: {
       securityPolicies: ["None"],
       allowAnonymous: true,
     },
+    // Health and metrics are not measured; a fixed port would clash with a running gateway.
+    http: { enabled: false },
     mapping: { maxDevices: Math.max(1000, opts.devices.length + 10) },
     devices: opts.devices.map((name) => ({ type: DEVICE_TYPE, name, source: DEVICE_SOURCE })),
   });
