@@ -12,7 +12,7 @@
  * dataType, alarm flag and browse name, and falls back to a generic value of the right type for a
  * point it does not recognise, so a user's catalog edits never break the simulator.
  */
-import type { PointDef } from "../src/model/catalog-types.js";
+import { INTEGER_RANGES, type PointDef } from "../src/model/catalog-types.js";
 
 export type Value = number | boolean | string;
 export type Phase = 0 | 1 | 2;
@@ -708,18 +708,6 @@ const DECIMALS: Record<string, number> = {
   month: 1,
 };
 
-// Keyed by name rather than DataTypeName so that the table survives edits of the type list.
-const INTEGER_BOUNDS: Readonly<Record<string, readonly [number, number]>> = {
-  Byte: [0, 255],
-  SByte: [-128, 127],
-  UInt16: [0, 65535],
-  Int16: [-32768, 32767],
-  UInt32: [0, 4294967295],
-  Int32: [-2147483648, 2147483647],
-  UInt64: [0, Number.MAX_SAFE_INTEGER],
-  Int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-};
-
 /** Coerces a model value to the point's dataType: integers rounded and bounded, text as text. */
 function coerce(point: PointDef, raw: number | boolean | string | Date): Value {
   switch (point.dataType) {
@@ -733,7 +721,7 @@ function coerce(point: PointDef, raw: number | boolean | string | Date): Value {
       ).toISOString();
     default: {
       const n = raw instanceof Date ? raw.getTime() : Number(raw);
-      const bounds = INTEGER_BOUNDS[point.dataType];
+      const bounds = INTEGER_RANGES[point.dataType];
       if (bounds) return clamp(Math.round(n), bounds[0], bounds[1]);
       const d = DECIMALS[point.unit?.key ?? ""] ?? 3;
       const scale = 10 ** d;

@@ -1,18 +1,10 @@
-import type { DataTypeName } from "../model/catalog-types.js";
+import { type DataTypeName, INTEGER_RANGES } from "../model/catalog-types.js";
 import { type DecodeFailure, parseTimestamp } from "./payload.js";
 
 export type Coerced =
   | { ok: true; value: number | boolean | string | Date }
   | { ok: false; reason: DecodeFailure; detail: string };
 
-const INT_RANGES: Partial<Record<DataTypeName, [number, number]>> = {
-  Byte: [0, 255],
-  SByte: [-128, 127],
-  UInt16: [0, 65535],
-  Int16: [-32768, 32767],
-  UInt32: [0, 4294967295],
-  Int32: [-2147483648, 2147483647],
-};
 const FLOAT_MAX = 3.4028234663852886e38;
 
 const mismatch = (value: unknown, dataType: string): Coerced => ({
@@ -50,7 +42,7 @@ export function coerceValue(value: unknown, dataType: DataTypeName): Coerced {
       return t instanceof Date ? { ok: true, value: t } : mismatch(value, dataType);
     }
     default: {
-      const [min, max] = INT_RANGES[dataType]!;
+      const [min, max] = INTEGER_RANGES[dataType]!;
       const n = toNumber(value);
       if (n === null || !Number.isInteger(n)) return mismatch(value, dataType);
       if (n < min || n > max)

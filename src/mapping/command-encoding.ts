@@ -1,4 +1,5 @@
 import { type StatusCode, StatusCodes } from "node-opcua";
+import { INTEGER_RANGES } from "../model/catalog-types.js";
 import type { CommandDef, CommandInput } from "../model/command-catalog.js";
 
 export interface DeviceAddress {
@@ -10,12 +11,6 @@ export interface DeviceAddress {
 export type CheckedArguments =
   | { ok: true; values: Record<string, unknown> }
   | { ok: false; status: StatusCode; results: StatusCode[]; detail: string };
-
-const INT_RANGE: Record<string, [number, number]> = {
-  UInt16: [0, 65535],
-  UInt32: [0, 4294967295],
-  Int32: [-2147483648, 2147483647],
-};
 
 /**
  * Checks a call's input arguments against the command's declaration, one result per argument
@@ -79,7 +74,7 @@ function checkOne(
     default: {
       if (typeof value !== "number") return bad(StatusCodes.BadTypeMismatch, `not a ${input.dataType}`);
       if (!Number.isFinite(value)) return bad(StatusCodes.BadOutOfRange, "not a finite number");
-      const limits = INT_RANGE[input.dataType];
+      const limits = INTEGER_RANGES[input.dataType];
       if (limits && (!Number.isInteger(value) || value < limits[0] || value > limits[1]))
         return bad(StatusCodes.BadOutOfRange, `outside ${input.dataType}`);
       if (input.range && (value < input.range.low || value > input.range.high))

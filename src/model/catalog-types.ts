@@ -25,6 +25,16 @@ export const NUMERIC_TYPES: ReadonlySet<DataTypeName> = new Set([
   "Double",
 ]);
 
+/** What each integer type can hold (OPC UA Part 6, 5.2.2): values outside are refused, never wrapped. */
+export const INTEGER_RANGES: Readonly<Partial<Record<string, readonly [number, number]>>> = {
+  Byte: [0, 255],
+  SByte: [-128, 127],
+  UInt16: [0, 65535],
+  Int16: [-32768, 32767],
+  UInt32: [0, 4294967295],
+  Int32: [-2147483648, 2147483647],
+};
+
 export type Access = "read" | "readWrite";
 
 export interface UnitDef {
