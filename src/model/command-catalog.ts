@@ -2,7 +2,7 @@ import { Ajv } from "ajv";
 import { readYamlFile, schemaProblems } from "../config/yaml-source.js";
 import { type Problem, ProblemsError } from "../errors.js";
 import { ROLES, type RoleName } from "../security/role-names.js";
-import type { Catalog } from "./catalog-types.js";
+import type { Catalog, PointDef } from "./catalog-types.js";
 
 /** Argument types a command accepts; Json is a String that must hold a JSON object. */
 export const ARGUMENT_TYPES = ["Boolean", "UInt16", "UInt32", "Int32", "Double", "String", "Json"] as const;
@@ -227,54 +227,76 @@ export function checkCommands(
       });
       continue;
     }
-    commands.push({
-      name: `Write${p.browseName}`,
-      description: `Write of ${p.label} (${p.topicId})`,
-      on: p.folder,
-      family: p.family,
-      id: String(p.id),
-      topic: raw.writes.topic,
-      payload: { value: "{input:Value}" },
-      inputs: [{ name: "Value", dataType, description: p.label, range: p.range, enum: null }],
-      qos: raw.writes.qos,
-      retain: raw.writes.retain,
-      reply: raw.writes.reply,
-      role: p.writeRole ?? "Engineer",
-      line: writesLine,
-      writeOf: p.topicId,
-    });
+    commands.push(
+      pointCommand(p, `Write${p.browseName}`, `Write of ${p.label} (${p.topicId})`, raw.writes, writesLine, {
+        payload: { value: "{input:Value}" },
+        inputs: [{ name: "Value", dataType, description: p.label, range: p.range, enum: null }],
+        role: p.writeRole ?? "Engineer",
+        writeOf: p.topicId,
+      }),
+    );
   }
   const ackLine = src.lineOf(["acknowledgements"]);
   for (const problem of placeholderProblems(raw.acknowledgements.topic))
     problems.push({ file, line: ackLine, message: `acknowledgements: ${problem}` });
   for (const p of catalog.points.filter((x) => x.acknowledgeToDevice))
-    commands.push({
-      name: `Acknowledge${p.browseName}`,
-      description: `Acknowledgement of ${p.label} (${p.topicId})`,
-      on: p.folder,
-      family: p.family,
-      id: String(p.id),
-      topic: raw.acknowledgements.topic,
-      payload: { state: "{input:State}", comment: "{input:Comment}" },
-      inputs: [
+    commands.push(
+      pointCommand(
+        p,
+        `Acknowledge${p.browseName}`,
+        `Acknowledgement of ${p.label} (${p.topicId})`,
+        raw.acknowledgements,
+        ackLine,
         {
-          name: "State",
-          dataType: "String",
-          description: "",
-          range: null,
-          enum: ["Acknowledged", "Confirmed"],
+          payload: { state: "{input:State}", comment: "{input:Comment}" },
+          inputs: [
+            {
+              name: "State",
+              dataType: "String",
+              description: "",
+              range: null,
+              enum: ["Acknowledged", "Confirmed"],
+            },
+            {
+              name: "Comment",
+              dataType: "String",
+              description: "",
+              range: null,
+              enum: null,
+              allowEmpty: true,
+            },
+          ],
+          role: "Operator",
+          writeOf: null,
+          acknowledgeOf: p.topicId,
         },
-        { name: "Comment", dataType: "String", description: "", range: null, enum: null, allowEmpty: true },
-      ],
-      qos: raw.acknowledgements.qos,
-      retain: raw.acknowledgements.retain,
-      reply: raw.acknowledgements.reply,
-      role: "Operator",
-      line: ackLine,
-      writeOf: null,
-      acknowledgeOf: p.topicId,
-    });
+      ),
+    );
   return problems.length > 0 ? { problems } : { commands, problems };
+}
+
+/** A command the gateway makes for one catalog point (a write, an acknowledgement), on its folder. */
+function pointCommand(
+  p: PointDef,
+  name: string,
+  description: string,
+  publication: Publication,
+  line: number,
+  rest: Pick<CommandDef, "payload" | "inputs" | "role" | "writeOf" | "acknowledgeOf">,
+): CommandDef {
+  return {
+    name,
+    description,
+    on: p.folder,
+    family: p.family,
+    id: String(p.id),
+    topic: publication.topic,
+    qos: publication.qos,
+    retain: publication.retain,
+    reply: publication.reply,
+    line,
+    ...rest,
+  };
 }
 
 /** The argument type a written value of a point type is checked as; DateTime is not writable. */
