@@ -26,10 +26,15 @@ export function checkConfigAgainstCatalog(
       });
   config.alarms.limits.forEach((limit, i) => {
     const at = (message: string) =>
-      problems.push({ file, line: lineOf(["alarms", "limits", String(i)]), message: `alarms.limits: ${message}` });
+      problems.push({
+        file,
+        line: lineOf(["alarms", "limits", String(i)]),
+        message: `alarms.limits: ${message}`,
+      });
     const point = catalog.byTopicId.get(limit.point);
     if (!point) at(`point ${limit.point} is not in the catalog`);
-    else if (!NUMERIC_TYPES.has(point.dataType)) at(`point ${limit.point} is not numeric (${point.dataType})`);
+    else if (!NUMERIC_TYPES.has(point.dataType))
+      at(`point ${limit.point} is not numeric (${point.dataType})`);
     const ordered = [limit.lowLow, limit.low, limit.high, limit.highHigh].filter((v) => v !== undefined);
     if (ordered.length === 0) at(`point ${limit.point}: no limit given (highHigh, high, low, lowLow)`);
     if (ordered.some((v, k) => k > 0 && v! <= ordered[k - 1]!))

@@ -117,7 +117,14 @@ export interface GatewayConfig {
   };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */
-    limits: { point: string; highHigh?: number; high?: number; low?: number; lowLow?: number; severity?: number }[];
+    limits: {
+      point: string;
+      highHigh?: number;
+      high?: number;
+      low?: number;
+      lowLow?: number;
+      severity?: number;
+    }[];
   };
   commands: {
     /** The command catalog; a relative path is taken from the config file's folder. */

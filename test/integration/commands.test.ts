@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { startAedes, startMosquitto } from "../helpers/brokers.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
 import { connectClient, connectTrusted, type TestClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
@@ -296,25 +297,22 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
 
 describe("commands through an external broker", () => {
   const s = setup();
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-  });
+  const { defer } = useCleanups();
 
   it("answers BadNoCommunication while the broker is down and never publishes the command later", async () => {
     const broker = await startAedes();
-    cleanups.push(() => broker.stop());
+    defer(() => broker.stop());
     const gw = await startGateway(
       s.yaml(
         `mqtt:\n  url: ${broker.url}\n  clientId: gw-cmd-${process.pid}\n  reconnectPeriod: 200\n  reconnectPeriodMax: 400\n`,
       ),
     );
-    cleanups.push(() => gw.stop());
+    defer(() => gw.stop());
     const client = await connectTrusted(gw.endpointUrl, s.serverPki, {
       pkiFolder: join(s.dir, "client-pki"),
       user: { userName: "otto", password: PASSWORDS.otto },
     });
-    cleanups.push(() => client.stop());
+    defer(() => client.stop());
     await waitFor("connected", () => gw.gateway.ingest!.isConnected);
     await broker.pause();
     await waitFor("disconnected", () => !gw.gateway.ingest!.isConnected);
@@ -322,7 +320,7 @@ describe("commands through an external broker", () => {
     expect(r.statusCode).toEqual(StatusCodes.BadNoCommunication);
     await broker.resume();
     const device = await startDevice(broker.url, 4);
-    cleanups.push(() => device.stop());
+    defer(() => device.stop());
     await waitFor("reconnected", () => gw.gateway.ingest!.isConnected, 15_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(device.received).toEqual([]);
@@ -330,18 +328,18 @@ describe("commands through an external broker", () => {
 
   it("under MQTT 5 (mosquitto) sends a response topic and correlation data, and matches the answer by them", async () => {
     const broker = await startMosquitto();
-    cleanups.push(() => broker.stop());
+    defer(() => broker.stop());
     const gw = await startGateway(
       s.yaml(`mqtt:\n  url: ${broker.url}\n  clientId: gw-cmd5-${process.pid}\n`),
     );
-    cleanups.push(() => gw.stop());
+    defer(() => gw.stop());
     const device = await startDevice(broker.url, 5);
-    cleanups.push(() => device.stop());
+    defer(() => device.stop());
     const client = await connectTrusted(gw.endpointUrl, s.serverPki, {
       pkiFolder: join(s.dir, "client-pki"),
       user: { userName: "erin", password: PASSWORDS.erin },
     });
-    cleanups.push(() => client.stop());
+    defer(() => client.stop());
     await waitFor("connected", () => gw.gateway.ingest!.isConnected);
     const r = await call(client, FEEDER, "NotifyFirmwareUpdate", [str("4.2.1"), str("pkg://3wa/4.2.1")]);
     expect(r.statusCode).toEqual(StatusCodes.Good);

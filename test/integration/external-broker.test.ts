@@ -1,6 +1,7 @@
 import { StatusCodes } from "node-opcua";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publish, startAedes, startMosquitto, type TestBroker } from "../helpers/brokers.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
 import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
@@ -9,14 +10,7 @@ const T5 = "11/5/3WA/Feeder 01/ETU";
 const T6 = "11/6/3WA/Feeder 01/ETU";
 
 describe("the gateway as a client of an external broker", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-  });
-  const track = <T extends { stop(): Promise<void> }>(x: T): T => {
-    cleanups.push(() => x.stop());
-    return x;
-  };
+  const { track } = useCleanups();
   const gatewayOn = (broker: TestBroker, extra = "") =>
     startGateway(
       `mqtt:\n  url: ${broker.url}\n  clientId: gw-${Math.random().toString(36).slice(2)}\n  reconnectPeriod: 200\n  reconnectPeriodMax: 400\n${extra}`,

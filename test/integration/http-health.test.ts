@@ -1,6 +1,7 @@
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { publish, startAedes } from "../helpers/brokers.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
 import { connectClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
@@ -20,14 +21,7 @@ async function sample(httpUrl: string, series: string): Promise<number | undefin
 }
 
 describe("health and metrics over HTTP", () => {
-  const cleanups: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-  });
-  const track = <T extends { stop(): Promise<void> }>(x: T): T => {
-    cleanups.push(() => x.stop());
-    return x;
-  };
+  const { track, defer } = useCleanups();
 
   it("answers /healthz, and /readyz once the embedded broker and OPC UA listen", async () => {
     const gw = track(await startGateway());
@@ -84,7 +78,7 @@ describe("health and metrics over HTTP", () => {
 
   it("turns /readyz not ready while the external broker is away, and ready when it is back", async () => {
     const broker = await startAedes();
-    cleanups.push(() => broker.stop());
+    defer(() => broker.stop());
     const gw = track(
       await startGateway(
         `mqtt:\n  url: ${broker.url}\n  clientId: gw-${Math.random().toString(36).slice(2)}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
@@ -122,7 +116,7 @@ describe("health and metrics over HTTP", () => {
   it("refuses to start when its HTTP port is taken", async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
-    cleanups.push(() => new Promise((r) => blocker.close(() => r())));
+    defer(() => new Promise((r) => blocker.close(() => r())));
     const { port } = blocker.address() as net.AddressInfo;
     await expect(startGateway(`http: { port: ${port} }\n`)).rejects.toThrow(/EADDRINUSE/);
   });

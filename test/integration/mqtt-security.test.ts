@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import mqtt, { type IClientOptions } from "mqtt";
 import { StatusCodes } from "node-opcua";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import winston from "winston";
 import { buildConfig } from "../../src/config/config-loader.js";
 import { parseYamlText } from "../../src/config/yaml-source.js";
@@ -17,6 +17,7 @@ import {
   startMosquitto,
   type TestBroker,
 } from "../helpers/brokers.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
 import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
 import { makeTestPki, type TestPki } from "../helpers/pki.js";
@@ -42,14 +43,7 @@ afterAll(() => {
   rmSync(secrets, { recursive: true, force: true });
 });
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
-});
-const track = <T extends { stop(): Promise<void> }>(x: T): T => {
-  cleanups.push(() => x.stop());
-  return x;
-};
+const { track } = useCleanups();
 
 const brokerConnected = async (client: TestClient) =>
   (await client.read("ns=2;s=Gateway/BrokerConnected")).value.value as boolean;
