@@ -30,6 +30,19 @@ export interface CommandOutcome {
   reply: string;
 }
 
+/** true when `work` settles within `ms`, false when the time runs out first. */
+async function withinMs(work: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Command totals for diagnostics; plain fields. */
 export class CommandCounters {
   calls = 0;
@@ -142,18 +155,32 @@ export class OpcuaToMqtt {
     });
     // Registered before publishing: a fast device may answer before PUBCOMP arrives.
     const replied = command.reply.wait ? this.awaitReply(commandId, command.reply.timeoutMs) : null;
+    let completed: boolean;
     try {
-      await this.source.publish(topic, payload, {
-        qos: command.qos,
-        retain: command.retain,
-        ...(command.reply.wait && v5
-          ? { responseTopic: replyTo, correlationData: Buffer.from(commandId) }
-          : {}),
-      });
+      // Bounded: a connection cut between PUBLISH and PUBCOMP leaves the handshake to MQTT.js's
+      // next session, and the caller must not wait for that.
+      completed = await withinMs(
+        this.source.publish(topic, payload, {
+          qos: command.qos,
+          retain: command.retain,
+          ...(command.reply.wait && v5
+            ? { responseTopic: replyTo, correlationData: Buffer.from(commandId) }
+            : {}),
+        }),
+        command.reply.timeoutMs,
+      );
     } catch (err) {
       this.pending.delete(commandId);
       if (err instanceof NotConnectedError) return answer(StatusCodes.BadNoCommunication);
       throw err;
+    }
+    if (!completed) {
+      this.pending.delete(commandId);
+      this.logger.warn("publish handshake not completed in time; delivery unknown", {
+        command: command.name,
+        commandId,
+      });
+      return answer(StatusCodes.BadTimeout);
     }
     if (!replied) return answer(StatusCodes.Good);
     const reply = await replied;
