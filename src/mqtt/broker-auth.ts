@@ -26,13 +26,13 @@ export class BrokerAuth {
   }
 
   /** True when `username` and `password` are those of a configured user (or no users exist). */
-  authenticate(username: string | undefined, password: Buffer | undefined): boolean {
+  async authenticate(username: string | undefined, password: Buffer | undefined): Promise<boolean> {
     if (!this.required) return true;
     if (!username || !password) return false;
     const stored = this.hashes.get(username);
     // An unknown user costs the same scrypt as a known one: the time does not tell who exists.
     this.dummyHash ??= hashPassword("no such user");
-    const ok = verifyPassword(password.toString("utf8"), stored ?? this.dummyHash);
+    const ok = await verifyPassword(password.toString("utf8"), stored ?? this.dummyHash);
     return ok && stored !== undefined;
   }
 

@@ -146,21 +146,23 @@ export class EmbeddedBroker implements MessageSource {
   ): Pick<AedesOptions, "authenticate" | "authorizePublish" | "authorizeSubscribe"> {
     return {
       authenticate: (client, username, password, done) => {
-        if (auth.authenticate(username, password)) {
-          if (username) this.usernames.set(client, username);
-          return done(null, true);
-        }
-        const anonymous = !username || !password;
-        // The username is logged to tell a typo from an attack; the password never is.
-        this.refusals.warn(`login:${username ?? ""}`, "MQTT client refused: bad username or password", {
-          client: client.id,
-          username: username ?? "(none)",
+        void auth.authenticate(username, password).then((ok) => {
+          if (ok) {
+            if (username) this.usernames.set(client, username);
+            return done(null, true);
+          }
+          const anonymous = !username || !password;
+          // The username is logged to tell a typo from an attack; the password never is.
+          this.refusals.warn(`login:${username ?? ""}`, "MQTT client refused: bad username or password", {
+            client: client.id,
+            username: username ?? "(none)",
+          });
+          const error = new Error(
+            anonymous ? "not authorized" : "bad username or password",
+          ) as AuthenticateError;
+          error.returnCode = anonymous ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
+          done(error, false);
         });
-        const error = new Error(
-          anonymous ? "not authorized" : "bad username or password",
-        ) as AuthenticateError;
-        error.returnCode = anonymous ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
-        done(error, false);
       },
       authorizePublish: (client, packet, done) => {
         // aedes' own rule, which a custom hook replaces: $SYS is the broker's (aedes #597).

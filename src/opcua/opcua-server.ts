@@ -34,12 +34,21 @@ export function createOpcuaServer(
   const byName = new Map(users.map((u) => [u.username, u]));
   const pki = pkiFolders(config);
   const userManager = {
-    isValidUser(username: string, password: string): boolean {
+    isValidUserAsync(
+      username: string,
+      password: string,
+      callback: (err: Error | null, isAuthorized?: boolean) => void,
+    ): void {
       const user = byName.get(username);
-      const ok = !!user?.passwordHash && verifyPassword(password, user.passwordHash);
-      // Never the password; the user name tells an operator who failed.
-      if (!ok) logger.warn("rejected user credentials", { username });
-      return ok;
+      const check = user?.passwordHash ? verifyPassword(password, user.passwordHash) : Promise.resolve(false);
+      check.then(
+        (ok) => {
+          // Never the password; the user name tells an operator who failed.
+          if (!ok) logger.warn("rejected user credentials", { username });
+          callback(null, ok);
+        },
+        (err: Error) => callback(err),
+      );
     },
     getUserRoles: (username: string) => roleNodeIds(byName.get(username)?.roles ?? []),
   };

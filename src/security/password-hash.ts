@@ -1,4 +1,4 @@
-import { randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 
 /**
  * Salted password hashes for OPC UA users and embedded-broker users, in one self-describing form:
@@ -22,17 +22,23 @@ export function isPasswordHash(text: string): boolean {
   return FORMAT.test(text);
 }
 
-/** Constant-time check of `plain` against a stored hash; false for an empty password or a bad hash. */
-export function verifyPassword(plain: string, stored: string): boolean {
+/**
+ * Constant-time check of `plain` against a stored hash; false for an empty password or a bad hash.
+ * Asynchronous: scrypt costs tens of milliseconds, and a storm of logins must not stall ingest.
+ */
+export async function verifyPassword(plain: string, stored: string): Promise<boolean> {
   const m = FORMAT.exec(stored);
   if (!m || plain.length === 0) return false;
   const [, n, r, p, salt, hash] = m as unknown as [string, string, string, string, string, string];
   const expected = Buffer.from(hash, "base64");
-  const actual = scryptSync(plain, Buffer.from(salt, "base64"), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: 256 * Number(n) * Number(r),
-  });
+  const actual = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(
+      plain,
+      Buffer.from(salt, "base64"),
+      expected.length,
+      { N: Number(n), r: Number(r), p: Number(p), maxmem: 256 * Number(n) * Number(r) },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    ),
+  );
   return timingSafeEqual(actual, expected);
 }

@@ -5,22 +5,22 @@ import { hashPassword, isPasswordHash, verifyPassword } from "../../src/security
 const pw = (s: string) => Buffer.from(s);
 
 describe("broker password hashes", () => {
-  it("are salted scrypt hashes that verify only their own password", () => {
+  it("are salted scrypt hashes that verify only their own password", async () => {
     const a = hashPassword("s3cret");
     const b = hashPassword("s3cret");
     expect(a).toMatch(/^scrypt\$16384\$8\$1\$/);
     expect(isPasswordHash(a)).toBe(true);
     // Salted: the same password never gives the same text.
     expect(a).not.toBe(b);
-    expect(verifyPassword("s3cret", a)).toBe(true);
-    expect(verifyPassword("s3cret", b)).toBe(true);
-    expect(verifyPassword("S3cret", a)).toBe(false);
-    expect(verifyPassword("", a)).toBe(false);
+    expect(await verifyPassword("s3cret", a)).toBe(true);
+    expect(await verifyPassword("s3cret", b)).toBe(true);
+    expect(await verifyPassword("S3cret", a)).toBe(false);
+    expect(await verifyPassword("", a)).toBe(false);
   });
 
-  it("do not take plain text for a hash", () => {
+  it("do not take plain text for a hash", async () => {
     expect(isPasswordHash("s3cret")).toBe(false);
-    expect(verifyPassword("s3cret", "s3cret")).toBe(false);
+    expect(await verifyPassword("s3cret", "s3cret")).toBe(false);
   });
 });
 
@@ -30,22 +30,22 @@ describe("the embedded broker's users and ACL", () => {
     { username: "scada", passwordHash: hashPassword("scada") },
   ];
 
-  it("lets anyone in, to do anything, without users (the default)", () => {
+  it("lets anyone in, to do anything, without users (the default)", async () => {
     const auth = new BrokerAuth([], {});
     expect(auth.required).toBe(false);
-    expect(auth.authenticate(undefined, undefined)).toBe(true);
+    expect(await auth.authenticate(undefined, undefined)).toBe(true);
     expect(auth.mayPublish(undefined, "11/5/3WA/F/ETU")).toBe(true);
     expect(auth.maySubscribe(undefined, "#")).toBe(true);
   });
 
-  it("with users, admits only a right username and password", () => {
+  it("with users, admits only a right username and password", async () => {
     const auth = new BrokerAuth(users, {});
     expect(auth.required).toBe(true);
-    expect(auth.authenticate("device-11", pw("dev"))).toBe(true);
-    expect(auth.authenticate("device-11", pw("scada"))).toBe(false);
-    expect(auth.authenticate("nobody", pw("dev"))).toBe(false);
-    expect(auth.authenticate(undefined, undefined)).toBe(false);
-    expect(auth.authenticate("device-11", undefined)).toBe(false);
+    expect(await auth.authenticate("device-11", pw("dev"))).toBe(true);
+    expect(await auth.authenticate("device-11", pw("scada"))).toBe(false);
+    expect(await auth.authenticate("nobody", pw("dev"))).toBe(false);
+    expect(await auth.authenticate(undefined, undefined)).toBe(false);
+    expect(await auth.authenticate("device-11", undefined)).toBe(false);
   });
 
   it("with an empty ACL, lets every logged-in user publish and subscribe anywhere", () => {

@@ -14,14 +14,14 @@ const usersFile = (text: string) => {
 };
 
 describe("password hashes", () => {
-  it("verifies the right password only, with a salt of its own each time", () => {
+  it("verifies the right password only, with a salt of its own each time", async () => {
     const a = hashPassword("correct horse");
     expect(isPasswordHash(a)).toBe(true);
     expect(a).not.toBe(hashPassword("correct horse"));
-    expect(verifyPassword("correct horse", a)).toBe(true);
-    expect(verifyPassword("correct horsE", a)).toBe(false);
-    expect(verifyPassword("", a)).toBe(false);
-    expect(verifyPassword("correct horse", "correct horse")).toBe(false);
+    expect(await verifyPassword("correct horse", a)).toBe(true);
+    expect(await verifyPassword("correct horsE", a)).toBe(false);
+    expect(await verifyPassword("", a)).toBe(false);
+    expect(await verifyPassword("correct horse", "correct horse")).toBe(false);
   });
 
   it("refuses to hash an empty password", () => {
