@@ -4,6 +4,7 @@ import {
   type INamespace,
   type LocalizedText,
   type NodeId,
+  QualifiedName,
   StatusCodes,
   type UAObject,
   type UAVariable,
@@ -28,6 +29,8 @@ export interface DeviceNodesListener {
 
 /** Per catalog point, what every device's variable of that point shares. */
 interface PointTemplate {
+  browseName: QualifiedName;
+  displayName: LocalizedText;
   description: LocalizedText;
   typeDefinition: string;
   /** EngineeringUnits and EURange of the point's instance declaration in the model. */
@@ -60,6 +63,8 @@ export class DeviceNodes {
       );
       const properties = (declaration?.findReferencesExAsObject?.("HasProperty") ?? []) as BaseNode[];
       this.templates.set(p.topicId, {
+        browseName: new QualifiedName({ name: p.browseName, namespaceIndex: modelNs.index }),
+        displayName: coerceLocalizedText(p.browseName)!,
         description: coerceLocalizedText(describePoint(p))!,
         typeDefinition: variableKind(p),
         properties: properties.map((n) => n.nodeId),
@@ -96,13 +101,17 @@ export class DeviceNodes {
       parent = this.modelFolder(id, point.folder.slice(0, depth), parent);
     // Unmapped stand-ins (not in the catalog) have no template: a plain variable, no properties.
     const template = this.templates.get(point.topicId) ?? {
+      browseName: new QualifiedName({ name: point.browseName, namespaceIndex: this.modelNs.index }),
+      displayName: coerceLocalizedText(point.browseName)!,
       description: coerceLocalizedText(describePoint(point))!,
       typeDefinition: "BaseDataVariableType",
       properties: [],
     };
     const variable = this.ns.addVariable({
       nodeId: `s=${topic}`,
-      browseName: { name: point.browseName, namespaceIndex: this.modelNs.index },
+      // One name object per catalog point, shared by every device's variable of it.
+      browseName: template.browseName,
+      displayName: template.displayName,
       description: template.description,
       componentOf: parent,
       dataType: point.dataType,
