@@ -103,6 +103,7 @@ export const configSchema = {
         reconnectPeriod: { type: "integer", minimum: 100, default: 1000 },
         reconnectPeriodMax: { type: "integer", minimum: 100, default: 30000 },
         connectTimeout: { type: "integer", minimum: 1000, default: 30000 },
+        storeFolder: { type: "string", default: "data/mqtt-store" },
         username: { type: "string", default: "" },
         password: { type: "string", default: "" },
         passwordFile: file,

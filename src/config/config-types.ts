@@ -52,6 +52,8 @@ export interface GatewayConfig {
     reconnectPeriod: number;
     reconnectPeriodMax: number;
     connectTimeout: number;
+    /** Inbound QoS 2 state on disk (a folder per client id); empty: in memory, lost with a crash. */
+    storeFolder: string;
     username: string;
     password: string;
     /** Read at start, trailing newline trimmed (Docker secrets); excludes password. */

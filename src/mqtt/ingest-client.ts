@@ -1,7 +1,9 @@
+import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
+import { FileStore } from "./file-store.js";
 import {
   type MessageSource,
   NotConnectedError,
@@ -38,6 +40,11 @@ export class IngestClient implements MessageSource {
   private stopping = false;
   private isUp = false;
   private security: ClientSecurity | null = null;
+  /**
+   * Inbound QoS 2 messages between PUBREC and PUBREL (mqtt.storeFolder): on disk, they survive a
+   * crash and are delivered once when the broker repeats its PUBREL; null keeps them in memory.
+   */
+  readonly incomingStore: FileStore | null;
   /** The failure last logged at its level; its repetitions go to debug until a connection succeeds. */
   private loggedFailure = "";
   /** Connection attempts that failed since start (TLS, credentials or network). */
@@ -50,6 +57,16 @@ export class IngestClient implements MessageSource {
   ) {
     this.version = config.mqtt.protocolVersion;
     this.backoff = config.mqtt.reconnectPeriod;
+    const folder = config.mqtt.storeFolder;
+    this.incomingStore = folder
+      ? new FileStore(join(folder, encodeURIComponent(config.mqtt.clientId), "incoming"))
+      : null;
+  }
+
+  /** Messages MQTT.js holds to send or resend (QoS 1 and 2 not yet acknowledged), for diagnostics and tests. */
+  get outgoingInFlight(): number {
+    const store = this.client?.outgoingStore as unknown as { _inflights?: Map<unknown, unknown> } | undefined;
+    return store?._inflights?.size ?? 0;
   }
 
   get connected(): boolean {
@@ -118,6 +135,7 @@ export class IngestClient implements MessageSource {
       resubscribe: false,
       // A refused login is retried with the backoff: the broker's user may be fixed meanwhile.
       reconnectOnConnackError: true,
+      ...(this.incomingStore ? { incomingStore: this.incomingStore } : {}),
       ...(security.username ? { username: security.username } : {}),
       ...(security.password !== undefined ? { password: security.password } : {}),
       ...(isTlsUrl(m.url) ? security.tls : {}),
@@ -130,6 +148,8 @@ export class IngestClient implements MessageSource {
     client.on("connect", (connack) => {
       this.isUp = true;
       this.loggedFailure = "";
+      // A new session: the broker sends no PUBREL for what an older one left on disk.
+      if (!connack.sessionPresent) this.incomingStore?.clear();
       this.backoff = m.reconnectPeriod;
       client.options.reconnectPeriod = this.backoff;
       // The options hold the password and the key: log only what says how the link is secured.

@@ -1,0 +1,131 @@
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import type { IStore } from "mqtt";
+
+type Packet = Parameters<IStore["put"]>[0];
+type Done = Parameters<IStore["put"]>[1];
+type PacketCallback = Parameters<IStore["get"]>[1];
+
+/** JSON cannot hold a Buffer: payloads and binary MQTT 5 properties travel as base64. */
+const replacer = (_key: string, value: unknown) =>
+  value && typeof value === "object" && (value as { type?: unknown }).type === "Buffer" && "data" in value
+    ? { $buffer: Buffer.from((value as { data: number[] }).data).toString("base64") }
+    : value;
+const reviver = (_key: string, value: unknown) =>
+  value && typeof value === "object" && typeof (value as { $buffer?: unknown }).$buffer === "string"
+    ? Buffer.from((value as { $buffer: string }).$buffer, "base64")
+    : value;
+
+/**
+ * An MQTT.js packet store on disk, one file per message id, written before MQTT.js answers the
+ * broker: the gateway's inbound QoS 2 state (a PUBLISH acknowledged with PUBREC, delivered at
+ * PUBREL) survives a crash. Each put is written to a temporary file, fsynced and renamed, so a
+ * crash leaves the old packet or the new one, never half of one. The folder is made on first use.
+ */
+export class FileStore implements IStore {
+  private made = false;
+
+  constructor(readonly folder: string) {}
+
+  put(packet: Packet, cb: Done): this {
+    try {
+      this.mkdir();
+      const file = this.fileOf(packet.messageId);
+      const tmp = `${file}.tmp`;
+      const fd = openSync(tmp, "w");
+      try {
+        writeSync(fd, JSON.stringify(packet, replacer));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+      cb();
+    } catch (err) {
+      cb(err as Error);
+    }
+    return this;
+  }
+
+  get(packet: Pick<Packet, "messageId">, cb: PacketCallback): this {
+    const stored = this.read(this.fileOf(packet.messageId));
+    if (stored) cb(undefined, stored);
+    else cb(new Error("missing packet"));
+    return this;
+  }
+
+  del(packet: Pick<Packet, "messageId">, cb: PacketCallback): this {
+    const file = this.fileOf(packet.messageId);
+    const stored = this.read(file);
+    if (!stored) {
+      cb(new Error("missing packet"));
+      return this;
+    }
+    try {
+      unlinkSync(file);
+      cb(undefined, stored);
+    } catch (err) {
+      cb(err as Error);
+    }
+    return this;
+  }
+
+  createStream(): ReturnType<IStore["createStream"]> {
+    const packets = this.ids()
+      .map((id) => this.read(this.fileOf(id)))
+      .filter((p): p is Packet => p !== null);
+    return Readable.from(packets) as unknown as ReturnType<IStore["createStream"]>;
+  }
+
+  /** Message ids held now, for diagnostics and tests. */
+  ids(): number[] {
+    try {
+      return readdirSync(this.folder)
+        .filter((f) => /^\d+\.json$/.test(f))
+        .map((f) => Number(f.slice(0, -5)))
+        .sort((a, b) => a - b);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Forgets every packet: the broker holds no session any more, so no PUBREL will come for them. */
+  clear(): void {
+    rmSync(this.folder, { recursive: true, force: true });
+    this.made = false;
+  }
+
+  close(cb: Done): void {
+    cb();
+  }
+
+  private mkdir(): void {
+    if (this.made) return;
+    mkdirSync(this.folder, { recursive: true });
+    this.made = true;
+  }
+
+  private fileOf(messageId: number | undefined): string {
+    return join(this.folder, `${messageId ?? 0}.json`);
+  }
+
+  private read(file: string): Packet | null {
+    try {
+      return JSON.parse(readFileSync(file, "utf8"), reviver) as Packet;
+    } catch {
+      return null;
+    }
+  }
+}
