@@ -179,6 +179,7 @@ export const configSchema = {
             maxNodesPerMethodCall: { type: "integer", minimum: 1, default: 100 },
             maxNodesPerTranslateBrowsePathsToNodeIds: { type: "integer", minimum: 1, default: 1000 },
             maxMessageSize: { type: "integer", minimum: 65536, default: 16777216 },
+            maxMonitoredItemQueueSize: { type: "integer", minimum: 1, maximum: 5000, default: 1000 },
           },
         },
       },

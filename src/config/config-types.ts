@@ -102,6 +102,8 @@ export interface GatewayConfig {
       maxNodesPerMethodCall: number;
       maxNodesPerTranslateBrowsePathsToNodeIds: number;
       maxMessageSize: number;
+      /** Values a monitored item may hold for a client that does not collect them. */
+      maxMonitoredItemQueueSize: number;
     };
   };
   mapping: {

@@ -13,6 +13,7 @@ import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { pkiFolders } from "./pki-folders.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
+import { limitMonitoredItemQueues } from "./queue-limit.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 
@@ -53,6 +54,7 @@ export function createOpcuaServer(
     getUserRoles: (username: string) => roleNodeIds(byName.get(username)?.roles ?? []),
   };
   const l = o.limits;
+  limitMonitoredItemQueues(l.maxMonitoredItemQueueSize);
   return new OPCUAServer({
     port: o.port,
     resourcePath: o.resourcePath,
@@ -81,6 +83,7 @@ export function createOpcuaServer(
       maxSubscriptionsPerSession: l.maxSubscriptionsPerSession,
       maxMonitoredItems: l.maxMonitoredItems,
       maxMonitoredItemsPerSubscription: l.maxMonitoredItemsPerSubscription,
+      maxMonitoredItemsQueueSize: l.maxMonitoredItemQueueSize,
       operationLimits: {
         maxNodesPerRead: l.maxNodesPerRead,
         maxNodesPerWrite: l.maxNodesPerWrite,
