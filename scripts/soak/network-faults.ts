@@ -1,0 +1,203 @@
+/**
+ * Network faults between the gateway and mosquitto, made by a TCP proxy: cut (both sockets
+ * destroyed), stall (half-open: nothing flows, nothing closes) and delay (latency each way), while a
+ * device publishes sequence-numbered messages straight to the broker. Measures how long the gateway
+ * takes to notice, what its outgoing store holds meanwhile, and what is lost and duplicated.
+ */
+import { StatusCodes } from "node-opcua";
+import type { IngestClient } from "../../src/mqtt/ingest-client.js";
+import { startMosquitto } from "../../test/helpers/brokers.js";
+import { startGateway } from "../../test/helpers/gateway.js";
+import { connectClient, nodeOf } from "../../test/helpers/opcua-client.js";
+import {
+  formatTally,
+  SEQ_TOPICS,
+  SeqPublisher,
+  SeqReceiver,
+  type SeqTally,
+} from "../../test/helpers/sequence.js";
+import { startTcpProxy } from "../../test/helpers/tcp-proxy.js";
+import { waitFor } from "../../test/helpers/wait.js";
+import type { SoakFigures, SoakOptions, SoakScenario } from "../soak.js";
+import { tallyFigures } from "./broker-restart.js";
+
+export type Fault = "cut" | "stall" | "delay";
+
+export interface NetworkFaultOptions {
+  fault: Fault;
+  cycles: number;
+  /** The gateway's mqtt.keepalive, seconds. */
+  keepalive: number;
+  /** ms of normal traffic before each fault. */
+  runMs: number;
+  /** ms the fault lasts. */
+  faultMs: number;
+  /** Latency each way for `delay`, ms. */
+  delayMs: number;
+  /** Messages per second per topic. */
+  rate: number;
+}
+
+export interface NetworkFaultResult {
+  tally: Record<0 | 1 | 2, SeqTally>;
+  complete: boolean;
+  /** ms from the fault to the gateway's "connection lost", the worst cycle; -1 when it never noticed. */
+  detectionMs: number;
+  /** Status of a QoS 1 point during the fault and after it (the last cycle). */
+  statusDown: string;
+  statusBack: string;
+  /**
+   * Commands tried every 100 ms during the faults: the most MQTT.js's outgoing store held while
+   * the gateway still believed the link up (undetected half-open), after it noticed, and at the end.
+   */
+  maxOutgoing: number;
+  maxOutgoingWhileDown: number;
+  outgoingAtEnd: number;
+  /** Command publishes tried during the faults and refused at once (not queued). */
+  refusedPublishes: number;
+  disconnects: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const QOS1_TOPIC = SEQ_TOPICS.find((t) => t.qos === 1)!.topic;
+
+export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFaultResult> {
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    const broker = await startMosquitto("max_queued_messages 1000000\n");
+    undo.push(() => broker.stop());
+    const proxy = await startTcpProxy(broker.port);
+    undo.push(() => proxy.stop());
+    const receiver = new SeqReceiver();
+    const untap = receiver.tapAll();
+    undo.push(async () => untap());
+    const gw = await startGateway(
+      `mqtt:\n  url: ${proxy.url()}\n  clientId: gw-net-${o.fault}-${process.pid}\n  protocolVersion: 5\n  keepalive: ${o.keepalive}\n` +
+        "  reconnectPeriod: 100\n  reconnectPeriodMax: 500\n  connectTimeout: 1000\n  storeFolder: ''\n" +
+        "  subscriptions:\n    - { topic: 11/#, qos: 2 }\n",
+    );
+    undo.push(() => gw.stop());
+    const ingest = gw.gateway.ingest!;
+    const source = (gw.gateway as unknown as { source: IngestClient }).source;
+    let disconnects = 0;
+    let lostAt = 0;
+    const lost = ingest.connectionLost.bind(ingest);
+    ingest.connectionLost = (now) => {
+      disconnects++;
+      lostAt = Date.now();
+      lost(now);
+    };
+    const client = await connectClient(gw.endpointUrl);
+    undo.push(() => client.stop());
+    const statusOf = async () => (await client.read(nodeOf(QOS1_TOPIC))).statusCode;
+    const pub = await SeqPublisher.connect(broker.url, SEQ_TOPICS, `seq-net-${o.fault}-${process.pid}`);
+    undo.push(() => pub.stop());
+    pub.start(o.rate);
+    await waitFor("first values", async () => (await statusOf()).equals(StatusCodes.Good));
+
+    let detectionMs = o.fault === "delay" ? 0 : -1;
+    let statusDown = "";
+    let statusBack = "";
+    let maxOutgoing = 0;
+    let maxOutgoingWhileDown = 0;
+    let refusedPublishes = 0;
+    for (let cycle = 0; cycle < o.cycles; cycle++) {
+      await sleep(o.runMs);
+      const before = disconnects;
+      const faultAt = Date.now();
+      if (o.fault === "cut") proxy.cut();
+      else if (o.fault === "stall") proxy.stall();
+      else proxy.delay(o.delayMs);
+      // Meanwhile a command is tried every 100 ms: refused, never queued for later.
+      const probe = setInterval(() => {
+        maxOutgoing = Math.max(maxOutgoing, source.outgoingInFlight);
+        if (!ingest.isConnected)
+          maxOutgoingWhileDown = Math.max(maxOutgoingWhileDown, source.outgoingInFlight);
+        source.publish("cmd/probe", "{}", { qos: 1, retain: false }).catch(() => {
+          refusedPublishes++;
+        });
+      }, 100);
+      try {
+        if (o.fault !== "delay") {
+          await waitFor("connection lost", () => disconnects > before, o.keepalive * 3000);
+          detectionMs = Math.max(detectionMs, lostAt - faultAt);
+          statusDown = (await statusOf()).name;
+        }
+        await sleep(Math.max(0, faultAt + o.faultMs - Date.now()));
+        if (o.fault === "delay") statusDown = (await statusOf()).name;
+      } finally {
+        clearInterval(probe);
+        maxOutgoing = Math.max(maxOutgoing, source.outgoingInFlight);
+      }
+      if (o.fault === "stall") proxy.resume();
+      if (o.fault === "delay") proxy.delay(0);
+      await waitFor("reconnected", () => ingest.isConnected, 15_000);
+      statusBack = (
+        await waitFor("Good again", async () => {
+          const s = await statusOf();
+          return s.equals(StatusCodes.Good) ? s : null;
+        })
+      ).name;
+    }
+    await sleep(o.runMs);
+    pub.pause();
+    let complete = true;
+    try {
+      await waitFor("every QoS ≥ 1 message", () => pub.drained && receiver.complete(pub), 15_000);
+    } catch {
+      complete = false;
+    }
+    await sleep(300);
+    return {
+      tally: receiver.tally(pub),
+      complete,
+      detectionMs,
+      statusDown,
+      statusBack,
+      maxOutgoing,
+      maxOutgoingWhileDown,
+      outgoingAtEnd: source.outgoingInFlight,
+      refusedPublishes,
+      disconnects,
+    };
+  } finally {
+    for (const u of undo.reverse()) await u().catch(() => {});
+  }
+}
+
+const KEEPALIVE_S = 2;
+
+export const scenarios: SoakScenario[] = (["cut", "stall", "delay"] as const).map((fault) => ({
+  name: `network-${fault}`,
+  describe: {
+    cut: "the gateway's TCP link to the broker cut (both sockets destroyed), repeatedly",
+    stall: `the link half-open (nothing flows, nothing closes), keep-alive ${KEEPALIVE_S} s`,
+    delay: "300 ms of latency each way on the link",
+  }[fault],
+  async run({ quick, durationS, log }: SoakOptions): Promise<SoakFigures> {
+    const cycles = quick ? 1 : Math.max(1, Math.round((durationS ?? 60) / 10));
+    log(`${cycles} fault(s)`);
+    const r = await networkFault({
+      fault,
+      cycles,
+      keepalive: KEEPALIVE_S,
+      runMs: quick ? 800 : 3000,
+      faultMs: fault === "cut" ? 500 : quick ? 4500 : 6000,
+      delayMs: 300,
+      rate: quick ? 100 : 200,
+    });
+    if (!r.complete || r.tally[1].lost || r.tally[2].lost || r.tally[2].duplicated)
+      throw new Error(`messages lost: ${formatTally(r.tally)}`);
+    if (fault === "stall" && r.detectionMs > 1.5 * KEEPALIVE_S * 1000 + 500)
+      throw new Error(`stall detected after ${r.detectionMs} ms`);
+    return {
+      faults: cycles,
+      "keep-alive (s)": KEEPALIVE_S,
+      "detection (ms, worst)": r.detectionMs,
+      disconnects: r.disconnects,
+      ...tallyFigures(r.tally),
+      "outgoing store, most": r.maxOutgoing,
+      "outgoing store at the end": r.outgoingAtEnd,
+    };
+  },
+}));
