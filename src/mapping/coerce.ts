@@ -1,5 +1,5 @@
 import { type DataTypeName, INTEGER_RANGES } from "../model/catalog-types.js";
-import { type DecodeFailure, parseTimestamp } from "./payload.js";
+import { type DecodeFailure, jsonOf, parseTimestamp } from "./payload.js";
 
 export type Coerced =
   | { ok: true; value: number | boolean | string | Date }
@@ -10,7 +10,7 @@ const FLOAT_MAX = 3.4028234663852886e38;
 const mismatch = (value: unknown, dataType: string): Coerced => ({
   ok: false,
   reason: "typeMismatch",
-  detail: `${JSON.stringify(value)?.slice(0, 64)} is not a ${dataType}`,
+  detail: `${jsonOf(value)?.slice(0, 64)} is not a ${dataType}`,
 });
 
 /** Converts a decoded value to the point's OPC UA type, never rounding or guessing silently. */
@@ -28,15 +28,19 @@ export function coerceValue(value: unknown, dataType: DataTypeName): Coerced {
     }
     case "Boolean": {
       if (typeof value === "boolean") return { ok: true, value };
+      // Only text and numbers: String() of a JSON object may throw (a "toString" key) or recurse.
+      if (typeof value !== "string" && typeof value !== "number") return mismatch(value, dataType);
       const s = String(value).trim().toLowerCase();
       if (s === "true" || s === "1") return { ok: true, value: true };
       if (s === "false" || s === "0") return { ok: true, value: false };
       return mismatch(value, dataType);
     }
-    case "String":
+    case "String": {
       if (typeof value === "string") return { ok: true, value };
       if (typeof value === "number" || typeof value === "boolean") return { ok: true, value: String(value) };
-      return { ok: true, value: JSON.stringify(value) };
+      const json = jsonOf(value);
+      return json === undefined ? mismatch(value, dataType) : { ok: true, value: json };
+    }
     case "DateTime": {
       const t = parseTimestamp(value);
       return t instanceof Date ? { ok: true, value: t } : mismatch(value, dataType);

@@ -98,11 +98,23 @@ function sample(entry: Record<string, unknown>, envelope: Record<string, unknown
   if (value === null || value === undefined) return fail("noValue", "value is null");
   const rawTime = firstOf(entry, TIME_KEYS) ?? firstOf(envelope, TIME_KEYS);
   const time = parseTimestamp(rawTime);
-  if (time === "invalid") return fail("badTimestamp", `cannot read timestamp ${JSON.stringify(rawTime)}`);
+  if (time === "invalid") return fail("badTimestamp", `cannot read timestamp ${jsonOf(rawTime)}`);
   const rawQuality = firstOf(entry, QUALITY_KEYS);
   const quality = parseQuality(rawQuality, Object.hasOwn(entry, "qc"));
-  if (quality === null) return fail("badQuality", `cannot read quality ${JSON.stringify(rawQuality)}`);
+  if (quality === null) return fail("badQuality", `cannot read quality ${jsonOf(rawQuality)}`);
   return { ok: true, value, sourceTimestamp: time, quality };
+}
+
+/**
+ * JSON text of a decoded value, or undefined where there is none: JSON.stringify recurses, and a
+ * payload within mapping.maxPayloadBytes can nest deeper than the stack allows (RangeError).
+ */
+export function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /** ISO 8601, or epoch seconds / milliseconds (numbers below 1e11 are taken as seconds). */

@@ -50,6 +50,7 @@ export function parseStatus(payload: Uint8Array): boolean | null {
   const text = Buffer.from(payload).toString("utf8").trim();
   const word = (w: unknown): boolean | null => {
     if (typeof w === "boolean") return w;
+    if (typeof w !== "string" && typeof w !== "number") return null;
     const s = String(w).trim().toLowerCase();
     if (["online", "true", "1", "connected", "up"].includes(s)) return true;
     if (["offline", "false", "0", "disconnected", "down"].includes(s)) return false;

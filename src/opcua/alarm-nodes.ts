@@ -12,6 +12,7 @@ import {
 import type { Logger } from "../logger.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { DeviceId } from "./device-nodes.js";
+import { stringNodeId } from "./node-ids.js";
 
 export type AckState = "Acknowledged" | "Confirmed";
 
@@ -146,7 +147,7 @@ export class AlarmNodes {
       });
     const name = `${point.browseName}${suffix}`;
     const alarm = instantiate({
-      nodeId: `s=Devices/${key}/Conditions/${name}`,
+      nodeId: stringNodeId(this.ns, `Devices/${key}/Conditions/${name}`),
       browseName: `${name}Condition`,
       componentOf: deviceNode,
       conditionSource: deviceNode,

@@ -20,6 +20,7 @@ import type { ArgumentType, CommandDef, CommandInput } from "../model/command-ca
 import type { Caller, OpcuaToMqtt } from "../opcua-to-mqtt.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
+import { stringNodeId } from "./node-ids.js";
 
 const ARGUMENT_DATA_TYPE: Record<ArgumentType, DataType> = {
   Boolean: DataType.Boolean,
@@ -80,7 +81,7 @@ export class CommandNodes {
   add(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceAddress): void {
     for (const command of this.byFolder.get(folder.join("/")) ?? []) {
       const method = this.ns.addMethod(node, {
-        nodeId: `s=${nodePath}/${command.name}`,
+        nodeId: stringNodeId(this.ns, `${nodePath}/${command.name}`),
         browseName: command.name,
         description: `${command.description} Needs role ${command.role}.`,
         inputArguments: command.inputs.map((a) => ({

@@ -2,6 +2,7 @@ import { DataType, type INamespace, type UAVariable } from "node-opcua";
 import type { Logger } from "../logger.js";
 import { POINT_STATUS } from "../mapping/status.js";
 import type { DeviceState } from "../mqtt-to-opcua.js";
+import { stringNodeId } from "./node-ids.js";
 import { variantOf, writePoint } from "./point-writer.js";
 
 interface Tracked {
@@ -31,7 +32,7 @@ export class DeviceHealth {
 
   add(device: DeviceState): void {
     const online = this.ns.addVariable({
-      nodeId: `s=Devices/${device.key}/Online`,
+      nodeId: stringNodeId(this.ns, `Devices/${device.key}/Online`),
       browseName: "Online",
       componentOf: device.node,
       dataType: "Boolean",

@@ -11,6 +11,7 @@ import {
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
 import { accessLevelOf, folderTypeName, type InformationModel, variableKind } from "./information-model.js";
+import { browseNameOf, stringNodeId } from "./node-ids.js";
 import { setInitialStatus } from "./point-writer.js";
 
 /** A device's identity: the last three levels of its topics. */
@@ -80,8 +81,8 @@ export class DeviceNodes {
     let device = this.nodes.get(key);
     if (!device) {
       device = this.ns.addObject({
-        nodeId: `s=${key}`,
-        browseName: id.deviceSource,
+        nodeId: stringNodeId(this.ns, key),
+        browseName: browseNameOf(this.ns, id.deviceSource),
         organizedBy: nameFolder,
         typeDefinition: this.model.deviceType,
         // Its alarms are raised on it: a client may subscribe to one device's events.
@@ -108,7 +109,7 @@ export class DeviceNodes {
       properties: [],
     };
     const variable = this.ns.addVariable({
-      nodeId: `s=${topic}`,
+      nodeId: stringNodeId(this.ns, topic),
       // One name object per catalog point, shared by every device's variable of it.
       browseName: template.browseName,
       displayName: template.displayName,
@@ -131,7 +132,10 @@ export class DeviceNodes {
   private folder(key: string, name: string, parent: UAObject): UAObject {
     let node = this.nodes.get(key);
     if (!node) {
-      node = this.ns.addFolder(parent, { nodeId: `s=${key}`, browseName: name });
+      node = this.ns.addFolder(parent, {
+        nodeId: stringNodeId(this.ns, key),
+        browseName: browseNameOf(this.ns, name),
+      });
       this.nodes.set(key, node);
     }
     return node;
@@ -144,7 +148,7 @@ export class DeviceNodes {
     let node = this.nodes.get(key);
     if (!node) {
       node = this.ns.addObject({
-        nodeId: `s=${key}`,
+        nodeId: stringNodeId(this.ns, key),
         browseName: { name: folder.at(-1)!, namespaceIndex: this.modelNs.index },
         componentOf: parent,
         typeDefinition: this.model.folderTypes.get(path) ?? "FolderType",

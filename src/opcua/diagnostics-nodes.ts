@@ -2,6 +2,7 @@ import { DataType, type INamespace, type UAObject, Variant, VariantArrayType } f
 import { type IngestCounters, REJECT_REASONS } from "../counters.js";
 import type { DeviceState } from "../mqtt-to-opcua.js";
 import type { CommandCounters } from "../opcua-to-mqtt.js";
+import { browseNameOf, stringNodeId } from "./node-ids.js";
 
 /** What the diagnostics read; getters, so the ingest path never pays for diagnostics. */
 export interface DiagnosticsSource {
@@ -72,8 +73,8 @@ export class DiagnosticsNodes {
   addDevice(device: DeviceState): void {
     const base = `Gateway/Devices/${device.key}`;
     const node = this.ns.addObject({
-      nodeId: `s=${base}`,
-      browseName: device.key,
+      nodeId: stringNodeId(this.ns, base),
+      browseName: browseNameOf(this.ns, device.key),
       organizedBy: this.devicesFolder!,
       description: `Diagnostics of device ${device.key}`,
     });
@@ -85,7 +86,7 @@ export class DiagnosticsNodes {
 
   private addCounter(parent: UAObject, base: string, name: string, read: () => number): void {
     this.ns.addVariable({
-      nodeId: `s=${base}/${name}`,
+      nodeId: stringNodeId(this.ns, `${base}/${name}`),
       browseName: name,
       componentOf: parent,
       dataType: "UInt64",
@@ -96,7 +97,7 @@ export class DiagnosticsNodes {
 
   private add(parent: UAObject, base: string, name: string, dataType: DataType, read: () => unknown): void {
     this.ns.addVariable({
-      nodeId: `s=${base}/${name}`,
+      nodeId: stringNodeId(this.ns, `${base}/${name}`),
       browseName: name,
       componentOf: parent,
       dataType: DataType[dataType],
