@@ -93,9 +93,12 @@ export class EmbeddedBroker implements MessageSource {
     // drainTimeout: a subscriber that stops reading is dropped, not allowed to stall everyone.
     this.broker = await Aedes.createBroker({ drainTimeout: 30_000, concurrency: 1000, ...this.guards(auth) });
     const broker = this.broker;
-    if (b.plainListener) this.server = await listen(net.createServer(broker.handle), b.host, b.port);
+    // noDelay: MQTT packets are small and answer one another (PUBLISH, PUBREC, PUBREL, a reply);
+    // with Nagle's algorithm on, a command's round trip waited ~40 ms for delayed ACKs.
+    if (b.plainListener)
+      this.server = await listen(net.createServer({ noDelay: true }, broker.handle), b.host, b.port);
     if (tlsOptions) {
-      const server = tls.createServer(tlsOptions, broker.handle);
+      const server = tls.createServer({ ...tlsOptions, noDelay: true }, broker.handle);
       // A failed handshake (no client certificate, an unknown CA, an old TLS version) never
       // reaches aedes: this is the only place it shows.
       server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) =>
