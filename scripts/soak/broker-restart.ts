@@ -51,6 +51,11 @@ export interface BrokerRestartResult {
   brokerReconnects: number;
   /** Per QoS, messages published after the gateway was back (last cycle) that never arrived. */
   lostAfterBack: Record<0 | 1 | 2, number>;
+  /** Per QoS ≥ 1 topic, the seqs that never arrived, and per cycle the seqs sent when the broker was stopped. */
+  lostSeqs: Record<string, number[]>;
+  sentAtStop: Record<string, number>[];
+  /** Acknowledgements with an error the publisher got (and sent again). */
+  publisherRefused: number;
   /** Whether mosquitto wrote its persistence file. */
   persisted: boolean;
 }
@@ -89,8 +94,10 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
     let statusBack = "";
     let reconnectMs = 0;
     let sentWhenBack = new Map<string, number>();
+    const sentAtStop: Record<string, number>[] = [];
     for (let cycle = 0; cycle < o.cycles; cycle++) {
       await sleep(o.runMs);
+      sentAtStop.push(Object.fromEntries(pub.sent));
       const exited = new Promise((r) => broker.process.once("exit", r));
       broker.process.kill(o.signal);
       await exited;
@@ -134,6 +141,14 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
     for (const t of pub.topics)
       for (let seq = (sentWhenBack.get(t.topic) ?? 0) + 1; seq <= pub.sent.get(t.topic)!; seq++)
         if (!receiver.seen.get(t.topic)?.has(seq)) lostAfterBack[t.qos]++;
+    const lostSeqs: Record<string, number[]> = {};
+    for (const t of pub.topics) {
+      if (t.qos === 0) continue;
+      const seen = receiver.seen.get(t.topic);
+      const missing: number[] = [];
+      for (let seq = 1; seq <= pub.sent.get(t.topic)!; seq++) if (!seen?.has(seq)) missing.push(seq);
+      lostSeqs[t.topic] = missing;
+    }
     let persisted = false;
     try {
       persisted = statSync(join(dir, "mosquitto.db")).size > 0;
@@ -146,6 +161,9 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
       reconnectMs,
       brokerReconnects: gw.gateway.counters.brokerReconnects,
       lostAfterBack,
+      lostSeqs,
+      sentAtStop,
+      publisherRefused: pub.refused,
       persisted,
     };
   } finally {
@@ -174,6 +192,7 @@ export const scenarios: SoakScenario[] = (["SIGTERM", "SIGKILL"] as const).map((
       "autosave_interval (s)": AUTOSAVE_S,
       ...tallyFigures(r.tally),
       "lost at QoS 1 after the restart": r.lostAfterBack[1],
+      "publisher's messages refused by the broker (0x97, sent again)": r.publisherRefused,
       "reconnect after the broker is back (ms, worst)": r.reconnectMs,
       "status while down": r.statusDown,
       "status after": r.statusBack,

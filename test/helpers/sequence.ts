@@ -36,6 +36,13 @@ export class SeqPublisher {
   readonly skipped = new Map<string, number>();
   /** Per topic: seqs the broker acknowledged (PUBACK, PUBCOMP). */
   readonly acked = new Map<string, number>();
+  /**
+   * Acknowledgements with an error reason code (mosquitto answers 0x97 Quota exceeded when a client
+   * sends beyond its receive maximum, as MQTT.js does when it flushes its store after a reconnect):
+   * the message was not accepted, so the publisher sends it again, as a device must.
+   */
+  refused = 0;
+  private retries = 0;
   private timer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -73,11 +80,26 @@ export class SeqPublisher {
       }
       const seq = this.sent.get(t.topic)! + 1;
       this.sent.set(t.topic, seq);
-      const payload = JSON.stringify({ value: 230 + (seq % 100) / 10, seq });
-      this.client.publish(t.topic, payload, { qos: t.qos }, (err) => {
-        if (!err && t.qos > 0) this.acked.set(t.topic, this.acked.get(t.topic)! + 1);
-      });
+      this.send(t, seq);
     }
+  }
+
+  private send(t: SeqTopic, seq: number): void {
+    const payload = JSON.stringify({ value: 230 + (seq % 100) / 10, seq });
+    this.client.publish(t.topic, payload, { qos: t.qos }, (err) => {
+      if (t.qos === 0) return;
+      if (!err) {
+        this.acked.set(t.topic, this.acked.get(t.topic)! + 1);
+        return;
+      }
+      if (this.stopped) return;
+      this.refused++;
+      this.retries++;
+      setTimeout(() => {
+        this.retries--;
+        if (!this.stopped) this.send(t, seq);
+      }, 50);
+    });
   }
 
   /** `perSecond` messages per topic, in ticks of 20 ms. */
@@ -95,10 +117,13 @@ export class SeqPublisher {
 
   /** True when connected and every QoS 1 and 2 message has been acknowledged by the broker. */
   get drained(): boolean {
-    return this.client.connected && inFlight(this.client) === 0;
+    return this.client.connected && inFlight(this.client) === 0 && this.retries === 0;
   }
 
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     this.pause();
     await this.client.endAsync(true);
   }
