@@ -12,6 +12,7 @@ import { startMosquitto } from "../../test/helpers/brokers.js";
 import { startGateway } from "../../test/helpers/gateway.js";
 import { connectClient, nodeOf } from "../../test/helpers/opcua-client.js";
 import {
+  finishRun,
   formatTally,
   SEQ_TOPICS,
   SeqPublisher,
@@ -124,19 +125,7 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
       ).name;
     }
     await sleep(o.runMs);
-    pub.pause();
-    let complete = true;
-    try {
-      await waitFor(
-        "every QoS ≥ 1 message",
-        () => pub.drained && receiver.complete(pub),
-        o.settleMs ?? 10_000,
-      );
-    } catch {
-      complete = false;
-    }
-    // Late duplicates, if any, come within the same round trip.
-    await sleep(300);
+    const { tally, complete } = await finishRun(pub, receiver, o.settleMs ?? 10_000);
     const lostAfterBack = { 0: 0, 1: 0, 2: 0 };
     for (const t of pub.topics)
       for (let seq = (sentWhenBack.get(t.topic) ?? 0) + 1; seq <= pub.sent.get(t.topic)!; seq++)
@@ -154,7 +143,7 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
       persisted = statSync(join(dir, "mosquitto.db")).size > 0;
     } catch {}
     return {
-      tally: receiver.tally(pub),
+      tally,
       statusDown,
       statusBack,
       complete,

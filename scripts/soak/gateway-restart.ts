@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { startMosquitto } from "../../test/helpers/brokers.js";
 import { startGateway } from "../../test/helpers/gateway.js";
 import {
+  finishRun,
   formatTally,
   SEQ_TOPICS,
   SeqPublisher,
@@ -70,15 +71,7 @@ export async function gatewayRestart(o: GatewayRestartOptions): Promise<GatewayR
       await waitFor("connected", () => gw.gateway.ingest!.isConnected);
     }
     await sleep(o.runMs);
-    pub.pause();
-    let complete = true;
-    try {
-      await waitFor("every QoS ≥ 1 message", () => pub.drained && receiver.complete(pub), 10_000);
-    } catch {
-      complete = false;
-    }
-    await sleep(300);
-    return { tally: receiver.tally(pub), complete, startMs };
+    return { ...(await finishRun(pub, receiver, 10_000)), startMs };
   } finally {
     for (const u of undo.reverse()) await u().catch(() => {});
   }

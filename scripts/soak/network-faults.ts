@@ -10,6 +10,7 @@ import { startMosquitto } from "../../test/helpers/brokers.js";
 import { startGateway } from "../../test/helpers/gateway.js";
 import { connectClient, nodeOf } from "../../test/helpers/opcua-client.js";
 import {
+  finishRun,
   formatTally,
   SEQ_TOPICS,
   SeqPublisher,
@@ -140,16 +141,9 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       ).name;
     }
     await sleep(o.runMs);
-    pub.pause();
-    let complete = true;
-    try {
-      await waitFor("every QoS ≥ 1 message", () => pub.drained && receiver.complete(pub), 15_000);
-    } catch {
-      complete = false;
-    }
-    await sleep(300);
+    const { tally, complete } = await finishRun(pub, receiver, 15_000);
     return {
-      tally: receiver.tally(pub),
+      tally,
       complete,
       detectionMs,
       statusDown,

@@ -9,6 +9,7 @@ import {
   type UAObject,
   type UAVariable,
 } from "node-opcua";
+import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { DeviceId } from "./device-nodes.js";
@@ -27,14 +28,7 @@ interface LimitAlarm {
 type BaseAlarmOptions = Omit<Parameters<Namespace["instantiateOffNormalAlarm"]>[0], "normalState">;
 
 /** One limit alarm of config alarms.limits. */
-export interface LimitAlarmConfig {
-  point: string;
-  highHigh?: number;
-  high?: number;
-  low?: number;
-  lowLow?: number;
-  severity?: number;
-}
+export type LimitAlarmConfig = GatewayConfig["alarms"]["limits"][number];
 
 /**
  * Every alarm point of the catalog becomes an OPC UA condition on its device object

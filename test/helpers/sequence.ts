@@ -1,5 +1,6 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { MqttToOpcua } from "../../src/mqtt-to-opcua.js";
+import { waitFor } from "./wait.js";
 
 /** A topic the sequence publisher feeds, at one QoS. */
 export interface SeqTopic {
@@ -209,6 +210,30 @@ export class SeqReceiver {
 }
 
 /** `qos1 lost 0 dup 0 of 600; …` for logs and the soak's table. */
+/**
+ * Ends a run: stops the publisher, waits (bounded) until every QoS ≥ 1 message it sent arrived,
+ * lets duplicates land, and counts. `complete` is false when something never arrived.
+ */
+export async function finishRun(
+  publisher: SeqPublisher,
+  receiver: SeqReceiver,
+  timeoutMs: number,
+): Promise<{ tally: Record<0 | 1 | 2, SeqTally>; complete: boolean }> {
+  publisher.pause();
+  let complete = true;
+  try {
+    await waitFor(
+      "every QoS ≥ 1 message",
+      () => publisher.drained && receiver.complete(publisher),
+      timeoutMs,
+    );
+  } catch {
+    complete = false;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { tally: receiver.tally(publisher), complete };
+}
+
 export function formatTally(t: Record<0 | 1 | 2, SeqTally>): string {
   return ([0, 1, 2] as const)
     .filter((q) => t[q].sent > 0)
