@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
 import { startMosquitto } from "../../test/helpers/brokers.js";
 import { startGateway } from "../../test/helpers/gateway.js";
-import { connectClient, nodeOf } from "../../test/helpers/opcua-client.js";
+import { connectClient, nodeOf, waitStatus } from "../../test/helpers/opcua-client.js";
 import {
   finishRun,
   formatTally,
@@ -102,12 +102,10 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
       const exited = new Promise((r) => broker.process.once("exit", r));
       broker.process.kill(o.signal);
       await exited;
-      const lost = await waitFor(
-        "UncertainNoCommunicationLastUsableValue",
-        async () => {
-          const s = await statusOf();
-          return s.equals(StatusCodes.UncertainNoCommunicationLastUsableValue) ? s : null;
-        },
+      const lost = await waitStatus(
+        client,
+        QOS1_TOPIC,
+        StatusCodes.UncertainNoCommunicationLastUsableValue,
         5000,
       );
       statusDown = lost.name;
@@ -117,12 +115,7 @@ export async function brokerRestart(o: BrokerRestartOptions): Promise<BrokerRest
       await waitFor("reconnected", () => gw.gateway.ingest!.isConnected, 10_000);
       reconnectMs = Math.max(reconnectMs, Date.now() - resumed);
       sentWhenBack = new Map(pub.sent);
-      statusBack = (
-        await waitFor("Good again", async () => {
-          const s = await statusOf();
-          return s.equals(StatusCodes.Good) ? s : null;
-        })
-      ).name;
+      statusBack = (await waitStatus(client, QOS1_TOPIC, StatusCodes.Good)).name;
     }
     await sleep(o.runMs);
     const { tally, complete } = await finishRun(pub, receiver, o.settleMs ?? 10_000);

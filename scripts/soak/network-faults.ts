@@ -8,7 +8,7 @@ import { StatusCodes } from "node-opcua";
 import type { IngestClient } from "../../src/mqtt/ingest-client.js";
 import { startMosquitto } from "../../test/helpers/brokers.js";
 import { startGateway } from "../../test/helpers/gateway.js";
-import { connectClient, nodeOf } from "../../test/helpers/opcua-client.js";
+import { connectClient, nodeOf, waitStatus } from "../../test/helpers/opcua-client.js";
 import {
   finishRun,
   formatTally,
@@ -133,12 +133,7 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       if (o.fault === "stall") proxy.resume();
       if (o.fault === "delay") proxy.delay(0);
       await waitFor("reconnected", () => ingest.isConnected, 15_000);
-      statusBack = (
-        await waitFor("Good again", async () => {
-          const s = await statusOf();
-          return s.equals(StatusCodes.Good) ? s : null;
-        })
-      ).name;
+      statusBack = (await waitStatus(client, QOS1_TOPIC, StatusCodes.Good)).name;
     }
     await sleep(o.runMs);
     const { tally, complete } = await finishRun(pub, receiver, 15_000);

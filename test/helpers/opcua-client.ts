@@ -8,11 +8,29 @@ import {
   OPCUAClient,
   type ReferenceDescription,
   SecurityPolicy,
+  type StatusCode,
   UserTokenType,
 } from "node-opcua";
 import { PkiStore } from "../../src/security/pki-store.js";
 import { TEST_PKI } from "./gateway.js";
 import { waitFor } from "./wait.js";
+
+/** Waits until the variable of `topic` shows `status`; resolves with it. */
+export function waitStatus(
+  client: TestClient,
+  topic: string,
+  status: StatusCode,
+  timeoutMs?: number,
+): Promise<StatusCode> {
+  return waitFor(
+    `${status.name} on ${topic}`,
+    async () => {
+      const s = (await client.read(nodeOf(topic))).statusCode;
+      return s.equals(status) ? s : null;
+    },
+    timeoutMs,
+  );
+}
 
 /** Namespace index of the mirrored devices (urn:smartgear-gateway:devices): always 2. */
 export const NS = 2;

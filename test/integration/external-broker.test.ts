@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { publish, startAedes, startMosquitto, type TestBroker } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
+import { connectClient, nodeOf, type TestClient, waitStatus } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 
 const T5 = "11/5/3WA/Feeder 01/ETU";
@@ -16,8 +16,6 @@ describe("the gateway as a client of an external broker", () => {
       `mqtt:\n  url: ${broker.url}\n  clientId: gw-${Math.random().toString(36).slice(2)}\n  reconnectPeriod: 200\n  reconnectPeriodMax: 400\n${extra}`,
     );
   const statusOf = async (client: TestClient, topic: string) => (await client.read(nodeOf(topic))).statusCode;
-  const waitStatus = (client: TestClient, topic: string, status: typeof StatusCodes.Good) =>
-    waitFor(`${status.name} on ${topic}`, async () => (await statusOf(client, topic)).equals(status));
 
   it("falls back to MQTT 3.1.1 when the broker refuses MQTT 5 (aedes)", async () => {
     const broker = track(await startAedes());

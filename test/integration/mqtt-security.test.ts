@@ -19,7 +19,7 @@ import {
 } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
+import { connectClient, nodeOf, type TestClient, waitStatus } from "../helpers/opcua-client.js";
 import { makeTestPki, type TestPki } from "../helpers/pki.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -47,10 +47,6 @@ const { track } = useCleanups();
 
 const brokerConnected = async (client: TestClient) =>
   (await client.read("ns=2;s=Gateway/BrokerConnected")).value.value as boolean;
-const waitStatus = (client: TestClient, topic: string, status: typeof StatusCodes.Good) =>
-  waitFor(`${status.name} on ${topic}`, async () =>
-    (await client.read(nodeOf(topic))).statusCode.equals(status),
-  );
 
 /** An MQTT.js client of the test CA: the device that publishes, with the gateway's certificate. */
 function deviceTls(): IClientOptions & { passphrase: string } {
