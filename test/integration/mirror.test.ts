@@ -1,4 +1,4 @@
-import { AttributeIds, DataType, StatusCodes } from "node-opcua";
+import { AttributeIds, BrowseDirection, DataType, StatusCodes } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publish } from "../helpers/brokers.js";
 import { startGateway } from "../helpers/gateway.js";
@@ -10,8 +10,10 @@ const DEVICE = "3WA/Feeder 01/ETU";
 describe("mirroring Sm@rtGear topics from the embedded broker", () => {
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let client: TestClient;
+  let started = 0;
 
   beforeAll(async () => {
+    started = Date.now();
     gw = await startGateway(`
 devices:
   - { type: 3WA, name: Declared, source: ETU }
@@ -121,6 +123,39 @@ mapping:
     expect(range).toMatchObject({ low: 0, high: 600 });
   });
 
+  it("shares one EngineeringUnits node among the devices' variables, without an inverse reference per variable", async () => {
+    const unitsOf = async (topic: string) => {
+      const r = await client.session.translateBrowsePath({
+        startingNode: nodeOf(topic),
+        relativePath: {
+          elements: [
+            {
+              referenceTypeId: "i=46",
+              isInverse: false,
+              includeSubtypes: true,
+              targetName: { name: "EngineeringUnits" },
+            },
+          ],
+        },
+      });
+      return r.targets?.[0]?.targetId.toString();
+    };
+    const declared = await unitsOf("11/5/3WA/Declared/ETU");
+    expect(declared).toBeDefined();
+    expect(await unitsOf(`11/5/${DEVICE}`)).toBe(declared);
+    // Its parent is its instance declaration in the model; an inverse browse does not list every
+    // device's variable (100,000 references at 100,000 points).
+    const inverse = await client.session.browse({
+      nodeId: declared!,
+      browseDirection: BrowseDirection.Inverse,
+      referenceTypeId: "HasProperty",
+      includeSubtypes: true,
+      resultMask: 0x3f,
+    });
+    expect(inverse.references?.map((r) => r.browseName.name)).toEqual(["VoltageL1"]);
+    expect(inverse.references?.[0]?.nodeId.namespace).not.toBe(2);
+  });
+
   it("shows a device in the browse tree on its first message", async () => {
     expect(await client.browseNames(`ns=2;s=Devices/3WA`)).not.toContain("Feeder 07");
     await publish(gw.brokerUrl, [{ topic: "11/49/3WA/Feeder 07/ETU", payload: "1200" }]);
@@ -151,6 +186,10 @@ mapping:
     ]);
     const dv = await readTopic("11/5/3WA/Declared/ETU");
     expect(dv.statusCode).toEqual(StatusCodes.BadWaitingForInitialData);
+    // No value, so no source time; the server time is when the point was created.
+    expect(dv.sourceTimestamp).toBeNull();
+    expect(dv.serverTimestamp!.getTime()).toBeGreaterThanOrEqual(started - 1);
+    expect(dv.serverTimestamp!.getTime()).toBeLessThanOrEqual(Date.now());
     expect((await readTopic("11/439/3WA/Declared/ETU")).statusCode).toEqual(
       StatusCodes.BadWaitingForInitialData,
     );
