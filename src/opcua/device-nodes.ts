@@ -1,20 +1,26 @@
 import {
-  type AddReferenceOpts,
   type AddressSpace,
   type BaseNode,
   coerceLocalizedText,
   type INamespace,
-  type LocalizedText,
+  makeAccessLevelFlag,
   QualifiedName,
+  resolveNodeId,
   StatusCodes,
   type UAObject,
   type UAVariable,
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
-import { accessLevelOf, folderTypeName, type InformationModel, variableKind } from "./information-model.js";
-import { withoutModelChangeCheck } from "./model-change-check.js";
+import {
+  accessLevelOf,
+  folderTypeName,
+  type InformationModel,
+  type VariableKind,
+  variableKind,
+} from "./information-model.js";
 import { browseNameOf, stringNodeId } from "./node-ids.js";
 import { setInitialStatus } from "./point-writer.js";
+import { VariableFactory, type VariableShape } from "./variable-factory.js";
 
 /** A device's identity: the last three levels of its topics. */
 export interface DeviceId {
@@ -31,15 +37,9 @@ export interface DeviceNodesListener {
 }
 
 /** Per catalog point, what every device's variable of that point shares. */
-interface PointTemplate {
-  browseName: QualifiedName;
-  displayName: LocalizedText;
-  description: LocalizedText;
-  typeDefinition: string;
+interface PointTemplate extends VariableShape {
   /** The point's catalog folder path below its device, slash-joined ("" at the device itself). */
   folderPath: string;
-  /** HasProperty to the EngineeringUnits and EURange of the point's instance declaration. */
-  references: AddReferenceOpts[];
 }
 
 /**
@@ -52,6 +52,7 @@ interface PointTemplate {
  */
 export class DeviceNodes {
   private readonly templates = new Map<string, PointTemplate>();
+  private readonly factory: VariableFactory;
   private readonly nodes = new Map<string, UAObject>();
   private createdAt = new Date(0);
 
@@ -63,6 +64,7 @@ export class DeviceNodes {
     catalog: Catalog,
     private readonly listener: DeviceNodesListener = { folderCreated: () => {}, variableCreated: () => {} },
   ) {
+    this.factory = new VariableFactory(ns);
     // node-opcua derives a JavaScript accessor name from each new node's browse name (a few
     // string passes, and a string kept per node) unless the name is registered: the catalog's
     // names are, once, rather than per device (~0.5 s and ~50 B a point at 100,000 points).
@@ -73,20 +75,9 @@ export class DeviceNodes {
       const declaration = modelNs.findNode(
         `ns=${modelNs.index};s=${folderTypeName(p.folder)}/${p.browseName}`,
       );
+      // EngineeringUnits and EURange: one node each per point, shared by every device's variable.
       const properties = (declaration?.findReferencesExAsObject?.("HasProperty") ?? []) as BaseNode[];
-      for (const property of properties) holdNoInverseReferences(property);
-      this.templates.set(p.topicId, {
-        browseName: new QualifiedName({ name: p.browseName, namespaceIndex: modelNs.index }),
-        displayName: coerceLocalizedText(p.browseName)!,
-        description: coerceLocalizedText(describePoint(p))!,
-        typeDefinition: variableKind(p),
-        folderPath: p.folder.join("/"),
-        references: properties.map((n) => ({
-          referenceType: "HasProperty",
-          isForward: true,
-          nodeId: n.nodeId,
-        })),
-      });
+      this.templates.set(p.topicId, this.template(p, variableKind(p), properties));
     }
   }
 
@@ -115,44 +106,33 @@ export class DeviceNodes {
   /** The variable mirrored from `topic`, created (BadWaitingForInitialData) with its folders. */
   variable(device: UAObject, id: DeviceId, point: PointDef, topic: string): UAVariable {
     // Unmapped stand-ins (not in the catalog) have no template: a plain variable, no properties.
-    const template = this.templates.get(point.topicId) ?? {
-      browseName: new QualifiedName({ name: point.browseName, namespaceIndex: this.modelNs.index }),
-      displayName: coerceLocalizedText(point.browseName)!,
-      description: coerceLocalizedText(describePoint(point))!,
-      typeDefinition: "BaseDataVariableType",
-      folderPath: point.folder.join("/"),
-      references: [],
-    };
+    const template = this.templates.get(point.topicId) ?? this.template(point, "BaseDataVariableType", []);
     // The point's folder is usually there already: one lookup, not one per level.
     const parent =
       point.folder.length === 0
         ? device
         : (this.nodes.get(`${deviceKey(id)}/${template.folderPath}`) ??
           this.modelFolders(id, point.folder, device));
-    // The mirrored tree's folders have no NodeVersion (see withoutModelChangeCheck).
-    const variable = withoutModelChangeCheck(() =>
-      this.ns.addVariable({
-        nodeId: stringNodeId(this.ns, topic),
-        // One name object per catalog point, shared by every device's variable of it.
-        browseName: template.browseName,
-        displayName: template.displayName,
-        description: template.description,
-        componentOf: parent,
-        dataType: point.dataType,
-        typeDefinition: template.typeDefinition,
-        // Exception-based: node-opcua notifies on each write; timer sampling does not scale.
-        minimumSamplingInterval: 0,
-        accessLevel: accessLevelOf(point),
-        userAccessLevel: accessLevelOf(point),
-        references: template.references,
-      }),
-    );
+    const variable = this.factory.create(stringNodeId(this.ns, topic), template, parent);
     setInitialStatus(variable, StatusCodes.BadWaitingForInitialData, this.creationTime());
-    // node-opcua memoised the variable's type lookup while creating it (~250 B a variable); most
-    // variables are never browsed, and a browse memoises it again.
-    (variable as unknown as { _clear_caches(): void })._clear_caches();
     this.listener.variableCreated(variable, point, id, device);
     return variable;
+  }
+
+  /** Resolved once per point, and its names and references shared by every device's variable. */
+  private template(point: PointDef, kind: VariableKind, properties: readonly BaseNode[]): PointTemplate {
+    return {
+      browseName: new QualifiedName({ name: point.browseName, namespaceIndex: this.modelNs.index }),
+      displayName: coerceLocalizedText(point.browseName)!,
+      description: coerceLocalizedText(describePoint(point))!,
+      dataType: resolveNodeId(point.dataType),
+      accessLevel: makeAccessLevelFlag(accessLevelOf(point)),
+      references: [
+        this.factory.reference("HasTypeDefinition", this.ns.addressSpace.findVariableType(kind)!),
+        ...properties.map((n) => this.factory.reference("HasProperty", n)),
+      ],
+      folderPath: point.folder.join("/"),
+    };
   }
 
   /** One Date per millisecond of creation, shared by the variables created within it. */
@@ -204,15 +184,4 @@ export class DeviceNodes {
 /** Key (and NodeId) of a device object; its folders' keys continue it. */
 function deviceKey(id: DeviceId): string {
   return `Devices/${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
-}
-
-/**
- * Every device's variable of a point shares its declaration's EngineeringUnits and EURange nodes.
- * node-opcua would give such a node an inverse HasProperty per variable: 100,000 of them at
- * 100,000 points (~300 B a point), and an inverse browse answering all of them. The node keeps
- * the inverse reference to its declaration, which it was created with, and no other.
- */
-function holdNoInverseReferences(node: BaseNode): void {
-  (node as unknown as { _add_backward_reference(reference: unknown): void })._add_backward_reference =
-    () => {};
 }

@@ -1,0 +1,145 @@
+import {
+  AddressSpace,
+  AttributeIds,
+  type BaseNode,
+  BrowseDirection,
+  coerceLocalizedText,
+  DataType,
+  generateAddressSpace,
+  makeAccessLevelFlag,
+  makeEUInformation,
+  type Namespace,
+  NodeId,
+  NodeIdType,
+  nodesets,
+  QualifiedName,
+  resolveNodeId,
+  StatusCodes,
+  type UAObject,
+  type UAVariable,
+} from "node-opcua";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VariableFactory, type VariableShape } from "../../src/opcua/variable-factory.js";
+
+/**
+ * The factory builds variables without node-opcua's addVariable. This holds its result against
+ * addVariable's for the same options, attribute by attribute and reference by reference, so that
+ * a node-opcua upgrade that changes what a variable is made of shows up here.
+ */
+describe("VariableFactory", () => {
+  let addressSpace: AddressSpace;
+  let ns: Namespace;
+  let folder: UAObject;
+  let units: UAVariable;
+  let factory: VariableFactory;
+  let shape: VariableShape;
+
+  beforeAll(async () => {
+    addressSpace = AddressSpace.create();
+    await generateAddressSpace(addressSpace, [nodesets.standard]);
+    ns = addressSpace.registerNamespace("urn:variable-factory-test");
+    folder = ns.addObject({
+      nodeId: "s=Folder",
+      browseName: "Folder",
+      organizedBy: addressSpace.rootFolder.objects,
+    });
+    const declarations = ns.addObject({
+      nodeId: "s=Declarations",
+      browseName: "Declarations",
+      organizedBy: folder,
+    });
+    const declaration = ns.addVariable({
+      nodeId: "s=Declaration",
+      browseName: "VoltageL1",
+      componentOf: declarations,
+      dataType: "Double",
+      typeDefinition: "AnalogUnitType",
+    });
+    units = ns.addVariable({
+      nodeId: "s=Declaration/EngineeringUnits",
+      browseName: { name: "EngineeringUnits", namespaceIndex: 0 },
+      propertyOf: declaration,
+      typeDefinition: "PropertyType",
+      dataType: "EUInformation",
+      value: { dataType: DataType.ExtensionObject, value: makeEUInformation("VLT", "V", "volt") },
+    });
+    factory = new VariableFactory(ns);
+    shape = {
+      browseName: new QualifiedName({ name: "VoltageL1", namespaceIndex: ns.index }),
+      displayName: coerceLocalizedText("VoltageL1")!,
+      description: coerceLocalizedText("Voltage L1-N")!,
+      dataType: resolveNodeId("Double"),
+      accessLevel: makeAccessLevelFlag("CurrentRead | CurrentWrite"),
+      references: [
+        factory.reference("HasTypeDefinition", addressSpace.findVariableType("AnalogUnitType")!),
+        factory.reference("HasProperty", units),
+      ],
+    };
+  });
+  afterAll(() => addressSpace?.dispose());
+
+  const stringId = (id: string) => new NodeId(NodeIdType.STRING, id, ns.index);
+  const viaAddVariable = (id: string) =>
+    ns.addVariable({
+      nodeId: stringId(id),
+      browseName: shape.browseName,
+      displayName: shape.displayName,
+      description: shape.description,
+      componentOf: folder,
+      dataType: "Double",
+      typeDefinition: "AnalogUnitType",
+      minimumSamplingInterval: 0,
+      accessLevel: "CurrentRead | CurrentWrite",
+      userAccessLevel: "CurrentRead | CurrentWrite",
+      references: [{ referenceType: "HasProperty", isForward: true, nodeId: units.nodeId }],
+    });
+  const ownReferences = (node: BaseNode) =>
+    node
+      .allReferences()
+      .map((r) => `${r.referenceType.toString()} ${r.isForward ? "->" : "<-"} ${r.nodeId.toString()}`)
+      .sort();
+
+  it("gives a variable every attribute addVariable gives it", () => {
+    const expected = viaAddVariable("11/5/A");
+    const built = factory.create(stringId("11/5/B"), shape, folder);
+    for (const attributeId of Object.values(AttributeIds).filter((a): a is number => typeof a === "number")) {
+      if (attributeId === AttributeIds.NodeId || attributeId === AttributeIds.Value) continue;
+      const a = expected.readAttribute(null, attributeId);
+      const b = built.readAttribute(null, attributeId);
+      expect(b.statusCode, AttributeIds[attributeId]).toEqual(a.statusCode);
+      expect(b.value.toString(), AttributeIds[attributeId]).toEqual(a.value.toString());
+    }
+    expect(built.readValue().statusCode).toEqual(expected.readValue().statusCode);
+    expect(built.nodeId.toString()).toBe(`ns=${ns.index};s=11/5/B`);
+  });
+
+  it("gives it the references addVariable gives it, and its folder the forward one", () => {
+    const expected = viaAddVariable("11/6/A");
+    const built = factory.create(stringId("11/6/B"), shape, folder);
+    expect(ownReferences(built)).toEqual(ownReferences(expected));
+    expect(addressSpace.findNode(built.nodeId)).toBe(built);
+    expect(built.parent).toBe(folder);
+    expect(built.typeDefinitionObj.browseName.name).toBe("AnalogUnitType");
+    expect(built.getChildByName("EngineeringUnits")).toBe(units);
+    const children = folder.findReferencesExAsObject("HasComponent", BrowseDirection.Forward);
+    expect(children).toContain(built);
+    expect(children).toContain(expected);
+  });
+
+  it("shares the property without an inverse reference per variable", () => {
+    const before = units.findReferencesEx("HasProperty", BrowseDirection.Inverse).length;
+    for (let i = 0; i < 5; i++) factory.create(stringId(`11/7/${i}`), shape, folder);
+    expect(units.findReferencesEx("HasProperty", BrowseDirection.Inverse).length).toBe(before);
+    expect(units.parent?.nodeId.toString()).toBe(`ns=${ns.index};s=Declaration`);
+  });
+
+  it("notifies value changes like any variable, and refuses a NodeId already taken", () => {
+    const built = factory.create(stringId("11/8/B"), shape, folder);
+    const seen: number[] = [];
+    built.on("value_changed", (dv) => seen.push(dv.value.value));
+    built.setValueFromSource({ dataType: DataType.Double, value: 231.5 }, StatusCodes.Good);
+    expect(seen).toEqual([231.5]);
+    expect(built.readValue().value.value).toBe(231.5);
+    expect(() => factory.create(stringId("11/8/B"), shape, folder)).toThrow(/already registered/);
+  });
+});
