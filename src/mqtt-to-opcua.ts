@@ -126,10 +126,11 @@ export class MqttToOpcua {
   connectionLost(now = Date.now()): void {
     if (!this.connected) return;
     this.connected = false;
+    const at = new Date(now);
     for (const s of this.points.values()) {
       s.condition = "connectionLost";
       const status = s.value ? POINT_STATUS.connectionLostWithValue : POINT_STATUS.connectionLostNoValue;
-      this.write(s, status, now);
+      this.write(s, status, at);
     }
   }
 
@@ -152,34 +153,31 @@ export class MqttToOpcua {
     }
     this.counters.decodedIn(def.family);
     s.value = variantOf(def.dataType, coerced.value);
+    const received = new Date(now);
     // Without a payload timestamp, the moment the gateway received the value is the best there is.
-    s.sourceTimestamp = decoded.sourceTimestamp ?? new Date(now);
+    s.sourceTimestamp = decoded.sourceTimestamp ?? received;
     s.updatedAt = now;
     s.condition = "fresh";
-    this.write(s, statusOfQuality(decoded.quality), now);
+    this.write(s, statusOfQuality(decoded.quality), received);
   }
 
   private decodeError(s: PointState, reason: RejectReason, detail: string, now: number): void {
     s.condition = "decodeError";
-    this.write(s, POINT_STATUS.decodeError, now);
+    this.write(s, POINT_STATUS.decodeError, new Date(now));
     this.reject(reason, `${s.def.topicId}/${s.device.key}`, detail);
   }
 
-  private write(s: PointState, status: StatusCode, now: number): void {
-    writePoint(
-      s.variable,
-      s.value ?? variantOf(s.def.dataType, null),
-      status,
-      s.sourceTimestamp,
-      new Date(now),
-    );
+  /** `serverTime` is shared by the writes of one moment (a Date is never changed once written). */
+  private write(s: PointState, status: StatusCode, serverTime: Date): void {
+    writePoint(s.variable, s.value ?? variantOf(s.def.dataType, null), status, s.sourceTimestamp, serverTime);
   }
 
   private sweepStale(now: number): void {
+    const at = new Date(now);
     for (const s of this.points.values())
       if (s.condition === "fresh" && s.staleAfterMs > 0 && now - s.updatedAt > s.staleAfterMs) {
         s.condition = "stale";
-        this.write(s, POINT_STATUS.stale, now);
+        this.write(s, POINT_STATUS.stale, at);
       }
   }
 
@@ -277,7 +275,7 @@ export class MqttToOpcua {
       updatedAt: 0,
       staleAfterMs: staleAfterMs(stale, def),
     };
-    if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, Date.now());
+    if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, new Date());
     this.points.set(topic, state);
     return state;
   }
