@@ -11,6 +11,8 @@ export const CRITERION = {
   maxBacklogS: 0.5,
   drainS: 3,
   maxLost: 0.001,
+  minDelivered: 0.95,
+  maxLatencyIntervals: 10,
 } as const;
 
 export function describeCriterion(warmupS: number): string {
@@ -22,8 +24,32 @@ export function describeCriterion(warmupS: number): string {
     `(2) the backlog's least-squares slope is <= ${c.maxSlopeOfRate * 100}% of the rate per second ` +
     `(the receiver keeps >= ${100 - c.maxSlopeOfRate * 100}% of the pace) and (3) the backlog never exceeds ` +
     `${c.maxBacklogS} s worth of messages; and (4) within ${c.drainS} s after the publisher stops, ` +
-    `all but <= ${c.maxLost * 100}% of the step's messages have been received. The first failing step ends the ladder.`
+    `all but <= ${c.maxLost * 100}% of the step's messages have been received. ` +
+    `For the gateway, end to end: (5) the OPC UA client receives >= ${c.minDelivered * 100}% of the notifications ` +
+    "the step can cause (queue size 1 and the publisher cycling through the topics: min(rate, topics per " +
+    `publishing interval)) and (6) their latency p99 stays within ${c.maxLatencyIntervals} publishing intervals. ` +
+    "The first failing step ends the ladder."
   );
+}
+
+/** What the OPC UA client got of a gateway step: the reasons it was not delivered end to end. */
+export function judgeDelivery(d: {
+  rate: number;
+  notificationsPerS: number;
+  latencyP99Ms: number | null;
+  topics: number;
+  publishingIntervalMs: number;
+}): string[] {
+  const reasons: string[] = [];
+  // Queue size 1: a point changed twice within one publishing interval is one notification.
+  const expected = Math.min(d.rate, (d.topics * 1000) / d.publishingIntervalMs);
+  if (!(d.notificationsPerS >= CRITERION.minDelivered * expected))
+    reasons.push(`client got ${Math.round(d.notificationsPerS)} notifications/s of ${Math.round(expected)}`);
+  const maxLatencyMs = CRITERION.maxLatencyIntervals * d.publishingIntervalMs;
+  if (d.latencyP99Ms === null) reasons.push("no notification latency measured");
+  else if (d.latencyP99Ms > maxLatencyMs)
+    reasons.push(`notification latency p99 ${Math.round(d.latencyP99Ms)} ms > ${maxLatencyMs} ms`);
+  return reasons;
 }
 
 /** A cumulative counter at time t, linearly interpolated between samples (clamped at the ends). */
