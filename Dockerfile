@@ -10,8 +10,9 @@ RUN npm run build
 # Runtime: production dependencies, the compiled gateway, its catalog and NodeSet2; non-root.
 FROM node:20-bookworm-slim AS runtime
 # The embedded broker and /healthz, /readyz, /metrics listen on all interfaces in a container
-# (the defaults are loopback); logs are JSON lines.
+# (the defaults are loopback); logs are JSON lines. NODE_OPTIONS: src/runtime-flags.ts.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=128 \
     SMARTGEAR_BROKER_HOST=0.0.0.0 \
     SMARTGEAR_HTTP_HOST=0.0.0.0 \
     SMARTGEAR_LOG_FORMAT=json

@@ -22,9 +22,11 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadCatalog } from "../src/model/catalog-loader.js";
 import { PROJECT_ROOT } from "../src/paths.js";
+import { RUNTIME_FLAGS } from "../src/runtime-flags.js";
 import {
   CRITERION,
   describeCriterion,
+  judgeDelivery,
   judgeStep,
   loadOver,
   rateOver,
@@ -177,6 +179,8 @@ const machine = {
   totalMemoryGiB: round(totalmem() / 2 ** 30, 1),
   kernel: release(),
   node: process.version,
+  /** Given to the gateway and to the bare subscriber (src/runtime-flags.ts). */
+  receiverNodeFlags: [...RUNTIME_FLAGS],
   packages: { "node-opcua": versionOf("node-opcua"), mqtt: versionOf("mqtt"), aedes: versionOf("aedes") },
   broker: { kind: "", version: "" },
   code: codeVersion(),
@@ -299,6 +303,17 @@ async function runStep(
       ? Number(lastRecv.rejected) - Number(before.rejected ?? 0)
       : null;
   if (rejected) verdict.reasons.push(`${rejected} messages rejected by the gateway`);
+  const notificationsPerS = client ? rateOver(client.samples, from, endT) : null;
+  if (client)
+    verdict.reasons.push(
+      ...judgeDelivery({
+        rate,
+        notificationsPerS: notificationsPerS ?? 0,
+        latencyP99Ms: latency && typeof latency.p99 === "number" ? latency.p99 : null,
+        topics: layout.topics.length,
+        publishingIntervalMs: opts.publishingInterval,
+      }),
+    );
   verdict.sustained = verdict.reasons.length === 0;
   const pubLoad = loadOver(publisher.samples, from, endT);
   const recvLoad = loadOver(receiver.samples, from, endT);
@@ -340,7 +355,7 @@ async function runStep(
       receiver: round(recvLoad.elu, 2),
       ...(clientLoad ? { client: round(clientLoad.elu, 2) } : {}),
     },
-    notificationsPerS: client ? Math.round(rateOver(client.samples, from, endT)) : null,
+    notificationsPerS: notificationsPerS === null ? null : Math.round(notificationsPerS),
     publishResponsesPerS: client
       ? round(
           rateOver(
@@ -464,10 +479,13 @@ try {
 
   // 1. The yardstick: a bare MQTT.js subscriber on the same broker, the same rates.
   if (!opts.skipBare) {
-    const bare = new Child("bare", "bare-subscriber", {
-      url: broker.url,
-      protocol: broker.kind === "aedes" ? 4 : 5,
-    });
+    // Both receivers run with the gateway's runtime flags: the yardstick gets what the product has.
+    const bare = new Child(
+      "bare",
+      "bare-subscriber",
+      { url: broker.url, protocol: broker.kind === "aedes" ? 4 : 5 },
+      [...RUNTIME_FLAGS],
+    );
     await bare.ready(30_000);
     results.bare = await ladder("bare MQTT.js", publisher, bare, broker, null, null);
     await bare.stop();
@@ -483,12 +501,10 @@ try {
     };
     const profileDir = join(PROJECT_ROOT, ".tmp", "bench-profile");
     if (opts.profile) mkdirSync(profileDir, { recursive: true });
-    const gateway = new Child(
-      "gateway",
-      "gateway",
-      gatewayArgs,
-      opts.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
-    );
+    const gateway = new Child("gateway", "gateway", gatewayArgs, [
+      ...RUNTIME_FLAGS,
+      ...(opts.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
+    ]);
     const gwReady = await gateway.ready(180_000);
     log(
       `gateway: ${gwReady.points} points of ${gwReady.devices} devices, started in ${Math.round(Number(gwReady.startMs))} ms`,
@@ -536,7 +552,7 @@ try {
           "client-id": `bench-mem-${process.pid}-${devices}`,
           "measure-memory": 1,
         },
-        ["--expose-gc"],
+        [...RUNTIME_FLAGS, "--expose-gc"],
       );
       const ready = await child.ready(600_000);
       memory.push(ready);
@@ -761,7 +777,7 @@ const out: string[] = [];
 out.push(
   `Sm@rtGear gateway bench — ${machine.cpuModel}, ${machine.cores} cores, ${machine.totalMemoryGiB} GiB, ` +
     `Node ${machine.node}, node-opcua ${machine.packages["node-opcua"]}, mqtt ${machine.packages.mqtt}, ` +
-    `broker ${machine.broker.kind} ${machine.broker.version}`,
+    `broker ${machine.broker.kind} ${machine.broker.version}, receivers run with node ${machine.receiverNodeFlags.join(" ")}`,
 );
 out.push(
   `${layout.topics.length} topics on ${layout.devices.length} declared devices (${layout.pointTopics.length} mirrored points), ` +

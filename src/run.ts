@@ -2,6 +2,7 @@ import { checkSetup, loadSetup } from "./config/config-loader.js";
 import { reloadConfig } from "./config-reload.js";
 import { Gateway } from "./gateway.js";
 import { configureLogging, getLogger } from "./logger.js";
+import { missingRuntimeFlags } from "./runtime-flags.js";
 
 /**
  * `smartgear-gateway run`: start, reload what can be reloaded on SIGHUP, stop cleanly on
@@ -23,6 +24,12 @@ export async function runGateway(configFile: string): Promise<number> {
         hint: "set opcua.usersFile or opcua.allowAnonymous",
       },
     );
+  const missing = missingRuntimeFlags();
+  if (missing.length > 0)
+    logger.warn("node runs without the gateway's runtime flags: ingest costs more CPU at high rates", {
+      missing,
+      hint: `start it with node ${missing.join(" ")} (npm start and the Docker image do), or set NODE_OPTIONS`,
+    });
   const gateway = new Gateway(config, catalog, users, commands);
   try {
     await gateway.start();

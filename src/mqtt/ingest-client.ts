@@ -140,6 +140,9 @@ export class IngestClient implements MessageSource {
       ...(security.password !== undefined ? { password: security.password } : {}),
       ...(isTlsUrl(m.url) ? security.tls : {}),
       ...(this.version === 5 ? { properties: { sessionExpiryInterval: m.sessionExpiryInterval } } : {}),
+      // MQTT.js traces every packet through `debug`, several calls a message even with tracing off
+      // (~2% of the gateway's CPU at 60,000 msg/s); with DEBUG set, its tracing stays.
+      ...(process.env.DEBUG ? {} : { log: () => {} }),
     };
     const client = mqtt.connect(m.url, options);
     this.client = client;
