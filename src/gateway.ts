@@ -64,9 +64,10 @@ export class Gateway {
     await server.initialize();
 
     const addressSpace = server.engine.addressSpace!;
-    // node-opcua would expose each node created from here on as a JavaScript property of its
-    // parent (`folder.voltageL1`), an accessor closure per mirrored variable (~120 B and ~2 µs
-    // each at 100,000 points); nothing reads them. Names of the standard nodeset keep theirs.
+    // node-opcua would expose each node created from here on (device objects, folders, methods,
+    // conditions) as a JavaScript property of its parent, through an accessor closure per node
+    // whose name it has not met before; nothing reads them. Names of the standard nodeset and the
+    // catalog's keep their shared accessors (DeviceNodes).
     addressSpace.isFrugal = true;
     // The devices namespace first, so that it is ns=2 on every start (ns=1 is the server's own).
     const ns = addressSpace.registerNamespace(this.config.opcua.namespaceUri);
