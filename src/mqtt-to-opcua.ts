@@ -72,10 +72,12 @@ export class MqttToOpcua {
     this.log = new RateLimitedLog(logger);
   }
 
-  /** Creates the declared devices with every point of their families, then starts stale detection. */
+  /** Starts stale detection, then creates the declared devices with every point of their families. */
   start(): void {
-    this.declareDevices(this.config.devices);
+    // Stale times first: each declared point then takes its own as it is created, rather than
+    // being computed again for all 100,000 by setStaleTimes.
     this.setStaleTimes(this.config.mapping.staleAfter);
+    this.declareDevices(this.config.devices);
   }
 
   stop(): void {
