@@ -31,17 +31,17 @@ export async function runGateway(configFile: string): Promise<number> {
       hint: `start it with node ${missing.join(" ")} (npm start and the Docker image do), or set NODE_OPTIONS`,
     });
   const gateway = new Gateway(config, catalog, users, commands);
-  try {
-    await gateway.start();
-  } catch (err) {
-    logger.error("start-up failed", {
-      error: (err as Error).message,
-      cause: String((err as Error).cause ?? ""),
-    });
-    await gateway.stop().catch(() => {});
-    return 3;
-  }
+  // Node ends a process on a SIGHUP it has no handler for: one during start-up (seconds with a
+  // large lineup) is held and applied once the gateway runs.
+  let started = false;
+  let reloadHeld = false;
   const reload = () => {
+    if (!started) {
+      if (!reloadHeld)
+        logger.info("reload requested during start-up: applied once started", { signal: "SIGHUP" });
+      reloadHeld = true;
+      return;
+    }
     logger.info("reloading the configuration", { signal: "SIGHUP", config: configFile });
     try {
       reloadConfig(gateway, checkSetup(configFile), logger, configFile);
@@ -52,6 +52,19 @@ export async function runGateway(configFile: string): Promise<number> {
     }
   };
   process.on("SIGHUP", reload);
+  try {
+    await gateway.start();
+  } catch (err) {
+    process.off("SIGHUP", reload);
+    logger.error("start-up failed", {
+      error: (err as Error).message,
+      cause: String((err as Error).cause ?? ""),
+    });
+    await gateway.stop().catch(() => {});
+    return 3;
+  }
+  started = true;
+  if (reloadHeld) reload();
   return new Promise((resolve) => {
     const shutdown = (signal: string) => {
       process.off("SIGHUP", reload);

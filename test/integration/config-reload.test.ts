@@ -98,14 +98,13 @@ describe("reloading the configuration of a running gateway", () => {
 });
 
 describe("SIGHUP to smartgear-gateway run", () => {
-  let child: ChildProcess | null = null;
+  const children: ChildProcess[] = [];
   afterAll(() => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
   });
 
-  it("reloads the file, applies the log level and names what needs a restart in one line", async () => {
-    const file = join(dir, "run.yaml");
-    writeFileSync(file, testConfig("log: { level: info, format: json }\n"));
+  /** Runs the CLI on `file`; its JSON log lines, and a wait for one of them. */
+  const startCli = (file: string) => {
     const proc = spawn(
       process.execPath,
       ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), "run", "--config", file],
@@ -115,7 +114,7 @@ describe("SIGHUP to smartgear-gateway run", () => {
         env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_"))),
       },
     );
-    child = proc;
+    children.push(proc);
     const lines: Record<string, unknown>[] = [];
     let buffered = "";
     proc.stdout?.on("data", (d) => {
@@ -140,6 +139,13 @@ describe("SIGHUP to smartgear-gateway run", () => {
           ),
         timeoutMs,
       );
+    return { proc, exited, line };
+  };
+
+  it("reloads the file, applies the log level and names what needs a restart in one line", async () => {
+    const file = join(dir, "run.yaml");
+    writeFileSync(file, testConfig("log: { level: info, format: json }\n"));
+    const { proc, exited, line } = startCli(file);
     await line("gateway started", 40_000);
 
     // An invalid file is refused whole.
@@ -163,6 +169,22 @@ describe("SIGHUP to smartgear-gateway run", () => {
     const restart = await line(/^needs a restart/);
     expect(restart.message).toBe("needs a restart: broker.host");
     expect(restart.level).toBe("warn");
+
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
+  it("holds a SIGHUP that arrives during start-up and applies it once started", async () => {
+    const file = join(dir, "run-early.yaml");
+    writeFileSync(file, testConfig("log: { level: info, format: json }\n"));
+    const { proc, exited, line } = startCli(file);
+    // Before the address space and the broker exist: without a handler, Node ends the process.
+    await line("configuration loaded", 40_000);
+    proc.kill("SIGHUP");
+    await line("reload requested during start-up: applied once started");
+    await line("gateway started", 40_000);
+    await line("configuration reloaded");
+    expect(proc.exitCode).toBeNull();
 
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
