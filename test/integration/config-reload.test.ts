@@ -129,7 +129,10 @@ describe("SIGHUP to smartgear-gateway run", () => {
         }
       }
     });
-    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+    // The exit code and the signal: a process a signal ended has no code.
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      proc.once("exit", (code, signal) => r({ code, signal })),
+    );
     const line = (message: string | RegExp, timeoutMs = 10_000) =>
       waitFor(
         `log line ${message}`,
@@ -171,7 +174,7 @@ describe("SIGHUP to smartgear-gateway run", () => {
     expect(restart.level).toBe("warn");
 
     proc.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    expect(await exited).toEqual({ code: 0, signal: null });
   });
 
   it("holds a SIGHUP that arrives during start-up and applies it once started", async () => {
@@ -187,6 +190,6 @@ describe("SIGHUP to smartgear-gateway run", () => {
     expect(proc.exitCode).toBeNull();
 
     proc.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    expect(await exited).toEqual({ code: 0, signal: null });
   });
 });
