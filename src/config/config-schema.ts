@@ -180,6 +180,7 @@ export const configSchema = {
             maxNodesPerTranslateBrowsePathsToNodeIds: { type: "integer", minimum: 1, default: 1000 },
             maxMessageSize: { type: "integer", minimum: 65536, default: 16777216 },
             maxMonitoredItemQueueSize: { type: "integer", minimum: 1, maximum: 5000, default: 1000 },
+            maxNotificationsPerPublish: { type: "integer", minimum: 1, default: 10000 },
           },
         },
       },

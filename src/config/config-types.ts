@@ -104,6 +104,8 @@ export interface GatewayConfig {
       maxMessageSize: number;
       /** Values a monitored item may hold for a client that does not collect them. */
       maxMonitoredItemQueueSize: number;
+      /** Notifications in one Publish response at most (fewer when the client asks, or bytes run out). */
+      maxNotificationsPerPublish: number;
     };
   };
   mapping: {

@@ -11,6 +11,7 @@ import type { Logger } from "../logger.js";
 import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
+import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
 import { pkiFolders } from "./pki-folders.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
 import { limitMonitoredItemQueues } from "./queue-limit.js";
@@ -55,6 +56,7 @@ export function createOpcuaServer(
   };
   const l = o.limits;
   limitMonitoredItemQueues(l.maxMonitoredItemQueueSize);
+  limitNotificationsPerPublish(l.maxNotificationsPerPublish);
   return new OPCUAServer({
     port: o.port,
     resourcePath: o.resourcePath,
