@@ -11,6 +11,7 @@ import type { Catalog } from "./model/catalog-types.js";
 import type { CommandDef } from "./model/command-catalog.js";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
 import { IngestClient } from "./mqtt/ingest-client.js";
+import { IngestThread } from "./mqtt/ingest-thread.js";
 import type { MessageSource } from "./mqtt/message-source.js";
 import { redactUrl } from "./mqtt/tls-options.js";
 import { MqttToOpcua } from "./mqtt-to-opcua.js";
@@ -96,9 +97,11 @@ export class Gateway {
           },
         }
       : this.config;
-    const source: MessageSource = this.config.mqtt.url
-      ? new IngestClient(sourceConfig, getLogger("gateway:mqtt"))
-      : new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"));
+    const source: MessageSource = !this.config.mqtt.url
+      ? new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"))
+      : this.config.mqtt.ingestThread
+        ? new IngestThread(sourceConfig, getLogger("gateway:mqtt"))
+        : new IngestClient(sourceConfig, getLogger("gateway:mqtt"));
     this.source = source;
     const opcuaToMqtt = new OpcuaToMqtt(
       source,

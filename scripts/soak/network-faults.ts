@@ -5,7 +5,8 @@
  * takes to notice, what its outgoing store holds meanwhile, and what is lost and duplicated.
  */
 import { StatusCodes } from "node-opcua";
-import type { IngestClient } from "../../src/mqtt/ingest-client.js";
+import type { OutgoingProbe } from "../../src/mqtt/ingest-client.js";
+import type { MessageSource } from "../../src/mqtt/message-source.js";
 import { startMosquitto } from "../../test/helpers/brokers.js";
 import { startGateway } from "../../test/helpers/gateway.js";
 import { connectClient, nodeOf, waitStatus } from "../../test/helpers/opcua-client.js";
@@ -79,7 +80,8 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
     );
     undo.push(() => gw.stop());
     const ingest = gw.gateway.ingest!;
-    const source = (gw.gateway as unknown as { source: IngestClient }).source;
+    const source = (gw.gateway as unknown as { source: MessageSource & OutgoingProbe }).source;
+    const inFlight = async () => (await source.pendingOutgoing()).inFlight;
     let disconnects = 0;
     let lostAt = 0;
     const lost = ingest.connectionLost.bind(ingest);
@@ -111,9 +113,11 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       else proxy.delay(o.delayMs);
       // Meanwhile a command is tried every 100 ms: refused, never queued for later.
       const probe = setInterval(() => {
-        maxOutgoing = Math.max(maxOutgoing, source.outgoingInFlight);
-        if (!ingest.isConnected)
-          maxOutgoingWhileDown = Math.max(maxOutgoingWhileDown, source.outgoingInFlight);
+        const down = !ingest.isConnected;
+        void inFlight().then((n) => {
+          maxOutgoing = Math.max(maxOutgoing, n);
+          if (down) maxOutgoingWhileDown = Math.max(maxOutgoingWhileDown, n);
+        });
         source.publish("cmd/probe", "{}", { qos: 1, retain: false }).catch(() => {
           refusedPublishes++;
         });
@@ -128,7 +132,7 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
         if (o.fault === "delay") statusDown = (await statusOf()).name;
       } finally {
         clearInterval(probe);
-        maxOutgoing = Math.max(maxOutgoing, source.outgoingInFlight);
+        maxOutgoing = Math.max(maxOutgoing, await inFlight());
       }
       if (o.fault === "stall") proxy.resume();
       if (o.fault === "delay") proxy.delay(0);
@@ -145,7 +149,7 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       statusBack,
       maxOutgoing,
       maxOutgoingWhileDown,
-      outgoingAtEnd: source.outgoingInFlight,
+      outgoingAtEnd: await inFlight(),
       refusedPublishes,
       disconnects,
     };

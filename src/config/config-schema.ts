@@ -140,6 +140,7 @@ export const configSchema = {
             },
           },
         },
+        ingestThread: { type: "boolean", default: true },
       },
     },
     opcua: {

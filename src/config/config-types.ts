@@ -71,6 +71,8 @@ export interface GatewayConfig {
       rejectUnauthorized: boolean;
     };
     subscriptions: { topic: string; qos: 0 | 1 | 2 }[];
+    /** MQTT.js (reading, parsing, acknowledging) in a worker thread of its own; false: on the main thread. */
+    ingestThread: boolean;
   };
   opcua: {
     /** The host name the endpoint advertises; empty means the machine's host name. */

@@ -20,6 +20,17 @@ const CREDENTIALS_REFUSED = new Set([4, 5, 0x86, 0x87, 0x8c]);
 /** Node's codes for a TLS handshake or certificate failure (OpenSSL's X.509 names, ERR_TLS_*, ERR_SSL_*). */
 const TLS_FAILURE = /CERT|SSL|TLS|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|ALTNAME/;
 
+export interface PendingOutgoing {
+  inFlight: number;
+  queued: number;
+  awaiting: number;
+}
+
+/** A source that can say what its MQTT client still holds to send (the client itself, or its thread). */
+export interface OutgoingProbe {
+  pendingOutgoing(): Promise<PendingOutgoing>;
+}
+
 /** Why the last connection attempt failed, for diagnostics and tests. */
 export interface ConnectFailure {
   kind: "tls" | "credentials" | "network";
@@ -28,12 +39,24 @@ export interface ConnectFailure {
   message: string;
 }
 
+/** What the client reads of the configuration (all of it plain data, so a worker thread can get it). */
+export interface IngestConfig {
+  mqtt: GatewayConfig["mqtt"];
+  commands: Pick<GatewayConfig["commands"], "replyTopic">;
+}
+
+/**
+ * Called for each message after its handler, with what lets MQTT.js go on to the next packet (and,
+ * for QoS 1, send the PUBACK); holding `next` holds the connection (TCP flow control does the rest).
+ */
+export type MessageGate = (next: () => void) => void;
+
 /**
  * MQTT.js client of an external broker: MQTT 5 first, 3.1.1 when the broker refuses 5; a
  * persistent session (fixed client id, clean false, and under MQTT 5 a session expiry interval,
  * without which a v5 session ends with the connection); exponential reconnect backoff.
  */
-export class IngestClient implements MessageSource {
+export class IngestClient implements MessageSource, OutgoingProbe {
   private client: MqttClient | null = null;
   private version: 4 | 5;
   private backoff: number;
@@ -52,8 +75,9 @@ export class IngestClient implements MessageSource {
   lastFailure: ConnectFailure | null = null;
 
   constructor(
-    private readonly config: GatewayConfig,
+    private readonly config: IngestConfig,
     private readonly logger: Logger,
+    private readonly gate: MessageGate | null = null,
   ) {
     this.version = config.mqtt.protocolVersion;
     this.backoff = config.mqtt.reconnectPeriod;
@@ -63,10 +87,21 @@ export class IngestClient implements MessageSource {
       : null;
   }
 
-  /** Messages MQTT.js holds to send or resend (QoS 1 and 2 not yet acknowledged), for diagnostics and tests. */
-  get outgoingInFlight(): number {
-    const store = this.client?.outgoingStore as unknown as { _inflights?: Map<unknown, unknown> } | undefined;
-    return store?._inflights?.size ?? 0;
+  /**
+   * What MQTT.js holds to send later: QoS 1 and 2 messages not yet acknowledged (inFlight), packets
+   * queued while offline (queued) and callbacks waiting for an acknowledgement (awaiting). Tests.
+   */
+  async pendingOutgoing(): Promise<PendingOutgoing> {
+    const c = this.client as unknown as {
+      outgoingStore?: { _inflights?: Map<unknown, unknown> };
+      queue?: unknown[];
+      outgoing?: Record<number, unknown>;
+    } | null;
+    return {
+      inFlight: c?.outgoingStore?._inflights?.size ?? 0,
+      queued: c?.queue?.length ?? 0,
+      awaiting: Object.keys(c?.outgoing ?? {}).length,
+    };
   }
 
   get connected(): boolean {
@@ -146,6 +181,8 @@ export class IngestClient implements MessageSource {
     };
     const client = mqtt.connect(m.url, options);
     this.client = client;
+    const gate = this.gate;
+    if (gate) client.handleMessage = (_packet, next) => gate(() => next());
     let fellBack = false;
 
     client.on("connect", (connack) => {

@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { generate, type IPublishPacket, type Packet, parser } from "mqtt-packet";
 import { type CallMethodResult, DataType, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import type { IngestClient } from "../../src/mqtt/ingest-client.js";
+import type { OutgoingProbe } from "../../src/mqtt/ingest-client.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { startAedes, startMosquitto } from "../helpers/brokers.js";
@@ -163,13 +163,8 @@ describe("commands during a broker outage (external aedes)", () => {
     expect(device.received.some((c) => c.body.command.startsWith("during"))).toBe(false);
 
     // Nothing left in MQTT.js to go out on a later connection.
-    const mq = (gw.gateway as unknown as { source: IngestClient }).source as unknown as {
-      client: MqttClient & { queue: unknown[]; outgoing: Record<number, unknown> };
-    };
-    const store = mq.client.outgoingStore as unknown as { _inflights: Map<unknown, unknown> };
-    expect(store._inflights.size).toBe(0);
-    expect(mq.client.queue).toEqual([]);
-    expect(Object.keys(mq.client.outgoing)).toEqual([]);
+    const source = (gw.gateway as unknown as { source: OutgoingProbe }).source;
+    expect(await source.pendingOutgoing()).toEqual({ inFlight: 0, queued: 0, awaiting: 0 });
     console.info(
       `[reliability] outage: ${refused} calls refused BadNoCommunication (${across.length} across the reconnect), ${good.size} published, 0 published late`,
     );

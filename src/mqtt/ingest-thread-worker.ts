@@ -1,0 +1,159 @@
+/**
+ * The ingest thread: runs the gateway's IngestClient (MQTT.js and its connection) off the main
+ * thread and hands the main thread its messages in batches. Started by IngestThread.
+ */
+import { Writable } from "node:stream";
+import { parentPort, workerData } from "node:worker_threads";
+import winston from "winston";
+import { IngestClient } from "./ingest-client.js";
+import type {
+  FromThread,
+  IngestThreadData,
+  ThreadError,
+  ThreadState,
+  ToThread,
+} from "./ingest-thread-protocol.js";
+
+const port = parentPort!;
+const data = workerData as IngestThreadData;
+const post = (m: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+/** Log lines go to the main thread's logger, which holds the levels, the format and SIGHUP. */
+const toMainThread = new Writable({
+  objectMode: true,
+  write(info: Record<string, unknown>, _encoding, done) {
+    const { level, message, ...meta } = info;
+    post({ t: "log", level: String(level), message: String(message), meta });
+    done();
+  },
+});
+const logger = winston.createLogger({
+  level: "debug",
+  transports: [new winston.transports.Stream({ stream: toMainThread })],
+});
+
+// Messages in the batch being filled.
+let topics: string[] = [];
+let payloads: Uint8Array[] = [];
+let bytes = 0;
+let flushScheduled = false;
+/** Batches the main thread has not acknowledged, and the MQTT.js continuations held meanwhile. */
+let inFlight = 0;
+let maxSeen = 0;
+const held: (() => void)[] = [];
+
+/**
+ * Hands the batch over, unless the main thread already has its fill of them (then an ack does it
+ * later); `force` for an event, which must not overtake the messages before it.
+ */
+function flush(force = false): void {
+  flushScheduled = false;
+  if (topics.length === 0 || (inFlight >= data.maxBatchesInFlight && !force)) return;
+  const buffer = new ArrayBuffer(bytes);
+  const all = new Uint8Array(buffer);
+  const lengths = new Uint32Array(topics.length);
+  let offset = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i]!;
+    all.set(p, offset);
+    lengths[i] = p.length;
+    offset += p.length;
+  }
+  post({ t: "batch", topics, lengths, payloads: buffer }, [buffer, lengths.buffer as ArrayBuffer]);
+  inFlight++;
+  maxSeen = Math.max(maxSeen, inFlight);
+  topics = [];
+  payloads = [];
+  bytes = 0;
+}
+
+/** Every event after the messages that came before it. */
+function event(m: FromThread): void {
+  flush(true);
+  post(m);
+}
+
+const client = new IngestClient(data.config, logger, (next) => {
+  if (topics.length >= data.maxBatch) flush();
+  // The main thread is behind: MQTT.js waits, and the broker with it, instead of a queue growing here.
+  if (topics.length >= data.maxBatch) held.push(next);
+  else next();
+});
+
+const state = (): ThreadState => ({
+  connected: client.connected,
+  protocol: client.protocol,
+  responseTopicSupported: client.responseTopicSupported,
+});
+
+const asThreadError = (err: unknown): ThreadError => {
+  const e = err as Error & { code?: unknown };
+  return { name: e.name, message: e.message, ...(typeof e.code === "string" ? { code: e.code } : {}) };
+};
+
+port.on("message", (m: ToThread) => {
+  switch (m.t) {
+    case "ack":
+      inFlight--;
+      flush();
+      while (topics.length < data.maxBatch && held.length > 0) held.shift()!();
+      break;
+    case "publish":
+      // A Buffer crosses threads as a Uint8Array; MQTT.js writes binary properties from Buffers.
+      client
+        .publish(m.topic, m.payload, {
+          ...m.options,
+          ...(m.options.correlationData ? { correlationData: Buffer.from(m.options.correlationData) } : {}),
+        })
+        .then(
+          () => post({ t: "published", id: m.id }),
+          (err: unknown) => post({ t: "published", id: m.id, error: asThreadError(err) }),
+        );
+      break;
+    case "query":
+      if (m.what === "backlog")
+        post({
+          t: "answer",
+          id: m.id,
+          value: {
+            batchesInFlight: inFlight,
+            maxBatchesInFlight: data.maxBatchesInFlight,
+            held: held.length,
+            maxSeen,
+          },
+        });
+      else void client.pendingOutgoing().then((value) => post({ t: "answer", id: m.id, value }));
+      break;
+    case "stop":
+      void client.stop().then(() => {
+        flush();
+        post({ t: "stopped" });
+      });
+      break;
+  }
+});
+
+// In a then: a synchronous throw (an unreadable certificate) must also come back as startFailed.
+Promise.resolve()
+  .then(() =>
+    client.start({
+      message: (topic, payload) => {
+        topics.push(topic);
+        payloads.push(payload);
+        bytes += payload.length;
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      },
+      reply: (payload, correlationData) =>
+        event({ t: "reply", payload, ...(correlationData ? { correlationData } : {}) }),
+      connected: () => event({ t: "connected", state: state() }),
+      // Told before the client marks itself down.
+      disconnected: (reason) => event({ t: "disconnected", reason, state: { ...state(), connected: false } }),
+    }),
+  )
+  .then(
+    () => event({ t: "started", state: state() }),
+    (err: unknown) => event({ t: "startFailed", error: asThreadError(err) }),
+  );

@@ -1,0 +1,95 @@
+import { spawn } from "node:child_process";
+import { StatusCodes } from "node-opcua";
+import { describe, expect, it } from "vitest";
+import { IngestThread } from "../../src/mqtt/ingest-thread.js";
+import { startAedes } from "../helpers/brokers.js";
+import { useCleanups } from "../helpers/cleanups.js";
+import { startGateway } from "../helpers/gateway.js";
+import { connectClient, nodeOf, waitStatus } from "../helpers/opcua-client.js";
+import { waitFor } from "../helpers/wait.js";
+
+/**
+ * mqtt.ingestThread (default true): MQTT.js runs in a worker thread and hands the main thread its
+ * messages in batches. Messages keep their order, none is lost, and a main thread that falls behind
+ * holds the broker rather than a queue between the threads.
+ */
+
+const DEVICE = "3WA/Feeder 01/ETU";
+const TOPICS = ["11/5", "11/6", "11/7"].map((id) => `${id}/${DEVICE}`);
+
+/** Publishes `count` QoS 1 messages per topic, values 1..count in order, from another process. */
+function publishFromChild(url: string, topics: string[], count: number): Promise<void> {
+  const script = `
+    const mqtt = require("mqtt");
+    const [url, topics, count] = JSON.parse(process.argv[1]);
+    const c = mqtt.connect(url, { protocolVersion: 4 });
+    c.on("connect", async () => {
+      for (let i = 1; i <= count; i++) for (const t of topics) c.publish(t, String(i), { qos: 1 });
+      await new Promise((r) => c.end(false, {}, r));
+      process.exit(0);
+    });`;
+  const child = spawn(process.execPath, ["-e", script, JSON.stringify([url, topics, count])], {
+    stdio: "inherit",
+  });
+  return new Promise((resolve, reject) =>
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`publisher exited ${code}`)))),
+  );
+}
+
+describe("the MQTT ingest thread", () => {
+  const { track } = useCleanups();
+  const gatewayOn = (url: string, extra = "") =>
+    startGateway(
+      `mqtt:\n  url: ${url}\n  clientId: gw-thread-${Math.random().toString(36).slice(2)}\n  reconnectPeriod: 200\n${extra}` +
+        `devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n`,
+    );
+
+  it("mirrors every message in order: the last value published is the one shown", async () => {
+    const broker = track(await startAedes());
+    const gw = track(await gatewayOn(broker.url));
+    expect((gw.gateway as unknown as { source: unknown }).source).toBeInstanceOf(IngestThread);
+    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+    const received = gw.gateway.counters.received;
+    await publishFromChild(broker.url, TOPICS, 2000);
+    await waitFor("every message", () => gw.gateway.counters.received - received >= 6000, 20_000);
+    expect(gw.gateway.counters.received - received).toBe(6000);
+    const client = track(await connectClient(gw.endpointUrl));
+    for (const t of TOPICS) {
+      await waitStatus(client, t, StatusCodes.Good);
+      expect((await client.read(nodeOf(t))).value.value).toBe(2000);
+    }
+  }, 40_000);
+
+  it("holds MQTT.js while the main thread is behind: a bounded backlog, nothing lost", async () => {
+    const broker = track(await startAedes());
+    const gw = track(await gatewayOn(broker.url));
+    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+    const ingest = gw.gateway.ingest!;
+    // A main thread ten times slower than the thread: 100 µs a message.
+    const handle = ingest.handle.bind(ingest);
+    ingest.handle = (topic, payload, now) => {
+      const until = performance.now() + 0.1;
+      while (performance.now() < until);
+      handle(topic, payload, now);
+    };
+    const thread = (gw.gateway as unknown as { source: IngestThread }).source;
+    const received = gw.gateway.counters.received;
+    await publishFromChild(broker.url, TOPICS, 10_000);
+    await waitFor("every message", () => gw.gateway.counters.received - received >= 30_000, 30_000);
+    expect(gw.gateway.counters.received - received).toBe(30_000);
+    const backlog = await thread.backlog();
+    // The thread got ahead and was held at the bound, not beyond it.
+    expect(backlog.maxSeen).toBe(backlog.maxBatchesInFlight);
+    expect(backlog.batchesInFlight).toBe(0);
+  }, 60_000);
+
+  it("runs MQTT.js on the main thread with mqtt.ingestThread false", async () => {
+    const broker = track(await startAedes());
+    const gw = track(await gatewayOn(broker.url, "  ingestThread: false\n"));
+    expect((gw.gateway as unknown as { source: unknown }).source).not.toBeInstanceOf(IngestThread);
+    const received = gw.gateway.counters.received;
+    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+    await publishFromChild(broker.url, TOPICS, 100);
+    await waitFor("every message", () => gw.gateway.counters.received - received >= 300);
+  }, 30_000);
+});
