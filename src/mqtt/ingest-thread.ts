@@ -47,11 +47,14 @@ export class IngestThread implements MessageSource, OutgoingProbe {
     { resolve(v: unknown): void; reject(e: Error): void; topic: string }
   >();
   private restartTimer: NodeJS.Timeout | null = null;
+  /** Until a thread connects again after one ended; reset to mqtt.reconnectPeriod by a connection. */
+  private restartDelay: number;
 
   constructor(
     private readonly config: IngestConfig,
     private readonly logger: Logger,
   ) {
+    this.restartDelay = config.mqtt.reconnectPeriod;
     this.state = {
       connected: false,
       protocol: config.mqtt.protocolVersion === 5 ? "5" : "3.1.1",
@@ -92,15 +95,22 @@ export class IngestThread implements MessageSource, OutgoingProbe {
     const worker = newWorker(data);
     this.worker = worker;
     worker.on("message", (m: FromThread) => this.received(m, started, failed));
-    worker.on("error", (err) => this.logger.error("MQTT ingest thread failed", { error: err.message }));
+    let failure = "";
+    worker.on("error", (err) => {
+      failure = err.message;
+    });
     worker.on("exit", (code) => {
       if (this.worker !== worker) return;
       this.worker = null;
       this.failCalls();
       if (this.stopping) return;
+      // Doubling, as the reconnects do: a thread that dies at once is not restarted in a tight loop.
+      const inMs = this.restartDelay;
+      this.restartDelay = Math.min(inMs * 2, this.config.mqtt.reconnectPeriodMax);
       this.logger.error("MQTT ingest thread ended; starting a new one", {
         exitCode: code,
-        inMs: this.config.mqtt.reconnectPeriod,
+        error: failure,
+        inMs,
       });
       if (this.state.connected) {
         this.state = { ...this.state, connected: false };
@@ -114,7 +124,7 @@ export class IngestThread implements MessageSource, OutgoingProbe {
             () => {},
             () => {},
           );
-      }, this.config.mqtt.reconnectPeriod);
+      }, inMs);
     });
   }
 
@@ -137,6 +147,7 @@ export class IngestThread implements MessageSource, OutgoingProbe {
         break;
       case "connected":
         this.state = m.state;
+        this.restartDelay = this.config.mqtt.reconnectPeriod;
         h.connected();
         break;
       case "disconnected":
