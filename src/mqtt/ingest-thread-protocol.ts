@@ -25,6 +25,8 @@ export interface ThreadBacklog {
   held: number;
   /** The most batches in flight so far. */
   maxSeen: number;
+  /** How often MQTT.js was held because the main thread was behind. */
+  timesHeld: number;
 }
 
 /** An error that crossed the thread boundary: enough to rebuild the one the caller expects. */

@@ -40,15 +40,16 @@ let flushScheduled = false;
 /** Batches the main thread has not acknowledged, and the MQTT.js continuations held meanwhile. */
 let inFlight = 0;
 let maxSeen = 0;
+let timesHeld = 0;
 const held: (() => void)[] = [];
 
 /**
- * Hands the batch over, unless the main thread already has its fill of them (then an ack does it
- * later); `force` for an event, which must not overtake the messages before it.
+ * Hands the batch over if fewer than `below` batches are in flight; else an ack does it later. After
+ * a read (`below` 1) only to an idle main thread: a busy one gets bigger batches, fewer of them.
+ * Infinity for an event, which must not overtake the messages before it.
  */
-function flush(force = false): void {
-  flushScheduled = false;
-  if (topics.length === 0 || (inFlight >= data.maxBatchesInFlight && !force)) return;
+function flush(below: number): void {
+  if (topics.length === 0 || inFlight >= below) return;
   const buffer = new ArrayBuffer(bytes);
   const all = new Uint8Array(buffer);
   const lengths = new Uint32Array(topics.length);
@@ -67,17 +68,24 @@ function flush(force = false): void {
   bytes = 0;
 }
 
+function afterRead(): void {
+  flushScheduled = false;
+  flush(1);
+}
+
 /** Every event after the messages that came before it. */
 function event(m: FromThread): void {
-  flush(true);
+  flush(Number.POSITIVE_INFINITY);
   post(m);
 }
 
 const client = new IngestClient(data.config, logger, (next) => {
-  if (topics.length >= data.maxBatch) flush();
+  if (topics.length >= data.maxBatch) flush(data.maxBatchesInFlight);
   // The main thread is behind: MQTT.js waits, and the broker with it, instead of a queue growing here.
-  if (topics.length >= data.maxBatch) held.push(next);
-  else next();
+  if (topics.length >= data.maxBatch) {
+    held.push(next);
+    timesHeld++;
+  } else next();
 });
 
 const state = (): ThreadState => ({
@@ -95,7 +103,7 @@ port.on("message", (m: ToThread) => {
   switch (m.t) {
     case "ack":
       inFlight--;
-      flush();
+      flush(data.maxBatchesInFlight);
       while (topics.length < data.maxBatch && held.length > 0) held.shift()!();
       break;
     case "publish":
@@ -120,15 +128,13 @@ port.on("message", (m: ToThread) => {
             maxBatchesInFlight: data.maxBatchesInFlight,
             held: held.length,
             maxSeen,
+            timesHeld,
           },
         });
       else void client.pendingOutgoing().then((value) => post({ t: "answer", id: m.id, value }));
       break;
     case "stop":
-      void client.stop().then(() => {
-        flush();
-        post({ t: "stopped" });
-      });
+      void client.stop().then(() => event({ t: "stopped" }));
       break;
   }
 });
@@ -143,7 +149,7 @@ Promise.resolve()
         bytes += payload.length;
         if (!flushScheduled) {
           flushScheduled = true;
-          setImmediate(flush);
+          setImmediate(afterRead);
         }
       },
       reply: (payload, correlationData) =>
