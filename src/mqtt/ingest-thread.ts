@@ -24,6 +24,8 @@ import { loadClientSecurity } from "./tls-options.js";
  */
 const MAX_BATCHES_IN_FLIGHT = 8;
 const MAX_BATCH = 2048;
+/** How long stop() waits for the thread to end its MQTT connection before ending the thread. */
+const STOP_TIMEOUT_MS = 5000;
 
 /**
  * The IngestClient in a worker thread (mqtt.ingestThread): MQTT.js reads, parses and acknowledges
@@ -34,7 +36,7 @@ const MAX_BATCH = 2048;
  * mirror is not persistent anyway (a restarted gateway starts every point without a value and the
  * broker's retained messages refill it). Inbound QoS 2 keeps its on-disk store, in the thread.
  * If the thread dies, the points turn uncertain as on a lost connection and a new thread starts
- * after mqtt.reconnectPeriod.
+ * after mqtt.reconnectPeriod (doubling up to mqtt.reconnectPeriodMax while threads keep dying).
  */
 export class IngestThread implements MessageSource, OutgoingProbe {
   private worker: Worker | null = null;
@@ -134,12 +136,16 @@ export class IngestThread implements MessageSource, OutgoingProbe {
       case "batch": {
         const all = Buffer.from(m.payloads);
         let offset = 0;
-        for (let i = 0; i < m.topics.length; i++) {
-          const length = m.lengths[i]!;
-          h.message(m.topics[i]!, all.subarray(offset, offset + length));
-          offset += length;
+        try {
+          for (let i = 0; i < m.topics.length; i++) {
+            const length = m.lengths[i]!;
+            h.message(m.topics[i]!, all.subarray(offset, offset + length));
+            offset += length;
+          }
+        } finally {
+          // Whatever happened to a message, the thread must not wait for this ack for ever.
+          this.post({ t: "ack" });
         }
-        this.post({ t: "ack" });
         break;
       }
       case "reply":
@@ -218,14 +224,23 @@ export class IngestThread implements MessageSource, OutgoingProbe {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const worker = this.worker;
     if (!worker) return;
+    let timer: NodeJS.Timeout | undefined;
     const stopped = new Promise<void>((resolve) => {
       worker.on("message", (m: FromThread) => {
         if (m.t === "stopped") resolve();
       });
       worker.once("exit", () => resolve());
+      // A connection that does not end in time (a stalled link) must not hold up the shutdown.
+      timer = setTimeout(() => {
+        this.logger.warn("MQTT ingest thread did not end its connection in time; stopping it", {
+          afterMs: STOP_TIMEOUT_MS,
+        });
+        resolve();
+      }, STOP_TIMEOUT_MS);
     });
     this.post({ t: "stop" });
     await stopped;
+    clearTimeout(timer);
     this.worker = null;
     this.state = { ...this.state, connected: false };
     this.failCalls();
