@@ -182,7 +182,7 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     const client = mqtt.connect(m.url, options);
     this.client = client;
     const gate = this.gate;
-    if (gate) client.handleMessage = (_packet, next) => gate(() => next());
+    if (gate) client.handleMessage = (_packet, next) => gate(next);
     let fellBack = false;
 
     client.on("connect", (connack) => {
