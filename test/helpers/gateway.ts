@@ -50,6 +50,10 @@ export async function startGateway(yaml = ""): Promise<{
   };
 }
 
+/** An `opcua` section for startGateway: anonymous over None on port 0, plus `extra` keys (e.g. limits). */
+export const anonymousOpcua = (extra: string) =>
+  `opcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None], ${extra} }\n`;
+
 /** Top-level YAML keys of `extra` replace those of `base` (tests state whole sections). */
 function merge(base: string, extra: string): string {
   const keys = new Set([...extra.matchAll(/^([A-Za-z]+):/gm)].map((m) => m[1]));

@@ -7,7 +7,7 @@ import {
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway, TEST_PKI } from "../helpers/gateway.js";
+import { anonymousOpcua, startGateway } from "../helpers/gateway.js";
 import { connectClient, nodeOf } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -25,7 +25,7 @@ type Track = ReturnType<typeof useCleanups>["track"];
 async function changeAllOnce(track: Track, limits: string, requestedMax = 0) {
   const gw = track(
     await startGateway(
-      `opcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None], limits: { ${limits} } }\n` +
+      anonymousOpcua(`limits: { ${limits} }`) +
         `devices:\n${DEVICES.map((d) => `  - { type: 3WA, name: ${d}, source: ETU }\n`).join("")}`,
     ),
   );

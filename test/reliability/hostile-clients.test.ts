@@ -10,7 +10,7 @@ import {
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway, TEST_PKI } from "../helpers/gateway.js";
+import { anonymousOpcua, startGateway, TEST_PKI } from "../helpers/gateway.js";
 import { connectClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 import { describeSlowClient, percentile, runSlowClient, subscribe } from "./slow-client-rig.js";
@@ -21,9 +21,6 @@ import { describeSlowClient, percentile, runSlowClient, subscribe } from "./slow
  * opcua.limits.maxSessions are refused; connections that never create a session do not lock a
  * legitimate client out.
  */
-
-const opcua = (extra: string) =>
-  `opcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None], ${extra} }\n`;
 
 describe("a client that stops sending Publish requests", () => {
   it("does not grow the gateway's memory without bound, nor slow another client's notifications", async () => {
@@ -48,7 +45,7 @@ describe("session and connection limits", () => {
   const { track, defer } = useCleanups();
 
   it("revises a monitored item's queueSize to opcua.limits.maxMonitoredItemQueueSize and advertises it", async () => {
-    const gw = track(await startGateway(opcua("limits: { maxMonitoredItemQueueSize: 50 }")));
+    const gw = track(await startGateway(anonymousOpcua("limits: { maxMonitoredItemQueueSize: 50 }")));
     const client = track(await connectClient(gw.endpointUrl));
     // The server's CurrentTime: a node every gateway has.
     const { sub, items } = await subscribe(client, ["i=2258"], 5000);
@@ -66,7 +63,7 @@ describe("session and connection limits", () => {
   });
 
   it("refuses sessions beyond opcua.limits.maxSessions with BadTooManySessions, and takes one again after a close", async () => {
-    const gw = track(await startGateway(opcua("limits: { maxSessions: 3 }")));
+    const gw = track(await startGateway(anonymousOpcua("limits: { maxSessions: 3 }")));
     const open = [];
     for (let i = 0; i < 3; i++) open.push(track(await connectClient(gw.endpointUrl)));
     const refused = await connectClient(gw.endpointUrl).then(
@@ -81,7 +78,7 @@ describe("session and connection limits", () => {
 
   it("does not lock a legitimate client out with connections that never create a session", async () => {
     const LIMIT = 5;
-    const gw = track(await startGateway(opcua(`limits: { maxConnectionsPerEndpoint: ${LIMIT} }`)));
+    const gw = track(await startGateway(anonymousOpcua(`limits: { maxConnectionsPerEndpoint: ${LIMIT} }`)));
     const { port } = new URL(gw.endpointUrl);
     const sockets: net.Socket[] = [];
     defer(async () => {
