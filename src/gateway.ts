@@ -23,6 +23,7 @@ import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
 import { routeOpcuaLogs } from "./opcua/opcua-logs.js";
 import { createOpcuaServer } from "./opcua/opcua-server.js";
+import { installNodeOpcuaPatches } from "./opcua/patches/index.js";
 import { OpcuaToMqtt } from "./opcua-to-mqtt.js";
 import { PROJECT_ROOT } from "./paths.js";
 import { applyDefaultRolePermissions } from "./security/roles.js";
@@ -60,6 +61,8 @@ export class Gateway {
     // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
     await this.startHttp();
     routeOpcuaLogs(getLogger("gateway:node-opcua"));
+    // Refuses a node-opcua release the patches were not written for, before anything is built on it.
+    installNodeOpcuaPatches(this.config.opcua.limits);
     const server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
     this.server = server;
     await server.initialize();

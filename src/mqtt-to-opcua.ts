@@ -10,7 +10,7 @@ import { type ParsedTopic, parseTopic } from "./mapping/topic.js";
 import type { Catalog, PointDef } from "./model/catalog-types.js";
 import { unmappedPoint } from "./model/unmapped-point.js";
 import type { DeviceId, DeviceNodes } from "./opcua/device-nodes.js";
-import { variantOf, writePoint } from "./opcua/point-writer.js";
+import { variantOf, writePoint } from "./opcua/patches/point-writer.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
 
 /** What the gateway knows of one device: identity, node, and the figures diagnostics show. */

@@ -14,15 +14,13 @@ import type { Logger } from "../logger.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { DeviceId } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
+import { gateLimitAlarmInput } from "./patches/limit-alarm-input.js";
 
 export type AckState = "Acknowledged" | "Confirmed";
 
 /** The parts of node-opcua's alarm implementations used here (not in their public types). */
 interface OffNormalAlarm {
   updateAlarmState(isActive: boolean, message: string): void;
-}
-interface LimitAlarm {
-  _onInputDataValueChange(dataValue: DataValue): void;
 }
 
 type BaseAlarmOptions = Omit<Parameters<Namespace["instantiateOffNormalAlarm"]>[0], "normalState">;
@@ -102,15 +100,10 @@ export class AlarmNodes {
           }),
         limit.severity,
       );
-      const limitAlarm = alarm as unknown as LimitAlarm;
-      const evaluate = limitAlarm._onInputDataValueChange.bind(limitAlarm);
-      // node-opcua clears a limit alarm when its input turns uncertain or bad; a lost broker says
-      // nothing about the temperature, so only good values change the alarm's state.
-      limitAlarm._onInputDataValueChange = (dv) => {
-        if (dv.statusCode.isGood()) evaluate(dv);
-      };
+      // A lost broker says nothing about the temperature: only good values change the alarm's state.
+      const evaluate = gateLimitAlarmInput(alarm, (dv) => dv.statusCode.isGood());
       // Created after the change it reacts to: evaluate that first value now.
-      limitAlarm._onInputDataValueChange(dataValue);
+      evaluate(dataValue);
     });
   }
 

@@ -21,6 +21,7 @@ import type { Caller, OpcuaToMqtt } from "../opcua-to-mqtt.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
 import { stringNodeId } from "./node-ids.js";
+import { routeWrites } from "./patches/write-hook.js";
 
 const ARGUMENT_DATA_TYPE: Record<ArgumentType, DataType> = {
   Boolean: DataType.Boolean,
@@ -134,21 +135,7 @@ export class CommandNodes {
       });
       return status;
     };
-    // node-opcua would store the written value; the variable must keep showing what the device
-    // reports, so the write goes to the device only. writeValue is the one entry with the caller.
-    (variable as unknown as { writeValue: unknown }).writeValue = (
-      context: ISessionContext,
-      dataValue: DataValue,
-      ...rest: unknown[]
-    ) => {
-      const callback = rest.at(-1);
-      const result = write(context, dataValue);
-      if (typeof callback !== "function") return result;
-      result.then(
-        (status) => callback(null, status),
-        (err: Error) => callback(err),
-      );
-    };
+    routeWrites(variable, write);
   }
 
   /** OPC UA audit event (Part 5, 6.4.3) on the Server object, beside the audit log line. */

@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import { POINT_STATUS } from "../mapping/status.js";
 import type { DeviceState } from "../mqtt-to-opcua.js";
 import { stringNodeId } from "./node-ids.js";
-import { variantOf, writePoint } from "./point-writer.js";
+import { variantOf, writePoint } from "./patches/point-writer.js";
 
 interface Tracked {
   device: DeviceState;

@@ -19,8 +19,8 @@ import {
   variableKind,
 } from "./information-model.js";
 import { browseNameOf, stringNodeId } from "./node-ids.js";
-import { setInitialStatus } from "./point-writer.js";
-import { VariableFactory, type VariableShape } from "./variable-factory.js";
+import { setInitialStatus } from "./patches/point-writer.js";
+import { VariableFactory, type VariableShape } from "./patches/variable-factory.js";
 
 /** A device's identity: the last three levels of its topics. */
 export interface DeviceId {

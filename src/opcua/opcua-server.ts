@@ -11,10 +11,7 @@ import type { Logger } from "../logger.js";
 import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
-import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
 import { pkiFolders } from "./pki-folders.js";
-import { pacePublishingToInterval } from "./publish-pacing.js";
-import { limitMonitoredItemQueues } from "./queue-limit.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 
@@ -29,7 +26,6 @@ export function createOpcuaServer(
   users: readonly UserDef[],
   logger: Logger,
 ): OPCUAServer {
-  pacePublishingToInterval();
   const o = config.opcua;
   const hasNone = o.securityPolicies.includes("None");
   const secured = o.securityPolicies.filter((p) => p !== "None");
@@ -55,8 +51,6 @@ export function createOpcuaServer(
     getUserRoles: (username: string) => roleNodeIds(byName.get(username)?.roles ?? []),
   };
   const l = o.limits;
-  limitMonitoredItemQueues(l.maxMonitoredItemQueueSize);
-  limitNotificationsPerPublish(l.maxNotificationsPerPublish);
   return new OPCUAServer({
     port: o.port,
     resourcePath: o.resourcePath,

@@ -1,6 +1,6 @@
 import { Subscription } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import { pacePublishingToInterval } from "../../src/opcua/publish-pacing.js";
+import { pacePublishingToInterval } from "../../src/opcua/patches/publish-pacing.js";
 
 /** The state of a subscription right after it sent a NotificationMessage, as node-opcua sees it. */
 function subscriptionAfterPublish(pendingNotifications: boolean) {

@@ -19,7 +19,7 @@ import {
   type UAVariable,
 } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { VariableFactory, type VariableShape } from "../../src/opcua/variable-factory.js";
+import { VariableFactory, type VariableShape } from "../../src/opcua/patches/variable-factory.js";
 
 /**
  * The factory builds variables without node-opcua's addVariable. This holds its result against

@@ -1,5 +1,5 @@
 import { DataType, DataValue, type StatusCode, sameDataValue, type UAVariable, Variant } from "node-opcua";
-import type { DataTypeName } from "../model/catalog-types.js";
+import type { DataTypeName } from "../../model/catalog-types.js";
 
 const VARIANT_TYPE: Record<DataTypeName, DataType> = {
   Boolean: DataType.Boolean,

@@ -1,0 +1,58 @@
+import { createRequire } from "node:module";
+import { GatewayError } from "../../errors.js";
+import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
+import { pacePublishingToInterval } from "./publish-pacing.js";
+import { limitMonitoredItemQueues } from "./queue-limit.js";
+
+/**
+ * Every place where the gateway replaces a node-opcua function or reaches into its internals is in
+ * this folder, each module naming the OPC UA behaviour it keeps:
+ *
+ * | module | what it replaces or reaches | keeps |
+ * | --- | --- | --- |
+ * | publish-pacing | Subscription._flushRemainingNotifications | Part 4 5.13.1.1: one NotificationMessage a publishing cycle |
+ * | queue-limit | MonitoredItem._set_parameters | Part 4 5.12.1.5 and 5.13.x: queueSize revised to MaxMonitoredItemsQueueSize |
+ * | notifications-per-publish | Subscription.maxNotificationPerPublishHighLimit | Part 4 5.13.2: MaxNotificationsPerPublish 0 means no limit |
+ * | variable-factory | UAVariableImpl, ReferenceImpl, Namespace._register | Part 3 5.6 / Part 5: the same attributes and references as addVariable |
+ * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
+ * | limit-alarm-input | ExclusiveLimitAlarm._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's value |
+ * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
+ *
+ * They were written for, and are tested against, one node-opcua release: on any other the gateway
+ * refuses to start rather than run with a patch that may no longer do what its comment says.
+ */
+export const NODE_OPCUA_VERSION = "2.182.2";
+
+/** The node-opcua release installed beside the gateway. */
+export function installedNodeOpcuaVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require("node-opcua/package.json") as { version: string }).version;
+}
+
+/** Throws E_NODE_OPCUA_VERSION unless `found` is the release the patches were written for. */
+export function checkNodeOpcuaVersion(found: string = installedNodeOpcuaVersion()): void {
+  if (found !== NODE_OPCUA_VERSION)
+    throw new GatewayError(
+      "E_NODE_OPCUA_VERSION",
+      `node-opcua ${found} is installed, but the gateway's patches of node-opcua (src/opcua/patches/) were written and tested for ${NODE_OPCUA_VERSION}: install ${NODE_OPCUA_VERSION} (npm ci), or review every patch against ${found} and change NODE_OPCUA_VERSION`,
+    );
+}
+
+export interface PatchLimits {
+  /** opcua.limits.maxMonitoredItemQueueSize */
+  maxMonitoredItemQueueSize: number;
+  /** opcua.limits.maxNotificationsPerPublish */
+  maxNotificationsPerPublish: number;
+}
+
+/**
+ * Checks the node-opcua release, then installs the prototype patches (once per process; the
+ * limits are those of the last server created). The per-variable ones (variable-factory,
+ * point-writer, limit-alarm-input, write-hook) are applied where their variables are made.
+ */
+export function installNodeOpcuaPatches(limits: PatchLimits): void {
+  checkNodeOpcuaVersion();
+  pacePublishingToInterval();
+  limitMonitoredItemQueues(limits.maxMonitoredItemQueueSize);
+  limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
+}
