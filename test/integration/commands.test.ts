@@ -13,7 +13,11 @@ import {
   StatusCodes,
   type Variant,
 } from "node-opcua";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildConfig } from "../../src/config/config-loader.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
+import { getLogger } from "../../src/logger.js";
+import { EmbeddedBroker } from "../../src/mqtt/embedded-broker.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE, PROJECT_ROOT } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { mosquittoPasswordFile, startAedes, startMosquitto } from "../helpers/brokers.js";
@@ -332,6 +336,31 @@ describe("forged answers with the example's secured embedded broker (its users a
   const s = setup(5000);
   const { defer } = useCleanups();
   const passwords = { "feeder-01": "f1-pw", "feeder-02": "f2-pw" };
+
+  it("warns at every start while the embedded broker takes anonymous clients, or has users and no ACL", async () => {
+    const hash = hashPassword("pw");
+    const cases = [
+      ["broker: { port: 0 }", ["the embedded broker takes anonymous clients"]],
+      [`broker: { port: 0, users: [{ username: a, passwordHash: "${hash}" }] }`, ["broker.acl is empty"]],
+      [
+        `broker: { port: 0, users: [{ username: a, passwordHash: "${hash}" }], acl: { a: { publish: ["11/#"] } } }`,
+        [],
+      ],
+    ] as const;
+    for (const [yaml, expected] of cases) {
+      const { config } = buildConfig(parseYamlText(yaml, join(s.dir, "broker.yaml")), {});
+      const logger = getLogger("test:broker");
+      const warn = vi.spyOn(logger, "warn");
+      const broker = new EmbeddedBroker(config!, logger);
+      await broker.start({ message() {}, reply() {}, connected() {}, disconnected() {} });
+      await broker.stop();
+      const warnings = warn.mock.calls.map(([message]) => String(message));
+      warn.mockRestore();
+      expect(warnings.filter((w) => /anonymous|acl is empty/.test(w)).map((w) => w.split(":")[0])).toEqual(
+        expected,
+      );
+    }
+  });
 
   it("accepts no forged answer: the ACL refuses another device's reply topic and cmd/, the gateway another device's answer", async () => {
     const gw = await startGateway(s.yaml(secureExampleBroker(passwords)));
