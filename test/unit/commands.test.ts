@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
+import { buildConfig } from "../../src/config/config-loader.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
 import {
   buildPayload,
   checkArguments,
@@ -137,5 +139,14 @@ describe("command encoding", () => {
       "reply/gw",
     ])
       expect(deviceOfReplyTopic("reply/gw", other), other).toBeNull();
+  });
+
+  it("takes as commands.replyTopic a prefix with {clientId}, without wildcards or a trailing /", () => {
+    const problems = (replyTopic: string) =>
+      buildConfig(parseYamlText(`commands: { replyTopic: "${replyTopic}" }`, "/tmp/x.yaml"), {}).problems
+        .length;
+    expect(problems("site-a/{clientId}/replies")).toBe(0);
+    for (const bad of ["reply/{clientId}/", "reply/+/{clientId}", "reply/{clientId}/#", "reply/gateway"])
+      expect(problems(bad), bad).toBe(1);
   });
 });
