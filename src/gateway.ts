@@ -179,7 +179,7 @@ export class Gateway {
     let everConnected = false;
     await source.start({
       message: (topic, payload) => mqttToOpcua.handle(topic, payload),
-      reply: (payload, correlationData) => opcuaToMqtt.handleReply(payload, correlationData),
+      reply: (topic, payload, correlationData) => opcuaToMqtt.handleReply(topic, payload, correlationData),
       connected: () => {
         if (everConnected) this.counters.brokerReconnects++;
         everConnected = true;

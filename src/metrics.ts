@@ -124,6 +124,12 @@ export class GatewayMetrics {
       [],
       () => [[{}, sources.commands()?.lateReplies ?? 0]],
     );
+    mirrored(
+      "smartgear_command_refused_replies_total",
+      "answers to a waiting command that came on another device's reply topic (refused)",
+      [],
+      () => [[{}, sources.commands()?.refusedReplies ?? 0]],
+    );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

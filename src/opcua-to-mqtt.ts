@@ -1,10 +1,12 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { type StatusCode, StatusCodes } from "node-opcua";
 import type { Logger } from "./logger.js";
 import {
   buildPayload,
   checkArguments,
   type DeviceAddress,
+  deviceOfReplyTopic,
+  deviceReplyTopic,
   parseReply,
   renderTopic,
 } from "./mapping/command-encoding.js";
@@ -30,6 +32,8 @@ export interface CommandOutcome {
   reply: string;
 }
 
+const deviceKey = (d: DeviceAddress) => `${d.deviceType}/${d.deviceName}/${d.deviceSource}`;
+
 /** true when `work` settles within `ms`, false when the time runs out first. */
 async function withinMs(work: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -51,6 +55,8 @@ export class CommandCounters {
   noCommunication = 0;
   timedOut = 0;
   lateReplies = 0;
+  /** Answers to a waiting command that came on another device's reply topic: refused, never delivered. */
+  refusedReplies = 0;
   lastLatencyMs = 0;
 }
 
@@ -65,6 +71,8 @@ function outcomeKind(status: StatusCode): CommandOutcomeKind {
 }
 
 interface Pending {
+  /** `<type>/<name>/<source>` of the device the command went to: only its reply topic may answer. */
+  device: string;
   /** null: no answer (the gateway is stopping). */
   resolve(reply: { status: string; text: string } | null): void;
 }
@@ -111,7 +119,7 @@ export class OpcuaToMqtt {
     this.onCommand(latencyMs, kind);
     this.audit.info("command", {
       command: command.name,
-      device: `${device.deviceType}/${device.deviceName}/${device.deviceSource}`,
+      device: deviceKey(device),
       user: caller.user,
       session: caller.session,
       arguments: JSON.stringify(args).slice(0, 512),
@@ -146,15 +154,20 @@ export class OpcuaToMqtt {
     if (!this.source.connected) return answer(StatusCodes.BadNoCommunication);
 
     const topic = renderTopic(command, device);
-    const replyTo = this.source.replyTopic;
+    const replyTo = deviceReplyTopic(this.source.replyTopic, device);
     const v5 = this.source.responseTopicSupported;
+    // Not the commandId, which every payload carries: under MQTT 5 a subscriber that sees only
+    // payloads (a 3.1.1 client of the same broker) learns nothing it could answer with.
+    const correlationId = randomBytes(16).toString("hex");
     const payload = buildPayload(command, checked.values, {
       commandId,
       ts: new Date().toISOString(),
-      ...(command.reply.wait ? { replyTo, correlationId: commandId } : {}),
+      ...(command.reply.wait && !v5 ? { replyTo, correlationId } : {}),
     });
     // Registered before publishing: a fast device may answer before PUBCOMP arrives.
-    const replied = command.reply.wait ? this.awaitReply(commandId, command.reply.timeoutMs) : null;
+    const replied = command.reply.wait
+      ? this.awaitReply(correlationId, deviceKey(device), command.reply.timeoutMs)
+      : null;
     let completed: boolean;
     try {
       // Bounded: a connection cut between PUBLISH and PUBCOMP leaves the handshake to MQTT.js's
@@ -164,18 +177,18 @@ export class OpcuaToMqtt {
           qos: command.qos,
           retain: command.retain,
           ...(command.reply.wait && v5
-            ? { responseTopic: replyTo, correlationData: Buffer.from(commandId) }
+            ? { responseTopic: replyTo, correlationData: Buffer.from(correlationId) }
             : {}),
         }),
         command.reply.timeoutMs,
       );
     } catch (err) {
-      this.pending.delete(commandId);
+      this.pending.delete(correlationId);
       if (err instanceof NotConnectedError) return answer(StatusCodes.BadNoCommunication);
       throw err;
     }
     if (!completed) {
-      this.pending.delete(commandId);
+      this.pending.delete(correlationId);
       this.logger.warn("publish handshake not completed in time; delivery unknown", {
         command: command.name,
         commandId,
@@ -188,28 +201,46 @@ export class OpcuaToMqtt {
     return answer(StatusCodes.Good, { deviceStatus: reply.status, reply: reply.text });
   }
 
-  private awaitReply(commandId: string, timeoutMs: number): Promise<{ status: string; text: string } | null> {
+  private awaitReply(
+    correlationId: string,
+    device: string,
+    timeoutMs: number,
+  ): Promise<{ status: string; text: string } | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.pending.delete(commandId);
+        this.pending.delete(correlationId);
         resolve(null);
       }, timeoutMs);
-      this.pending.set(commandId, {
+      this.pending.set(correlationId, {
+        device,
         resolve: (reply) => {
           clearTimeout(timer);
-          this.pending.delete(commandId);
+          this.pending.delete(correlationId);
           resolve(reply);
         },
       });
     });
   }
 
-  /** A message on the reply topic: delivered to its call, or counted and logged, never guessed. */
-  handleReply(payload: Uint8Array, correlationData?: Uint8Array): void {
+  /**
+   * A message on a reply topic: delivered to its call only when it came on the reply topic of the
+   * device the command went to (which the broker's ACL keeps to that device); else counted and
+   * logged, and the call goes on waiting for its device. Never guessed.
+   */
+  handleReply(topic: string, payload: Uint8Array, correlationData?: Uint8Array): void {
     const reply = parseReply(payload, correlationData);
     const pending = reply.correlationId ? this.pending.get(reply.correlationId) : undefined;
     if (pending) {
-      pending.resolve({ status: reply.status, text: reply.text });
+      const from = deviceOfReplyTopic(this.source.replyTopic, topic);
+      if (from && deviceKey(from) === pending.device) {
+        pending.resolve({ status: reply.status, text: reply.text });
+        return;
+      }
+      this.counters.refusedReplies++;
+      this.replyLog.warn("refusedReply", "reply refused: not on the reply topic of the command's device", {
+        topic,
+        device: pending.device,
+      });
       return;
     }
     this.counters.lateReplies++;

@@ -258,8 +258,9 @@ export const configSchema = {
         file: { type: "string", minLength: 1, default: "commands.yaml" },
         replyTopic: {
           type: "string",
-          pattern: "^[^+#]*\\{clientId\\}[^+#]*$",
-          default: "cmd/reply/{clientId}",
+          // No wildcards and no trailing `/`: the device's levels are appended to it.
+          pattern: "^[^+#]*\\{clientId\\}([^+#]*[^+#/])?$",
+          default: "reply/{clientId}",
         },
       },
     },

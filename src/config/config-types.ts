@@ -137,7 +137,7 @@ export interface GatewayConfig {
   commands: {
     /** The command catalog; a relative path is taken from the config file's folder. */
     file: string;
-    /** Where devices answer commands; {clientId} is the gateway's MQTT client id. */
+    /** Devices answer commands on <replyTopic>/<type>/<name>/<source>; {clientId} is the gateway's MQTT client id. */
     replyTopic: string;
   };
   /** Devices whose points exist from start-up, BadWaitingForInitialData until data arrives. */

@@ -95,10 +95,31 @@ export function renderTopic(command: CommandDef, device: DeviceAddress): string 
   return command.topic.replace(/\{([A-Za-z]+)\}/g, (_m, key: string) => fill[key] ?? "");
 }
 
+/**
+ * Where a device answers a command: the gateway's reply topic with the device's own three levels
+ * appended, so that a broker ACL can let each device publish to its own reply topic and no other.
+ */
+export function deviceReplyTopic(replyTopic: string, device: DeviceAddress): string {
+  return `${replyTopic}/${device.deviceType}/${device.deviceName}/${device.deviceSource}`;
+}
+
+/** The device whose reply topic `topic` is; null when it is not `<replyTopic>/<type>/<name>/<source>`. */
+export function deviceOfReplyTopic(replyTopic: string, topic: string): DeviceAddress | null {
+  if (!topic.startsWith(`${replyTopic}/`)) return null;
+  const levels = topic.slice(replyTopic.length + 1).split("/");
+  if (levels.length !== 3 || levels.some((l) => l === "")) return null;
+  const [deviceType, deviceName, deviceSource] = levels as [string, string, string];
+  return { deviceType, deviceName, deviceSource };
+}
+
 export interface CommandEnvelope {
   commandId: string;
   ts: string;
-  /** Under MQTT 3.1.1 (no response topic property): where and how the device answers. */
+  /**
+   * Only where no MQTT 5 properties can carry them (MQTT 3.1.1, the embedded broker): the device's
+   * reply topic and the correlation id it echoes. Under MQTT 5 they travel as the Response Topic
+   * and Correlation Data properties (MQTT 5 §4.10) and never in the payload.
+   */
   replyTo?: string;
   correlationId?: string;
 }

@@ -10,6 +10,7 @@ import {
   type MessageSource,
   NotConnectedError,
   type PublishOptions,
+  replySubscriptionOf,
   replyTopicOf,
   type SourceHandlers,
 } from "./message-source.js";
@@ -120,10 +121,12 @@ export class EmbeddedBroker implements MessageSource {
       await new Promise<void>((resolve) => broker.subscribe(topic, deliver, () => resolve()));
     }
     const replies: Deliver = (packet, cb) => {
-      handlers.reply(packet.payload as Uint8Array);
+      handlers.reply(packet.topic, packet.payload as Uint8Array);
       cb();
     };
-    await new Promise<void>((resolve) => broker.subscribe(this.replyTopic, replies, () => resolve()));
+    await new Promise<void>((resolve) =>
+      broker.subscribe(replySubscriptionOf(this.replyTopic), replies, () => resolve()),
+    );
     this.logger.info("embedded MQTT broker listening", {
       host: b.host,
       port: this.port || "off",
@@ -132,6 +135,18 @@ export class EmbeddedBroker implements MessageSource {
       users: b.users.length,
       aclUsers: Object.keys(b.acl).length,
     });
+    // The open default is what the quick start needs, but it lets any client forge data and
+    // answers and publish commands past every OPC UA role: say so at every start.
+    if (!auth.required)
+      this.logger.warn(
+        "the embedded broker takes anonymous clients: whoever reaches it can publish data, read and publish commands and answer them; set broker.users and broker.acl",
+        { host: b.host },
+      );
+    else if (Object.keys(b.acl).length === 0)
+      this.logger.warn(
+        "broker.acl is empty: every logged-in client can read and publish commands and answer for any device",
+        { users: b.users.length },
+      );
     if (this.server && auth.required && b.host !== "127.0.0.1" && b.host !== "localhost")
       this.logger.warn(
         "broker passwords may arrive unencrypted on the plain listener; consider broker.plainListener false",

@@ -8,6 +8,7 @@ import {
   type MessageSource,
   NotConnectedError,
   type PublishOptions,
+  replySubscriptionOf,
   replyTopicOf,
   type SourceHandlers,
 } from "./message-source.js";
@@ -205,7 +206,7 @@ export class IngestClient implements MessageSource, OutgoingProbe {
       client.subscribe(
         Object.fromEntries([
           ...m.subscriptions.map((s) => [s.topic, { qos: s.qos }] as const),
-          [this.replyTopic, { qos: 1 }] as const,
+          [replySubscriptionOf(this.replyTopic), { qos: 1 }] as const,
         ]),
         (err, granted) => {
           if (err) this.logger.error("subscribe failed", { error: err.message });
@@ -216,8 +217,9 @@ export class IngestClient implements MessageSource, OutgoingProbe {
       handlers.connected();
       firstAttemptDone();
     });
+    const replyLevels = `${this.replyTopic}/`;
     client.on("message", (topic, payload, packet) => {
-      if (topic === this.replyTopic) handlers.reply(payload, packet.properties?.correlationData);
+      if (topic.startsWith(replyLevels)) handlers.reply(topic, payload, packet.properties?.correlationData);
       else handlers.message(topic, payload);
     });
     client.on("error", (err) => {

@@ -40,7 +40,7 @@ export interface ThreadError {
 export type FromThread =
   /** Messages: topics, payload lengths, payloads end to end in one transferred buffer. */
   | { t: "batch"; topics: string[]; lengths: Uint32Array; payloads: ArrayBuffer }
-  | { t: "reply"; payload: Uint8Array; correlationData?: Uint8Array }
+  | { t: "reply"; topic: string; payload: Uint8Array; correlationData?: Uint8Array }
   | { t: "connected"; state: ThreadState }
   | { t: "disconnected"; reason: string; state: ThreadState }
   | { t: "started"; state: ThreadState }

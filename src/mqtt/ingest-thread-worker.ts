@@ -152,8 +152,8 @@ Promise.resolve()
           setImmediate(afterRead);
         }
       },
-      reply: (payload, correlationData) =>
-        event({ t: "reply", payload, ...(correlationData ? { correlationData } : {}) }),
+      reply: (topic, payload, correlationData) =>
+        event({ t: "reply", topic, payload, ...(correlationData ? { correlationData } : {}) }),
       connected: () => event({ t: "connected", state: state() }),
       // Told before the client marks itself down.
       disconnected: (reason) => event({ t: "disconnected", reason, state: { ...state(), connected: false } }),

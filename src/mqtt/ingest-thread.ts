@@ -149,7 +149,7 @@ export class IngestThread implements MessageSource, OutgoingProbe {
         break;
       }
       case "reply":
-        h.reply(Buffer.from(m.payload), m.correlationData && Buffer.from(m.correlationData));
+        h.reply(m.topic, Buffer.from(m.payload), m.correlationData && Buffer.from(m.correlationData));
         break;
       case "connected":
         this.state = m.state;

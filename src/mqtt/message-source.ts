@@ -13,7 +13,10 @@ export interface MessageSource {
    * NotConnectedError when the broker is not connected: a command is never queued to go out later.
    */
   publish(topic: string, payload: string, options: PublishOptions): Promise<void>;
-  /** Where devices answer commands; subscribed on every connect. */
+  /**
+   * Where devices answer commands, each on `<replyTopic>/<type>/<name>/<source>` (its own, for the
+   * broker's ACL); `replySubscriptionOf(replyTopic)` is subscribed on every connect.
+   */
   readonly replyTopic: string;
   /** MQTT 5: commands can carry a response topic and correlation data as properties. */
   readonly responseTopicSupported: boolean;
@@ -28,8 +31,8 @@ export interface PublishOptions {
 
 export interface SourceHandlers {
   message(topic: string, payload: Uint8Array): void;
-  /** A message on the reply topic; `correlationData` is the MQTT 5 property, when present. */
-  reply(payload: Uint8Array, correlationData?: Uint8Array): void;
+  /** A message on a device's reply topic; `correlationData` is the MQTT 5 property, when present. */
+  reply(topic: string, payload: Uint8Array, correlationData?: Uint8Array): void;
   connected(): void;
   disconnected(reason: string): void;
 }
@@ -43,4 +46,9 @@ export class NotConnectedError extends GatewayError {
 /** The reply topic of a gateway: the configured template with its MQTT client id. */
 export function replyTopicOf(template: string, clientId: string): string {
   return template.replace("{clientId}", clientId);
+}
+
+/** The filter that takes every device's answers: the reply topic and three levels (type, name, source). */
+export function replySubscriptionOf(replyTopic: string): string {
+  return `${replyTopic}/+/+/+`;
 }

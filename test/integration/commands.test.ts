@@ -13,10 +13,14 @@ import {
   StatusCodes,
   type Variant,
 } from "node-opcua";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildConfig } from "../../src/config/config-loader.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
+import { getLogger } from "../../src/logger.js";
+import { EmbeddedBroker } from "../../src/mqtt/embedded-broker.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE, PROJECT_ROOT } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
-import { startAedes, startMosquitto } from "../helpers/brokers.js";
+import { mosquittoPasswordFile, startAedes, startMosquitto } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
 import { connectClient, connectTrusted, type TestClient } from "../helpers/opcua-client.js";
@@ -27,7 +31,7 @@ const GROUP = "Devices/50/Group 01/PM";
 const PASSWORDS = { olivia: "observer-pw", otto: "operator-pw", erin: "engineer-pw" } as const;
 
 /** A scratch folder with a users file, the shipped commands with short reply timeouts, and a catalog in which 21/7 is writable. */
-function setup() {
+function setup(timeoutMs = 600) {
   const dir = mkdtempSync(join(tmpdir(), "smartgear-commands-"));
   const usersFile = join(dir, "users.yaml");
   writeFileSync(
@@ -39,7 +43,7 @@ function setup() {
   const commandsFile = join(dir, "commands.yaml");
   writeFileSync(
     commandsFile,
-    readFileSync(DEFAULT_COMMANDS_FILE, "utf8").replace(/timeoutMs: \d+/g, "timeoutMs: 600"),
+    readFileSync(DEFAULT_COMMANDS_FILE, "utf8").replace(/timeoutMs: \d+/g, `timeoutMs: ${timeoutMs}`),
   );
   const catalogFile = join(dir, "catalog.yaml");
   const catalog = readFileSync(DEFAULT_CATALOG_FILE, "utf8");
@@ -55,7 +59,13 @@ function setup() {
     `catalog: ${JSON.stringify(catalogFile)}\ncommands:\n  file: ${JSON.stringify(commandsFile)}\n` +
     'devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n  - { type: "50", name: Group 01, source: PM }\n' +
     mqttSection;
-  return { dir, serverPki, yaml };
+  /** An OPC UA session of `user` over Basic256Sha256 Sign & Encrypt, its certificate trusted. */
+  const connectAs = (endpointUrl: string, user: keyof typeof PASSWORDS) =>
+    connectTrusted(endpointUrl, serverPki, {
+      pkiFolder: join(dir, "client-pki"),
+      user: { userName: user, password: PASSWORDS[user] },
+    });
+  return { dir, serverPki, yaml, connectAs };
 }
 
 interface Received {
@@ -91,7 +101,7 @@ async function startDevice(url: string, protocolVersion: 4 | 5, answer: "reply" 
         { qos: 1 },
       );
   });
-  // Commands have six levels (cmd/family/id/type/name/source); replies (cmd/reply/<gateway>) three.
+  // Commands have six levels (cmd/family/id/type/name/source), writes seven.
   await client.subscribeAsync(["cmd/+/+/+/+/+", "cmd/+/+/+/+/+/set"], { qos: 2 });
   return { client, received, stop: () => client.endAsync() };
 }
@@ -109,6 +119,16 @@ const call = (
   }) as Promise<CallMethodResult>;
 const outputs = (r: CallMethodResult) => (r.outputArguments ?? []).map((v) => v.value as string);
 const str = (value: string) => ({ dataType: DataType.String, value });
+/** smartgear_command_refused_replies_total from the gateway's /metrics. */
+const refusedReplies = async (httpUrl: string) =>
+  Number(
+    /^smartgear_command_refused_replies_total (\d+)$/m.exec(
+      await (await fetch(`${httpUrl}/metrics`)).text(),
+    )?.[1],
+  );
+/** A client that logs in to the broker as `username` (MQTT.js reconnects disabled). */
+const login = (url: string, protocolVersion: 4 | 5, username: string, password: string) =>
+  mqtt.connectAsync(url, { protocolVersion, username, password, reconnectPeriod: 0 });
 
 describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.1 devices)", () => {
   const s = setup();
@@ -138,19 +158,21 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
     expect(r.statusCode).toEqual(StatusCodes.Good);
     const [commandId, deviceStatus, reply] = outputs(r);
     expect(deviceStatus).toBe("ok");
-    expect(JSON.parse(reply!)).toEqual({ correlationId: commandId, status: "ok", echo: "ResetMaxValues" });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(device.received).toHaveLength(1);
     const m = device.received[0]!;
     expect(m.topic).toBe("cmd/11/0/3WA/Feeder 01/ETU");
     expect(m.qos).toBe(2);
-    expect(m.body).toMatchObject({
-      commandId,
-      correlationId: commandId,
-      command: "ResetMaxValues",
-      scope: "THD",
+    expect(m.body).toMatchObject({ commandId, command: "ResetMaxValues", scope: "THD" });
+    // MQTT 3.1.1: the reply topic and correlation id are in the payload; the device's own reply
+    // topic, and a correlation id that is not the commandId every payload shows.
+    expect(m.body.replyTo).toBe(`reply/${gw.config.mqtt.clientId}/3WA/Feeder 01/ETU`);
+    expect(m.body.correlationId).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.parse(reply!)).toEqual({
+      correlationId: m.body.correlationId,
+      status: "ok",
+      echo: "ResetMaxValues",
     });
-    expect(m.body.replyTo).toBe(`cmd/reply/${gw.config.mqtt.clientId}`);
   });
 
   it("carries typed arguments and JSON objects into the payload", async () => {
@@ -295,6 +317,106 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
   });
 });
 
+/** The example's secured broker section, on a free loopback port without TLS, its users' passwords known. */
+function secureExampleBroker(passwords: Record<string, string>): string {
+  let yaml = readFileSync(join(PROJECT_ROOT, "config", "examples", "embedded-broker-secured.yaml"), "utf8")
+    .replace("host: 0.0.0.0", "host: 127.0.0.1\n  port: 0")
+    .replace("plainListener: false", "plainListener: true")
+    .replace("enabled: true", "enabled: false");
+  for (const [user, password] of Object.entries(passwords))
+    yaml = yaml.replace(
+      new RegExp(`(username: ${user}\n\\s+passwordHash: )"[^"]+"`),
+      // A function: the hash's `$` must not be read as a replacement pattern.
+      (_m, key: string) => `${key}"${hashPassword(password)}"`,
+    );
+  return yaml;
+}
+
+describe("forged answers with the example's secured embedded broker (its users and device ACL)", () => {
+  const s = setup(5000);
+  const { defer } = useCleanups();
+  const passwords = { "feeder-01": "f1-pw", "feeder-02": "f2-pw" };
+
+  it("warns at every start while the embedded broker takes anonymous clients, or has users and no ACL", async () => {
+    const hash = hashPassword("pw");
+    const cases = [
+      ["broker: { port: 0 }", ["the embedded broker takes anonymous clients"]],
+      [`broker: { port: 0, users: [{ username: a, passwordHash: "${hash}" }] }`, ["broker.acl is empty"]],
+      [
+        `broker: { port: 0, users: [{ username: a, passwordHash: "${hash}" }], acl: { a: { publish: ["11/#"] } } }`,
+        [],
+      ],
+    ] as const;
+    for (const [yaml, expected] of cases) {
+      const { config } = buildConfig(parseYamlText(yaml, join(s.dir, "broker.yaml")), {});
+      const logger = getLogger("test:broker");
+      const warn = vi.spyOn(logger, "warn");
+      const broker = new EmbeddedBroker(config!, logger);
+      await broker.start({ message() {}, reply() {}, connected() {}, disconnected() {} });
+      await broker.stop();
+      const warnings = warn.mock.calls.map(([message]) => String(message));
+      warn.mockRestore();
+      expect(warnings.filter((w) => /anonymous|acl is empty/.test(w)).map((w) => w.split(":")[0])).toEqual(
+        expected,
+      );
+    }
+  });
+
+  it("accepts no forged answer: the ACL refuses another device's reply topic and cmd/, the gateway another device's answer", async () => {
+    const gw = await startGateway(s.yaml(secureExampleBroker(passwords)));
+    defer(() => gw.stop());
+    const replyTo = `reply/${gw.config.mqtt.clientId}`;
+    const operator = await s.connectAs(gw.endpointUrl, "otto");
+    defer(() => operator.stop());
+    // Feeder 01's device, with its own credentials: it reads its commands and answers when told.
+    const device = await login(gw.brokerUrl, 4, "feeder-01", passwords["feeder-01"]);
+    defer(() => device.endAsync());
+    const commands: Record<string, unknown>[] = [];
+    device.on("message", (_topic, payload) => commands.push(JSON.parse(payload.toString())));
+    expect((await device.subscribeAsync("cmd/+/+/3WA/Feeder 01/ETU/#", { qos: 2 }))[0]?.qos).toBe(2);
+    // The forger is a real device of the plant, Feeder 02, with its own credentials.
+    const forger = await login(gw.brokerUrl, 4, "feeder-02", passwords["feeder-02"]);
+    defer(() => forger.endAsync());
+    // It cannot read the other device's commands: SUBACK 0x80 (MQTT 3.1.1 §3.9.3), which MQTT.js
+    // turns into an error carrying the packet.
+    const refused = await forger
+      .subscribeAsync("cmd/#", { qos: 2 })
+      .catch((err: { packet?: unknown }) => err.packet);
+    expect(refused).toMatchObject({ granted: [128] });
+
+    const pending = call(operator, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
+    const command = await waitFor("the command at Feeder 01", () => commands[0]);
+    // Suppose the correlation id leaked anyway: answered on the forger's own reply topic, which
+    // the ACL lets it use, the gateway refuses it, since the command went to another device.
+    const forged = JSON.stringify({ correlationId: command.correlationId, status: "FORGED" });
+    await forger.publishAsync(`${replyTo}/3WA/Feeder 02/ETU`, forged, { qos: 1 });
+    await waitFor("the forged answer refused", async () => (await refusedReplies(gw.httpUrl)) === 1);
+    // On Feeder 01's reply topic, or as a command, the broker refuses it: MQTT 3.1.1 cannot
+    // refuse one PUBLISH, so the connection is closed and the message goes nowhere.
+    for (const topic of [`${replyTo}/3WA/Feeder 01/ETU`, "cmd/11/98/3WA/Feeder 01/ETU"]) {
+      const intruder = await login(gw.brokerUrl, 4, "feeder-02", passwords["feeder-02"]);
+      const closed = new Promise<void>((resolve) => intruder.once("close", () => resolve()));
+      intruder.publish(topic, forged, { qos: 0 });
+      await closed;
+      await intruder.endAsync(true);
+    }
+
+    // The call still waits for its device, and takes its answer.
+    device.publish(
+      String(command.replyTo),
+      JSON.stringify({ correlationId: command.correlationId, status: "ok" }),
+      {
+        qos: 1,
+      },
+    );
+    const r = await pending;
+    expect(r.statusCode).toEqual(StatusCodes.Good);
+    expect(outputs(r)[1]).toBe("ok");
+    expect(commands.map((c) => c.command)).toEqual(["ResetMaxValues"]);
+    expect(await refusedReplies(gw.httpUrl)).toBe(1);
+  });
+});
+
 describe("commands through an external broker", () => {
   const s = setup();
   const { defer } = useCleanups();
@@ -308,10 +430,7 @@ describe("commands through an external broker", () => {
       ),
     );
     defer(() => gw.stop());
-    const client = await connectTrusted(gw.endpointUrl, s.serverPki, {
-      pkiFolder: join(s.dir, "client-pki"),
-      user: { userName: "otto", password: PASSWORDS.otto },
-    });
+    const client = await s.connectAs(gw.endpointUrl, "otto");
     defer(() => client.stop());
     await waitFor("connected", () => gw.gateway.ingest!.isConnected);
     await broker.pause();
@@ -335,10 +454,7 @@ describe("commands through an external broker", () => {
     defer(() => gw.stop());
     const device = await startDevice(broker.url, 5);
     defer(() => device.stop());
-    const client = await connectTrusted(gw.endpointUrl, s.serverPki, {
-      pkiFolder: join(s.dir, "client-pki"),
-      user: { userName: "erin", password: PASSWORDS.erin },
-    });
+    const client = await s.connectAs(gw.endpointUrl, "erin");
     defer(() => client.stop());
     await waitFor("connected", () => gw.gateway.ingest!.isConnected);
     const r = await call(client, FEEDER, "NotifyFirmwareUpdate", [str("4.2.1"), str("pkg://3wa/4.2.1")]);
@@ -347,12 +463,94 @@ describe("commands through an external broker", () => {
     expect(deviceStatus).toBe("ok");
     const m = device.received[0]!;
     expect(m.qos).toBe(2);
-    expect(m.properties?.responseTopic).toBe(`cmd/reply/gw-cmd5-${process.pid}`);
-    expect(Buffer.from(m.properties!.correlationData!).toString()).toBe(commandId);
-    expect(m.body).toMatchObject({
+    expect(m.properties?.responseTopic).toBe(`reply/gw-cmd5-${process.pid}/3WA/Feeder 01/ETU`);
+    expect(m.properties?.correlationData).toHaveLength(32);
+    expect(Buffer.from(m.properties!.correlationData!).toString()).not.toBe(commandId);
+    // MQTT 5 §4.10: the properties carry the reply's address; the payload carries neither.
+    expect(m.body).toEqual({
+      commandId,
+      ts: expect.any(String),
       command: "NotifyFirmwareUpdate",
       version: "4.2.1",
       package: "pkg://3wa/4.2.1",
     });
+  });
+
+  it("under MQTT 5 (mosquitto, the README's acl_file) accepts no forged answer either", async () => {
+    const clientId = `gw-acl5-${process.pid}`;
+    const pw = { gateway: "gw-pw", "feeder-01": "f1-pw", "feeder-02": "f2-pw" };
+    const passwords = mosquittoPasswordFile(join(s.dir, "mosquitto.passwd"), pw);
+    const acl = join(s.dir, "mosquitto.acl");
+    // README, Security: who can answer a command (mosquitto acl_file).
+    writeFileSync(
+      acl,
+      `user gateway\ntopic read 11/#\ntopic read 21/#\ntopic read 48/#\ntopic write cmd/#\ntopic read reply/${clientId}/#\n\n` +
+        ["01", "02"]
+          .map(
+            (n) =>
+              `user feeder-${n}\ntopic write 11/+/3WA/Feeder ${n}/ETU\ntopic write 21/+/3WA/Feeder ${n}/ETU\n` +
+              `topic read cmd/+/+/3WA/Feeder ${n}/ETU/#\ntopic write reply/${clientId}/3WA/Feeder ${n}/ETU\n`,
+          )
+          .join("\n"),
+    );
+    const broker = await startMosquitto(`password_file ${passwords}\nacl_file ${acl}\n`, {
+      allowAnonymous: false,
+    });
+    defer(() => broker.stop());
+    const gw = await startGateway(
+      s.yaml(
+        `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  username: gateway\n  password: ${pw.gateway}\n`,
+      ),
+    );
+    defer(() => gw.stop());
+    const operator = await s.connectAs(gw.endpointUrl, "otto");
+    defer(() => operator.stop());
+    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+    const device = await login(broker.url, 5, "feeder-01", pw["feeder-01"]);
+    defer(() => device.endAsync());
+    const commands: mqtt.IPublishPacket[] = [];
+    device.on("message", (_topic, _payload, packet) => commands.push(packet));
+    await device.subscribeAsync("cmd/+/+/3WA/Feeder 01/ETU/#", { qos: 2 });
+    const forger = await login(broker.url, 5, "feeder-02", pw["feeder-02"]);
+    defer(() => forger.endAsync());
+    const overheard: unknown[] = [];
+    forger.on("message", (topic) => overheard.push(topic));
+    // mosquitto grants the filter and checks each message against the ACL when delivering it.
+    await forger.subscribeAsync("cmd/#", { qos: 2 });
+
+    const pending = call(operator, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
+    const command = await waitFor("the command at Feeder 01", () => commands[0]);
+    const { responseTopic, correlationData } = command.properties!;
+    expect(responseTopic).toBe(`reply/${clientId}/3WA/Feeder 01/ETU`);
+    // Suppose the correlation data leaked: on Feeder 01's reply topic mosquitto refuses it
+    // (PUBACK reason code 0x87, not authorized: MQTT 5 §3.4.2.1), on its own the gateway does.
+    const forged = JSON.stringify({ status: "FORGED" });
+    const refusedByBroker = await forger
+      .publishAsync(responseTopic!, forged, { qos: 1, properties: { correlationData } })
+      .then(
+        () => 0,
+        (err: { code?: number }) => err.code,
+      );
+    expect(refusedByBroker).toBe(0x87);
+    await forger.publishAsync(`reply/${clientId}/3WA/Feeder 02/ETU`, forged, {
+      qos: 1,
+      properties: { correlationData },
+    });
+    await waitFor("the forged answer refused", async () => (await refusedReplies(gw.httpUrl)) === 1);
+    const asCommand = await forger.publishAsync("cmd/11/98/3WA/Feeder 01/ETU", "{}", { qos: 1 }).then(
+      () => 0,
+      (err: { code?: number }) => err.code,
+    );
+    expect(asCommand).toBe(0x87);
+
+    await device.publishAsync(responseTopic!, JSON.stringify({ status: "ok" }), {
+      qos: 1,
+      properties: { correlationData },
+    });
+    const r = await pending;
+    expect(r.statusCode).toEqual(StatusCodes.Good);
+    expect(outputs(r)[1]).toBe("ok");
+    expect(commands).toHaveLength(1);
+    expect(overheard).toEqual([]);
   });
 });

@@ -201,7 +201,7 @@ describe("late replies (embedded broker, 3.1.1-style correlation in the payload)
     const [commandId, deviceStatus, reply] = outputs(r);
     expect(commandId).toBe(b.body.commandId);
     expect(deviceStatus).toBe("ok-second");
-    expect(JSON.parse(reply!)).toMatchObject({ correlationId: b.body.commandId, status: "ok-second" });
+    expect(JSON.parse(reply!)).toMatchObject({ correlationId: b.body.correlationId, status: "ok-second" });
 
     // A duplicate answer to the second (the device repeats itself) is counted the same way.
     await device.reply(b, "ok-second-again");
@@ -249,8 +249,12 @@ describe("command ids and duplicates", () => {
     it(`repeats the command id when ${kind} redelivers a QoS 2 command after the device reconnects`, async () => {
       const broker = kind === "aedes" ? await startAedes() : await startMosquitto();
       defer(() => broker.stop());
+      // The raw device speaks MQTT 3.1.1 and reads its reply address from the payload, which the
+      // gateway fills only when it speaks 3.1.1 too (README, Commands: answers).
       const gw = await startGateway(
-        s.yaml(`mqtt:\n  url: ${broker.url}\n  clientId: gw-dup-${kind}-${process.pid}\n`),
+        s.yaml(
+          `mqtt:\n  url: ${broker.url}\n  clientId: gw-dup-${kind}-${process.pid}\n  protocolVersion: 4\n`,
+        ),
       );
       defer(() => gw.stop());
       await waitFor("connected", () => gw.gateway.ingest!.isConnected);

@@ -3,7 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import { buildPayload, checkArguments, parseReply, renderTopic } from "../../src/mapping/command-encoding.js";
+import { buildConfig } from "../../src/config/config-loader.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
+import {
+  buildPayload,
+  checkArguments,
+  deviceOfReplyTopic,
+  deviceReplyTopic,
+  parseReply,
+  renderTopic,
+} from "../../src/mapping/command-encoding.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { checkCommands, loadCommands } from "../../src/model/command-catalog.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
@@ -115,5 +124,29 @@ describe("command encoding", () => {
       text: "done",
     });
     expect(parseReply(enc("garbage"))).toMatchObject({ correlationId: null });
+  });
+
+  it("gives each device its own reply topic and reads the device back from it, nothing else", () => {
+    const topic = deviceReplyTopic("reply/gw", device);
+    expect(topic).toBe("reply/gw/3WA/Feeder 01/ETU");
+    expect(deviceOfReplyTopic("reply/gw", topic)).toEqual(device);
+    // Another gateway's replies, too few or too many levels, an empty level: no device.
+    for (const other of [
+      "reply/gw2/3WA/Feeder 01/ETU",
+      "reply/gw/3WA/Feeder 01",
+      "reply/gw/3WA/Feeder 01/ETU/x",
+      "reply/gw/3WA//ETU",
+      "reply/gw",
+    ])
+      expect(deviceOfReplyTopic("reply/gw", other), other).toBeNull();
+  });
+
+  it("takes as commands.replyTopic a prefix with {clientId}, without wildcards or a trailing /", () => {
+    const problems = (replyTopic: string) =>
+      buildConfig(parseYamlText(`commands: { replyTopic: "${replyTopic}" }`, "/tmp/x.yaml"), {}).problems
+        .length;
+    expect(problems("site-a/{clientId}/replies")).toBe(0);
+    for (const bad of ["reply/{clientId}/", "reply/+/{clientId}", "reply/{clientId}/#", "reply/gateway"])
+      expect(problems(bad), bad).toBe(1);
   });
 });

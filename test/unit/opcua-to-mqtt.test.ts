@@ -19,7 +19,7 @@ const stuckSource: MessageSource = {
   connected: true,
   protocol: "5",
   publish: () => new Promise<void>(() => {}),
-  replyTopic: "cmd/reply/gw",
+  replyTopic: "reply/gw",
   responseTopicSupported: true,
 };
 
