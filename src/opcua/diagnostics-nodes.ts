@@ -65,6 +65,7 @@ export class DiagnosticsNodes {
     this.addCounter(commands, "Gateway/Commands", "NoCommunication", () => k.noCommunication);
     this.addCounter(commands, "Gateway/Commands", "TimedOut", () => k.timedOut);
     this.addCounter(commands, "Gateway/Commands", "LateReplies", () => k.lateReplies);
+    this.addCounter(commands, "Gateway/Commands", "RefusedReplies", () => k.refusedReplies);
     this.add(commands, "Gateway/Commands", "LastLatencyMs", DataType.Double, () => k.lastLatencyMs);
     this.devicesFolder = this.ns.addFolder(gateway, { nodeId: "s=Gateway/Devices", browseName: "Devices" });
   }
