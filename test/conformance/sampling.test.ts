@@ -3,6 +3,7 @@ import {
   AttributeIds,
   constructEventFilter,
   type DataValue,
+  type MonitoredItemModifyResult,
   type NodeId,
   ObjectIds,
   StatusCodes,
@@ -21,6 +22,7 @@ import { waitFor } from "../helpers/wait.js";
 const DEVICE = "3WA/Feeder 01/ETU";
 const ALARM = "48/1/50/Group 01/PM";
 const BURST = 10;
+type Parameters = { samplingInterval: number; queueSize: number; discardOldest: boolean };
 /** The value and source time of the i-th value of a burst (1-based): 100 + i, at 12:00:00.00i. */
 const burstValue = (i: number) => 100 + i;
 const timeOf = (i: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, 0, i));
@@ -51,11 +53,13 @@ describe("sampling and queueing of mirrored variables (OPC UA Part 4 5.12.1)", (
    * Gives `topic` a first value, monitors it with each of `items` in one subscription, takes the
    * initial values, then publishes a burst of BURST values within a few milliseconds with no
    * Publish request outstanding, and collects until every item delivered the burst's last value.
+   * With `modifyTo`, every item is modified to those parameters before the burst.
    */
   async function burstThrough(
     topic: string,
     publishingInterval: number,
-    items: { samplingInterval: number; queueSize: number; discardOldest: boolean }[],
+    items: Parameters[],
+    modifyTo?: Parameters,
   ) {
     await burst(topic, ["1"]);
     await shows(topic, 1);
@@ -65,6 +69,8 @@ describe("sampling and queueing of mirrored variables (OPC UA Part 4 5.12.1)", (
     const delivered = (handle: number) => subscription.values.get(handle) ?? [];
     await subscription.collect(() => created.every((c) => delivered(c.clientHandle).length > 0));
     subscription.values.clear();
+    const modified: MonitoredItemModifyResult[] = [];
+    if (modifyTo) for (const c of created) modified.push(await subscription.modify(c, modifyTo));
 
     await burst(
       topic,
@@ -79,7 +85,11 @@ describe("sampling and queueing of mirrored variables (OPC UA Part 4 5.12.1)", (
     await subscription.delete();
     return {
       publishingInterval: subscription.publishingInterval,
-      items: created.map((c) => ({ result: c.result, values: delivered(c.clientHandle) })),
+      items: created.map((c, k) => ({
+        result: c.result,
+        modified: modified[k],
+        values: delivered(c.clientHandle),
+      })),
     };
   }
   const valuesOf = (dvs: DataValue[]) => dvs.map((dv) => dv.value.value as number);
@@ -154,6 +164,21 @@ describe("sampling and queueing of mirrored variables (OPC UA Part 4 5.12.1)", (
       expect(values.length).toBeLessThanOrEqual(3);
       expect(values.at(-1)?.sourceTimestamp?.toISOString()).toBe(timeOf(BURST).toISOString());
     }
+  });
+
+  it("turns a sampled item exception-based when a ModifyMonitoredItems asks samplingInterval 0", async () => {
+    const { items } = await burstThrough(
+      `11/8/${DEVICE}`,
+      100,
+      [{ samplingInterval: 100, queueSize: 10, discardOldest: true }],
+      { samplingInterval: 0, queueSize: 10, discardOldest: true },
+    );
+    const [{ result, modified, values }] = items as [(typeof items)[0]];
+    expect(result.revisedSamplingInterval).toBe(100);
+    // Part 4 5.12.1.2 holds for ModifyMonitoredItems as for CreateMonitoredItems (5.12.3.2).
+    expect(modified?.statusCode).toEqual(StatusCodes.Good);
+    expect(modified?.revisedSamplingInterval).toBe(0);
+    expect(valuesOf(values)).toEqual(Array.from({ length: BURST }, (_, k) => burstValue(k + 1)));
   });
 
   it("raises and clears an alarm whose flag flickers within 5 ms: the client gets every event and every value", async () => {

@@ -7,7 +7,9 @@ import {
   type DataValue,
   type EventFilter,
   EventNotificationList,
+  type ModifyMonitoredItemsResponse,
   type MonitoredItemCreateResult,
+  type MonitoredItemModifyResult,
   MonitoringMode,
   PublishRequest,
   type PublishResponse,
@@ -80,6 +82,30 @@ export class RawSubscription {
     const result = response.results?.[0];
     if (!result) throw new Error(`no CreateMonitoredItems result for ${nodeId}`);
     return { result, clientHandle };
+  }
+
+  /** ModifyMonitoredItems for one item; the result as the server sent it. */
+  async modify(
+    created: { result: MonitoredItemCreateResult; clientHandle: number },
+    parameters: { samplingInterval: number; queueSize: number; discardOldest: boolean },
+  ): Promise<MonitoredItemModifyResult> {
+    const request = {
+      subscriptionId: this.subscriptionId,
+      timestampsToReturn: TimestampsToReturn.Both,
+      itemsToModify: [
+        {
+          monitoredItemId: created.result.monitoredItemId,
+          requestedParameters: { clientHandle: created.clientHandle, ...parameters },
+        },
+      ],
+    };
+    // The callback form: the typings' first overload (optional callback) answers void.
+    const response = await new Promise<ModifyMonitoredItemsResponse>((resolve, reject) =>
+      this.session.modifyMonitoredItems(request, (err, r) => (err || !r ? reject(err) : resolve(r))),
+    );
+    const result = response.results?.[0];
+    if (!result) throw new Error(`no ModifyMonitoredItems result for item ${created.result.monitoredItemId}`);
+    return result;
   }
 
   /**
