@@ -47,6 +47,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --qos 0|1                 publisher QoS (default 0)
   --publisher mqttjs|raw    client.publish() per message, or pre-encoded packets on the MQTT.js socket (default mqttjs)
   --publishing-interval <ms> OPC UA subscription publishing interval (default 100)
+  --queue-size <n>          queueSize of the client's monitored items, samplingInterval 0 (default 1: the
+                            newest value each publishing interval; n: every change, up to n an interval)
   --latency-rate <msg/s>    the step whose latency is held against the target (default 20000)
   --broker auto|mosquitto|aedes  (default auto: mosquitto when installed)
   --memory-devices <n>      declared devices for the memory and start-up run (default 227: 100,334 points)
@@ -68,6 +70,7 @@ const { values: flags } = parseArgs({
     qos: { type: "string", default: "0" },
     publisher: { type: "string", default: "mqttjs" },
     "publishing-interval": { type: "string", default: "100" },
+    "queue-size": { type: "string", default: "1" },
     "latency-rate": { type: "string", default: "20000" },
     broker: { type: "string", default: "auto" },
     "memory-devices": { type: "string" },
@@ -121,6 +124,7 @@ const opts = {
   qos: Number(oneOf("qos", flags.qos, ["0", "1"] as const)),
   publisher: oneOf("publisher", flags.publisher, ["mqttjs", "raw"] as const),
   publishingInterval: positive("publishing-interval", flags["publishing-interval"], 100),
+  queueSize: Math.round(positive("queue-size", flags["queue-size"], 1)),
   latencyRate,
   broker: oneOf("broker", flags.broker, ["auto", "mosquitto", "aedes"] as const),
   memoryDevices: Math.round(positive("memory-devices", flags["memory-devices"], quick ? 23 : 227)),
@@ -312,6 +316,7 @@ async function runStep(
         latencyP99Ms: latency && typeof latency.p99 === "number" ? latency.p99 : null,
         topics: layout.topics.length,
         publishingIntervalMs: opts.publishingInterval,
+        queueSize: opts.queueSize,
       }),
     );
   verdict.sustained = verdict.reasons.length === 0;
@@ -514,6 +519,7 @@ try {
       topics: opts.topics,
       pki,
       "publishing-interval": opts.publishingInterval,
+      "queue-size": opts.queueSize,
     });
     const clientReady = await client.ready(300_000);
     log(
@@ -529,6 +535,7 @@ try {
       monitoredItems: clientReady.monitored,
       subscribeMs: Math.round(Number(clientReady.subscribeMs)),
       publishingIntervalMs: clientReady.publishingInterval,
+      queueSize: clientReady.queueSize,
       ...gw,
     };
     await client.stop();
@@ -843,7 +850,8 @@ if (gateway)
     "",
     `gateway start-up with ${layout.devices.length} devices: ${(results.gateway as { startMs: number }).startMs} ms; ` +
       `client subscribed ${(results.gateway as { monitoredItems: number }).monitoredItems} items in ` +
-      `${(results.gateway as { subscribeMs: number }).subscribeMs} ms; publishing interval ${gateway.publishingIntervalMs} ms`,
+      `${(results.gateway as { subscribeMs: number }).subscribeMs} ms; publishing interval ${gateway.publishingIntervalMs} ms, ` +
+      `queueSize ${(results.gateway as { queueSize: number }).queueSize}`,
   );
 if (ratio !== null) out.push(`gateway / bare MQTT.js: ${(ratio * 100).toFixed(0)}%`);
 if (memory) {

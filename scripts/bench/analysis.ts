@@ -39,10 +39,11 @@ export function judgeDelivery(d: {
   latencyP99Ms: number | null;
   topics: number;
   publishingIntervalMs: number;
+  /** The client's queueSize: a point changed more often within one publishing interval is that many notifications. */
+  queueSize: number;
 }): string[] {
   const reasons: string[] = [];
-  // Queue size 1: a point changed twice within one publishing interval is one notification.
-  const expected = Math.min(d.rate, (d.topics * 1000) / d.publishingIntervalMs);
+  const expected = Math.min(d.rate, (d.topics * d.queueSize * 1000) / d.publishingIntervalMs);
   if (!(d.notificationsPerS >= CRITERION.minDelivered * expected))
     reasons.push(`client got ${Math.round(d.notificationsPerS)} notifications/s of ${Math.round(expected)}`);
   const maxLatencyMs = CRITERION.maxLatencyIntervals * d.publishingIntervalMs;

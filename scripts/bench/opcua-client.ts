@@ -1,8 +1,9 @@
 /**
  * The OPC UA side of the bench, in a process of its own: a node-opcua client with one subscription
- * monitoring every mirrored point (samplingInterval 0, queueSize 1). Each data change carrying a
- * bench timestamp (the publisher's send time, as the value) gives one latency sample: arrival of
- * the notification minus publish time, both read from this machine's clock.
+ * monitoring every mirrored point (samplingInterval 0; queueSize --queue-size, by default 1: the
+ * newest value of each publishing interval; n: every change, up to n an interval). Each data change
+ * carrying a bench timestamp (the publisher's send time, as the value) gives one latency sample:
+ * arrival of the notification minus publish time, both read from this machine's clock.
  */
 import { join } from "node:path";
 import {
@@ -23,6 +24,7 @@ const MAX_SAMPLES = 2_000_000;
 
 const args = childArgs();
 const publishingInterval = Number(args["publishing-interval"] ?? 100);
+const queueSize = Number(args["queue-size"] ?? 1);
 const nodeIds = benchLayout(loadCatalog(), Number(args.topics)).pointTopics.map((t) => `ns=2;s=${t}`);
 
 const client = OPCUAClient.create({
@@ -80,7 +82,7 @@ for (let i = 0; i < nodeIds.length; i += BATCH) {
   const items = nodeIds.slice(i, i + BATCH).map((nodeId) => ({ nodeId, attributeId: 13 }));
   await subscription.monitorItems(
     items,
-    { samplingInterval: 0, queueSize: 1, discardOldest: true },
+    { samplingInterval: 0, queueSize, discardOldest: true },
     TimestampsToReturn.Neither,
   );
   monitored += items.length;
@@ -134,4 +136,4 @@ childMain("opcua client", async (msg) => {
       return undefined;
   }
 });
-send({ type: "ready", monitored, subscribeMs, publishingInterval: revisedInterval });
+send({ type: "ready", monitored, subscribeMs, publishingInterval: revisedInterval, queueSize });

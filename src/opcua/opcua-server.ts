@@ -80,6 +80,10 @@ export function createOpcuaServer(
       maxMonitoredItems: l.maxMonitoredItems,
       maxMonitoredItemsPerSubscription: l.maxMonitoredItemsPerSubscription,
       maxMonitoredItemsQueueSize: l.maxMonitoredItemQueueSize,
+      // The variables are exception-based (MinimumSamplingInterval 0): a client asking samplingInterval
+      // 0 is revised 0 and gets every change, up to its queueSize (Part 4 5.12.1.2, 5.12.1.5); node-opcua
+      // would revise it to 50 ms and fold the changes of each 50 ms into one.
+      minSupportedSampleRate: 0,
       operationLimits: {
         maxNodesPerRead: l.maxNodesPerRead,
         maxNodesPerWrite: l.maxNodesPerWrite,

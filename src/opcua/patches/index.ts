@@ -3,6 +3,7 @@ import { GatewayError } from "../../errors.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
 import { limitMonitoredItemQueues } from "./queue-limit.js";
+import { honourSampleRateZero } from "./sample-rate.js";
 
 /**
  * Every place where the gateway replaces a node-opcua function or reaches into its internals is in
@@ -12,6 +13,7 @@ import { limitMonitoredItemQueues } from "./queue-limit.js";
  * | --- | --- | --- |
  * | publish-pacing | Subscription._flushRemainingNotifications | Part 4 5.13.1.1: one NotificationMessage a publishing cycle |
  * | queue-limit | MonitoredItem._set_parameters | Part 4 5.12.1.5 and 5.13.x: queueSize revised to MaxMonitoredItemsQueueSize |
+ * | sample-rate | defaultServerCapabilities.minSupportedSampleRate, MonitoredItem.modify | Part 5 6.3.2, Part 4 5.12.1.2: MinSupportedSampleRate is what a requested 0 is revised to, on create and modify |
  * | notifications-per-publish | Subscription.maxNotificationPerPublishHighLimit | Part 4 5.13.2: MaxNotificationsPerPublish 0 means no limit |
  * | variable-factory | UAVariableImpl, ReferenceImpl, Namespace._register | Part 3 5.6 / Part 5: the same attributes and references as addVariable |
  * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
@@ -55,4 +57,5 @@ export function installNodeOpcuaPatches(limits: PatchLimits): void {
   pacePublishingToInterval();
   limitMonitoredItemQueues(limits.maxMonitoredItemQueueSize);
   limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
+  honourSampleRateZero();
 }
