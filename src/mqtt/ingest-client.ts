@@ -19,6 +19,11 @@ const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
 const CREDENTIALS_REFUSED = new Set([4, 5, 0x86, 0x87, 0x8c]);
 /** Node's codes for a TLS handshake or certificate failure (OpenSSL's X.509 names, ERR_TLS_*, ERR_SSL_*). */
 const TLS_FAILURE = /CERT|SSL|TLS|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|ALTNAME/;
+/**
+ * An OpenSSL alert in an EPROTO error: Node reports a TLS alert received mid-handshake (a broker
+ * capped at TLS 1.2 answering a 1.3-only client: "tlsv1 alert protocol version") as a socket EPROTO.
+ */
+const TLS_ALERT = /SSL routines|SSL alert/i;
 
 export interface PendingOutgoing {
   inFlight: number;
@@ -259,7 +264,9 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     if (failure.kind === "tls")
       this.logger.error("TLS with the MQTT broker failed: not connected", {
         ...meta,
-        hint: "check mqtt.tls.caFile (the CA that signed the broker's certificate), mqtt.tls.serverName, and the client certificate",
+        hint: /protocol version/i.test(failure.message)
+          ? "the broker and mqtt.tls.minVersion share no TLS version: set mqtt.tls.minVersion TLSv1.2 or let the broker speak TLS 1.3"
+          : "check mqtt.tls.caFile (the CA that signed the broker's certificate), mqtt.tls.serverName, and the client certificate",
       });
     else if (failure.kind === "credentials")
       this.logger.error("the MQTT broker refused the login: not connected", {
@@ -293,6 +300,11 @@ function classify(err: Error): ConnectFailure {
       reason: typeof code === "string" ? code : "TLS_NOT_AUTHORIZED",
       message: err.message,
     };
+  if (code === "EPROTO" && TLS_ALERT.test(err.message)) {
+    // The reason names the alert ("tlsv1 alert protocol version"), of more use than EPROTO.
+    const alert = /:([a-z0-9 ]*alert [a-z0-9 ]+):/i.exec(err.message)?.[1];
+    return { kind: "tls", reason: alert ?? code, message: err.message };
+  }
   return { kind: "network", reason: typeof code === "string" ? code : "unknown", message: err.message };
 }
 
