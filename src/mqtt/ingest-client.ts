@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient, ReasonCodes } from "mqtt";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
 import { FileStore } from "./file-store.js";
@@ -8,8 +8,10 @@ import {
   type MessageSource,
   NotConnectedError,
   type PublishOptions,
+  type RefusedSubscription,
   replyTopicOf,
   type SourceHandlers,
+  type SubscriptionState,
 } from "./message-source.js";
 import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
@@ -24,6 +26,17 @@ const TLS_FAILURE = /CERT|SSL|TLS|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|ALTNAME/;
  * capped at TLS 1.2 answering a 1.3-only client: "tlsv1 alert protocol version") as a socket EPROTO.
  */
 const TLS_ALERT = /SSL routines|SSL alert/i;
+/** MQTT 5 DISCONNECT reason: another connection took over this client id's session (§3.14.2.1). */
+const SESSION_TAKEN_OVER = 0x8e;
+/**
+ * Without a reason (MQTT 3.1.1, and mosquitto 2.0.11 under MQTT 5 too, which closes the older
+ * connection without its DISCONNECT), this many connections in a row closed silently this soon
+ * after CONNACK are taken for a takeover.
+ */
+const SHORT_CONNECTION_MS = 10_000;
+const SHORT_CONNECTIONS_IN_A_ROW = 3;
+/** A takeover after this long without one starts a new burst, logged again at error level. */
+const TAKEOVER_BURST_MS = 60_000;
 
 export interface PendingOutgoing {
   inFlight: number;
@@ -78,6 +91,20 @@ export class IngestClient implements MessageSource, OutgoingProbe {
   /** Connection attempts that failed since start (TLS, credentials or network). */
   connectFailures = 0;
   lastFailure: ConnectFailure | null = null;
+  /**
+   * Filters the broker holds in this client's session: granted since the session began. A present
+   * session keeps them (MQTT 3.1.1 §3.1.2.4, MQTT 5 §4.1), and subscribing one again would make
+   * the broker send every retained message under it again ([MQTT-3.8.4-3]).
+   */
+  private readonly granted = new Set<string>();
+  /** Filters the broker refused, asked again at each connect (its ACL may have been fixed). */
+  private readonly refused = new Map<string, RefusedSubscription>();
+  private connectedAt = 0;
+  /** Connections in a row that the broker closed silently within SHORT_CONNECTION_MS. */
+  private shortConnections = 0;
+  private lastTakeoverAt = Number.NEGATIVE_INFINITY;
+  /** Times another client took the session over (MQTT 5 DISCONNECT 0x8E, or the 3.1.1 pattern). */
+  sessionTakeovers = 0;
 
   constructor(
     private readonly config: IngestConfig,
@@ -189,12 +216,19 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     const gate = this.gate;
     if (gate) client.handleMessage = (_packet, next) => gate(next);
     let fellBack = false;
+    /** The connection's end has a reason (an error, a DISCONNECT): not a silent close. */
+    let explained = false;
 
     client.on("connect", (connack) => {
       this.isUp = true;
+      this.connectedAt = Date.now();
       this.loggedFailure = "";
-      // A new session: the broker sends no PUBREL for what an older one left on disk.
-      if (!connack.sessionPresent) this.incomingStore?.clear();
+      // A new session: the broker sends no PUBREL for what an older one left on disk, and holds
+      // no subscription.
+      if (!connack.sessionPresent) {
+        this.incomingStore?.clear();
+        this.granted.clear();
+      }
       this.backoff = m.reconnectPeriod;
       client.options.reconnectPeriod = this.backoff;
       // The options hold the password and the key: log only what says how the link is secured.
@@ -206,20 +240,21 @@ export class IngestClient implements MessageSource, OutgoingProbe {
         clientCertificate: Boolean(security.tls.cert),
         username: security.username ?? "",
       });
-      // Subscribing again is harmless with a present session and required without one.
-      client.subscribe(
-        Object.fromEntries([
-          ...m.subscriptions.map((s) => [s.topic, { qos: s.qos }] as const),
-          [this.replyTopic, { qos: 1 }] as const,
-        ]),
-        (err, granted) => {
-          if (err) this.logger.error("subscribe failed", { error: err.message });
-          for (const g of granted ?? [])
-            if (g.qos === 128) this.logger.error("broker refused subscription", { topic: g.topic });
-        },
-      );
       handlers.connected();
+      this.subscribe(client, handlers);
       firstAttemptDone();
+    });
+    client.on("disconnect", (packet) => {
+      explained = true;
+      const code = packet.reasonCode ?? 0;
+      if (code === SESSION_TAKEN_OVER)
+        this.sessionTakenOver(handlers, "MQTT 5 DISCONNECT 0x8E Session taken over");
+      else
+        this.logger.warn("the broker ended the connection", {
+          url,
+          reasonCode: hex(code),
+          reason: ReasonCodes[code as keyof typeof ReasonCodes] ?? "",
+        });
     });
     client.on("message", (topic, payload, packet) => {
       if (topic === this.replyTopic) handlers.reply(payload, packet.properties?.correlationData);
@@ -236,11 +271,14 @@ export class IngestClient implements MessageSource, OutgoingProbe {
         });
         return;
       }
+      explained = true;
       this.failed(classify(err), url);
       firstAttemptDone();
     });
     client.on("close", () => {
       if (fellBack) return;
+      if (this.isUp && !this.stopping) this.silentClose(handlers, !explained);
+      explained = false;
       if (this.isUp) handlers.disconnected("connection closed");
       this.isUp = false;
       // Exponential backoff: MQTT.js reads reconnectPeriod anew before each attempt.
@@ -248,6 +286,105 @@ export class IngestClient implements MessageSource, OutgoingProbe {
       client.options.reconnectPeriod = this.backoff;
       firstAttemptDone();
     });
+  }
+
+  /**
+   * Subscribes what the broker does not hold: everything on a new session (and on the first
+   * connection of this process, whose mirror is empty and needs the retained messages), on a
+   * present one only what it refused before. The filter list is read at start (a change needs a
+   * restart), so the broker's session never holds a filter this process dropped.
+   */
+  private subscribe(client: MqttClient, handlers: SourceHandlers): void {
+    const wanted = new Map<string, 0 | 1 | 2>([
+      ...this.config.mqtt.subscriptions.map((s) => [s.topic, s.qos] as const),
+      [this.replyTopic, 1],
+    ]);
+    const missing = [...wanted].filter(([filter]) => !this.granted.has(filter));
+    if (missing.length === 0) {
+      this.logger.debug("session present: the broker holds every subscription", { count: wanted.size });
+      return;
+    }
+    const filters = missing.map(([filter]) => filter);
+    client.subscribe(
+      Object.fromEntries(missing.map(([filter, qos]) => [filter, { qos }])),
+      (err, _subs, suback) => {
+        // MQTT.js passes the requested QoS in `_subs` even when the SUBACK refused: its codes are
+        // in the packet, one per filter in the order sent ([MQTT-3.9.3-1]).
+        const codes = (suback as { granted?: number[] } | undefined)?.granted;
+        if (!codes) {
+          // No SUBACK: the connection ended first (asked again at the next connect), or MQTT.js refused.
+          if (err && client.connected)
+            this.logger.error("subscribe failed", { topics: filters, error: err.message });
+          else if (err)
+            this.logger.debug("subscribe not answered before the connection ended", { topics: filters });
+          return;
+        }
+        for (const [i, filter] of filters.entries()) this.subacked(filter, codes[i] ?? 0x80);
+        handlers.subscriptions(this.subscriptionState());
+      },
+    );
+  }
+
+  /** One filter's SUBACK code: 0–2 granted; 0x80 refused (3.1.1), ≥ 0x80 refused with a reason (5). */
+  private subacked(filter: string, code: number): void {
+    if (code < 0x80) {
+      this.granted.add(filter);
+      if (this.refused.delete(filter))
+        this.logger.info("the broker now grants a subscription", { topic: filter });
+      return;
+    }
+    const reason = this.version === 4 ? "Failure" : (ReasonCodes[code as keyof typeof ReasonCodes] ?? "");
+    const before = this.refused.get(filter);
+    this.refused.set(filter, { filter, reasonCode: code, reason });
+    const meta = { topic: filter, reasonCode: hex(code), reason };
+    // Asked again at every connect: the same refusal is not news.
+    if (before?.reasonCode === code) this.logger.debug("the broker refused a subscription again", meta);
+    else
+      this.logger.error("the broker refused a subscription: its points show BadConfigurationError", {
+        ...meta,
+        hint: "allow the gateway's user to subscribe to this filter in the broker's ACL, or remove it from mqtt.subscriptions",
+      });
+  }
+
+  /** What the broker holds and refused now. */
+  subscriptionState(): SubscriptionState {
+    return { granted: [...this.granted], refused: [...this.refused.values()] };
+  }
+
+  /**
+   * MQTT 3.1.1 says nothing when another client takes the session over ([MQTT-3.1.4-2]: the broker
+   * just closes the older connection), and not every MQTT 5 broker sends DISCONNECT 0x8E first;
+   * connections that the broker closes silently soon after accepting them, several in a row, are
+   * the sign.
+   */
+  private silentClose(handlers: SourceHandlers, silent: boolean): void {
+    const short = silent && Date.now() - this.connectedAt < SHORT_CONNECTION_MS;
+    this.shortConnections = short ? this.shortConnections + 1 : 0;
+    if (this.shortConnections < SHORT_CONNECTIONS_IN_A_ROW) return;
+    this.shortConnections = 0;
+    this.sessionTakenOver(
+      handlers,
+      `the broker closed ${SHORT_CONNECTIONS_IN_A_ROW} connections in a row within ${SHORT_CONNECTION_MS / 1000} s of accepting them, without a reason`,
+    );
+  }
+
+  /** Counted each time; logged at error level once per burst, the rest of the burst at debug. */
+  private sessionTakenOver(handlers: SourceHandlers, evidence: string): void {
+    this.sessionTakeovers++;
+    const now = Date.now();
+    const clientId = this.config.mqtt.clientId;
+    const meta = { clientId, evidence, takeovers: this.sessionTakeovers };
+    if (now - this.lastTakeoverAt >= TAKEOVER_BURST_MS)
+      this.logger.error(
+        "another MQTT client took over the gateway's session: it gets the gateway's messages meanwhile",
+        {
+          ...meta,
+          hint: "give each gateway its own mqtt.clientId, and let the broker's ACL allow this client id to the gateway's user only",
+        },
+      );
+    else this.logger.debug("the gateway's MQTT session was taken over again", meta);
+    this.lastTakeoverAt = now;
+    handlers.sessionTakenOver({ clientId, evidence });
   }
 
   /** Logs a failure once at its level; the same failure again (every backoff) only at debug. */
@@ -306,6 +443,11 @@ function classify(err: Error): ConnectFailure {
     return { kind: "tls", reason: alert ?? code, message: err.message };
   }
   return { kind: "network", reason: typeof code === "string" ? code : "unknown", message: err.message };
+}
+
+/** A reason code as the MQTT specification writes it, e.g. 0x87. */
+function hex(code: number): string {
+  return `0x${code.toString(16).toUpperCase().padStart(2, "0")}`;
 }
 
 /** The negotiated TLS version and cipher, e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384`. */

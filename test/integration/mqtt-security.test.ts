@@ -2,15 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import tls from "node:tls";
 import mqtt, { type IClientOptions } from "mqtt";
 import { StatusCodes } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import winston from "winston";
-import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { IngestClient } from "../../src/mqtt/ingest-client.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import {
   freePort,
@@ -21,6 +16,7 @@ import {
 } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
+import { ingestClientOf } from "../helpers/ingest-client.js";
 import { connectClient, nodeOf, type TestClient, waitStatus } from "../helpers/opcua-client.js";
 import { makeTestPki, type TestPki } from "../helpers/pki.js";
 import { waitFor } from "../helpers/wait.js";
@@ -57,51 +53,6 @@ function deviceTls(): IClientOptions & { passphrase: string } {
     cert: readFileSync(pki.clientCert),
     key: readFileSync(pki.clientKey),
     passphrase: pki.clientKeyPassphrase,
-  };
-}
-
-/** IngestClient on its own, with its log lines captured as JSON objects. */
-async function ingestClientOf(yaml: string): Promise<{
-  client: IngestClient;
-  logs: Record<string, unknown>[];
-  logText: () => string;
-  connected: () => boolean;
-  stop(): Promise<void>;
-}> {
-  const { config, problems } = buildConfig(parseYamlText(yaml, "test.yaml"), {});
-  if (!config) throw new Error(JSON.stringify(problems));
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = winston.createLogger({
-    level: "debug",
-    format: winston.format.json(),
-    transports: [new winston.transports.Stream({ stream })],
-  });
-  const client = new IngestClient(config, logger);
-  let up = false;
-  await client.start({
-    message: () => {},
-    reply: () => {},
-    connected: () => {
-      up = true;
-    },
-    disconnected: () => {
-      up = false;
-    },
-  });
-  return {
-    client,
-    get logs() {
-      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    },
-    logText: () => lines.join(""),
-    connected: () => up,
-    stop: () => client.stop(),
   };
 }
 
