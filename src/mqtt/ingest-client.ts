@@ -13,6 +13,7 @@ import {
   type SourceHandlers,
   type SubscriptionState,
 } from "./message-source.js";
+import { SessionFilters } from "./session-filters.js";
 import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
 /** CONNACK codes that mean "I do not speak this protocol version": 3.1.1 rc 1, MQTT 5 reason 0x84. */
@@ -92,11 +93,13 @@ export class IngestClient implements MessageSource, OutgoingProbe {
   connectFailures = 0;
   lastFailure: ConnectFailure | null = null;
   /**
-   * Filters the broker holds in this client's session: granted since the session began. A present
-   * session keeps them (MQTT 3.1.1 §3.1.2.4, MQTT 5 §4.1), and subscribing one again would make
-   * the broker send every retained message under it again ([MQTT-3.8.4-3]).
+   * Filters the broker holds in this client's session. A present session keeps them (MQTT 3.1.1
+   * §3.1.2.4, MQTT 5 §4.1), and subscribing one again would make the broker send every retained
+   * message under it again ([MQTT-3.8.4-3]).
    */
-  private readonly granted = new Set<string>();
+  private readonly granted: SessionFilters;
+  /** Until the first CONNACK: whether filters an earlier run left in a kept session were dropped. */
+  private leftOverChecked = false;
   /** Filters the broker refused, asked again at each connect (its ACL may have been fixed). */
   private readonly refused = new Map<string, RefusedSubscription>();
   private connectedAt = 0;
@@ -114,9 +117,9 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     this.version = config.mqtt.protocolVersion;
     this.backoff = config.mqtt.reconnectPeriod;
     const folder = config.mqtt.storeFolder;
-    this.incomingStore = folder
-      ? new FileStore(join(folder, encodeURIComponent(config.mqtt.clientId), "incoming"))
-      : null;
+    const ownFolder = folder ? join(folder, encodeURIComponent(config.mqtt.clientId)) : null;
+    this.incomingStore = ownFolder ? new FileStore(join(ownFolder, "incoming")) : null;
+    this.granted = new SessionFilters(ownFolder ? join(ownFolder, "subscriptions.json") : null);
   }
 
   /**
@@ -241,7 +244,10 @@ export class IngestClient implements MessageSource, OutgoingProbe {
         username: security.username ?? "",
       });
       handlers.connected();
-      this.subscribe(client, handlers);
+      const wanted = this.wantedFilters();
+      if (!this.leftOverChecked && connack.sessionPresent) this.unsubscribeLeftOver(client, wanted);
+      this.leftOverChecked = true;
+      this.subscribe(client, handlers, wanted);
       firstAttemptDone();
     });
     client.on("disconnect", (packet) => {
@@ -291,14 +297,9 @@ export class IngestClient implements MessageSource, OutgoingProbe {
   /**
    * Subscribes what the broker does not hold: everything on a new session (and on the first
    * connection of this process, whose mirror is empty and needs the retained messages), on a
-   * present one only what it refused before. The filter list is read at start (a change needs a
-   * restart), so the broker's session never holds a filter this process dropped.
+   * present one only what it refused before.
    */
-  private subscribe(client: MqttClient, handlers: SourceHandlers): void {
-    const wanted = new Map<string, 0 | 1 | 2>([
-      ...this.config.mqtt.subscriptions.map((s) => [s.topic, s.qos] as const),
-      [this.replyTopic, 1],
-    ]);
+  private subscribe(client: MqttClient, handlers: SourceHandlers, wanted: Map<string, 0 | 1 | 2>): void {
     const missing = [...wanted].filter(([filter]) => !this.granted.has(filter));
     if (missing.length === 0) {
       this.logger.debug("session present: the broker holds every subscription", { count: wanted.size });
@@ -320,9 +321,50 @@ export class IngestClient implements MessageSource, OutgoingProbe {
           return;
         }
         for (const [i, filter] of filters.entries()) this.subacked(filter, codes[i] ?? 0x80);
+        this.saveGranted();
         handlers.subscriptions(this.subscriptionState());
       },
     );
+  }
+
+  /** The configured filters and the reply topic, with their QoS. */
+  private wantedFilters(): Map<string, 0 | 1 | 2> {
+    return new Map<string, 0 | 1 | 2>([
+      ...this.config.mqtt.subscriptions.map((s) => [s.topic, s.qos] as const),
+      [this.replyTopic, 1],
+    ]);
+  }
+
+  /**
+   * mqtt.subscriptions is read at start (a SIGHUP reload that changes it asks for a restart): a
+   * session the broker kept may hold filters the previous run had and this one dropped. Sent before
+   * the SUBSCRIBE, whose SUBACK then rewrites the list.
+   */
+  private unsubscribeLeftOver(client: MqttClient, wanted: Map<string, 0 | 1 | 2>): void {
+    const leftOver = this.granted.leftOver(new Set(wanted.keys()));
+    if (leftOver.length === 0) return;
+    client.unsubscribe(leftOver, (err) => {
+      if (err)
+        this.logger.warn("could not unsubscribe filters no longer configured", {
+          topics: leftOver,
+          error: err.message,
+        });
+      else
+        this.logger.info("unsubscribed filters no longer in mqtt.subscriptions from the kept session", {
+          topics: leftOver,
+        });
+    });
+  }
+
+  /** The list on disk follows each SUBACK; a disk that refuses costs only the next start's cleanup. */
+  private saveGranted(): void {
+    try {
+      this.granted.save();
+    } catch (err) {
+      this.logger.warn("could not write the subscribed filters to mqtt.storeFolder", {
+        error: (err as Error).message,
+      });
+    }
   }
 
   /** One filter's SUBACK code: 0–2 granted; 0x80 refused (3.1.1), ≥ 0x80 refused with a reason (5). */
@@ -348,7 +390,7 @@ export class IngestClient implements MessageSource, OutgoingProbe {
 
   /** What the broker holds and refused now. */
   subscriptionState(): SubscriptionState {
-    return { granted: [...this.granted], refused: [...this.refused.values()] };
+    return { granted: this.granted.list(), refused: [...this.refused.values()] };
   }
 
   /**

@@ -4,6 +4,7 @@ import { buildConfig } from "../../src/config/config-loader.js";
 import { parseYamlText } from "../../src/config/yaml-source.js";
 import { IngestClient } from "../../src/mqtt/ingest-client.js";
 import type { SessionTakeover, SubscriptionState } from "../../src/mqtt/message-source.js";
+import { testEnv } from "./gateway.js";
 
 /**
  * IngestClient on its own, with its log lines captured as JSON objects and what it told its
@@ -19,7 +20,7 @@ export async function ingestClientOf(yaml: string): Promise<{
   takeovers: SessionTakeover[];
   stop(): Promise<void>;
 }> {
-  const { config, problems } = buildConfig(parseYamlText(yaml, "test.yaml"), {});
+  const { config, problems } = buildConfig(parseYamlText(yaml, "test.yaml"), testEnv(yaml));
   if (!config) throw new Error(JSON.stringify(problems));
   const lines: string[] = [];
   const stream = new Writable({

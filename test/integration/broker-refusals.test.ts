@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,6 +150,31 @@ describe("the gateway's MQTT session across reconnects (issue 17)", () => {
     expect(
       c.logs.filter((l) => l.message === "connected to MQTT broker").map((l) => l.sessionPresent),
     ).toEqual([false, true, true, true]);
+  });
+
+  it("unsubscribes, from a kept session, a filter dropped from mqtt.subscriptions before a restart", async () => {
+    const broker = await startMosquitto();
+    defer(() => broker.stop());
+    const store = mkdtempSync(join(tmpdir(), "smartgear-store-"));
+    defer(async () => rmSync(store, { recursive: true, force: true }));
+    const yaml = (filters: string[]) =>
+      `mqtt:\n  url: ${broker.url}\n  clientId: gw-dropped-${process.pid}\n  storeFolder: ${store}\n  subscriptions:\n${filters.map((f) => `    - { topic: "${f}", qos: 1 }`).join("\n")}\n`;
+    const first = await ingestClientOf(yaml(["11/#", "48/#"]));
+    await waitFor("subscribed", () => first.subscriptions[0]);
+    await first.stop();
+
+    const second = track(await ingestClientOf(yaml(["11/#"])));
+    await waitFor("subscribed", () => second.subscriptions[0]);
+    expect(second.logs.find((l) => l.message === "connected to MQTT broker")?.sessionPresent).toBe(true);
+    await publish(broker.url, [
+      { topic: T48, payload: "{}" },
+      { topic: T5, payload: "230" },
+    ]);
+    await waitFor("the message on the kept filter", () => second.received.includes(T5));
+    expect(second.received).not.toContain(T48);
+    expect(second.logs.find((l) => String(l.message).startsWith("unsubscribed filters"))).toMatchObject({
+      topics: ["48/#"],
+    });
   });
 
   it("subscribes again when the broker lost the session", async () => {
