@@ -24,7 +24,7 @@ export interface HealthSources {
 
 /**
  * `/healthz` (the process answers), `/readyz` (broker connected and OPC UA listening; 503 with
- * the part that is not) and `/metrics` (Prometheus text format), on plain node:http. Nothing here
+ * the part that is not; 200 "degraded" with what is wrong while still ready) and `/metrics` (Prometheus text format), on plain node:http. Nothing here
  * changes state: every route is a GET (HEAD too).
  */
 export class HealthServer {
