@@ -141,21 +141,18 @@ export class MqttToOpcua {
 
   /**
    * The broker answered the subscriptions: a point that only a refused filter would bring turns
-   * BadConfigurationError (its last value kept); once granted again, it waits for its next value.
+   * BadConfigurationError (its last value kept). A filter is asked again only at a connect, so a
+   * point it then brings has been through connectionLost and waits for its next value as any does.
    */
   subscriptionsChanged(state: SubscriptionState, now = Date.now()): void {
     this.subscriptions = state;
+    if (state.refused.length === 0) return;
     const at = new Date(now);
-    for (const [topic, s] of this.points) {
-      const refused = this.isRefused(topic);
-      if (refused && s.condition !== "refused") {
+    for (const [topic, s] of this.points)
+      if (s.condition !== "refused" && this.isRefused(topic)) {
         s.condition = "refused";
         this.write(s, POINT_STATUS.subscriptionRefused, at);
-      } else if (!refused && s.condition === "refused") {
-        s.condition = s.value ? "stale" : "waiting";
-        this.write(s, s.value ? POINT_STATUS.stale : POINT_STATUS.noValueYet, at);
       }
-    }
   }
 
   /** True when a refused filter matches the topic and no granted one does. */
