@@ -38,6 +38,8 @@ const SHORT_CONNECTION_MS = 10_000;
 const SHORT_CONNECTIONS_IN_A_ROW = 3;
 /** A takeover after this long without one starts a new burst, logged again at error level. */
 const TAKEOVER_BURST_MS = 60_000;
+/** How long stop() waits for MQTT.js to end the connection (less than IngestThread's 5 s for the thread). */
+const STOP_TIMEOUT_MS = 3000;
 
 export interface PendingOutgoing {
   inFlight: number;
@@ -460,8 +462,20 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     const client = this.client;
     this.client = null;
     this.isUp = false;
+    if (!client) return;
     // Not a clean disconnect of the session: end() keeps the broker-side session for the next run.
-    if (client) await client.endAsync(false);
+    // Unforced, MQTT.js's end() waits until every packet it sent is acknowledged, for ever when the
+    // broker never answers one (or the link died first): a shutdown must not hang on it.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
+    });
+    const late = await Promise.race([client.endAsync(false).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+    this.logger.warn("the MQTT connection did not end in time; closing it", { afterMs: STOP_TIMEOUT_MS });
+    // end() is under way and would ignore a forced end: close the socket itself.
+    client.stream?.destroy();
   }
 }
 

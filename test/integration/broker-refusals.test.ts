@@ -200,6 +200,25 @@ describe("the gateway's MQTT session across reconnects (issue 17)", () => {
 describe("another client taking over the gateway's session (issue 15)", () => {
   const { track, defer } = useCleanups();
 
+  /**
+   * A broker on the wire that answers a CONNECT with `answer` and nothing else (it never sends a
+   * SUBACK); `end` closes its side after it. Resolves with its port.
+   */
+  async function rawBroker(answer: Buffer, end: boolean): Promise<number> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.once("data", () => (end ? socket.end(answer) : socket.write(answer)));
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    defer(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
   /** Connects a raw client with the gateway's id each time the gateway is back, `times` times. */
   async function takeOver(
     port: number,
@@ -259,19 +278,7 @@ describe("another client taking over the gateway's session (issue 15)", () => {
   });
 
   it("MQTT 5: a DISCONNECT with reason 0x8E (§3.14.2.1) is a takeover at once", async () => {
-    // A broker on the wire: CONNACK, then DISCONNECT 0x8E Session taken over.
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.once("data", () => socket.end(Buffer.from([0x20, 3, 0, 0, 0, 0xe0, 2, 0x8e, 0])));
-      socket.on("error", () => {});
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    defer(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    });
-    const { port } = server.address() as net.AddressInfo;
+    const port = await rawBroker(Buffer.from([0x20, 3, 0, 0, 0, 0xe0, 2, 0x8e, 0]), true);
     const c = track(
       await ingestClientOf(
         `mqtt:\n  url: mqtt://127.0.0.1:${port}\n  clientId: gw-wire\n  reconnectPeriod: 5000\n`,
@@ -280,7 +287,17 @@ describe("another client taking over the gateway's session (issue 15)", () => {
     const takeover = await waitFor("the takeover", () => c.takeovers[0]);
     expect(takeover).toEqual({ clientId: "gw-wire", evidence: "MQTT 5 DISCONNECT 0x8E Session taken over" });
     expect(c.logs.filter((l) => l.level === "error")).toMatchObject([{ clientId: "gw-wire" }]);
-    // MQTT.js's end() does not call back when it comes between the DISCONNECT and the socket's close.
-    await waitFor("closed", () => !c.connected());
+  });
+
+  it("stops in bounded time when the broker never answered its SUBSCRIBE (MQTT.js's end() would wait for ever)", async () => {
+    const port = await rawBroker(Buffer.from([0x20, 3, 0, 0, 0]), false);
+    const c = await ingestClientOf(`mqtt:\n  url: mqtt://127.0.0.1:${port}\n  clientId: gw-mute\n`);
+    await waitFor("connected", () => c.connected());
+    const started = Date.now();
+    await c.stop();
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(c.logs.find((l) => l.level === "warn")).toMatchObject({
+      message: expect.stringContaining("did not end"),
+    });
   });
 });
