@@ -51,6 +51,10 @@ export class IngestCounters {
   /** Distinct topics seen that the catalog does not know (bounded, see MqttToOpcua). */
   unknownTopics = 0;
   brokerReconnects = 0;
+  /** Topic filters the broker refused in a SUBACK (each refusal, a filter asked again counts again). */
+  subscriptionRefusals = 0;
+  /** Times another MQTT client took over the gateway's session. */
+  sessionTakeovers = 0;
   /** Per family (a topic's first level), "other" for a topic without a numeric one. */
   readonly byFamily = new Map<string, FamilyCounts>();
 

@@ -12,7 +12,7 @@ import type { CommandDef } from "./model/command-catalog.js";
 import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
 import { IngestClient } from "./mqtt/ingest-client.js";
 import { IngestThread } from "./mqtt/ingest-thread.js";
-import type { MessageSource } from "./mqtt/message-source.js";
+import type { MessageSource, SessionTakeover, SubscriptionState } from "./mqtt/message-source.js";
 import { redactUrl } from "./mqtt/tls-options.js";
 import { MqttToOpcua } from "./mqtt-to-opcua.js";
 import { AlarmNodes } from "./opcua/alarm-nodes.js";
@@ -28,6 +28,9 @@ import { OpcuaToMqtt } from "./opcua-to-mqtt.js";
 import { PROJECT_ROOT } from "./paths.js";
 import { applyDefaultRolePermissions } from "./security/roles.js";
 import type { UserDef } from "./security/users.js";
+
+/** How long /readyz reports a session takeover after the last one. */
+const TAKEOVER_SHOWN_MS = 10 * 60_000;
 
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string })
   .version;
@@ -48,6 +51,9 @@ export class Gateway {
   private http: HealthServer | null = null;
   private opcuaListening = false;
   private health: DeviceHealth | null = null;
+  /** The broker's last answer to the subscriptions, for /readyz and /metrics. */
+  private subscriptions: SubscriptionState = { granted: [], refused: [] };
+  private lastTakeover: (SessionTakeover & { at: number }) | null = null;
 
   constructor(
     readonly config: GatewayConfig,
@@ -189,6 +195,16 @@ export class Gateway {
         this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason });
         mqttToOpcua.connectionLost();
       },
+      subscriptions: (state) => {
+        // Every refused filter is asked again in each SUBACK: each answer refuses them all anew.
+        this.counters.subscriptionRefusals += state.refused.length;
+        this.subscriptions = state;
+        mqttToOpcua.subscriptionsChanged(state);
+      },
+      sessionTakenOver: (takeover) => {
+        this.counters.sessionTakeovers++;
+        this.lastTakeover = { ...takeover, at: Date.now() };
+      },
     });
     // Not connected after the first attempt: the points say so until the broker answers.
     if (!source.connected) mqttToOpcua.connectionLost();
@@ -240,9 +256,32 @@ export class Gateway {
     return this.http?.port ?? 0;
   }
 
-  /** Ready: the broker is connected and the OPC UA server listens. */
+  /**
+   * Ready: the broker is connected and the OPC UA server listens. Degraded (still ready) while the
+   * broker refuses a subscription, or within TAKEOVER_SHOWN_MS of a session takeover.
+   */
   readiness(): Readiness {
-    return { broker: this.source?.connected ?? false, opcua: this.opcuaListening };
+    const { refused } = this.subscriptions;
+    const takeover =
+      this.lastTakeover && Date.now() - this.lastTakeover.at < TAKEOVER_SHOWN_MS ? this.lastTakeover : null;
+    const degraded = {
+      ...(refused.length > 0 ? { refusedSubscriptions: refused } : {}),
+      ...(takeover
+        ? {
+            sessionTakenOver: {
+              clientId: takeover.clientId,
+              evidence: takeover.evidence,
+              at: new Date(takeover.at).toISOString(),
+              total: this.counters.sessionTakeovers,
+            },
+          }
+        : {}),
+    };
+    return {
+      broker: this.source?.connected ?? false,
+      opcua: this.opcuaListening,
+      ...(Object.keys(degraded).length > 0 ? { degraded } : {}),
+    };
   }
 
   private async startHttp(): Promise<void> {
@@ -251,6 +290,7 @@ export class Gateway {
       counters: this.counters,
       commands: () => this.opcuaToMqtt?.counters ?? null,
       brokerConnected: () => this.source?.connected ?? false,
+      refusedSubscriptions: () => this.subscriptions.refused.length,
       deviceCount: () => this.mqttToOpcua?.deviceCount ?? 0,
       pointCount: () => this.mqttToOpcua?.pointCount ?? 0,
       opcua: () => ({

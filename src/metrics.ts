@@ -8,6 +8,8 @@ export interface MetricSources {
   /** null before the gateway has started its command path. */
   commands: () => CommandCounters | null;
   brokerConnected: () => boolean;
+  /** Topic filters the broker refuses now. */
+  refusedSubscriptions: () => number;
   deviceCount: () => number;
   pointCount: () => number;
   /** OPC UA sessions, subscriptions and secure channels now open; 0 before the server exists. */
@@ -101,6 +103,23 @@ export class GatewayMetrics {
     );
     gauge("smartgear_broker_connected", "1 when connected to the broker", () =>
       sources.brokerConnected() ? 1 : 0,
+    );
+    gauge(
+      "smartgear_mqtt_subscriptions_refused",
+      "topic filters the broker refuses now (their points show BadConfigurationError)",
+      sources.refusedSubscriptions,
+    );
+    mirrored(
+      "smartgear_mqtt_subscription_refusals_total",
+      "topic filters refused in a SUBACK (asked again at each connect)",
+      [],
+      () => [[{}, counters.subscriptionRefusals]],
+    );
+    mirrored(
+      "smartgear_mqtt_session_takeovers_total",
+      "times another MQTT client took over the gateway's session (its client id)",
+      [],
+      () => [[{}, counters.sessionTakeovers]],
     );
     gauge("smartgear_devices", "devices mirrored", sources.deviceCount);
     gauge("smartgear_points", "points mirrored (OPC UA variables)", sources.pointCount);

@@ -9,6 +9,8 @@ import { parseStatus, type StatusTopics } from "./mapping/status-topic.js";
 import { type ParsedTopic, parseTopic } from "./mapping/topic.js";
 import type { Catalog, PointDef } from "./model/catalog-types.js";
 import { unmappedPoint } from "./model/unmapped-point.js";
+import type { SubscriptionState } from "./mqtt/message-source.js";
+import { topicMatchesFilter } from "./mqtt/topic-filter.js";
 import type { DeviceId, DeviceNodes } from "./opcua/device-nodes.js";
 import { variantOf, writePoint } from "./opcua/patches/point-writer.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
@@ -24,7 +26,7 @@ export interface DeviceState extends DeviceId {
 }
 
 /** Why a point shows the status it shows; drives which transitions are allowed. */
-type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost";
+type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost" | "refused";
 
 interface PointState {
   def: PointDef;
@@ -55,6 +57,7 @@ export class MqttToOpcua {
   private readonly log: RateLimitedLog;
   private sweepTimer: NodeJS.Timeout | null = null;
   private connected = true;
+  private subscriptions: SubscriptionState = { granted: [], refused: [] };
 
   constructor(
     private readonly config: GatewayConfig,
@@ -134,6 +137,31 @@ export class MqttToOpcua {
       const status = s.value ? POINT_STATUS.connectionLostWithValue : POINT_STATUS.connectionLostNoValue;
       this.write(s, status, at);
     }
+  }
+
+  /**
+   * The broker answered the subscriptions: a point that only a refused filter would bring turns
+   * BadConfigurationError (its last value kept). A filter is asked again only at a connect, so a
+   * point it then brings has been through connectionLost and waits for its next value as any does.
+   */
+  subscriptionsChanged(state: SubscriptionState, now = Date.now()): void {
+    this.subscriptions = state;
+    if (state.refused.length === 0) return;
+    const at = new Date(now);
+    for (const [topic, s] of this.points)
+      if (s.condition !== "refused" && this.isRefused(topic)) {
+        s.condition = "refused";
+        this.write(s, POINT_STATUS.subscriptionRefused, at);
+      }
+  }
+
+  /** True when a refused filter matches the topic and no granted one does. */
+  private isRefused(topic: string): boolean {
+    const { refused, granted } = this.subscriptions;
+    return (
+      refused.some((r) => topicMatchesFilter(topic, r.filter)) &&
+      !granted.some((g) => topicMatchesFilter(topic, g))
+    );
   }
 
   /** Broker back: statuses stay as they are until each point's next fresh value. */
@@ -278,6 +306,10 @@ export class MqttToOpcua {
       staleAfterMs: staleAfterMs(stale, def),
     };
     if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, new Date());
+    else if (this.subscriptions.refused.length > 0 && this.isRefused(topic)) {
+      state.condition = "refused";
+      this.write(state, POINT_STATUS.subscriptionRefused, new Date());
+    }
     this.points.set(topic, state);
     return state;
   }

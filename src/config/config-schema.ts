@@ -1,3 +1,6 @@
+import { hostname } from "node:os";
+import { defaultClientId } from "./client-id.js";
+
 /**
  * JSON Schema of the gateway configuration. Every key has a default, so an empty file is a valid
  * configuration (embedded broker, OPC UA on 4840). Every leaf can be overridden from the
@@ -96,7 +99,7 @@ export const configSchema = {
       default: {},
       properties: {
         url: { type: "string", pattern: "^$|^(mqtt|mqtts|tcp|tls|ws|wss)://", default: "" },
-        clientId: { type: "string", minLength: 1, maxLength: 65535, default: "smartgear-gateway" },
+        clientId: { type: "string", minLength: 1, maxLength: 65535, default: defaultClientId(hostname()) },
         protocolVersion: { enum: [4, 5], default: 5 },
         keepalive: { type: "integer", minimum: 0, maximum: 65535, default: 60 },
         sessionExpiryInterval: { type: "integer", minimum: 0, maximum: 4294967295, default: 604800 },

@@ -9,6 +9,12 @@ export interface Readiness {
   broker: boolean;
   /** The OPC UA server is listening. */
   opcua: boolean;
+  /**
+   * Working, but not all of it: what the broker refused, who took the session over. Ready all the
+   * same (200): taking the gateway out of service would cut off the points that work, and a
+   * restart fixes neither a broker ACL nor another client's id.
+   */
+  degraded?: Record<string, unknown>;
 }
 
 export interface HealthSources {
@@ -18,7 +24,7 @@ export interface HealthSources {
 
 /**
  * `/healthz` (the process answers), `/readyz` (broker connected and OPC UA listening; 503 with
- * the part that is not) and `/metrics` (Prometheus text format), on plain node:http. Nothing here
+ * the part that is not; 200 "degraded" with what is wrong while still ready) and `/metrics` (Prometheus text format), on plain node:http. Nothing here
  * changes state: every route is a GET (HEAD too).
  */
 export class HealthServer {
@@ -81,14 +87,15 @@ export class HealthServer {
         send(res, 200, { status: "ok" });
         return;
       case "/readyz": {
-        const parts = this.sources.readiness();
+        const { degraded, ...parts } = this.sources.readiness();
         const notReady = Object.entries(parts)
           .filter(([, ok]) => !ok)
           .map(([part]) => part);
         send(res, notReady.length === 0 ? 200 : 503, {
-          status: notReady.length === 0 ? "ready" : "not ready",
+          status: notReady.length > 0 ? "not ready" : degraded ? "degraded" : "ready",
           ...parts,
           ...(notReady.length > 0 ? { notReady } : {}),
+          ...(degraded ? { degraded } : {}),
         });
         return;
       }

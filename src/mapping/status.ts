@@ -21,6 +21,13 @@ export const POINT_STATUS = {
   stale: StatusCodes.UncertainLastUsableValue,
   /** The payload could not be decoded or coerced to the point's type; the last value is kept. */
   decodeError: StatusCodes.BadDecodingError,
+  /**
+   * The broker refused the subscription that would bring the point (its ACL): no value can come
+   * until it is fixed (Part 8, 6.3.2: BadConfigurationError, a configuration problem that affects
+   * the usefulness of the value). Not BadUserAccessDenied or BadNotReadable: those say the OPC UA
+   * client's user or the node's AccessLevel forbid the read, and the client would look there.
+   */
+  subscriptionRefused: StatusCodes.BadConfigurationError,
 } as const satisfies Record<string, StatusCode>;
 
 export type PayloadQuality = "good" | "uncertain" | "bad";

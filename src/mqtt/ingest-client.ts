@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient, ReasonCodes } from "mqtt";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
 import { FileStore } from "./file-store.js";
@@ -8,10 +8,13 @@ import {
   type MessageSource,
   NotConnectedError,
   type PublishOptions,
+  type RefusedSubscription,
   replySubscriptionOf,
   replyTopicOf,
   type SourceHandlers,
+  type SubscriptionState,
 } from "./message-source.js";
+import { SessionFilters } from "./session-filters.js";
 import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
 /** CONNACK codes that mean "I do not speak this protocol version": 3.1.1 rc 1, MQTT 5 reason 0x84. */
@@ -20,6 +23,24 @@ const UNSUPPORTED_PROTOCOL = new Set([1, 0x84]);
 const CREDENTIALS_REFUSED = new Set([4, 5, 0x86, 0x87, 0x8c]);
 /** Node's codes for a TLS handshake or certificate failure (OpenSSL's X.509 names, ERR_TLS_*, ERR_SSL_*). */
 const TLS_FAILURE = /CERT|SSL|TLS|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|ALTNAME/;
+/**
+ * An OpenSSL alert in an EPROTO error: Node reports a TLS alert received mid-handshake (a broker
+ * capped at TLS 1.2 answering a 1.3-only client: "tlsv1 alert protocol version") as a socket EPROTO.
+ */
+const TLS_ALERT = /SSL routines|SSL alert/i;
+/** MQTT 5 DISCONNECT reason: another connection took over this client id's session (§3.14.2.1). */
+const SESSION_TAKEN_OVER = 0x8e;
+/**
+ * Without a reason (MQTT 3.1.1, and mosquitto 2.0.11 under MQTT 5 too, which closes the older
+ * connection without its DISCONNECT), this many connections in a row closed silently this soon
+ * after CONNACK are taken for a takeover.
+ */
+const SHORT_CONNECTION_MS = 10_000;
+const SHORT_CONNECTIONS_IN_A_ROW = 3;
+/** A takeover after this long without one starts a new burst, logged again at error level. */
+const TAKEOVER_BURST_MS = 60_000;
+/** How long stop() waits for MQTT.js to end the connection (less than IngestThread's 5 s for the thread). */
+const STOP_TIMEOUT_MS = 3000;
 
 export interface PendingOutgoing {
   inFlight: number;
@@ -74,6 +95,22 @@ export class IngestClient implements MessageSource, OutgoingProbe {
   /** Connection attempts that failed since start (TLS, credentials or network). */
   connectFailures = 0;
   lastFailure: ConnectFailure | null = null;
+  /**
+   * Filters the broker holds in this client's session. A present session keeps them (MQTT 3.1.1
+   * §3.1.2.4, MQTT 5 §4.1), and subscribing one again would make the broker send every retained
+   * message under it again ([MQTT-3.8.4-3]).
+   */
+  private readonly granted: SessionFilters;
+  /** Until the first CONNACK: whether filters an earlier run left in a kept session were dropped. */
+  private leftOverChecked = false;
+  /** Filters the broker refused, asked again at each connect (its ACL may have been fixed). */
+  private readonly refused = new Map<string, RefusedSubscription>();
+  private connectedAt = 0;
+  /** Connections in a row that the broker closed silently within SHORT_CONNECTION_MS. */
+  private shortConnections = 0;
+  private lastTakeoverAt = Number.NEGATIVE_INFINITY;
+  /** Times another client took the session over (MQTT 5 DISCONNECT 0x8E, or the 3.1.1 pattern). */
+  sessionTakeovers = 0;
 
   constructor(
     private readonly config: IngestConfig,
@@ -83,9 +120,9 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     this.version = config.mqtt.protocolVersion;
     this.backoff = config.mqtt.reconnectPeriod;
     const folder = config.mqtt.storeFolder;
-    this.incomingStore = folder
-      ? new FileStore(join(folder, encodeURIComponent(config.mqtt.clientId), "incoming"))
-      : null;
+    const ownFolder = folder ? join(folder, encodeURIComponent(config.mqtt.clientId)) : null;
+    this.incomingStore = ownFolder ? new FileStore(join(ownFolder, "incoming")) : null;
+    this.granted = new SessionFilters(ownFolder ? join(ownFolder, "subscriptions.json") : null);
   }
 
   /**
@@ -185,12 +222,19 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     const gate = this.gate;
     if (gate) client.handleMessage = (_packet, next) => gate(next);
     let fellBack = false;
+    /** The connection's end has a reason (an error, a DISCONNECT): not a silent close. */
+    let explained = false;
 
     client.on("connect", (connack) => {
       this.isUp = true;
+      this.connectedAt = Date.now();
       this.loggedFailure = "";
-      // A new session: the broker sends no PUBREL for what an older one left on disk.
-      if (!connack.sessionPresent) this.incomingStore?.clear();
+      // A new session: the broker sends no PUBREL for what an older one left on disk, and holds
+      // no subscription.
+      if (!connack.sessionPresent) {
+        this.incomingStore?.clear();
+        this.granted.clear();
+      }
       this.backoff = m.reconnectPeriod;
       client.options.reconnectPeriod = this.backoff;
       // The options hold the password and the key: log only what says how the link is secured.
@@ -202,22 +246,26 @@ export class IngestClient implements MessageSource, OutgoingProbe {
         clientCertificate: Boolean(security.tls.cert),
         username: security.username ?? "",
       });
-      // Subscribing again is harmless with a present session and required without one.
-      client.subscribe(
-        Object.fromEntries([
-          ...m.subscriptions.map((s) => [s.topic, { qos: s.qos }] as const),
-          [replySubscriptionOf(this.replyTopic), { qos: 1 }] as const,
-        ]),
-        (err, granted) => {
-          if (err) this.logger.error("subscribe failed", { error: err.message });
-          for (const g of granted ?? [])
-            if (g.qos === 128) this.logger.error("broker refused subscription", { topic: g.topic });
-        },
-      );
       handlers.connected();
+      const wanted = this.wantedFilters();
+      if (!this.leftOverChecked && connack.sessionPresent) this.unsubscribeLeftOver(client, wanted);
+      this.leftOverChecked = true;
+      this.subscribe(client, handlers, wanted);
       firstAttemptDone();
     });
     const replyLevels = `${this.replyTopic}/`;
+    client.on("disconnect", (packet) => {
+      explained = true;
+      const code = packet.reasonCode ?? 0;
+      if (code === SESSION_TAKEN_OVER)
+        this.sessionTakenOver(handlers, "MQTT 5 DISCONNECT 0x8E Session taken over");
+      else
+        this.logger.warn("the broker ended the connection", {
+          url,
+          reasonCode: hex(code),
+          reason: ReasonCodes[code as keyof typeof ReasonCodes] ?? "",
+        });
+    });
     client.on("message", (topic, payload, packet) => {
       if (topic.startsWith(replyLevels)) handlers.reply(topic, payload, packet.properties?.correlationData);
       else handlers.message(topic, payload);
@@ -233,11 +281,14 @@ export class IngestClient implements MessageSource, OutgoingProbe {
         });
         return;
       }
+      explained = true;
       this.failed(classify(err), url);
       firstAttemptDone();
     });
     client.on("close", () => {
       if (fellBack) return;
+      if (this.isUp && !this.stopping) this.silentClose(handlers, !explained);
+      explained = false;
       if (this.isUp) handlers.disconnected("connection closed");
       this.isUp = false;
       // Exponential backoff: MQTT.js reads reconnectPeriod anew before each attempt.
@@ -245,6 +296,141 @@ export class IngestClient implements MessageSource, OutgoingProbe {
       client.options.reconnectPeriod = this.backoff;
       firstAttemptDone();
     });
+  }
+
+  /**
+   * Subscribes what the broker does not hold: everything on a new session (and on the first
+   * connection of this process, whose mirror is empty and needs the retained messages), on a
+   * present one only what it refused before.
+   */
+  private subscribe(client: MqttClient, handlers: SourceHandlers, wanted: Map<string, 0 | 1 | 2>): void {
+    const missing = [...wanted].filter(([filter]) => !this.granted.has(filter));
+    if (missing.length === 0) {
+      this.logger.debug("session present: the broker holds every subscription", { count: wanted.size });
+      return;
+    }
+    const filters = missing.map(([filter]) => filter);
+    client.subscribe(
+      Object.fromEntries(missing.map(([filter, qos]) => [filter, { qos }])),
+      (err, _subs, suback) => {
+        // MQTT.js passes the requested QoS in `_subs` even when the SUBACK refused: its codes are
+        // in the packet, one per filter in the order sent ([MQTT-3.9.3-1]).
+        const codes = (suback as { granted?: number[] } | undefined)?.granted;
+        if (!codes) {
+          // No SUBACK: the connection ended first (asked again at the next connect), or MQTT.js refused.
+          if (err && client.connected)
+            this.logger.error("subscribe failed", { topics: filters, error: err.message });
+          else if (err)
+            this.logger.debug("subscribe not answered before the connection ended", { topics: filters });
+          return;
+        }
+        for (const [i, filter] of filters.entries()) this.subacked(filter, codes[i] ?? 0x80);
+        this.saveGranted();
+        handlers.subscriptions(this.subscriptionState());
+      },
+    );
+  }
+
+  /** The configured filters and the reply topic, with their QoS. */
+  private wantedFilters(): Map<string, 0 | 1 | 2> {
+    return new Map<string, 0 | 1 | 2>([
+      ...this.config.mqtt.subscriptions.map((s) => [s.topic, s.qos] as const),
+      [replySubscriptionOf(this.replyTopic), 1],
+    ]);
+  }
+
+  /**
+   * mqtt.subscriptions is read at start (a SIGHUP reload that changes it asks for a restart): a
+   * session the broker kept may hold filters the previous run had and this one dropped. Sent before
+   * the SUBSCRIBE, whose SUBACK then rewrites the list.
+   */
+  private unsubscribeLeftOver(client: MqttClient, wanted: Map<string, 0 | 1 | 2>): void {
+    const leftOver = this.granted.leftOver(new Set(wanted.keys()));
+    if (leftOver.length === 0) return;
+    client.unsubscribe(leftOver, (err) => {
+      if (err)
+        this.logger.warn("could not unsubscribe filters no longer configured", {
+          topics: leftOver,
+          error: err.message,
+        });
+      else
+        this.logger.info("unsubscribed filters no longer in mqtt.subscriptions from the kept session", {
+          topics: leftOver,
+        });
+    });
+  }
+
+  /** The list on disk follows each SUBACK; a disk that refuses costs only the next start's cleanup. */
+  private saveGranted(): void {
+    try {
+      this.granted.save();
+    } catch (err) {
+      this.logger.warn("could not write the subscribed filters to mqtt.storeFolder", {
+        error: (err as Error).message,
+      });
+    }
+  }
+
+  /** One filter's SUBACK code: 0–2 granted; 0x80 refused (3.1.1), ≥ 0x80 refused with a reason (5). */
+  private subacked(filter: string, code: number): void {
+    if (code < 0x80) {
+      this.granted.add(filter);
+      if (this.refused.delete(filter))
+        this.logger.info("the broker now grants a subscription", { topic: filter });
+      return;
+    }
+    const reason = this.version === 4 ? "Failure" : (ReasonCodes[code as keyof typeof ReasonCodes] ?? "");
+    const before = this.refused.get(filter);
+    this.refused.set(filter, { filter, reasonCode: code, reason });
+    const meta = { topic: filter, reasonCode: hex(code), reason };
+    // Asked again at every connect: the same refusal is not news.
+    if (before?.reasonCode === code) this.logger.debug("the broker refused a subscription again", meta);
+    else
+      this.logger.error("the broker refused a subscription: its points show BadConfigurationError", {
+        ...meta,
+        hint: "allow the gateway's user to subscribe to this filter in the broker's ACL, or remove it from mqtt.subscriptions",
+      });
+  }
+
+  /** What the broker holds and refused now. */
+  subscriptionState(): SubscriptionState {
+    return { granted: this.granted.list(), refused: [...this.refused.values()] };
+  }
+
+  /**
+   * MQTT 3.1.1 says nothing when another client takes the session over ([MQTT-3.1.4-2]: the broker
+   * just closes the older connection), and not every MQTT 5 broker sends DISCONNECT 0x8E first;
+   * connections that the broker closes silently soon after accepting them, several in a row, are
+   * the sign.
+   */
+  private silentClose(handlers: SourceHandlers, silent: boolean): void {
+    const short = silent && Date.now() - this.connectedAt < SHORT_CONNECTION_MS;
+    this.shortConnections = short ? this.shortConnections + 1 : 0;
+    if (this.shortConnections < SHORT_CONNECTIONS_IN_A_ROW) return;
+    this.shortConnections = 0;
+    this.sessionTakenOver(
+      handlers,
+      `the broker closed ${SHORT_CONNECTIONS_IN_A_ROW} connections in a row within ${SHORT_CONNECTION_MS / 1000} s of accepting them, without a reason`,
+    );
+  }
+
+  /** Counted each time; logged at error level once per burst, the rest of the burst at debug. */
+  private sessionTakenOver(handlers: SourceHandlers, evidence: string): void {
+    this.sessionTakeovers++;
+    const now = Date.now();
+    const clientId = this.config.mqtt.clientId;
+    const meta = { clientId, evidence, takeovers: this.sessionTakeovers };
+    if (now - this.lastTakeoverAt >= TAKEOVER_BURST_MS)
+      this.logger.error(
+        "another MQTT client took over the gateway's session: it gets the gateway's messages meanwhile",
+        {
+          ...meta,
+          hint: "give each gateway its own mqtt.clientId, and let the broker's ACL allow this client id to the gateway's user only",
+        },
+      );
+    else this.logger.debug("the gateway's MQTT session was taken over again", meta);
+    this.lastTakeoverAt = now;
+    handlers.sessionTakenOver({ clientId, evidence });
   }
 
   /** Logs a failure once at its level; the same failure again (every backoff) only at debug. */
@@ -261,7 +447,9 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     if (failure.kind === "tls")
       this.logger.error("TLS with the MQTT broker failed: not connected", {
         ...meta,
-        hint: "check mqtt.tls.caFile (the CA that signed the broker's certificate), mqtt.tls.serverName, and the client certificate",
+        hint: /protocol version/i.test(failure.message)
+          ? "the broker and mqtt.tls.minVersion share no TLS version: set mqtt.tls.minVersion TLSv1.2 or let the broker speak TLS 1.3"
+          : "check mqtt.tls.caFile (the CA that signed the broker's certificate), mqtt.tls.serverName, and the client certificate",
       });
     else if (failure.kind === "credentials")
       this.logger.error("the MQTT broker refused the login: not connected", {
@@ -276,8 +464,20 @@ export class IngestClient implements MessageSource, OutgoingProbe {
     const client = this.client;
     this.client = null;
     this.isUp = false;
+    if (!client) return;
     // Not a clean disconnect of the session: end() keeps the broker-side session for the next run.
-    if (client) await client.endAsync(false);
+    // Unforced, MQTT.js's end() waits until every packet it sent is acknowledged, for ever when the
+    // broker never answers one (or the link died first): a shutdown must not hang on it.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
+    });
+    const late = await Promise.race([client.endAsync(false).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (!late) return;
+    this.logger.warn("the MQTT connection did not end in time; closing it", { afterMs: STOP_TIMEOUT_MS });
+    // end() is under way and would ignore a forced end: close the socket itself.
+    client.stream?.destroy();
   }
 }
 
@@ -295,7 +495,17 @@ function classify(err: Error): ConnectFailure {
       reason: typeof code === "string" ? code : "TLS_NOT_AUTHORIZED",
       message: err.message,
     };
+  if (code === "EPROTO" && TLS_ALERT.test(err.message)) {
+    // The reason names the alert ("tlsv1 alert protocol version"), of more use than EPROTO.
+    const alert = /:([a-z0-9 ]*alert [a-z0-9 ]+):/i.exec(err.message)?.[1];
+    return { kind: "tls", reason: alert ?? code, message: err.message };
+  }
   return { kind: "network", reason: typeof code === "string" ? code : "unknown", message: err.message };
+}
+
+/** A reason code as the MQTT specification writes it, e.g. 0x87. */
+function hex(code: number): string {
+  return `0x${code.toString(16).toUpperCase().padStart(2, "0")}`;
 }
 
 /** The negotiated TLS version and cipher, e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384`. */

@@ -1,5 +1,5 @@
 import type { IngestConfig, PendingOutgoing } from "./ingest-client.js";
-import type { PublishOptions } from "./message-source.js";
+import type { PublishOptions, SessionTakeover, SubscriptionState } from "./message-source.js";
 
 /** What the ingest thread starts with. */
 export interface IngestThreadData {
@@ -43,6 +43,8 @@ export type FromThread =
   | { t: "reply"; topic: string; payload: Uint8Array; correlationData?: Uint8Array }
   | { t: "connected"; state: ThreadState }
   | { t: "disconnected"; reason: string; state: ThreadState }
+  | { t: "subscriptions"; subscriptions: SubscriptionState }
+  | { t: "takeover"; takeover: SessionTakeover }
   | { t: "started"; state: ThreadState }
   | { t: "startFailed"; error: ThreadError }
   | { t: "published"; id: number; error?: ThreadError }

@@ -157,6 +157,8 @@ Promise.resolve()
       connected: () => event({ t: "connected", state: state() }),
       // Told before the client marks itself down.
       disconnected: (reason) => event({ t: "disconnected", reason, state: { ...state(), connected: false } }),
+      subscriptions: (subscriptions) => event({ t: "subscriptions", subscriptions }),
+      sessionTakenOver: (takeover) => event({ t: "takeover", takeover }),
     }),
   )
   .then(

@@ -160,6 +160,12 @@ export class IngestThread implements MessageSource, OutgoingProbe {
         this.state = m.state;
         h.disconnected(m.reason);
         break;
+      case "subscriptions":
+        h.subscriptions(m.subscriptions);
+        break;
+      case "takeover":
+        h.sessionTakenOver(m.takeover);
+        break;
       case "started":
         this.state = m.state;
         started();

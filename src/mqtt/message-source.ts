@@ -35,6 +35,30 @@ export interface SourceHandlers {
   reply(topic: string, payload: Uint8Array, correlationData?: Uint8Array): void;
   connected(): void;
   disconnected(reason: string): void;
+  /** The broker answered the gateway's subscriptions: what it holds and what it refused. */
+  subscriptions(state: SubscriptionState): void;
+  /** Another client connected with the gateway's client id and took its session over. */
+  sessionTakenOver(takeover: SessionTakeover): void;
+}
+
+/** A topic filter the broker refused in its SUBACK. */
+export interface RefusedSubscription {
+  filter: string;
+  /** The SUBACK return code: 0x80 under MQTT 3.1.1, the MQTT 5 reason code (0x87 Not authorized…). */
+  reasonCode: number;
+  reason: string;
+}
+
+export interface SubscriptionState {
+  /** Filters the broker granted (in this connection or kept in the present session). */
+  granted: string[];
+  refused: RefusedSubscription[];
+}
+
+export interface SessionTakeover {
+  clientId: string;
+  /** The MQTT 5 DISCONNECT 0x8E, or the silent closes that suggest a takeover. */
+  evidence: string;
 }
 
 export class NotConnectedError extends GatewayError {

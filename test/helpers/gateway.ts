@@ -15,6 +15,15 @@ import { loadUsers } from "../../src/security/users.js";
 export const TEST_PKI = join(tmpdir(), "smartgear-test-pki", String(process.pid));
 mkdirSync(TEST_PKI, { recursive: true });
 
+/**
+ * Environment for buildConfig: mqtt.storeFolder (the gateway's subscriptions and QoS 2 state) in a
+ * temporary folder rather than the working copy's data/, unless the test's YAML names one.
+ */
+export const testEnv = (yaml: string): NodeJS.ProcessEnv =>
+  /storeFolder:/.test(yaml)
+    ? {}
+    : { SMARTGEAR_MQTT_STORE_FOLDER: join(tmpdir(), "smartgear-test-mqtt-store", String(process.pid)) };
+
 if (!process.env.SMARTGEAR_TEST_LOGS) silenceLogging();
 
 /**
@@ -34,7 +43,7 @@ export async function startGateway(yaml = ""): Promise<{
   // the opcua section with the secure defaults.
   const base = `broker: { port: 0 }\nhttp: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n`;
   const src = parseYamlText(merge(base, yaml), join(PROJECT_ROOT, "config", "test.yaml"));
-  const { config, problems } = buildConfig(src, {});
+  const { config, problems } = buildConfig(src, testEnv(yaml));
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
   const users = config.opcua.usersFile ? loadUsers(config.opcua.usersFile) : [];
   const catalog = loadCatalog(config.catalog);

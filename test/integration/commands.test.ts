@@ -352,7 +352,14 @@ describe("forged answers with the example's secured embedded broker (its users a
       const logger = getLogger("test:broker");
       const warn = vi.spyOn(logger, "warn");
       const broker = new EmbeddedBroker(config!, logger);
-      await broker.start({ message() {}, reply() {}, connected() {}, disconnected() {} });
+      await broker.start({
+        message() {},
+        reply() {},
+        connected() {},
+        disconnected() {},
+        subscriptions() {},
+        sessionTakenOver() {},
+      });
       await broker.stop();
       const warnings = warn.mock.calls.map(([message]) => String(message));
       warn.mockRestore();

@@ -3,22 +3,11 @@ import { describe, expect, it } from "vitest";
 import { publish, startAedes } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
+import { get, sample } from "../helpers/http.js";
 import { connectClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 
 const DEVICE = "3WA/Feeder 01/ETU";
-
-async function get(url: string, init?: RequestInit) {
-  const res = await fetch(url, init);
-  return { status: res.status, type: res.headers.get("content-type") ?? "", text: await res.text() };
-}
-
-/** The value of one sample line of the exposition text (`name{labels}` exactly), or undefined. */
-async function sample(httpUrl: string, series: string): Promise<number | undefined> {
-  const { text } = await get(`${httpUrl}/metrics`);
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe("health and metrics over HTTP", () => {
   const { track, defer } = useCleanups();

@@ -1,14 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
+import tls from "node:tls";
 import mqtt, { type IClientOptions } from "mqtt";
 import { StatusCodes } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import winston from "winston";
-import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { IngestClient } from "../../src/mqtt/ingest-client.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import {
   freePort,
@@ -19,6 +16,7 @@ import {
 } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
+import { ingestClientOf } from "../helpers/ingest-client.js";
 import { connectClient, nodeOf, type TestClient, waitStatus } from "../helpers/opcua-client.js";
 import { makeTestPki, type TestPki } from "../helpers/pki.js";
 import { waitFor } from "../helpers/wait.js";
@@ -55,51 +53,6 @@ function deviceTls(): IClientOptions & { passphrase: string } {
     cert: readFileSync(pki.clientCert),
     key: readFileSync(pki.clientKey),
     passphrase: pki.clientKeyPassphrase,
-  };
-}
-
-/** IngestClient on its own, with its log lines captured as JSON objects. */
-async function ingestClientOf(yaml: string): Promise<{
-  client: IngestClient;
-  logs: Record<string, unknown>[];
-  logText: () => string;
-  connected: () => boolean;
-  stop(): Promise<void>;
-}> {
-  const { config, problems } = buildConfig(parseYamlText(yaml, "test.yaml"), {});
-  if (!config) throw new Error(JSON.stringify(problems));
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = winston.createLogger({
-    level: "debug",
-    format: winston.format.json(),
-    transports: [new winston.transports.Stream({ stream })],
-  });
-  const client = new IngestClient(config, logger);
-  let up = false;
-  await client.start({
-    message: () => {},
-    reply: () => {},
-    connected: () => {
-      up = true;
-    },
-    disconnected: () => {
-      up = false;
-    },
-  });
-  return {
-    client,
-    get logs() {
-      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    },
-    logText: () => lines.join(""),
-    connected: () => up,
-    stop: () => client.stop(),
   };
 }
 
@@ -244,6 +197,52 @@ describe("the gateway as a client of mosquitto over TLS 1.3 with client certific
     await expect(
       ingestClientOf(mqttYaml({ credentials: `  username: gateway\n  passwordFile: ${missing}` })),
     ).rejects.toThrow(`${missing}: mqtt.passwordFile: cannot read the file (ENOENT)`);
+  });
+});
+
+describe("the gateway as a client of a broker capped at TLS 1.2", () => {
+  // mosquitto 2.0's tls_version is a minimum: a TLS terminator in front of it (as stunnel or a
+  // load balancer would be) caps the version, and answers a 1.3-only ClientHello with alert 70.
+  let broker: TestBroker;
+  let terminator: tls.Server;
+  let url = "";
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    terminator = tls.createServer(
+      { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), maxVersion: "TLSv1.2" },
+      (socket) => {
+        const upstream = net.connect(broker.port, "127.0.0.1");
+        socket.pipe(upstream).pipe(socket);
+        socket.on("error", () => upstream.destroy());
+        upstream.on("error", () => socket.destroy());
+      },
+    );
+    terminator.on("tlsClientError", () => {});
+    await new Promise<void>((r) => terminator.listen(0, "127.0.0.1", r));
+    url = `mqtts://127.0.0.1:${(terminator.address() as net.AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => terminator?.close(r));
+    await broker?.stop();
+  });
+  const yaml = (minVersion: string) =>
+    `mqtt:\n  url: ${url}\n  clientId: gw-tls12-${Math.random().toString(36).slice(2)}\n  reconnectPeriod: 200\n  reconnectPeriodMax: 400\n  tls: { caFile: ${pki.caCert}, minVersion: ${minVersion} }\n`;
+
+  it("reports a TLS version mismatch (Node's EPROTO with an SSL alert) as a TLS failure, with the hint", async () => {
+    const c = track(await ingestClientOf(yaml("TLSv1.3")));
+    await waitFor("a second failed attempt", () => c.client.connectFailures >= 2);
+    expect(c.connected()).toBe(false);
+    expect(c.client.lastFailure).toMatchObject({ kind: "tls", reason: "tlsv1 alert protocol version" });
+    const errors = c.logs.filter((l) => l.level === "error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ message: "TLS with the MQTT broker failed: not connected" });
+    expect(String(errors[0]?.hint)).toContain("mqtt.tls.minVersion");
+    expect(c.logs.some((l) => l.message === "MQTT client error")).toBe(false);
+  });
+
+  it("connects with mqtt.tls.minVersion TLSv1.2", async () => {
+    const c = track(await ingestClientOf(yaml("TLSv1.2")));
+    await waitFor("connected", () => c.connected());
   });
 });
 

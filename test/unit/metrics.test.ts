@@ -15,6 +15,7 @@ function metricsOf(counters = new IngestCounters(), commands = new CommandCounte
     counters,
     commands: () => commands,
     brokerConnected: () => true,
+    refusedSubscriptions: () => 0,
     deviceCount: () => 2,
     pointCount: () => 884,
     opcua: () => ({ sessions: 3, subscriptions: 4, channels: 5, rejectedSessions: 1 }),

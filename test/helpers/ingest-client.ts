@@ -1,0 +1,66 @@
+import { Writable } from "node:stream";
+import winston from "winston";
+import { buildConfig } from "../../src/config/config-loader.js";
+import { parseYamlText } from "../../src/config/yaml-source.js";
+import { IngestClient } from "../../src/mqtt/ingest-client.js";
+import type { SessionTakeover, SubscriptionState } from "../../src/mqtt/message-source.js";
+import { testEnv } from "./gateway.js";
+
+/**
+ * IngestClient on its own, with its log lines captured as JSON objects and what it told its
+ * handlers recorded: the topics received, the broker's answers to the subscriptions, takeovers.
+ */
+export async function ingestClientOf(yaml: string): Promise<{
+  client: IngestClient;
+  logs: Record<string, unknown>[];
+  logText: () => string;
+  connected: () => boolean;
+  received: string[];
+  subscriptions: SubscriptionState[];
+  takeovers: SessionTakeover[];
+  stop(): Promise<void>;
+}> {
+  const { config, problems } = buildConfig(parseYamlText(yaml, "test.yaml"), testEnv(yaml));
+  if (!config) throw new Error(JSON.stringify(problems));
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const logger = winston.createLogger({
+    level: "debug",
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+  const client = new IngestClient(config, logger);
+  let up = false;
+  const received: string[] = [];
+  const subscriptions: SubscriptionState[] = [];
+  const takeovers: SessionTakeover[] = [];
+  await client.start({
+    message: (topic) => received.push(topic),
+    reply: () => {},
+    connected: () => {
+      up = true;
+    },
+    disconnected: () => {
+      up = false;
+    },
+    subscriptions: (state) => subscriptions.push(state),
+    sessionTakenOver: (takeover) => takeovers.push(takeover),
+  });
+  return {
+    client,
+    get logs() {
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    logText: () => lines.join(""),
+    connected: () => up,
+    received,
+    subscriptions,
+    takeovers,
+    stop: () => client.stop(),
+  };
+}
