@@ -41,9 +41,11 @@ export function negotiateTransportLimits(
       maxMaxChunkCount: chunksAtMost,
     },
   );
-  // A Hello below 8 KiB never gets here: node-opcua refuses it first (Table 69's minimum).
-  const receiveBufferSize = Math.min(adjusted.receiveBufferSize, hello.sendBufferSize);
-  const sendBufferSize = Math.min(adjusted.sendBufferSize, hello.receiveBufferSize);
+  // node-opcua clamps each of the client's buffers into the field of the same name; Table 70 pairs
+  // them crosswise. A clamp of a Hello's buffer (at least 8 KiB, or node-opcua refuses the Hello
+  // first) is never above it.
+  const receiveBufferSize = adjusted.sendBufferSize;
+  const sendBufferSize = adjusted.receiveBufferSize;
   const chunksNeeded = Math.ceil(adjusted.maxMessageSize / Math.min(receiveBufferSize, sendBufferSize));
   return {
     receiveBufferSize,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preSessionClosures } from "../../src/opcua/patches/pre-session-guard.js";
 import { anonymousOpcua, startGateway } from "../helpers/gateway.js";
 import { connectClient } from "../helpers/opcua-client.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
-import { connectRaw, encodeHello, type Hello, helloReply, readReply } from "../helpers/uacp.js";
+import { chunkHeader, connectRaw, encodeHello, type Hello, helloReply, readReply } from "../helpers/uacp.js";
 
 /**
  * The OPC UA Connection Protocol from the wire (Part 6 7.1.2), as the Compliance Test Tool's
@@ -173,6 +174,67 @@ describe("a Hello the server refuses with an Error message (Part 6 7.1.2.5, Tabl
       expect(await readReply(s)).toMatchObject({ type: "ERR", status: "BadTcpMessageTooLarge" });
     } finally {
       s.destroy();
+    }
+  });
+});
+
+describe("a connection without an activated session (opcua.limits.preSessionTimeout, maxPreSessionBytes)", () => {
+  let guarded: Awaited<ReturnType<typeof startGateway>>;
+  beforeAll(async () => {
+    guarded = await startGateway(
+      anonymousOpcua("limits: { preSessionTimeout: 1, maxPreSessionBytes: 16384 }"),
+    );
+  });
+  afterAll(() => guarded?.stop());
+  const hello = { receiveBufferSize: 65536, sendBufferSize: 65536, maxMessageSize: 0, maxChunkCount: 0 };
+
+  it("is closed with an Error message BadTimeout after preSessionTimeout (node-opcua alone: 3 minutes)", async () => {
+    const before = preSessionClosures.timeout;
+    const s = await connectRaw(guarded.endpointUrl);
+    try {
+      const t0 = performance.now();
+      s.write(encodeHello({ endpointUrl: guarded.endpointUrl, ...hello }));
+      expect(await readReply(s)).toMatchObject({ type: "ACK" });
+      expect(await readReply(s)).toMatchObject({ type: "ERR", status: "BadTimeout" });
+      expect(await readReply(s)).toEqual({ type: "closed" });
+      const ms = performance.now() - t0;
+      expect(ms).toBeGreaterThan(900);
+      expect(ms).toBeLessThan(5000);
+      expect(preSessionClosures.timeout).toBe(before + 1);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it("is closed with BadTcpNotEnoughResources once it sent more than maxPreSessionBytes, even inside one chunk", async () => {
+    const before = preSessionClosures.bytes;
+    const s = await connectRaw(guarded.endpointUrl);
+    try {
+      s.write(encodeHello({ endpointUrl: guarded.endpointUrl, ...hello }));
+      expect(await readReply(s)).toMatchObject({ type: "ACK" });
+      // An OpenSecureChannel chunk within the acknowledged 64 KiB, sent 4 KiB at a time: node-opcua
+      // would keep buffering it until complete.
+      s.write(chunkHeader("OPN", "F", 60_000));
+      const reply = readReply(s);
+      for (let sent = 0; sent < 40_000 && !s.destroyed; sent += 4096) {
+        s.write(Buffer.alloc(4096));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(await reply).toMatchObject({ type: "ERR", status: "BadTcpNotEnoughResources" });
+      expect(preSessionClosures.bytes).toBe(before + 1);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  it("leaves a client alone once its session is activated: past the timeout and beyond the bytes", async () => {
+    const client = await connectClient(guarded.endpointUrl);
+    try {
+      await new Promise((r) => setTimeout(r, 2500));
+      // 200 reads: well over 16 KiB of requests after activation.
+      for (let i = 0; i < 200; i++) expect((await client.read("i=2259")).value.value).toBe(0);
+    } finally {
+      await client.stop();
     }
   });
 });
