@@ -127,16 +127,19 @@ describe("a Hello the server refuses with an Error message (Part 6 7.1.2.5, Tabl
     expect(reply).toMatchObject({ type: "ACK", protocolVersion: 0 });
   });
 
-  it("refuses a Hello whose EndpointUrl is 4,096 bytes or more (Table 69: less than 4,096)", async () => {
-    const endpointUrl = `opc.tcp://127.0.0.1/${"x".repeat(4096)}`;
-    const reply = await helloReply(gw.endpointUrl, {
-      endpointUrl,
-      receiveBufferSize: 65536,
-      sendBufferSize: 65536,
-      maxMessageSize: 0,
-      maxChunkCount: 0,
+  it("refuses a Hello whose EndpointUrl exceeds 4,096 bytes with BadTcpEndpointUrlInvalid, and takes one of 4,096", async () => {
+    const hello = { receiveBufferSize: 65536, sendBufferSize: 65536, maxMessageSize: 0, maxChunkCount: 0 };
+    const url = (bytes: number) => {
+      const base = `${gw.endpointUrl}/`;
+      return base + "x".repeat(bytes - base.length);
+    };
+    expect(await helloReply(gw.endpointUrl, { ...hello, endpointUrl: url(4097) })).toMatchObject({
+      type: "ERR",
+      status: "BadTcpEndpointUrlInvalid",
     });
-    expect(reply.type).toBe("ERR");
+    expect(await helloReply(gw.endpointUrl, { ...hello, endpointUrl: url(4096) })).toMatchObject({
+      type: "ACK",
+    });
   });
 
   it("answers a first message that is not a Hello with BadCommunicationError and closes", async () => {

@@ -3,6 +3,7 @@ import { GatewayError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { RateLimitedLog } from "../../rate-limited-log.js";
 import { routeRefusalConsoleLog } from "./console-capture.js";
+import { checkHelloEndpointUrl } from "./hello-endpoint-url.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
 import { guardPreSession } from "./pre-session-guard.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
@@ -22,6 +23,7 @@ import { limitMonitoredItemQueues } from "./queue-limit.js";
  * | limit-alarm-input | ExclusiveLimitAlarm._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's value |
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
  * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
+ * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
  * | console-capture | OPCUAServerEndPoint._prevent_DDOS_Attack | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
@@ -72,6 +74,7 @@ export function installNodeOpcuaPatches(limits: PatchLimits, logger: Logger): vo
     }),
   );
   routeRefusalConsoleLog();
+  checkHelloEndpointUrl();
   pacePublishingToInterval();
   limitMonitoredItemQueues(limits.maxMonitoredItemQueueSize);
   limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
