@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { ServerSecureChannelLayer, StatusCodes } from "node-opcua";
+import { packTcpMessage, ServerSecureChannelLayer, StatusCodes, TCPErrorMessage } from "node-opcua";
 
 /** Why a connection was closed before it had an activated session. */
 export type PreSessionClosure = "timeout" | "bytes";
@@ -24,18 +24,6 @@ interface Channel {
 
 const activated = (channel: Channel) =>
   Object.values(channel.sessionTokens).some((s) => s.status === "active");
-
-/** An Error message (Part 6 7.1.2.5, Table 73): the only thing a peer may be told before security is established. */
-function errorMessage(status: typeof StatusCodes.BadTimeout, reason: string): Buffer {
-  const text = Buffer.from(reason);
-  const b = Buffer.alloc(16 + text.length);
-  b.write("ERRF", 0, "ascii");
-  b.writeUInt32LE(b.length, 4);
-  b.writeUInt32LE(status.value, 8);
-  b.writeInt32LE(text.length, 12);
-  text.copy(b, 16);
-  return b;
-}
 
 /**
  * Bounds what a peer can make the gateway hold before it has authenticated, i.e. before one of its
@@ -83,7 +71,10 @@ export function guardPreSession(
           : `more than ${maxPreSessionBytes} bytes before an activated session`;
       // Nothing more is read; the Error message goes out, then the connection ends whatever the peer does.
       socket.pause();
-      socket.end(errorMessage(status, why), () => socket.destroy());
+      // An Error message (Part 6 7.1.2.5): the one thing a peer can read before security is established.
+      socket.end(packTcpMessage("ERR", new TCPErrorMessage({ statusCode: status, reason: why })), () =>
+        socket.destroy(),
+      );
       setTimeout(() => socket.destroy(), 1000).unref();
     };
     // Added after node-opcua's own listener: it has the bytes of this event already, the overshoot
