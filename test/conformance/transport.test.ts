@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preSessionClosures } from "../../src/opcua/patches/pre-session-guard.js";
-import { anonymousOpcua, startGateway } from "../helpers/gateway.js";
-import { connectClient } from "../helpers/opcua-client.js";
+import { anonymousOpcua, startGateway, TEST_PKI } from "../helpers/gateway.js";
+import { connectClient, connectTrusted } from "../helpers/opcua-client.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { chunkHeader, connectRaw, encodeHello, type Hello, helloReply, readReply } from "../helpers/uacp.js";
 
@@ -19,7 +22,8 @@ const MiB = 2 ** 20;
 
 let gw: Awaited<ReturnType<typeof startGateway>>;
 beforeAll(async () => {
-  gw = await startGateway(anonymousOpcua(""));
+  // Anonymous, None and Basic256Sha256 (the helper's default).
+  gw = await startGateway();
 });
 afterAll(() => gw?.stop());
 
@@ -105,6 +109,30 @@ describe("the Acknowledge to a Hello (Part 6 7.1.2.4, Table 70)", () => {
       }
     },
   );
+});
+
+it("lets the Python stack's Hello open a SignAndEncrypt Basic256Sha256 session and read a value", async () => {
+  const proxy = await startTcpProxy(Number(new URL(gw.endpointUrl).port));
+  const dir = mkdtempSync(join(tmpdir(), "smartgear-conformance-"));
+  try {
+    const [, python] = hellos[0]!;
+    proxy.onUpstream((data) =>
+      data.toString("ascii", 0, 4) === "HELF"
+        ? encodeHello({ ...python, endpointUrl: gw.endpointUrl })
+        : data,
+    );
+    const client = await connectTrusted(proxy.url("opc.tcp"), TEST_PKI, {
+      pkiFolder: join(dir, "client-pki"),
+    });
+    try {
+      expect((await client.read("i=2259")).value.value).toBe(0);
+    } finally {
+      await client.stop();
+    }
+  } finally {
+    await proxy.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe("what the server refuses with an Error message (Part 6 7.1.2.5 and 7.1.5)", () => {
