@@ -24,6 +24,7 @@ import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-
 import { routeOpcuaLogs } from "./opcua/opcua-logs.js";
 import { createOpcuaServer } from "./opcua/opcua-server.js";
 import { installNodeOpcuaPatches } from "./opcua/patches/index.js";
+import { preSessionClosures } from "./opcua/patches/pre-session-guard.js";
 import { OpcuaToMqtt } from "./opcua-to-mqtt.js";
 import { PROJECT_ROOT } from "./paths.js";
 import { applyDefaultRolePermissions } from "./security/roles.js";
@@ -68,7 +69,7 @@ export class Gateway {
     await this.startHttp();
     routeOpcuaLogs(getLogger("gateway:node-opcua"));
     // Refuses a node-opcua release the patches were not written for, before anything is built on it.
-    installNodeOpcuaPatches(this.config.opcua.limits);
+    installNodeOpcuaPatches(this.config.opcua.limits, getLogger("gateway:opcua"));
     const server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
     this.server = server;
     await server.initialize();
@@ -298,6 +299,7 @@ export class Gateway {
         subscriptions: this.server?.currentSubscriptionCount ?? 0,
         channels: this.server?.currentChannelCount ?? 0,
         rejectedSessions: this.server?.rejectedSessionCount ?? 0,
+        preSessionClosed: preSessionClosures,
       }),
     });
     metrics.collectProcessMetrics();

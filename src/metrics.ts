@@ -13,7 +13,14 @@ export interface MetricSources {
   deviceCount: () => number;
   pointCount: () => number;
   /** OPC UA sessions, subscriptions and secure channels now open; 0 before the server exists. */
-  opcua: () => { sessions: number; subscriptions: number; channels: number; rejectedSessions: number };
+  opcua: () => {
+    sessions: number;
+    subscriptions: number;
+    channels: number;
+    rejectedSessions: number;
+    /** Connections closed before an activated session, by reason (opcua.limits.preSessionTimeout, maxPreSessionBytes). */
+    preSessionClosed: Readonly<Record<"timeout" | "bytes", number>>;
+  };
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -133,6 +140,12 @@ export class GatewayMetrics {
     mirrored("smartgear_opcua_rejected_sessions_total", "OPC UA session activations refused", [], () => [
       [{}, sources.opcua().rejectedSessions],
     ]);
+    mirrored(
+      "smartgear_opcua_presession_closed_total",
+      "OPC UA connections closed without an activated session, by reason (timeout or bytes)",
+      ["reason"],
+      () => Object.entries(sources.opcua().preSessionClosed).map(([reason, n]) => [{ reason }, n]),
+    );
     mirrored("smartgear_commands_total", "OPC UA method calls and writes, by outcome", ["outcome"], () => {
       const c = sources.commands();
       return COMMAND_OUTCOMES.map((outcome) => [{ outcome }, c?.[outcome] ?? 0]);

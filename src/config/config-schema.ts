@@ -185,6 +185,8 @@ export const configSchema = {
             maxMessageSize: { type: "integer", minimum: 65536, default: 16777216 },
             maxMonitoredItemQueueSize: { type: "integer", minimum: 1, maximum: 5000, default: 1000 },
             maxNotificationsPerPublish: { type: "integer", minimum: 1, default: 10000 },
+            preSessionTimeout: { type: "number", exclusiveMinimum: 0, default: 10 },
+            maxPreSessionBytes: { type: "integer", minimum: 8192, default: 65536 },
           },
         },
       },

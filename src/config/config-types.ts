@@ -108,6 +108,10 @@ export interface GatewayConfig {
       maxMonitoredItemQueueSize: number;
       /** Notifications in one Publish response at most (fewer when the client asks, or bytes run out). */
       maxNotificationsPerPublish: number;
+      /** Seconds from TCP connect to an activated session; a connection without one is then closed. */
+      preSessionTimeout: number;
+      /** Bytes a connection may send before its session is activated; beyond, it is closed. */
+      maxPreSessionBytes: number;
     };
   };
   mapping: {

@@ -1,6 +1,7 @@
-import { format } from "node:util";
+import { format, stripVTControlCharacters } from "node:util";
 import { setErrorLogger, setWarningLogger } from "node-opcua";
 import type { Logger } from "../logger.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 
 /**
  * node-opcua's warning that Node 20 disabled RSA PKCS#1 v1.5 decryption (CVE-2023-46809): only the
@@ -8,13 +9,28 @@ import type { Logger } from "../logger.js";
  */
 const IRRELEVANT = /NODE-OPCUA-W27|security-revert=CVE-2023-46809/;
 
-/** node-opcua prints with console.log; in a container that would break the JSON log stream. */
+/** Where node-opcua's lines go once routeOpcuaLogs ran; until then they are dropped. */
+let route: (text: string) => void = () => {};
+
+/**
+ * node-opcua prints with console.log; in a container that would break the JSON log stream. Its
+ * lines are warnings, at most 5 a minute of each kind (a kind: the line without its numbers,
+ * addresses and ids), then one count of those suppressed: a peer can make it print one per
+ * connection or per chunk (issue 15: 2,968 lines from 3,000 connections).
+ */
 export function routeOpcuaLogs(logger: Logger): void {
-  const route = (_context: unknown, ...args: unknown[]) => {
-    const text = format(...args).trim();
+  const limited = new RateLimitedLog(logger);
+  route = (text) => {
     if (IRRELEVANT.test(text)) logger.debug(text);
-    else logger.warn(text);
+    else limited.warn(text.replace(/[0-9a-f]{6,}|\d+/gi, "#").slice(0, 80), text, {});
   };
-  setWarningLogger(route);
-  setErrorLogger(route);
+  const fromNodeOpcua = (_context: unknown, ...args: unknown[]) => logNodeOpcuaLine(...args);
+  setWarningLogger(fromNodeOpcua);
+  setErrorLogger(fromNodeOpcua);
+}
+
+/** A line node-opcua would print with console.log (see patches/console-capture), logged as its warnings are. */
+export function logNodeOpcuaLine(...args: unknown[]): void {
+  // chalk colours some of them.
+  route(stripVTControlCharacters(format(...args)).trim());
 }

@@ -12,6 +12,7 @@ import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { pkiFolders } from "./pki-folders.js";
+import { negotiateTransportLimits } from "./transport-limits.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 
@@ -94,10 +95,7 @@ export function createOpcuaServer(
       },
     },
     transportSettings: {
-      adjustTransportLimits: (hello) => ({
-        ...hello,
-        maxMessageSize: Math.min(hello.maxMessageSize || l.maxMessageSize, l.maxMessageSize),
-      }),
+      adjustTransportLimits: (hello) => negotiateTransportLimits(hello, l.maxMessageSize),
     },
     buildInfo: {
       productName: "Sm@rtGear Gateway",

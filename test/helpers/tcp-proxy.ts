@@ -33,6 +33,8 @@ export interface TcpProxy {
    * test needs (e.g. holding back a PUBREL). Called before the delay.
    */
   onDownstream(filter: ((chunk: Buffer) => boolean) | null): void;
+  /** A hook on each chunk from a client to the target: what it returns is sent instead (e.g. a rewritten HEL). */
+  onUpstream(rewrite: ((chunk: Buffer) => Buffer) | null): void;
   stop(): Promise<void>;
 }
 
@@ -44,11 +46,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let latency = 0;
   let accepted = 0;
   let downFilter: ((chunk: Buffer) => boolean) | null = null;
+  let upRewrite: ((chunk: Buffer) => Buffer) | null = null;
 
   const pipe = (from: net.Socket, to: net.Socket, downstream: boolean) => {
-    from.on("data", (chunk: Buffer) => {
+    from.on("data", (data: Buffer) => {
       if (mode === "stall") return;
-      if (downstream && downFilter && !downFilter(chunk)) return;
+      if (downstream && downFilter && !downFilter(data)) return;
+      const chunk = !downstream && upRewrite ? upRewrite(data) : data;
       if (latency > 0)
         setTimeout(() => {
           if (!to.destroyed) to.write(chunk);
@@ -118,6 +122,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     onDownstream(filter) {
       downFilter = filter;
+    },
+    onUpstream(rewrite) {
+      upRewrite = rewrite;
     },
     async stop() {
       cut();

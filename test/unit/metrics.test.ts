@@ -18,7 +18,13 @@ function metricsOf(counters = new IngestCounters(), commands = new CommandCounte
     refusedSubscriptions: () => 0,
     deviceCount: () => 2,
     pointCount: () => 884,
-    opcua: () => ({ sessions: 3, subscriptions: 4, channels: 5, rejectedSessions: 1 }),
+    opcua: () => ({
+      sessions: 3,
+      subscriptions: 4,
+      channels: 5,
+      rejectedSessions: 1,
+      preSessionClosed: { timeout: 6, bytes: 7 },
+    }),
   });
 }
 
@@ -57,6 +63,8 @@ describe("Prometheus metrics", () => {
         "smartgear_opcua_subscriptions 4",
         "smartgear_opcua_secure_channels 5",
         "smartgear_opcua_rejected_sessions_total 1",
+        'smartgear_opcua_presession_closed_total{reason="timeout"} 6',
+        'smartgear_opcua_presession_closed_total{reason="bytes"} 7',
       ]),
     );
     // Later scrapes follow the totals, not add to them.

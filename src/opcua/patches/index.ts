@@ -1,6 +1,11 @@
 import { createRequire } from "node:module";
 import { GatewayError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { RateLimitedLog } from "../../rate-limited-log.js";
+import { routeRefusalConsoleLog } from "./console-capture.js";
+import { checkHelloEndpointUrl } from "./hello-endpoint-url.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
+import { guardPreSession } from "./pre-session-guard.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
 import { limitMonitoredItemQueues } from "./queue-limit.js";
 import { honourSampleRateZero } from "./sample-rate.js";
@@ -19,6 +24,9 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
  * | limit-alarm-input | ExclusiveLimitAlarm._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's value |
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
+ * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
+ * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
+ * | console-capture | OPCUAServerEndPoint._prevent_DDOS_Attack | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
  * refuses to start rather than run with a patch that may no longer do what its comment says.
@@ -45,6 +53,10 @@ export interface PatchLimits {
   maxMonitoredItemQueueSize: number;
   /** opcua.limits.maxNotificationsPerPublish */
   maxNotificationsPerPublish: number;
+  /** opcua.limits.preSessionTimeout */
+  preSessionTimeout: number;
+  /** opcua.limits.maxPreSessionBytes */
+  maxPreSessionBytes: number;
 }
 
 /**
@@ -52,8 +64,19 @@ export interface PatchLimits {
  * limits are those of the last server created). The per-variable ones (variable-factory,
  * point-writer, limit-alarm-input, write-hook) are applied where their variables are made.
  */
-export function installNodeOpcuaPatches(limits: PatchLimits): void {
+export function installNodeOpcuaPatches(limits: PatchLimits, logger: Logger): void {
   checkNodeOpcuaVersion();
+  const closures = new RateLimitedLog(logger);
+  guardPreSession(limits, (reason, remote) =>
+    closures.warn(`preSession:${reason}`, "closed an OPC UA connection without an activated session", {
+      reason,
+      remote,
+      preSessionTimeout: limits.preSessionTimeout,
+      maxPreSessionBytes: limits.maxPreSessionBytes,
+    }),
+  );
+  routeRefusalConsoleLog();
+  checkHelloEndpointUrl();
   pacePublishingToInterval();
   limitMonitoredItemQueues(limits.maxMonitoredItemQueueSize);
   limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
