@@ -11,8 +11,8 @@ import type { Logger } from "../logger.js";
 import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
+import { negotiateTransportLimits } from "./patches/transport-limits.js";
 import { pkiFolders } from "./pki-folders.js";
-import { negotiateTransportLimits } from "./transport-limits.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 

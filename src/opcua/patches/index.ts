@@ -26,6 +26,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
  * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
  * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
+ * | transport-limits | transportSettings.adjustTransportLimits (a server option that replaces node-opcua's adjustment; ours calls it, then refines) | Part 6 7.1.2.3-7.1.2.4 Tables 69, 70: the Acknowledge within what the client announced, chunks and messages bounded |
  * | console-capture | OPCUAServerEndPoint._prevent_DDOS_Attack | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
