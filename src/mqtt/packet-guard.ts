@@ -96,24 +96,23 @@ export class PacketScanner {
         case Phase.Topic: {
           const need = this.topicLength - this.topicSeen;
           const take = Math.min(need, n - i);
-          let topic: Buffer | null = null;
-          if (take === need && this.topicSeen === 0) topic = chunk.subarray(i, i + take);
+          let problem: ReturnType<typeof topicProblem> | undefined;
+          if (take === need && this.topicSeen === 0) problem = topicProblem(chunk, i, i + take);
           else {
             // Copied: a view would keep the whole read buffer alive until the topic completes.
             this.topicPieces.push(Buffer.from(chunk.subarray(i, i + take)));
             this.topicSeen += take;
             if (take === need) {
-              topic = Buffer.concat(this.topicPieces);
+              const topic = Buffer.concat(this.topicPieces);
               this.topicPieces = [];
+              problem = topicProblem(topic, 0, topic.length);
             }
           }
           i += take;
           this.remaining -= take;
-          if (topic) {
-            const problem = topicProblem(topic);
-            if (problem) return { reason: "invalidTopic", problem };
-            this.phase = this.remaining === 0 ? Phase.Type : Phase.Skip;
-          }
+          if (problem) return { reason: "invalidTopic", problem };
+          // null: the topic is whole and well-formed; undefined: more of it comes in the next read.
+          if (problem === null) this.phase = this.remaining === 0 ? Phase.Type : Phase.Skip;
           break;
         }
       }
@@ -123,13 +122,14 @@ export class PacketScanner {
 }
 
 /** [MQTT-1.5.3-1] ill-formed UTF-8 and [MQTT-1.5.3-2] U+0000 close the connection. */
-function topicProblem(topic: Buffer): "U+0000" | "invalid UTF-8" | null {
-  // Device topics are ASCII: a plain loop settles them without a native call.
+function topicProblem(buf: Buffer, start: number, end: number): "U+0000" | "invalid UTF-8" | null {
+  // Device topics are ASCII: a plain loop over the bytes where they are settles them without a
+  // view or a native call.
   let ascii = true;
-  for (let k = 0; k < topic.length; k++) {
-    const b = topic[k]!;
+  for (let k = start; k < end; k++) {
+    const b = buf[k]!;
     if (b === 0) return "U+0000";
     if (b >= 0x80) ascii = false;
   }
-  return ascii || isUtf8(topic) ? null : "invalid UTF-8";
+  return ascii || isUtf8(buf.subarray(start, end)) ? null : "invalid UTF-8";
 }
