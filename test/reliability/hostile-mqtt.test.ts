@@ -3,6 +3,7 @@ import mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
+import { connectPacket, packet, remainingLength, str } from "../helpers/mqtt-wire.js";
 import { connectClient } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -13,29 +14,6 @@ import { waitFor } from "../helpers/wait.js";
  * legitimate client still connects; retained messages beyond broker.retained are not kept; a
  * PUBLISH topic with U+0000 or ill-formed UTF-8 closes its connection and makes no device.
  */
-
-/** The variable byte integer of MQTT 3.1.1 §2.2.3. */
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    bytes.push(b);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
-const packet = (first: number, ...body: Buffer[]) => {
-  const rest = Buffer.concat(body);
-  return Buffer.concat([Buffer.from([first]), remainingLength(rest.length), rest]);
-};
-const str = (s: string | Buffer) => {
-  const b = Buffer.isBuffer(s) ? s : Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
-/** CONNECT, MQTT 3.1.1, clean session, keepalive 60 s (§3.1). */
-const connectPacket = (clientId: string) =>
-  packet(0x10, str("MQTT"), Buffer.from([4, 2, 0, 60]), str(clientId));
 
 /** A raw TCP connection to the embedded broker, with what it received and whether it closed. */
 async function rawSocket(brokerUrl: string) {

@@ -3,30 +3,7 @@ import { buildConfig } from "../../src/config/config-loader.js";
 import { parseYamlText } from "../../src/config/yaml-source.js";
 import { PacketScanner } from "../../src/mqtt/packet-guard.js";
 import { RetainedBudget } from "../../src/mqtt/retained-budget.js";
-
-/** An MQTT packet: its first byte, the remaining length, the body. */
-const packet = (first: number, ...body: Buffer[]) => {
-  const rest = Buffer.concat(body);
-  return Buffer.concat([Buffer.from([first]), remainingLength(rest.length), rest]);
-};
-/** A length-prefixed string (§1.5.3). */
-const str = (s: string | Buffer) => {
-  const b = Buffer.isBuffer(s) ? s : Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
-const publish = (topic: string | Buffer, payload = Buffer.from("{}")) => packet(0x30, str(topic), payload);
-
-/** The variable byte integer of MQTT 3.1.1 §2.2.3. */
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    bytes.push(b);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
+import { packet, publishPacket as publish, remainingLength, str } from "../helpers/mqtt-wire.js";
 
 /** Feeds `bytes` to a scanner in pieces of `size` bytes; the first refusal, or null. */
 function scanInPieces(scanner: PacketScanner, bytes: Buffer, size: number) {
@@ -48,9 +25,9 @@ describe("PacketScanner (the embedded broker's packet guard)", () => {
   });
 
   it("counts the fixed header in the limit, as mosquitto's max_packet_size, and passes a packet at the limit", () => {
-    const packet = publish("11/3WA/A/ETU/5", Buffer.alloc(100));
-    expect(new PacketScanner(packet.length).scan(packet)).toBeNull();
-    expect(new PacketScanner(packet.length - 1).scan(packet)).toMatchObject({ size: packet.length });
+    const p = publish("11/3WA/A/ETU/5", Buffer.alloc(100));
+    expect(new PacketScanner(p.length).scan(p)).toBeNull();
+    expect(new PacketScanner(p.length - 1).scan(p)).toMatchObject({ size: p.length });
   });
 
   it("refuses a fifth remaining-length byte (malformed, §2.2.3)", () => {
