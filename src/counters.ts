@@ -36,7 +36,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
 /** Why the embedded broker closed a connection or did not retain a message (README, Security). */
 export type BrokerRefusal =
   | "packetTooLarge"
-  | "invalidTopic"
+  | "invalidUtf8"
   | "tooManyConnections"
   | "tooManyUnauthenticated"
   | "connectTimeout"
@@ -44,7 +44,7 @@ export type BrokerRefusal =
 
 export const BROKER_REFUSALS: readonly BrokerRefusal[] = [
   "packetTooLarge",
-  "invalidTopic",
+  "invalidUtf8",
   "tooManyConnections",
   "tooManyUnauthenticated",
   "connectTimeout",

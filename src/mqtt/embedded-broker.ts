@@ -176,7 +176,7 @@ export class EmbeddedBroker implements MessageSource {
   /**
    * A new client connection: refused beyond broker.maxConnections or
    * broker.maxUnauthenticatedConnections, else handed to aedes behind a PacketScanner that closes
-   * it on a packet beyond broker.maxPacketSize or a PUBLISH topic that is not well-formed UTF-8.
+   * it on a packet beyond broker.maxPacketSize or a string (topic, filter, client id) that is not well-formed UTF-8.
    */
   private accept(broker: Aedes, socket: net.Socket): void {
     const b = this.config.broker;
@@ -215,8 +215,9 @@ export class EmbeddedBroker implements MessageSource {
           maxPacketSize: b.maxPacketSize,
         });
       else
-        this.refuse("invalidTopic", "MQTT connection closed: PUBLISH topic is not well-formed UTF-8", {
+        this.refuse("invalidUtf8", `MQTT connection closed: ${refusal.field} is not well-formed UTF-8`, {
           remote,
+          field: refusal.field,
           problem: refusal.problem,
         });
       socket.destroy();

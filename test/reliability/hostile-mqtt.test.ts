@@ -12,7 +12,7 @@ import { waitFor } from "../helpers/wait.js";
  * against the real gateway. A packet beyond broker.maxPacketSize closes its connection from its
  * fixed header; connections beyond their caps or without a CONNECT in time are closed while a
  * legitimate client still connects; retained messages beyond broker.retained are not kept; a
- * PUBLISH topic with U+0000 or ill-formed UTF-8 closes its connection and makes no device.
+ * PUBLISH or will topic with U+0000 or ill-formed UTF-8 closes its connection and makes no device.
  */
 
 /** A raw TCP connection to the embedded broker, with what it received and whether it closed. */
@@ -196,10 +196,10 @@ describe("retained messages beyond broker.retained", () => {
   }, 30_000);
 });
 
-describe("PUBLISH topics that are not well-formed UTF-8", () => {
+describe("PUBLISH and will topics that are not well-formed UTF-8", () => {
   const { track, defer } = useCleanups();
 
-  it("close the connection [MQTT-1.5.3-1] [MQTT-1.5.3-2] and make no device on the OPC UA side", async () => {
+  it("close the connection [MQTT-1.5.3-1] [MQTT-1.5.3-2] and make no device on the OPC UA side, nor does such a will topic", async () => {
     const gw = track(await startGateway());
     const topics = [
       Buffer.from("11/5/3WA/A\u0000B/ETU"),
@@ -215,7 +215,23 @@ describe("PUBLISH topics that are not well-formed UTF-8", () => {
       socket.write(packet(0x30, str(topic), Buffer.from("230.1")));
       await waitFor("the connection closed", () => state.closed, 5000);
     }
-    expect(refusals(gw, "invalidTopic")).toBe(2);
+    // A will whose topic holds U+0000, then the connection dropped: without the check, aedes
+    // published the will when the connection ended.
+    const will = await rawSocket(gw.brokerUrl);
+    defer(async () => void will.socket.destroy());
+    will.socket.write(
+      packet(
+        0x10,
+        str("MQTT"),
+        Buffer.from([4, 0x06, 0, 60]),
+        str("hostile-will"),
+        str(topics[0]!),
+        str("1"),
+      ),
+    );
+    await waitFor("the connection closed", () => will.state.closed, 5000);
+    expect(will.state.received.length).toBe(0);
+    expect(refusals(gw, "invalidUtf8")).toBe(3);
     // A well-formed topic from a device of the same type is mirrored: the type folder exists and
     // holds that device alone.
     const good = await mqtt.connectAsync(gw.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 });

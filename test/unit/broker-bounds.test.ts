@@ -5,6 +5,15 @@ import { PacketScanner } from "../../src/mqtt/packet-guard.js";
 import { RetainedBudget } from "../../src/mqtt/retained-budget.js";
 import { packet, publishPacket as publish, remainingLength, str } from "../helpers/mqtt-wire.js";
 
+/** Strings MQTT 3.1.1 §1.5.3 refuses, and the problem the scanner names. */
+const BAD_STRINGS: [Buffer, string][] = [
+  [Buffer.from("3WA/A\u0000B/ETU"), "U+0000"],
+  [Buffer.from([0x31, 0x31, 0x2f, 0xff, 0x2f, 0x35]), "ill-formed UTF-8"],
+  // An overlong NUL (C0 80) and a UTF-16 surrogate (ED A0 80) are ill-formed too.
+  [Buffer.from([0x31, 0xc0, 0x80]), "ill-formed UTF-8"],
+  [Buffer.from([0x31, 0xed, 0xa0, 0x80]), "ill-formed UTF-8"],
+];
+
 /** Feeds `bytes` to a scanner in pieces of `size` bytes; the first refusal, or null. */
 function scanInPieces(scanner: PacketScanner, bytes: Buffer, size: number) {
   for (let i = 0; i < bytes.length; i += size) {
@@ -54,21 +63,59 @@ describe("PacketScanner (the embedded broker's packet guard)", () => {
   });
 
   it("refuses PUBLISH topics with U+0000 [MQTT-1.5.3-2] or ill-formed UTF-8 [MQTT-1.5.3-1], even split across reads", () => {
-    const cases: [Buffer, string][] = [
-      [Buffer.from("3WA/A\u0000B/ETU"), "U+0000"],
-      [Buffer.from([0x31, 0x31, 0x2f, 0xff, 0x2f, 0x35]), "invalid UTF-8"],
-      // An overlong NUL (C0 80) and a UTF-16 surrogate (ED A0 80) are ill-formed too.
-      [Buffer.from([0x31, 0xc0, 0x80]), "invalid UTF-8"],
-      [Buffer.from([0x31, 0xed, 0xa0, 0x80]), "invalid UTF-8"],
-    ];
-    for (const [topic, problem] of cases)
+    for (const [bytes, problem] of BAD_STRINGS)
       for (const size of [1, 4, 100])
-        expect(scanInPieces(new PacketScanner(4096), publish(topic), size)).toEqual({
-          reason: "invalidTopic",
+        expect(scanInPieces(new PacketScanner(4096), publish(bytes), size)).toEqual({
+          reason: "invalidUtf8",
+          field: "topic",
           problem,
         });
     // Well-formed non-ASCII and U+FFFD written as such are topics like any other.
     expect(new PacketScanner(4096).scan(publish("11/Schaltanlage-Süd/\uFFFD"))).toBeNull();
+  });
+
+  it("refuses the same in a CONNECT's client id, will topic and username, and in SUBSCRIBE and UNSUBSCRIBE filters", () => {
+    const good = str("11/5/3WA/Feeder 01/ETU");
+    /** CONNECT 3.1.1 with a will and a username and password (flags 0xc6). */
+    const connect = (clientId: Buffer, willTopic: Buffer, username: Buffer) =>
+      packet(
+        0x10,
+        str("MQTT"),
+        Buffer.from([4, 0xc6, 0, 60]),
+        str(clientId),
+        str(willTopic),
+        str("offline"),
+        str(username),
+        str("pw"),
+      );
+    const ok = Buffer.from("ok");
+    const [bad, problem] = BAD_STRINGS[0]!;
+    const cases: [Buffer, string][] = [
+      [connect(bad, ok, ok), "client id"],
+      [connect(ok, bad, ok), "will topic"],
+      [connect(ok, ok, bad), "username"],
+      [packet(0x82, Buffer.from([0, 1]), good, Buffer.from([1]), str(bad), Buffer.from([1])), "topic filter"],
+      [packet(0xa2, Buffer.from([0, 1]), good, str(bad)), "topic filter"],
+    ];
+    for (const [bytes, field] of cases)
+      for (const size of [1, 3, 1000])
+        expect(scanInPieces(new PacketScanner(4096), bytes, size), field).toEqual({
+          reason: "invalidUtf8",
+          field,
+          problem,
+        });
+    // The will message and the password are binary data, not strings: any bytes pass.
+    const binary = packet(
+      0x10,
+      str("MQTT"),
+      Buffer.from([4, 0xc6, 0, 60]),
+      str("dev"),
+      good,
+      str(bad),
+      str("user"),
+      str(bad),
+    );
+    expect(new PacketScanner(4096).scan(binary)).toBeNull();
   });
 });
 
