@@ -41,9 +41,12 @@ export class EmbeddedBroker implements MessageSource {
   /** Who each connected client logged in as; kept beside aedes' Client, which has no such field. */
   private readonly usernames = new WeakMap<Client, string>();
   private readonly refusals: RateLimitedLog;
-  /** Client connections open, and those not yet accepted by a CONNACK. */
+  /**
+   * Client connections open, and those not yet accepted by a CONNACK, by their TCP endpoints: a
+   * TLS connection is counted from its TCP connect, before the TLSSocket aedes gets exists.
+   */
   private open = 0;
-  private readonly unauthenticated = new Set<net.Socket>();
+  private readonly unauthenticated = new Set<string>();
   private retained: RetainedBudget | null = null;
   readonly protocol = "embedded";
   /** Devices on the embedded broker speak MQTT 3.1.1 (aedes): replies go by the payload convention. */
@@ -112,27 +115,45 @@ export class EmbeddedBroker implements MessageSource {
     // noDelay: MQTT packets are small and answer one another (PUBLISH, PUBREC, PUBREL, a reply);
     // with Nagle's algorithm on, a command's round trip waited ~40 ms for delayed ACKs.
     if (b.plainListener)
-      this.server = await listen(net.createServer({ noDelay: true }, accept), b.host, b.port);
+      this.server = await listen(
+        net.createServer({ noDelay: true }, (socket) => this.admit(socket) && accept(socket)),
+        b.host,
+        b.port,
+      );
     if (tlsOptions) {
       // An unfinished handshake gets no longer than an unfinished CONNECT (Node's default: 120 s).
       const server = tls.createServer(
         { ...tlsOptions, noDelay: true, handshakeTimeout: b.connectTimeout },
         accept,
       );
+      // The caps apply from the TCP connect: handshakes cost memory too.
+      server.on("connection", (socket: net.Socket) => this.admit(socket));
       // A failed handshake (no client certificate, an unknown CA, an old TLS version) never
       // reaches aedes: this is the only place it shows.
-      server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) =>
-        this.refusals.warn("tls", "TLS handshake with an MQTT client failed", {
-          remote: socket.remoteAddress,
-          reason: err.code ?? err.message,
-        }),
-      );
+      server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) => {
+        // With a listener here Node leaves the socket open, even after its handshake timeout.
+        socket.destroy();
+        if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT")
+          this.refuse(
+            "connectTimeout",
+            "MQTT connection closed: no TLS handshake within broker.connectTimeout",
+            {
+              remote: socket.remoteAddress,
+              connectTimeoutMs: b.connectTimeout,
+            },
+          );
+        else
+          this.refusals.warn("tls", "TLS handshake with an MQTT client failed", {
+            remote: socket.remoteAddress,
+            reason: err.code ?? err.message,
+          });
+      });
       this.tlsServer = await listen(server, b.host, b.tls.port);
     }
     broker.on("clientError", (client, err) =>
       this.logger.debug("client error", { client: client.id, error: err.message }),
     );
-    broker.on("clientReady", (client) => this.unauthenticated.delete(client.conn as net.Socket));
+    broker.on("clientReady", (client) => this.unauthenticated.delete(endpoints(client.conn as net.Socket)));
     // Before CONNECT a client has no id, and aedes reports its errors here; this text is the only
     // sign of its connect timer (aedes lib/client.js).
     broker.on("connectionError", (client, err) => {
@@ -174,11 +195,10 @@ export class EmbeddedBroker implements MessageSource {
   }
 
   /**
-   * A new client connection: refused beyond broker.maxConnections or
-   * broker.maxUnauthenticatedConnections, else handed to aedes behind a PacketScanner that closes
-   * it on a packet beyond broker.maxPacketSize or a string (topic, filter, client id) that is not well-formed UTF-8.
+   * A new TCP connection: closed at once beyond broker.maxConnections or
+   * broker.maxUnauthenticatedConnections, else counted until it closes. True when admitted.
    */
-  private accept(broker: Aedes, socket: net.Socket): void {
+  private admit(socket: net.Socket): boolean {
     const b = this.config.broker;
     const remote = socket.remoteAddress;
     if (this.open >= b.maxConnections || this.unauthenticated.size >= b.maxUnauthenticatedConnections) {
@@ -191,14 +211,27 @@ export class EmbeddedBroker implements MessageSource {
         { remote, limit: full ? b.maxConnections : b.maxUnauthenticatedConnections },
       );
       socket.destroy();
-      return;
+      return false;
     }
+    // Taken now: a closed socket no longer knows its endpoints.
+    const key = endpoints(socket);
     this.open++;
-    this.unauthenticated.add(socket);
+    this.unauthenticated.add(key);
     socket.once("close", () => {
       this.open--;
-      this.unauthenticated.delete(socket);
+      this.unauthenticated.delete(key);
     });
+    return true;
+  }
+
+  /**
+   * An admitted connection (after its TLS handshake, on the TLS listener), handed to aedes behind
+   * a PacketScanner that closes it on a packet beyond broker.maxPacketSize or a string (topic,
+   * filter, client id) that is not well-formed UTF-8.
+   */
+  private accept(broker: Aedes, socket: net.Socket): void {
+    const b = this.config.broker;
+    const remote = socket.remoteAddress;
     const scanner = new PacketScanner(b.maxPacketSize);
     // aedes pulls every batch with conn.read() when the socket is readable: the scanner sees each
     // batch there, before mqtt-packet, and a refused one never reaches it. No stream in between,
@@ -321,6 +354,11 @@ export class EmbeddedBroker implements MessageSource {
     for (const s of [server, tlsServer])
       if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+}
+
+/** A TCP connection's endpoints, the same for a TLSSocket as for the socket beneath it. */
+function endpoints(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
 }
 
 async function listen<S extends net.Server>(server: S, host: string, port: number): Promise<S> {

@@ -1,11 +1,14 @@
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import mqtt from "mqtt";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
+import { freePort } from "../helpers/brokers.js";
 import { useCleanups } from "../helpers/cleanups.js";
 import { startGateway } from "../helpers/gateway.js";
 import { connectPacket, packet, remainingLength, str } from "../helpers/mqtt-wire.js";
 import { connectClient } from "../helpers/opcua-client.js";
+import { makeTestPki, type TestPki } from "../helpers/pki.js";
 import { waitFor } from "../helpers/wait.js";
 
 /**
@@ -170,6 +173,51 @@ describe("connection caps and the connect timeout", () => {
       return c?.connected;
     });
   }, 30_000);
+});
+
+// Made before any gateway starts: node-opcua's PKI sets OPENSSL_CONF in process.env, which the
+// openssl CLI then fails to read.
+let pki: TestPki;
+beforeAll(() => {
+  pki = makeTestPki();
+});
+afterAll(() => pki.stop());
+
+describe("the TLS listener", () => {
+  const { track, defer } = useCleanups();
+
+  it("counts connections from their TCP connect, bounds the handshake by broker.connectTimeout and guards packets inside TLS", async () => {
+    const tlsPort = await freePort();
+    const gw = track(
+      await startGateway(
+        `broker: { port: 0, plainListener: false, maxUnauthenticatedConnections: 2, connectTimeout: 1000, maxPacketSize: 1024, tls: { enabled: true, port: ${tlsPort}, minVersion: TLSv1.2, certFile: ${pki.serverCert}, keyFile: ${pki.serverKey} } }\n`,
+      ),
+    );
+    // Three TCP connections that never send a ClientHello: the third is closed at once.
+    const raws: Awaited<ReturnType<typeof rawSocket>>[] = [];
+    for (let i = 0; i < 3; i++) raws.push(await rawSocket(`mqtts://127.0.0.1:${tlsPort}`));
+    for (const r of raws) defer(async () => void r.socket.destroy());
+    await waitFor("the third connection refused", () => raws[2]!.state.closed, 5000);
+    expect(refusals(gw, "tooManyUnauthenticated")).toBe(1);
+    const started = Date.now();
+    // Node's own handshake timeout was 120 s.
+    await waitFor("the handshake timeout", () => raws[0]!.state.closed && raws[1]!.state.closed, 10_000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(refusals(gw, "connectTimeout")).toBe(2);
+
+    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      ca: readFileSync(pki.caCert),
+    });
+    defer(() => client.endAsync(true));
+    await client.publishAsync("11/5/3WA/Feeder 01/ETU", "230.1", { qos: 1 });
+    const closed = new Promise<void>((resolve) => client.stream.once("close", () => resolve()));
+    client.publish("11/5/3WA/Feeder 02/ETU", "1".repeat(2000), { qos: 0 });
+    await closed;
+    expect(refusals(gw, "packetTooLarge")).toBe(1);
+    expect(gw.gateway.ingest?.deviceCount).toBe(1);
+  }, 60_000);
 });
 
 describe("retained messages beyond broker.retained", () => {
