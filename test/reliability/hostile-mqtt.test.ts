@@ -38,6 +38,26 @@ async function rawSocket(brokerUrl: string) {
 const refusals = (gw: Awaited<ReturnType<typeof startGateway>>, reason: string) =>
   gw.gateway.counters.brokerRefusals.get(reason as never) ?? 0;
 
+/**
+ * An MQTT.js client publishes a point, then a PUBLISH of 2,000 bytes against broker.maxPacketSize
+ * 1024: its connection closes, and only the first message's device is mirrored.
+ */
+async function publishBeyondLimit(
+  gw: Awaited<ReturnType<typeof startGateway>>,
+  url: string,
+  options: mqtt.IClientOptions,
+  defer: (undo: () => Promise<void>) => void,
+) {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, ...options });
+  defer(() => client.endAsync(true));
+  await client.publishAsync("11/5/3WA/Feeder 01/ETU", "230.1", { qos: 1 });
+  const closed = new Promise<void>((resolve) => client.stream.once("close", () => resolve()));
+  client.publish("11/5/3WA/Feeder 02/ETU", "1".repeat(2000), { qos: 0 });
+  await closed;
+  expect(refusals(gw, "packetTooLarge")).toBe(1);
+  expect(gw.gateway.ingest?.deviceCount).toBe(1);
+}
+
 describe("a packet larger than broker.maxPacketSize", () => {
   const { track, defer } = useCleanups();
 
@@ -105,14 +125,7 @@ describe("a packet larger than broker.maxPacketSize", () => {
 
   it("closes a connected client's PUBLISH beyond the limit, and takes the same client's PUBLISH within it", async () => {
     const gw = track(await startGateway("broker: { port: 0, maxPacketSize: 1024 }\n"));
-    const client = await mqtt.connectAsync(gw.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 });
-    defer(() => client.endAsync(true));
-    await client.publishAsync("11/5/3WA/Feeder 01/ETU", "230.1", { qos: 1 });
-    const closed = new Promise<void>((resolve) => client.stream.once("close", () => resolve()));
-    client.publish("11/5/3WA/Feeder 02/ETU", "1".repeat(2000), { qos: 0 });
-    await closed;
-    expect(refusals(gw, "packetTooLarge")).toBe(1);
-    expect(gw.gateway.ingest?.deviceCount).toBe(1);
+    await publishBeyondLimit(gw, gw.brokerUrl, {}, defer);
   }, 30_000);
 });
 
@@ -205,18 +218,7 @@ describe("the TLS listener", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(refusals(gw, "connectTimeout")).toBe(2);
 
-    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, {
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      ca: readFileSync(pki.caCert),
-    });
-    defer(() => client.endAsync(true));
-    await client.publishAsync("11/5/3WA/Feeder 01/ETU", "230.1", { qos: 1 });
-    const closed = new Promise<void>((resolve) => client.stream.once("close", () => resolve()));
-    client.publish("11/5/3WA/Feeder 02/ETU", "1".repeat(2000), { qos: 0 });
-    await closed;
-    expect(refusals(gw, "packetTooLarge")).toBe(1);
-    expect(gw.gateway.ingest?.deviceCount).toBe(1);
+    await publishBeyondLimit(gw, `mqtts://127.0.0.1:${tlsPort}`, { ca: readFileSync(pki.caCert) }, defer);
   }, 60_000);
 });
 
