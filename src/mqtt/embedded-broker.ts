@@ -2,7 +2,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from "aedes";
 import type { GatewayConfig } from "../config/config-types.js";
-import type { BrokerRefusal, IngestCounters } from "../counters.js";
+import { type BrokerRefusal, IngestCounters } from "../counters.js";
 import { GatewayError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -55,7 +55,8 @@ export class EmbeddedBroker implements MessageSource {
   constructor(
     private readonly config: GatewayConfig,
     private readonly logger: Logger,
-    private readonly counters: Pick<IngestCounters, "brokerRefusals">,
+    /** Where refusals are counted: the gateway's counters; a broker started alone counts apart. */
+    private readonly counters: Pick<IngestCounters, "brokerRefusals"> = new IngestCounters(),
   ) {
     this.refusals = new RateLimitedLog(logger);
   }
