@@ -11,9 +11,13 @@ RUN npm run build
 FROM node:20-bookworm-slim AS runtime
 # The embedded broker and /healthz, /readyz, /metrics listen on all interfaces in a container
 # (the defaults are loopback); logs are JSON lines. NODE_OPTIONS: src/runtime-flags.ts.
+# Risk accepted for `docker run` to work out of the box: without broker.users, anyone who reaches
+# a published port 1883 may publish to the gateway. On a plant network, give broker.users in
+# config/site and set SMARTGEAR_BROKER_ALLOW_ANONYMOUS_ON_NETWORK=false (README, Container).
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=128 \
     SMARTGEAR_BROKER_HOST=0.0.0.0 \
+    SMARTGEAR_BROKER_ALLOW_ANONYMOUS_ON_NETWORK=true \
     SMARTGEAR_HTTP_HOST=0.0.0.0 \
     SMARTGEAR_LOG_FORMAT=json
 WORKDIR /app

@@ -33,6 +33,24 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   ...DECODE_FAILURES,
 ];
 
+/** Why the embedded broker closed a connection or did not retain a message (README, Security). */
+export type BrokerRefusal =
+  | "packetTooLarge"
+  | "invalidUtf8"
+  | "tooManyConnections"
+  | "tooManyUnauthenticated"
+  | "connectTimeout"
+  | "retainedLimit";
+
+export const BROKER_REFUSALS: readonly BrokerRefusal[] = [
+  "packetTooLarge",
+  "invalidUtf8",
+  "tooManyConnections",
+  "tooManyUnauthenticated",
+  "connectTimeout",
+  "retainedLimit",
+];
+
 /** What became of one family's messages; decoded + rejected is what the family received. */
 export interface FamilyCounts {
   decoded: number;
@@ -55,6 +73,8 @@ export class IngestCounters {
   subscriptionRefusals = 0;
   /** Times another MQTT client took over the gateway's session. */
   sessionTakeovers = 0;
+  /** The embedded broker's refusals, by reason. */
+  readonly brokerRefusals = new Map<BrokerRefusal, number>(BROKER_REFUSALS.map((r) => [r, 0]));
   /** Per family (a topic's first level), "other" for a topic without a numeric one. */
   readonly byFamily = new Map<string, FamilyCounts>();
 

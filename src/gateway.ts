@@ -108,7 +108,7 @@ export class Gateway {
         }
       : this.config;
     const source: MessageSource = !this.config.mqtt.url
-      ? new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"))
+      ? new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"), this.counters)
       : this.config.mqtt.ingestThread
         ? new IngestThread(sourceConfig, getLogger("gateway:mqtt"))
         : new IngestClient(sourceConfig, getLogger("gateway:mqtt"));

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { DECODE_FAILURES, type IngestCounters, REJECT_REASONS } from "./counters.js";
+import { BROKER_REFUSALS, DECODE_FAILURES, type IngestCounters, REJECT_REASONS } from "./counters.js";
 import type { CommandCounters, CommandOutcomeKind } from "./opcua-to-mqtt.js";
 
 /** Where the figures come from; read at scrape time, so the message path pays nothing for metrics. */
@@ -107,6 +107,12 @@ export class GatewayMetrics {
       "reconnections to the broker after a lost connection",
       [],
       () => [[{}, counters.brokerReconnects]],
+    );
+    mirrored(
+      "smartgear_broker_refusals_total",
+      "connections the embedded broker closed and retained messages it did not keep, by reason",
+      ["reason"],
+      () => BROKER_REFUSALS.map((reason) => [{ reason }, counters.brokerRefusals.get(reason) ?? 0]),
     );
     gauge("smartgear_broker_connected", "1 when connected to the broker", () =>
       sources.brokerConnected() ? 1 : 0,

@@ -46,6 +46,15 @@ export function checkMqttSecurity(
       "broker.plainListener is false and broker.tls.enabled is not: no listener",
     );
 
+  // As mosquitto 2's allow_anonymous: an open broker stays on loopback unless someone said so.
+  const anonymous =
+    broker.users.length === 0 && (broker.plainListener || !broker.tls.requireClientCertificate);
+  if (!mqtt.url && anonymous && !isLoopback(broker.host) && !broker.allowAnonymousOnNetwork)
+    at(
+      ["broker", "host"],
+      `broker.host ${JSON.stringify(broker.host)} is not loopback and broker.users is empty: anyone who reaches the embedded broker could publish and subscribe. Add broker.users, or set broker.allowAnonymousOnNetwork: true to accept that risk`,
+    );
+
   const usernames = new Set<string>();
   broker.users.forEach((user, i) => {
     if (usernames.has(user.username))
@@ -71,4 +80,9 @@ export function checkMqttSecurity(
       });
   }
   return problems;
+}
+
+/** A host name or address that only this machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }

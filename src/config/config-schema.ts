@@ -91,6 +91,23 @@ export const configSchema = {
             properties: { publish: topicFilters, subscribe: topicFilters },
           },
         },
+        // Bounds against hostile clients (README, Security); defaults sized for an Industrial Edge device.
+        allowAnonymousOnNetwork: { type: "boolean", default: false },
+        maxPacketSize: { type: "integer", minimum: 64, maximum: 268435460, default: 131072 },
+        maxConnections: { type: "integer", minimum: 1, default: 256 },
+        maxUnauthenticatedConnections: { type: "integer", minimum: 1, default: 32 },
+        connectTimeout: { type: "integer", minimum: 1000, default: 5000 },
+        retained: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            maxMessages: { type: "integer", minimum: 0, default: 20000 },
+            maxBytes: { type: "integer", minimum: 0, default: 33554432 },
+            maxMessagesPerClient: { type: "integer", minimum: 0, default: 10000 },
+            maxBytesPerClient: { type: "integer", minimum: 0, default: 16777216 },
+          },
+        },
       },
     },
     mqtt: {

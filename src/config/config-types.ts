@@ -39,6 +39,23 @@ export interface GatewayConfig {
     users: { username: string; passwordHash: string }[];
     /** Per user, the topic filters it may publish and subscribe to; empty: no ACL (all allowed). */
     acl: Record<string, { publish: string[]; subscribe: string[] }>;
+    /** Without broker.users, listening beyond loopback is refused unless this says the risk is accepted. */
+    allowAnonymousOnNetwork: boolean;
+    /** Bytes; a larger packet closes its connection as soon as its fixed header arrives. */
+    maxPacketSize: number;
+    /** Client connections in all (plain and TLS); beyond, a new one is closed at once. */
+    maxConnections: number;
+    /** Connections that have not yet been accepted by a CONNACK. */
+    maxUnauthenticatedConnections: number;
+    /** Milliseconds from TCP (or TLS) connect to the CONNECT packet. */
+    connectTimeout: number;
+    /** Beyond these, a retained PUBLISH is delivered but not retained. */
+    retained: {
+      maxMessages: number;
+      maxBytes: number;
+      maxMessagesPerClient: number;
+      maxBytesPerClient: number;
+    };
   };
   mqtt: {
     /** mqtt://host:1883 or mqtts://host:8883; empty means the embedded broker. */

@@ -2,6 +2,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from "aedes";
 import type { GatewayConfig } from "../config/config-types.js";
+import { type BrokerRefusal, IngestCounters } from "../counters.js";
 import { GatewayError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -14,6 +15,8 @@ import {
   replyTopicOf,
   type SourceHandlers,
 } from "./message-source.js";
+import { PacketScanner } from "./packet-guard.js";
+import { RetainedBudget } from "./retained-budget.js";
 import { loadBrokerTls } from "./tls-options.js";
 
 type Deliver = Parameters<Aedes["subscribe"]>[1];
@@ -29,7 +32,8 @@ const NOT_AUTHORIZED = 5;
  *
  * Listeners: plain TCP on broker.port and/or TLS on broker.tls.port (client certificates when
  * required). With broker.users, clients log in; broker.acl limits what each user may publish and
- * subscribe to.
+ * subscribe to. Hostile clients meet bounds (broker.maxPacketSize, maxConnections,
+ * maxUnauthenticatedConnections, connectTimeout, retained), each refusal counted and logged.
  */
 export class EmbeddedBroker implements MessageSource {
   private broker: Aedes | null = null;
@@ -38,6 +42,13 @@ export class EmbeddedBroker implements MessageSource {
   /** Who each connected client logged in as; kept beside aedes' Client, which has no such field. */
   private readonly usernames = new WeakMap<Client, string>();
   private readonly refusals: RateLimitedLog;
+  /**
+   * Client connections open, and those not yet accepted by a CONNACK, by their TCP endpoints: a
+   * TLS connection is counted from its TCP connect, before the TLSSocket aedes gets exists.
+   */
+  private open = 0;
+  private readonly unauthenticated = new Set<string>();
+  private retained: RetainedBudget | null = null;
   readonly protocol = "embedded";
   /** Devices on the embedded broker speak MQTT 3.1.1 (aedes): replies go by the payload convention. */
   readonly responseTopicSupported = false;
@@ -45,6 +56,8 @@ export class EmbeddedBroker implements MessageSource {
   constructor(
     private readonly config: GatewayConfig,
     private readonly logger: Logger,
+    /** Where refusals are counted: the gateway's counters; a broker started alone counts apart. */
+    private readonly counters: Pick<IngestCounters, "brokerRefusals"> = new IngestCounters(),
   ) {
     this.refusals = new RateLimitedLog(logger);
   }
@@ -91,28 +104,67 @@ export class EmbeddedBroker implements MessageSource {
     // Certificates and keys are read before anything listens: a bad file stops start-up, named.
     const tlsOptions = b.tls.enabled ? loadBrokerTls(b) : null;
     const auth = new BrokerAuth(b.users, b.acl);
+    this.retained = new RetainedBudget(b.retained);
     // drainTimeout: a subscriber that stops reading is dropped, not allowed to stall everyone.
-    this.broker = await Aedes.createBroker({ drainTimeout: 30_000, concurrency: 1000, ...this.guards(auth) });
+    this.broker = await Aedes.createBroker({
+      drainTimeout: 30_000,
+      concurrency: 1000,
+      connectTimeout: b.connectTimeout,
+      ...this.guards(auth),
+    });
     const broker = this.broker;
+    const accept = (socket: net.Socket) => this.accept(broker, socket);
     // noDelay: MQTT packets are small and answer one another (PUBLISH, PUBREC, PUBREL, a reply);
     // with Nagle's algorithm on, a command's round trip waited ~40 ms for delayed ACKs.
     if (b.plainListener)
-      this.server = await listen(net.createServer({ noDelay: true }, broker.handle), b.host, b.port);
+      this.server = await listen(
+        net.createServer({ noDelay: true }, (socket) => this.admit(socket) && accept(socket)),
+        b.host,
+        b.port,
+      );
     if (tlsOptions) {
-      const server = tls.createServer({ ...tlsOptions, noDelay: true }, broker.handle);
+      // An unfinished handshake gets no longer than an unfinished CONNECT (Node's default: 120 s).
+      const server = tls.createServer(
+        { ...tlsOptions, noDelay: true, handshakeTimeout: b.connectTimeout },
+        accept,
+      );
+      // The caps apply from the TCP connect: handshakes cost memory too.
+      server.on("connection", (socket: net.Socket) => this.admit(socket));
       // A failed handshake (no client certificate, an unknown CA, an old TLS version) never
       // reaches aedes: this is the only place it shows.
-      server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) =>
-        this.refusals.warn("tls", "TLS handshake with an MQTT client failed", {
-          remote: socket.remoteAddress,
-          reason: err.code ?? err.message,
-        }),
-      );
+      server.on("tlsClientError", (err: NodeJS.ErrnoException, socket) => {
+        // With a listener here Node leaves the socket open, even after its handshake timeout.
+        socket.destroy();
+        if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT")
+          this.refuse(
+            "connectTimeout",
+            "MQTT connection closed: no TLS handshake within broker.connectTimeout",
+            {
+              remote: socket.remoteAddress,
+              connectTimeoutMs: b.connectTimeout,
+            },
+          );
+        else
+          this.refusals.warn("tls", "TLS handshake with an MQTT client failed", {
+            remote: socket.remoteAddress,
+            reason: err.code ?? err.message,
+          });
+      });
       this.tlsServer = await listen(server, b.host, b.tls.port);
     }
     broker.on("clientError", (client, err) =>
       this.logger.debug("client error", { client: client.id, error: err.message }),
     );
+    broker.on("clientReady", (client) => this.unauthenticated.delete(endpoints(client.conn as net.Socket)));
+    // Before CONNECT a client has no id, and aedes reports its errors here; this text is the only
+    // sign of its connect timer (aedes lib/client.js).
+    broker.on("connectionError", (client, err) => {
+      if (err.message === "connect did not arrive in time")
+        this.refuse("connectTimeout", "MQTT connection closed: no CONNECT within broker.connectTimeout", {
+          remote: (client.conn as net.Socket).remoteAddress,
+          connectTimeoutMs: b.connectTimeout,
+        });
+    });
     for (const { topic } of this.config.mqtt.subscriptions) {
       const deliver: Deliver = (packet, cb) => {
         handlers.message(packet.topic, packet.payload as Uint8Array);
@@ -158,6 +210,96 @@ export class EmbeddedBroker implements MessageSource {
     handlers.connected();
   }
 
+  /**
+   * A new TCP connection: closed at once beyond broker.maxConnections or
+   * broker.maxUnauthenticatedConnections, else counted until it closes. True when admitted.
+   */
+  private admit(socket: net.Socket): boolean {
+    const b = this.config.broker;
+    const remote = socket.remoteAddress;
+    if (this.open >= b.maxConnections || this.unauthenticated.size >= b.maxUnauthenticatedConnections) {
+      const full = this.open >= b.maxConnections;
+      this.refuse(
+        full ? "tooManyConnections" : "tooManyUnauthenticated",
+        full
+          ? "MQTT connection refused: broker.maxConnections reached"
+          : "MQTT connection refused: broker.maxUnauthenticatedConnections reached",
+        { remote, limit: full ? b.maxConnections : b.maxUnauthenticatedConnections },
+      );
+      socket.destroy();
+      return false;
+    }
+    // Taken now: a closed socket no longer knows its endpoints.
+    const key = endpoints(socket);
+    this.open++;
+    this.unauthenticated.add(key);
+    socket.once("close", () => {
+      this.open--;
+      this.unauthenticated.delete(key);
+    });
+    return true;
+  }
+
+  /**
+   * An admitted connection (after its TLS handshake, on the TLS listener), handed to aedes behind
+   * a PacketScanner that closes it on a packet beyond broker.maxPacketSize or a string (topic,
+   * filter, client id) that is not well-formed UTF-8.
+   */
+  private accept(broker: Aedes, socket: net.Socket): void {
+    const b = this.config.broker;
+    const remote = socket.remoteAddress;
+    const scanner = new PacketScanner(b.maxPacketSize);
+    // aedes pulls every batch with conn.read() when the socket is readable: the scanner sees each
+    // batch there, before mqtt-packet, and a refused one never reaches it. No stream in between,
+    // no copy; one call per batch, not per packet.
+    const read = socket.read.bind(socket);
+    socket.read = (size?: number) => {
+      const chunk: Buffer | null = read(size);
+      const refusal = chunk && scanner.scan(chunk);
+      if (!refusal) return chunk;
+      if (refusal.reason === "packetTooLarge")
+        this.refuse("packetTooLarge", "MQTT connection closed: packet larger than broker.maxPacketSize", {
+          remote,
+          size: refusal.size,
+          maxPacketSize: b.maxPacketSize,
+        });
+      else
+        this.refuse("invalidUtf8", `MQTT connection closed: ${refusal.field} is not well-formed UTF-8`, {
+          remote,
+          field: refusal.field,
+          problem: refusal.problem,
+        });
+      socket.destroy();
+      return null;
+    };
+    broker.handle(socket);
+  }
+
+  /** Counts a refusal and logs it, at most a few lines a minute per reason. */
+  private refuse(reason: BrokerRefusal, message: string, meta: Record<string, unknown>): void {
+    this.counters.brokerRefusals.set(reason, (this.counters.brokerRefusals.get(reason) ?? 0) + 1);
+    this.refusals.warn(reason, message, meta);
+  }
+
+  /**
+   * A retained PUBLISH beyond broker.retained is handled as one without the RETAIN flag: delivered
+   * to the subscribers of the moment, the retained store untouched. The connection stays open
+   * (README, Security, says why this differs from mosquitto).
+   */
+  private budgetRetained(
+    client: Client | null,
+    packet: { topic: string; payload: Buffer | string; retain: boolean },
+  ): void {
+    const owner = client?.id ?? "(will)";
+    if (this.retained!.admit(packet.topic, owner, Buffer.byteLength(packet.payload))) return;
+    packet.retain = false;
+    this.refuse("retainedLimit", "MQTT retained message not retained: broker.retained bounds reached", {
+      client: owner,
+      topic: packet.topic,
+      retained: this.retained!.usage,
+    });
+  }
+
   /** aedes hooks: log-in against broker.users, publish and subscribe against broker.acl. */
   private guards(
     auth: BrokerAuth,
@@ -186,9 +328,12 @@ export class EmbeddedBroker implements MessageSource {
         // aedes' own rule, which a custom hook replaces: $SYS is the broker's (aedes #597).
         if (packet.topic.startsWith("$SYS/")) return done(new Error("$SYS/ topic is reserved"));
         // A null client is a will published after its client went away; it was checked at CONNECT.
-        if (client === null) return done(null);
-        const username = this.usernames.get(client);
-        if (auth.mayPublish(username, packet.topic)) return done(null);
+        const allowed = client === null || auth.mayPublish(this.usernames.get(client), packet.topic);
+        if (allowed) {
+          if (packet.retain) this.budgetRetained(client, packet);
+          return done(null);
+        }
+        const username = this.usernames.get(client!);
         // MQTT 3.1.1 cannot refuse one PUBLISH: aedes closes the connection on this error.
         this.refusals.warn(`publish:${username ?? ""}`, "MQTT publish outside the client's ACL refused", {
           client: client.id,
@@ -225,6 +370,11 @@ export class EmbeddedBroker implements MessageSource {
     for (const s of [server, tlsServer])
       if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+}
+
+/** A TCP connection's endpoints, the same for a TLSSocket as for the socket beneath it. */
+function endpoints(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
 }
 
 async function listen<S extends net.Server>(server: S, host: string, port: number): Promise<S> {

@@ -163,7 +163,7 @@ describe("SIGHUP to smartgear-gateway run", () => {
       file,
       testConfig('log: { level: info, format: json, levels: { "gateway:mqttToOpcua": debug } }\n').replace(
         "broker: { port: 0 }",
-        "broker: { port: 0, host: 0.0.0.0 }",
+        "broker: { port: 0, host: 127.0.0.2 }",
       ),
     );
     proc.kill("SIGHUP");
