@@ -15,7 +15,7 @@ import { reloadConfig } from "../../src/config-reload.js";
 import { getLogger } from "../../src/logger.js";
 import { PROJECT_ROOT } from "../../src/paths.js";
 import { publish } from "../helpers/brokers.js";
-import { startGateway, TEST_PKI } from "../helpers/gateway.js";
+import { startGateway, TEST_PKI, testEnv } from "../helpers/gateway.js";
 import { connectClient, nodeOf } from "../helpers/opcua-client.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -56,7 +56,7 @@ describe("reloading the configuration of a running gateway", () => {
 
       const file = join(dir, "stale.yaml");
       writeFileSync(file, testConfig("mapping: { staleAfter: { default: 1 } }\n"));
-      const plan = reloadConfig(gw.gateway, checkSetup(file, {}), getLogger("gateway"), file);
+      const plan = reloadConfig(gw.gateway, checkSetup(file, testEnv("")), getLogger("gateway"), file);
       expect(plan).toMatchObject({ applied: ["mapping.staleAfter.default"], needsRestart: [] });
 
       // The point has had no update for over a second: within the sweep it turns stale, and the
@@ -86,7 +86,7 @@ describe("reloading the configuration of a running gateway", () => {
     try {
       const file = join(dir, "devices.yaml");
       writeFileSync(file, testConfig("devices: [{ type: 3WA, name: Feeder 09, source: ETU }]\n"));
-      reloadConfig(gw.gateway, checkSetup(file, {}), getLogger("gateway"), file);
+      reloadConfig(gw.gateway, checkSetup(file, testEnv("")), getLogger("gateway"), file);
       const dv = await client.read(nodeOf("11/5/3WA/Feeder 09/ETU"));
       expect(dv.statusCode).toBe(StatusCodes.BadWaitingForInitialData);
       expect(gw.gateway.ingest?.pointCount).toBe(gw.gateway.catalog.points.length);
