@@ -1,5 +1,5 @@
 import { DataType, type INamespace, type UAObject, Variant, VariantArrayType } from "node-opcua";
-import { type IngestCounters, REJECT_REASONS } from "../counters.js";
+import { BROKER_REFUSALS, type IngestCounters, REJECT_REASONS } from "../counters.js";
 import type { DeviceState } from "../mqtt-to-opcua.js";
 import type { CommandCounters } from "../opcua-to-mqtt.js";
 import { browseNameOf, stringNodeId } from "./node-ids.js";
@@ -50,13 +50,30 @@ export class DiagnosticsNodes {
     this.addCounter(gateway, "Gateway", "MessagesRejected", () => c.rejected);
     this.addCounter(gateway, "Gateway", "UnknownTopics", () => c.unknownTopics);
     this.addCounter(gateway, "Gateway", "BrokerReconnects", () => c.brokerReconnects);
+    this.addCounter(gateway, "Gateway", "SubscriptionRefusals", () => c.subscriptionRefusals);
+    this.addCounter(gateway, "Gateway", "SessionTakeovers", () => c.sessionTakeovers);
     this.add(gateway, "Gateway", "DeviceCount", DataType.UInt32, () => this.source.deviceCount());
     this.add(gateway, "Gateway", "PointCount", DataType.UInt32, () => this.source.pointCount());
     const rejected = this.ns.addFolder(gateway, { nodeId: "s=Gateway/RejectedBy", browseName: "RejectedBy" });
     for (const reason of REJECT_REASONS) {
-      const name = reason[0]!.toUpperCase() + reason.slice(1);
-      this.addCounter(rejected, "Gateway/RejectedBy", name, () => c.rejectedBy.get(reason) ?? 0);
+      this.addCounter(
+        rejected,
+        "Gateway/RejectedBy",
+        upperFirst(reason),
+        () => c.rejectedBy.get(reason) ?? 0,
+      );
     }
+    const refusals = this.ns.addFolder(gateway, {
+      nodeId: "s=Gateway/BrokerRefusals",
+      browseName: "BrokerRefusals",
+    });
+    for (const reason of BROKER_REFUSALS)
+      this.addCounter(
+        refusals,
+        "Gateway/BrokerRefusals",
+        upperFirst(reason),
+        () => c.brokerRefusals.get(reason) ?? 0,
+      );
     const commands = this.ns.addFolder(gateway, { nodeId: "s=Gateway/Commands", browseName: "Commands" });
     const k = this.source.commands;
     this.addCounter(commands, "Gateway/Commands", "Calls", () => k.calls);
@@ -107,4 +124,9 @@ export class DiagnosticsNodes {
       value: { get: () => new Variant({ dataType, value: read() }) },
     });
   }
+}
+
+/** `typeMismatch` → `TypeMismatch`: counter names as OPC UA BrowseNames. */
+function upperFirst(name: string): string {
+  return name[0]!.toUpperCase() + name.slice(1);
 }

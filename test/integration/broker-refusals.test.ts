@@ -98,6 +98,7 @@ describe("the gateway when the broker refuses a subscription (issue 17)", () => 
     });
     expect(await sample(gw.httpUrl, "smartgear_mqtt_subscriptions_refused")).toBe(1);
     expect(await sample(gw.httpUrl, "smartgear_mqtt_subscription_refusals_total")).toBe(1);
+    expect((await client.read("ns=2;s=Gateway/SubscriptionRefusals")).value.value[1]).toBe(1);
   });
 
   it("logs the refused filter with its reason code, once, under MQTT 5 (0x87) and 3.1.1 (0x80)", async () => {
@@ -253,6 +254,8 @@ describe("another client taking over the gateway's session (issue 15)", () => {
       evidence: "the broker closed 3 connections in a row within 10 s of accepting them, without a reason",
       total: 1,
     });
+    const client = track(await connectClient(gw.endpointUrl));
+    expect((await client.read("ns=2;s=Gateway/SessionTakeovers")).value.value[1]).toBe(1);
   });
 
   it("MQTT 3.1.1: three connections closed right after CONNACK are one takeover, logged once at error level", async () => {

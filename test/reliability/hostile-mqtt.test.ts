@@ -311,6 +311,9 @@ describe("PUBLISH and will topics that are not well-formed UTF-8", () => {
     await waitFor("the device mirrored", () => gw.gateway.ingest?.deviceCount === 1);
     const client = track(await connectClient(gw.endpointUrl));
     expect(await client.browseNames("ns=2;s=Devices/3WA")).toEqual(["Feeder 01"]);
+    // The refusals are diagnostics an OPC UA client can read too (Gateway/BrokerRefusals/<reason>).
+    const counted = await client.read("ns=2;s=Gateway/BrokerRefusals/InvalidUtf8");
+    expect(counted.value.value[1]).toBe(3);
   }, 30_000);
 });
 
