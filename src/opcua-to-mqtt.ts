@@ -10,6 +10,7 @@ import {
   parseReply,
   renderTopic,
 } from "./mapping/command-encoding.js";
+import { deviceKeyOf } from "./mapping/topic.js";
 import type { CommandDef } from "./model/command-catalog.js";
 import { type MessageSource, NotConnectedError } from "./mqtt/message-source.js";
 import { RateLimitedLog } from "./rate-limited-log.js";
@@ -31,8 +32,6 @@ export interface CommandOutcome {
   deviceStatus: string;
   reply: string;
 }
-
-const deviceKey = (d: DeviceAddress) => `${d.deviceType}/${d.deviceName}/${d.deviceSource}`;
 
 /** true when `work` settles within `ms`, false when the time runs out first. */
 async function withinMs(work: Promise<void>, ms: number): Promise<boolean> {
@@ -119,7 +118,7 @@ export class OpcuaToMqtt {
     this.onCommand(latencyMs, kind);
     this.audit.info("command", {
       command: command.name,
-      device: deviceKey(device),
+      device: deviceKeyOf(device),
       user: caller.user,
       session: caller.session,
       arguments: JSON.stringify(args).slice(0, 512),
@@ -166,7 +165,7 @@ export class OpcuaToMqtt {
     });
     // Registered before publishing: a fast device may answer before PUBCOMP arrives.
     const replied = command.reply.wait
-      ? this.awaitReply(correlationId, deviceKey(device), command.reply.timeoutMs)
+      ? this.awaitReply(correlationId, deviceKeyOf(device), command.reply.timeoutMs)
       : null;
     let completed: boolean;
     try {
@@ -232,7 +231,7 @@ export class OpcuaToMqtt {
     const pending = reply.correlationId ? this.pending.get(reply.correlationId) : undefined;
     if (pending) {
       const from = deviceOfReplyTopic(this.source.replyTopic, topic);
-      if (from && deviceKey(from) === pending.device) {
+      if (from && deviceKeyOf(from) === pending.device) {
         pending.resolve({ status: reply.status, text: reply.text });
         return;
       }

@@ -1,6 +1,7 @@
 import { type StatusCode, StatusCodes } from "node-opcua";
 import { INTEGER_RANGES } from "../model/catalog-types.js";
 import type { CommandDef, CommandInput } from "../model/command-catalog.js";
+import { deviceKeyOf } from "./topic.js";
 
 export interface DeviceAddress {
   deviceType: string;
@@ -100,7 +101,7 @@ export function renderTopic(command: CommandDef, device: DeviceAddress): string 
  * appended, so that a broker ACL can let each device publish to its own reply topic and no other.
  */
 export function deviceReplyTopic(replyTopic: string, device: DeviceAddress): string {
-  return `${replyTopic}/${device.deviceType}/${device.deviceName}/${device.deviceSource}`;
+  return `${replyTopic}/${deviceKeyOf(device)}`;
 }
 
 /** The device whose reply topic `topic` is; null when it is not `<replyTopic>/<type>/<name>/<source>`. */

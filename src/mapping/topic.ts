@@ -12,6 +12,15 @@ export interface ParsedTopic {
 
 const DIGITS = /^\d{1,9}$/;
 
+/** `<deviceType>/<deviceName>/<deviceSource>`: the one string that names a device. */
+export function deviceKeyOf(device: {
+  deviceType: string;
+  deviceName: string;
+  deviceSource: string;
+}): string {
+  return `${device.deviceType}/${device.deviceName}/${device.deviceSource}`;
+}
+
 /** Splits a topic, or returns null when it has not the five-level shape with numeric family and id. */
 export function parseTopic(topic: string): ParsedTopic | null {
   const parts = topic.split("/");
@@ -24,12 +33,6 @@ export function parseTopic(topic: string): ParsedTopic | null {
     string,
   ];
   if (!DIGITS.test(family) || !DIGITS.test(id) || !deviceType || !deviceName || !deviceSource) return null;
-  return {
-    family,
-    topicId: `${family}/${id}`,
-    deviceType,
-    deviceName,
-    deviceSource,
-    deviceKey: `${deviceType}/${deviceName}/${deviceSource}`,
-  };
+  const device = { deviceType, deviceName, deviceSource };
+  return { family, topicId: `${family}/${id}`, ...device, deviceKey: deviceKeyOf(device) };
 }

@@ -11,6 +11,7 @@ import {
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../logger.js";
+import { deviceKeyOf } from "../mapping/topic.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { DeviceId } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
@@ -125,7 +126,7 @@ export class AlarmNodes {
     instantiate: (options: BaseAlarmOptions) => UAAlarmConditionEx,
     severityOverride?: number,
   ): UAAlarmConditionEx {
-    const key = `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+    const key = deviceKeyOf(id);
     // Part 9 5.9: a condition source hangs below the Server object by HasEventSource.
     if (deviceNode.getEventSourceOfs().length === 0)
       this.ns.addressSpace.rootFolder.objects.server.addReference({

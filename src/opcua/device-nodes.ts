@@ -10,6 +10,7 @@ import {
   type UAObject,
   type UAVariable,
 } from "node-opcua";
+import { deviceKeyOf } from "../mapping/topic.js";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
 import {
   accessLevelOf,
@@ -183,5 +184,5 @@ export class DeviceNodes {
 
 /** Key (and NodeId) of a device object; its folders' keys continue it. */
 function deviceKey(id: DeviceId): string {
-  return `Devices/${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+  return `Devices/${deviceKeyOf(id)}`;
 }
