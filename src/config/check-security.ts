@@ -83,6 +83,6 @@ export function checkMqttSecurity(
 }
 
 /** A host name or address that only this machine reaches. */
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }

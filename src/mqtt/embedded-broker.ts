@@ -1,6 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from "aedes";
+import { isLoopback } from "../config/check-security.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import { type BrokerRefusal, IngestCounters } from "../counters.js";
 import { GatewayError } from "../errors.js";
@@ -199,7 +200,7 @@ export class EmbeddedBroker implements MessageSource {
         "broker.acl is empty: every logged-in client can read and publish commands and answer for any device",
         { users: b.users.length },
       );
-    if (this.server && auth.required && b.host !== "127.0.0.1" && b.host !== "localhost")
+    if (this.server && auth.required && !isLoopback(b.host))
       this.logger.warn(
         "broker passwords may arrive unencrypted on the plain listener; consider broker.plainListener false",
         {

@@ -56,13 +56,12 @@ export class RetainedBudget {
     return true;
   }
 
-  /** The topic's retained message is gone; true when it had one. */
-  forget(topic: string): boolean {
+  /** The topic's retained message is gone. */
+  private forget(topic: string): void {
     const old = this.topics.get(topic);
-    if (!old) return false;
+    if (!old) return;
     this.topics.delete(topic);
     this.add(old.owner, -1, -old.bytes);
-    return true;
   }
 
   private add(owner: string, messages: number, bytes: number): void {
