@@ -11,7 +11,7 @@ import {
   type StatusCode,
   UserTokenType,
 } from "node-opcua";
-import { PkiStore } from "../../src/security/pki-store.js";
+import { describeCertificate, PkiStore } from "../../src/security/pki-store.js";
 import { TEST_PKI } from "./gateway.js";
 import { waitFor } from "./wait.js";
 
@@ -105,6 +105,9 @@ export async function connectClient(endpointUrl: string, options: ClientOptions 
 /**
  * A client over SignAndEncrypt whose certificate the gateway trusts: the first attempt is refused
  * and files the certificate in the server's rejected/, which is then trusted as an operator would.
+ * node-opcua forgets a rejected certificate only when its folder watcher saw the file arrive
+ * before it left (else it stays rejected until a restart): the helper lets the watcher see it first,
+ * as an operator, slower than a test, always does.
  */
 export async function connectTrusted(
   endpointUrl: string,
@@ -119,7 +122,17 @@ export async function connectTrusted(
   try {
     return await connectClient(endpointUrl, secure);
   } catch {
-    new PkiStore(serverPki).trust(clientCertificateFile(options.pkiFolder));
-    return waitFor("a trusted connection", () => connectClient(endpointUrl, secure));
+    const store = new PkiStore(serverPki);
+    const certificate = clientCertificateFile(options.pkiFolder);
+    const { thumbprint } = describeCertificate("rejected", certificate);
+    await waitFor("the refused certificate in the server's rejected/", () =>
+      store.list().some((e) => e.list === "rejected" && e.thumbprint === thumbprint),
+    );
+    await new Promise((r) => setTimeout(r, WATCHER_SETTLE_MS));
+    store.trust(certificate);
+    return waitFor("a trusted connection", () => connectClient(endpointUrl, secure), 20_000, 250);
   }
 }
+
+/** Time for node-opcua's chokidar watcher to register a file it did not write itself. */
+const WATCHER_SETTLE_MS = 1000;
