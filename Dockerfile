@@ -10,7 +10,7 @@ RUN npm run build
 # Runtime: production dependencies, the compiled gateway, its catalog and NodeSet2; non-root.
 FROM node:20-bookworm-slim AS runtime
 # The embedded broker and /healthz, /readyz, /metrics listen on all interfaces in a container
-# (the defaults are loopback); logs are JSON lines. NODE_OPTIONS: src/runtime-flags.ts.
+# (the defaults are loopback); logs are JSON lines. NODE_OPTIONS: src/shared/runtime-flags.ts.
 # Risk accepted for `docker run` to work out of the box: without broker.users, anyone who reaches
 # a published port 1883 may publish to the gateway. On a plant network, give broker.users in
 # config/site and set SMARTGEAR_BROKER_ALLOW_ANONYMOUS_ON_NETWORK=false (README, Container).

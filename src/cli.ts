@@ -2,9 +2,9 @@
 import { writeFileSync } from "node:fs";
 import { format, parseArgs } from "node:util";
 import { checkConfig, checkSetup } from "./config/config-loader.js";
-import { formatProblem, GatewayError, ProblemsError } from "./errors.js";
 import { pointRows, toCsv } from "./model/point-list.js";
-import { DEFAULT_CONFIG_FILE } from "./paths.js";
+import { formatProblem, GatewayError, ProblemsError } from "./shared/errors.js";
+import { DEFAULT_CONFIG_FILE } from "./shared/paths.js";
 
 const USAGE = `Usage: smartgear-gateway [command] [options]
 
@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
       return pki(values.config, values.users, action, target);
     }
     case "run": {
-      const { runGateway } = await import("./run.js");
+      const { runGateway } = await import("./app/run.js");
       return runGateway(values.config);
     }
     default:

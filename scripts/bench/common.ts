@@ -1,6 +1,6 @@
 /**
  * What the bench's processes share: the clock, the topics and devices of a run, and the IPC
- * conventions of a child process (every child is forked with an IPC channel by scripts/bench.ts).
+ * conventions of a child process (every child is forked with an IPC channel by scripts/bench/main.ts).
  */
 import { performance } from "node:perf_hooks";
 import type { Catalog } from "../../src/model/catalog-types.js";
@@ -91,7 +91,7 @@ export function send(msg: Msg): void {
  */
 export function childMain(name: string, handle: (msg: Msg) => Promise<Msg | undefined> | Msg | undefined) {
   if (!process.send) {
-    process.stderr.write(`${name}: run me through scripts/bench.ts (needs an IPC channel)\n`);
+    process.stderr.write(`${name}: run me through scripts/bench/main.ts (needs an IPC channel)\n`);
     process.exit(2);
   }
   process.on("disconnect", () => process.exit(0));

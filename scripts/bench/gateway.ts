@@ -8,13 +8,13 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { Gateway } from "../../src/app/gateway.js";
+import { PointMirror } from "../../src/bridge/point-mirror.js";
 import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { Gateway } from "../../src/gateway.js";
-import { configureLogging } from "../../src/logger.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
-import { MqttToOpcua } from "../../src/mqtt-to-opcua.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
+import { configureLogging } from "../../src/shared/logger.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 import { childArgs, childMain, deviceName, epochMs, gatewayYaml, loadMeter, send } from "./common.js";
 
 const SAMPLE_MS = 200;
@@ -52,13 +52,13 @@ const collect = () => {
   return performance.now() - t;
 };
 
-/** Times MqttToOpcua.start() (the building of the declared devices' points) without touching src/. */
+/** Times PointMirror.start() (the building of the declared devices' points) without touching src/. */
 let buildPointsMs = 0;
 let gcMs = 0;
 let beforePoints: Mem | null = null;
 let afterPoints: Mem | null = null;
-const originalStart = MqttToOpcua.prototype.start;
-MqttToOpcua.prototype.start = function (this: MqttToOpcua) {
+const originalStart = PointMirror.prototype.start;
+PointMirror.prototype.start = function (this: PointMirror) {
   if (measureMemory) {
     gcMs += collect();
     beforePoints = memNow();

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
-import { startMosquitto } from "../../test/helpers/brokers.js";
-import { startGateway } from "../../test/helpers/gateway.js";
-import { connectClient, nodeOf, waitStatus } from "../../test/helpers/opcua-client.js";
+import { startMosquitto } from "../../test/harness/brokers.js";
+import { startGateway } from "../../test/harness/gateway.js";
+import { connectClient, nodeOf, waitStatus } from "../../test/harness/opcua-client.js";
 import {
   finishRun,
   formatTally,
@@ -18,9 +18,9 @@ import {
   SeqPublisher,
   SeqReceiver,
   type SeqTally,
-} from "../../test/helpers/sequence.js";
-import { waitFor } from "../../test/helpers/wait.js";
-import type { SoakFigures, SoakOptions, SoakScenario } from "../soak.js";
+} from "../../test/harness/sequence.js";
+import { waitFor } from "../../test/harness/wait.js";
+import type { SoakFigures, SoakOptions, SoakScenario } from "./main.js";
 
 const AUTOSAVE_S = 1;
 

@@ -1,11 +1,11 @@
-import { FLOOD_MAX_DEVICES, runIngestFlood } from "../../test/reliability/ingest-flood.js";
-import { MB } from "../../test/reliability/ingest-harness.js";
-import type { SoakScenario } from "../soak.js";
+import { FLOOD_MAX_DEVICES, runIngestFlood } from "../../test/harness/ingest-flood.js";
+import { MB } from "../../test/harness/ingest-harness.js";
+import type { SoakScenario } from "./main.js";
 
 /** Issue 7, item 6: test/reliability/flood.test.ts's flood, 1,000,000 names and ids (FLOOD_NAMES). */
 export const scenario: SoakScenario = {
   name: "flood",
-  describe: "distinct device names, then unknown topic ids, through MqttToOpcua.handle in chunks of 1,000",
+  describe: "distinct device names, then unknown topic ids, through PointMirror.handle in chunks of 1,000",
   async run({ quick, log }) {
     const names = Number(process.env.FLOOD_NAMES ?? (quick ? 100_000 : 1_000_000));
     log(`${names} names, then ${names} unknown ids…`);

@@ -1,11 +1,11 @@
-import { runIngestFuzz } from "../../test/reliability/ingest-fuzz.js";
-import { MB } from "../../test/reliability/ingest-harness.js";
-import type { SoakScenario } from "../soak.js";
+import { runIngestFuzz } from "../../test/harness/ingest-fuzz.js";
+import { MB } from "../../test/harness/ingest-harness.js";
+import type { SoakScenario } from "./main.js";
 
 /** Issue 7, item 5: test/reliability/fuzz.test.ts's property, 100,000 cases (FUZZ_RUNS). */
 export const scenario: SoakScenario = {
   name: "fuzz",
-  describe: "random, invalid and hostile topics and payloads through MqttToOpcua.handle (fast-check)",
+  describe: "random, invalid and hostile topics and payloads through PointMirror.handle (fast-check)",
   async run({ quick, log }) {
     const runs = Number(process.env.FUZZ_RUNS ?? (quick ? 3000 : 100_000));
     log(`${runs} cases…`);

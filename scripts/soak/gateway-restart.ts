@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startMosquitto } from "../../test/helpers/brokers.js";
-import { startGateway } from "../../test/helpers/gateway.js";
+import { startMosquitto } from "../../test/harness/brokers.js";
+import { startGateway } from "../../test/harness/gateway.js";
 import {
   finishRun,
   formatTally,
@@ -15,10 +15,10 @@ import {
   SeqPublisher,
   SeqReceiver,
   type SeqTally,
-} from "../../test/helpers/sequence.js";
-import { waitFor } from "../../test/helpers/wait.js";
-import type { SoakFigures, SoakOptions, SoakScenario } from "../soak.js";
+} from "../../test/harness/sequence.js";
+import { waitFor } from "../../test/harness/wait.js";
 import { tallyFigures } from "./broker-restart.js";
+import type { SoakFigures, SoakOptions, SoakScenario } from "./main.js";
 
 export interface GatewayRestartOptions {
   cycles: number;

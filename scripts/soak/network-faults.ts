@@ -5,11 +5,11 @@
  * takes to notice, what its outgoing store holds meanwhile, and what is lost and duplicated.
  */
 import { StatusCodes } from "node-opcua";
+import type { BrokerLink } from "../../src/mqtt/broker-link.js";
 import type { OutgoingProbe } from "../../src/mqtt/ingest-client.js";
-import type { MessageSource } from "../../src/mqtt/message-source.js";
-import { startMosquitto } from "../../test/helpers/brokers.js";
-import { startGateway } from "../../test/helpers/gateway.js";
-import { connectClient, nodeOf, waitStatus } from "../../test/helpers/opcua-client.js";
+import { startMosquitto } from "../../test/harness/brokers.js";
+import { startGateway } from "../../test/harness/gateway.js";
+import { connectClient, nodeOf, waitStatus } from "../../test/harness/opcua-client.js";
 import {
   finishRun,
   formatTally,
@@ -17,11 +17,11 @@ import {
   SeqPublisher,
   SeqReceiver,
   type SeqTally,
-} from "../../test/helpers/sequence.js";
-import { startTcpProxy } from "../../test/helpers/tcp-proxy.js";
-import { waitFor } from "../../test/helpers/wait.js";
-import type { SoakFigures, SoakOptions, SoakScenario } from "../soak.js";
+} from "../../test/harness/sequence.js";
+import { startTcpProxy } from "../../test/harness/tcp-proxy.js";
+import { waitFor } from "../../test/harness/wait.js";
 import { tallyFigures } from "./broker-restart.js";
+import type { SoakFigures, SoakOptions, SoakScenario } from "./main.js";
 
 export type Fault = "cut" | "stall" | "delay";
 
@@ -80,7 +80,7 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
     );
     undo.push(() => gw.stop());
     const ingest = gw.gateway.ingest!;
-    const source = (gw.gateway as unknown as { source: MessageSource & OutgoingProbe }).source;
+    const source = (gw.gateway as unknown as { source: BrokerLink & OutgoingProbe }).source;
     const inFlight = async () => (await source.pendingOutgoing()).inFlight;
     let disconnects = 0;
     let lostAt = 0;

@@ -1,10 +1,10 @@
 /**
  * Slow OPC UA client: a client stops sending Publish requests while its monitored items change
  * fast; the gateway's heap must level off (queues capped by queueSize) and another client's
- * notifications must keep their pace. See test/reliability/slow-client-rig.ts.
+ * notifications must keep their pace. See test/harness/slow-client-rig.ts.
  */
-import { describeSlowClient, percentile, runSlowClient } from "../../test/reliability/slow-client-rig.js";
-import type { SoakScenario } from "../soak.js";
+import { describeSlowClient, percentile, runSlowClient } from "../../test/harness/slow-client-rig.js";
+import type { SoakScenario } from "./main.js";
 
 export const scenario: SoakScenario = {
   name: "slow-client",

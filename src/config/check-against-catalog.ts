@@ -1,5 +1,5 @@
-import type { Problem } from "../errors.js";
 import { type Catalog, NUMERIC_TYPES } from "../model/catalog-types.js";
+import type { Problem } from "../shared/errors.js";
 import type { GatewayConfig } from "./config-types.js";
 
 /** Config keys that name catalog families or points must name ones that exist. */

@@ -1,8 +1,8 @@
-import type { Problem } from "../errors.js";
-import { isValidTopicFilter } from "../mqtt/topic-filter.js";
+import { isValidTopicFilter } from "../mapping/topic-filter.js";
 import { isPasswordHash } from "../security/password-hash.js";
+import type { Problem } from "../shared/errors.js";
+import type { YamlSource } from "../shared/yaml-source.js";
 import type { GatewayConfig } from "./config-types.js";
-import type { YamlSource } from "./yaml-source.js";
 
 /**
  * The MQTT security keys that the schema alone cannot check: secrets given twice, a certificate

@@ -1,16 +1,12 @@
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
-import { type Problem, ProblemsError } from "../errors.js";
-import { StatusTopics } from "../mapping/status-topic.js";
+import { StatusTopics } from "../mapping/device-status-topic.js";
 import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
 import { type CommandDef, checkCommands } from "../model/command-catalog.js";
-import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../paths.js";
 import { checkUsers, type UserDef } from "../security/users.js";
-import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
-import { checkMqttSecurity } from "./check-security.js";
-import { configSchema } from "./config-schema.js";
-import type { GatewayConfig } from "./config-types.js";
+import { type Problem, ProblemsError } from "../shared/errors.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
 import {
   pathOf,
   readYamlFile,
@@ -18,7 +14,11 @@ import {
   schemaMessage,
   schemaProblem,
   type YamlSource,
-} from "./yaml-source.js";
+} from "../shared/yaml-source.js";
+import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
+import { checkMqttSecurity } from "./check-security.js";
+import { configSchema } from "./config-schema.js";
+import type { GatewayConfig } from "./config-types.js";
 
 const ENV_PREFIX = "SMARTGEAR_";
 // useDefaults fills every key the file leaves out; strict mode catches mistakes in the schema itself.

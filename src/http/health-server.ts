@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { GatewayConfig } from "../config/config-types.js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../shared/logger.js";
 
 /** What is ready: each part the gateway needs to do its job. */
 export interface Readiness {

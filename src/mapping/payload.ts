@@ -1,4 +1,4 @@
-import type { PayloadQuality } from "./status.js";
+import type { PayloadQuality } from "./point-status.js";
 
 /** Why a payload was rejected; each is a counter in the gateway's diagnostics. */
 export type DecodeFailure =

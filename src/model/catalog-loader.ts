@@ -1,7 +1,7 @@
 import { Ajv } from "ajv";
-import { readYamlFile, schemaProblems, type YamlSource } from "../config/yaml-source.js";
-import { type Problem, ProblemsError } from "../errors.js";
-import { DEFAULT_CATALOG_FILE } from "../paths.js";
+import { type Problem, ProblemsError } from "../shared/errors.js";
+import { DEFAULT_CATALOG_FILE } from "../shared/paths.js";
+import { readYamlFile, schemaProblems, type YamlSource } from "../shared/yaml-source.js";
 import { catalogSchema } from "./catalog-schema.js";
 import type {
   Access,

@@ -1,7 +1,7 @@
 import { Ajv } from "ajv";
-import { readYamlFile, schemaProblems } from "../config/yaml-source.js";
-import { type Problem, ProblemsError } from "../errors.js";
 import { ROLES, type RoleName } from "../security/role-names.js";
+import { type Problem, ProblemsError } from "../shared/errors.js";
+import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import type { Catalog, PointDef } from "./catalog-types.js";
 
 /** Argument types a command accepts; Json is a String that must hold a JSON object. */

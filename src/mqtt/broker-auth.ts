@@ -1,6 +1,6 @@
 import type { GatewayConfig } from "../config/config-types.js";
+import { filterCoveredBy, topicMatchesFilter } from "../mapping/topic-filter.js";
 import { hashPassword, verifyPassword } from "../security/password-hash.js";
-import { filterCoveredBy, topicMatchesFilter } from "./topic-filter.js";
 
 /**
  * Who may connect to the embedded broker, and what each user may publish and subscribe to (the

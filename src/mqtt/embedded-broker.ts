@@ -3,19 +3,19 @@ import tls from "node:tls";
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from "aedes";
 import { isLoopback } from "../config/check-security.js";
 import type { GatewayConfig } from "../config/config-types.js";
-import { type BrokerRefusal, IngestCounters } from "../counters.js";
-import { GatewayError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import { RateLimitedLog } from "../rate-limited-log.js";
+import { type BrokerRefusal, IngestCounters } from "../mapping/counters.js";
+import { GatewayError } from "../shared/errors.js";
+import type { Logger } from "../shared/logger.js";
+import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { BrokerAuth } from "./broker-auth.js";
 import {
-  type MessageSource,
+  type BrokerLink,
   NotConnectedError,
   type PublishOptions,
   replySubscriptionOf,
   replyTopicOf,
   type SourceHandlers,
-} from "./message-source.js";
+} from "./broker-link.js";
 import { PacketScanner } from "./packet-guard.js";
 import { RetainedBudget } from "./retained-budget.js";
 import { loadBrokerTls } from "./tls-options.js";
@@ -36,7 +36,7 @@ const NOT_AUTHORIZED = 5;
  * subscribe to. Hostile clients meet bounds (broker.maxPacketSize, maxConnections,
  * maxUnauthenticatedConnections, connectTimeout, retained), each refusal counted and logged.
  */
-export class EmbeddedBroker implements MessageSource {
+export class EmbeddedBroker implements BrokerLink {
   private broker: Aedes | null = null;
   private server: net.Server | null = null;
   private tlsServer: tls.Server | null = null;

@@ -2,10 +2,9 @@ import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import mqtt, { type IClientOptions, type MqttClient, ReasonCodes } from "mqtt";
 import type { GatewayConfig } from "../config/config-types.js";
-import type { Logger } from "../logger.js";
-import { FileStore } from "./file-store.js";
+import type { Logger } from "../shared/logger.js";
 import {
-  type MessageSource,
+  type BrokerLink,
   NotConnectedError,
   type PublishOptions,
   type RefusedSubscription,
@@ -13,7 +12,8 @@ import {
   replyTopicOf,
   type SourceHandlers,
   type SubscriptionState,
-} from "./message-source.js";
+} from "./broker-link.js";
+import { FileStore } from "./file-store.js";
 import { SessionFilters } from "./session-filters.js";
 import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
@@ -78,7 +78,7 @@ export type MessageGate = (next: () => void) => void;
  * persistent session (fixed client id, clean false, and under MQTT 5 a session expiry interval,
  * without which a v5 session ends with the connection); exponential reconnect backoff.
  */
-export class IngestClient implements MessageSource, OutgoingProbe {
+export class IngestClient implements BrokerLink, OutgoingProbe {
   private client: MqttClient | null = null;
   private version: 4 | 5;
   private backoff: number;

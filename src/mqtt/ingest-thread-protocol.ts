@@ -1,5 +1,5 @@
+import type { PublishOptions, SessionTakeover, SubscriptionState } from "./broker-link.js";
 import type { IngestConfig, PendingOutgoing } from "./ingest-client.js";
-import type { PublishOptions, SessionTakeover, SubscriptionState } from "./message-source.js";
 
 /** What the ingest thread starts with. */
 export interface IngestThreadData {

@@ -1,5 +1,12 @@
 import { Worker } from "node:worker_threads";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../shared/logger.js";
+import {
+  type BrokerLink,
+  NotConnectedError,
+  type PublishOptions,
+  replyTopicOf,
+  type SourceHandlers,
+} from "./broker-link.js";
 import type { IngestConfig, OutgoingProbe, PendingOutgoing } from "./ingest-client.js";
 import type {
   FromThread,
@@ -9,13 +16,6 @@ import type {
   ThreadState,
   ToThread,
 } from "./ingest-thread-protocol.js";
-import {
-  type MessageSource,
-  NotConnectedError,
-  type PublishOptions,
-  replyTopicOf,
-  type SourceHandlers,
-} from "./message-source.js";
 import { loadClientSecurity } from "./tls-options.js";
 
 /**
@@ -38,7 +38,7 @@ const STOP_TIMEOUT_MS = 5000;
  * If the thread dies, the points turn uncertain as on a lost connection and a new thread starts
  * after mqtt.reconnectPeriod (doubling up to mqtt.reconnectPeriodMax while threads keep dying).
  */
-export class IngestThread implements MessageSource, OutgoingProbe {
+export class IngestThread implements BrokerLink, OutgoingProbe {
   private worker: Worker | null = null;
   private state: ThreadState;
   private handlers: SourceHandlers | null = null;

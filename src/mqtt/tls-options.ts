@@ -2,8 +2,8 @@ import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import tls from "node:tls";
 import type { GatewayConfig } from "../config/config-types.js";
-import { ProblemsError } from "../errors.js";
 import { SecretFiles } from "../security/secret-files.js";
+import { ProblemsError } from "../shared/errors.js";
 
 /** What the MQTT client presents to its broker, read from the configuration and its files. */
 export interface ClientSecurity {

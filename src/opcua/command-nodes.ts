@@ -17,11 +17,11 @@ import {
 } from "node-opcua";
 import type { DeviceAddress } from "../mapping/command-encoding.js";
 import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog.js";
-import type { Caller, OpcuaToMqtt } from "../opcua-to-mqtt.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
 import { stringNodeId } from "./node-ids.js";
 import { routeWrites } from "./patches/write-hook.js";
+import type { Caller, CommandPort } from "./ports.js";
 
 const ARGUMENT_DATA_TYPE: Record<ArgumentType, DataType> = {
   Boolean: DataType.Boolean,
@@ -63,7 +63,7 @@ export class CommandNodes {
   constructor(
     private readonly ns: INamespace,
     commands: readonly CommandDef[],
-    private readonly dispatcher: OpcuaToMqtt,
+    private readonly dispatcher: CommandPort,
     private readonly anonymousIsObserver: boolean,
   ) {
     for (const c of commands) {

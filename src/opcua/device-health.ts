@@ -1,12 +1,12 @@
 import { DataType, type INamespace, type UAVariable } from "node-opcua";
-import type { Logger } from "../logger.js";
-import { POINT_STATUS } from "../mapping/status.js";
-import type { DeviceState } from "../mqtt-to-opcua.js";
+import { POINT_STATUS } from "../mapping/point-status.js";
+import type { Logger } from "../shared/logger.js";
 import { stringNodeId } from "./node-ids.js";
 import { variantOf, writePoint } from "./patches/point-writer.js";
+import type { DeviceActivity } from "./ports.js";
 
 interface Tracked {
-  device: DeviceState;
+  device: DeviceActivity;
   online: UAVariable;
   /** null until decided: a declared device never seen is neither online nor offline yet. */
   state: boolean | null;
@@ -30,7 +30,7 @@ export class DeviceHealth {
     private readonly logger: Logger,
   ) {}
 
-  add(device: DeviceState): void {
+  add(device: DeviceActivity): void {
     const online = this.ns.addVariable({
       nodeId: stringNodeId(this.ns, `Devices/${device.key}/Online`),
       browseName: "Online",
@@ -56,7 +56,7 @@ export class DeviceHealth {
   }
 
   /** The device said so itself (status topic, last will): believed until it publishes again. */
-  report(device: DeviceState, online: boolean, now: number): void {
+  report(device: DeviceActivity, online: boolean, now: number): void {
     const t = this.tracked.find((x) => x.device === device);
     if (!t) return;
     t.reported = { online, at: now };

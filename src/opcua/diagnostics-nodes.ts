@@ -1,8 +1,8 @@
 import { DataType, type INamespace, type UAObject, Variant, VariantArrayType } from "node-opcua";
-import { BROKER_REFUSALS, type IngestCounters, REJECT_REASONS } from "../counters.js";
-import type { DeviceState } from "../mqtt-to-opcua.js";
-import type { CommandCounters } from "../opcua-to-mqtt.js";
+import type { CommandCounters } from "../mapping/counters.js";
+import { BROKER_REFUSALS, type IngestCounters, REJECT_REASONS } from "../mapping/counters.js";
 import { browseNameOf, stringNodeId } from "./node-ids.js";
+import type { DeviceActivity } from "./ports.js";
 
 /** What the diagnostics read; getters, so the ingest path never pays for diagnostics. */
 export interface DiagnosticsSource {
@@ -88,7 +88,7 @@ export class DiagnosticsNodes {
   }
 
   /** Gateway/Devices/<type>/<name>/<source>: LastSeen and MessageCount of one device. */
-  addDevice(device: DeviceState): void {
+  addDevice(device: DeviceActivity): void {
     const base = `Gateway/Devices/${device.key}`;
     const node = this.ns.addObject({
       nodeId: stringNodeId(this.ns, base),

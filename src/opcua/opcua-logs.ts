@@ -1,7 +1,7 @@
 import { format, stripVTControlCharacters } from "node:util";
 import { setErrorLogger, setWarningLogger } from "node-opcua";
-import type { Logger } from "../logger.js";
-import { RateLimitedLog } from "../rate-limited-log.js";
+import type { Logger } from "../shared/logger.js";
+import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
 /**
  * node-opcua's warning that Node 20 disabled RSA PKCS#1 v1.5 decryption (CVE-2023-46809): only the

@@ -7,10 +7,10 @@ import {
   type UAUserManagerBase,
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
-import type { Logger } from "../logger.js";
 import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
+import type { Logger } from "../shared/logger.js";
 import { negotiateTransportLimits } from "./patches/transport-limits.js";
 import { pkiFolders } from "./pki-folders.js";
 

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../shared/errors.js";
 
 export type PkiList = "trusted" | "rejected" | "issuers";
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Problem } from "../errors.js";
+import type { Problem } from "../shared/errors.js";
 
 /**
  * Reads the files that configuration keys name (certificates, keys, Docker secrets under

@@ -1,6 +1,6 @@
 import { Ajv } from "ajv";
-import { readYamlFile, schemaProblems } from "../config/yaml-source.js";
-import { type Problem, ProblemsError } from "../errors.js";
+import { type Problem, ProblemsError } from "../shared/errors.js";
+import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import { isPasswordHash } from "./password-hash.js";
 import { ROLES, type RoleName } from "./role-names.js";
 

@@ -10,10 +10,10 @@ import {
   VariableIds,
 } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
-import { RawSubscription } from "../helpers/raw-subscription.js";
-import { waitFor } from "../helpers/wait.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, nodeOf, type TestClient } from "../harness/opcua-client.js";
+import { RawSubscription } from "../harness/raw-subscription.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * Sampling and queueing of the mirrored variables, as OPC 10000-4 (Part 4) 5.12.1 specifies them,

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { preSessionClosures } from "../../src/opcua/patches/pre-session-guard.js";
-import { anonymousOpcua, startGateway, TEST_PKI } from "../helpers/gateway.js";
-import { connectClient, connectTrusted } from "../helpers/opcua-client.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
-import { chunkHeader, connectRaw, encodeHello, type Hello, helloReply, readReply } from "../helpers/uacp.js";
+import { anonymousOpcua, startGateway, TEST_PKI } from "../harness/gateway.js";
+import { connectClient, connectTrusted } from "../harness/opcua-client.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { chunkHeader, connectRaw, encodeHello, type Hello, helloReply, readReply } from "../harness/uacp.js";
 
 /**
  * The OPC UA Connection Protocol from the wire (Part 6 7.1.2), as the Compliance Test Tool's

@@ -13,10 +13,10 @@ import {
 } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
-import { publish } from "../helpers/brokers.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, connectTrusted, nodeOf, type TestClient } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { publish } from "../harness/brokers.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, connectTrusted, nodeOf, type TestClient } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const TOPIC = "48/1/50/Group 01/PM";
 const FIELDS = [

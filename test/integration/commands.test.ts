@@ -15,16 +15,16 @@ import {
 } from "node-opcua";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { getLogger } from "../../src/logger.js";
 import { EmbeddedBroker } from "../../src/mqtt/embedded-broker.js";
-import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE, PROJECT_ROOT } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
-import { mosquittoPasswordFile, startAedes, startMosquitto } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, connectTrusted, type TestClient } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { getLogger } from "../../src/shared/logger.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE, PROJECT_ROOT } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
+import { mosquittoPasswordFile, startAedes, startMosquitto } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, connectTrusted, type TestClient } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const FEEDER = "Devices/3WA/Feeder 01/ETU";
 const GROUP = "Devices/50/Group 01/PM";

@@ -10,14 +10,14 @@ import {
   TimestampsToReturn,
 } from "node-opcua";
 import { afterAll, describe, expect, it } from "vitest";
+import { reloadConfig } from "../../src/app/reload.js";
 import { checkSetup } from "../../src/config/config-loader.js";
-import { reloadConfig } from "../../src/config-reload.js";
-import { getLogger } from "../../src/logger.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
-import { publish } from "../helpers/brokers.js";
-import { startGateway, TEST_PKI, testEnv } from "../helpers/gateway.js";
-import { connectClient, nodeOf } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { getLogger } from "../../src/shared/logger.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { publish } from "../harness/brokers.js";
+import { startGateway, TEST_PKI, testEnv } from "../harness/gateway.js";
+import { connectClient, nodeOf } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const T5 = "11/5/3WA/Feeder 01/ETU";
 const dir = mkdtempSync(join(tmpdir(), "smartgear-reload-it-"));

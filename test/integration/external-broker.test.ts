@@ -1,10 +1,10 @@
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import { publish, startAedes, startMosquitto, type TestBroker } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, type TestClient, waitStatus } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { publish, startAedes, startMosquitto, type TestBroker } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, nodeOf, type TestClient, waitStatus } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const T5 = "11/5/3WA/Feeder 01/ETU";
 const T6 = "11/6/3WA/Feeder 01/ETU";

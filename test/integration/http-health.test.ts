@@ -1,11 +1,11 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { publish, startAedes } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { get, sample } from "../helpers/http.js";
-import { connectClient } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { publish, startAedes } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { get, sample } from "../harness/http.js";
+import { connectClient } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const DEVICE = "3WA/Feeder 01/ETU";
 

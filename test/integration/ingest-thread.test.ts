@@ -2,11 +2,11 @@ import { spawn } from "node:child_process";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { IngestThread } from "../../src/mqtt/ingest-thread.js";
-import { startAedes, startMosquitto } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, waitStatus } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { startAedes, startMosquitto } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, nodeOf, waitStatus } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * mqtt.ingestThread (default true): MQTT.js runs in a worker thread and hands the main thread its

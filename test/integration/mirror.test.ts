@@ -1,9 +1,9 @@
 import { AttributeIds, BrowseDirection, DataType, StatusCodes } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publish } from "../helpers/brokers.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { publish } from "../harness/brokers.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, nodeOf, type TestClient } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const DEVICE = "3WA/Feeder 01/ETU";
 

@@ -13,13 +13,13 @@ import {
   publish,
   startMosquitto,
   type TestBroker,
-} from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { ingestClientOf } from "../helpers/ingest-client.js";
-import { connectClient, nodeOf, type TestClient, waitStatus } from "../helpers/opcua-client.js";
-import { makeTestPki, type TestPki } from "../helpers/pki.js";
-import { waitFor } from "../helpers/wait.js";
+} from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { ingestClientOf } from "../harness/ingest-client.js";
+import { connectClient, nodeOf, type TestClient, waitStatus } from "../harness/opcua-client.js";
+import { makeTestPki, type TestPki } from "../harness/pki.js";
+import { waitFor } from "../harness/wait.js";
 
 const T5 = "11/5/3WA/Feeder 01/ETU";
 const T21 = "21/14/3WA/Feeder 01/ETU";

@@ -13,12 +13,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { PkiStore } from "../../src/security/pki-store.js";
-import { publish } from "../helpers/brokers.js";
-import { runCli } from "../helpers/cli.js";
-import { startGateway } from "../helpers/gateway.js";
-import { type ClientOptions, connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
-import { makeOpcuaCa } from "../helpers/pki.js";
-import { waitFor } from "../helpers/wait.js";
+import { publish } from "../harness/brokers.js";
+import { runCli } from "../harness/cli.js";
+import { startGateway } from "../harness/gateway.js";
+import { type ClientOptions, connectClient, nodeOf, type TestClient } from "../harness/opcua-client.js";
+import { makeOpcuaCa } from "../harness/pki.js";
+import { waitFor } from "../harness/wait.js";
 
 const ETU = "11/5/3WA/Feeder 01/ETU";
 const ENERGY = "Devices/3WA/Feeder 01/ETU/PowerQuality/Energy";

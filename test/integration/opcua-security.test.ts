@@ -5,11 +5,11 @@ import { MessageSecurityMode, OPCUAClient, SecurityPolicy } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { PkiStore } from "../../src/security/pki-store.js";
-import { publish } from "../helpers/brokers.js";
-import { runCli } from "../helpers/cli.js";
-import { startGateway } from "../helpers/gateway.js";
-import { clientCertificateFile, connectClient, nodeOf } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { publish } from "../harness/brokers.js";
+import { runCli } from "../harness/cli.js";
+import { startGateway } from "../harness/gateway.js";
+import { clientCertificateFile, connectClient, nodeOf } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const SECURE = {
   securityMode: MessageSecurityMode.SignAndEncrypt,

@@ -6,10 +6,10 @@ import {
   TimestampsToReturn,
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import { useCleanups } from "../helpers/cleanups.js";
-import { anonymousOpcua, startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { anonymousOpcua, startGateway } from "../harness/gateway.js";
+import { connectClient, nodeOf } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * opcua.limits.maxNotificationsPerPublish: how many notifications one Publish response carries.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { brokerRestart } from "../../scripts/soak/broker-restart.js";
-import { formatTally } from "../helpers/sequence.js";
+import { formatTally } from "../harness/sequence.js";
 
 describe("reliability: the broker restarts under load (mosquitto, persistence on, autosave_interval 1 s)", () => {
   it("SIGTERM: reconnects with backoff, points Uncertain then Good, 0 lost at QoS 1 and 2, none duplicated at QoS 2", async () => {

@@ -7,13 +7,13 @@ import { generate, type IPublishPacket, type Packet, parser } from "mqtt-packet"
 import { type CallMethodResult, DataType, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import type { OutgoingProbe } from "../../src/mqtt/ingest-client.js";
-import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
 import { hashPassword } from "../../src/security/password-hash.js";
-import { startAedes, startMosquitto } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectTrusted, type TestClient } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
+import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
+import { startAedes, startMosquitto } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectTrusted, type TestClient } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * Issue 7, item 4: commands under faults. A call refused during a broker outage is never

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FLOOD_MAX_DEVICES, REMEMBERED_UNKNOWN, runIngestFlood } from "./ingest-flood.js";
-import { MB } from "./ingest-harness.js";
+import { FLOOD_MAX_DEVICES, REMEMBERED_UNKNOWN, runIngestFlood } from "../harness/ingest-flood.js";
+import { MB } from "../harness/ingest-harness.js";
 
 /** Distinct names (and as many unknown ids) here; `npm run soak` floods 1,000,000 (FLOOD_NAMES overrides). */
 const NAMES = Number(process.env.FLOOD_NAMES ?? 100_000);

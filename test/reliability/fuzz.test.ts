@@ -1,13 +1,13 @@
 import { NodeId, NodeIdType, StatusCodes, type UAObject } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FUZZ_YAML, runIngestFuzz } from "./ingest-fuzz.js";
+import { FUZZ_YAML, runIngestFuzz } from "../harness/ingest-fuzz.js";
 import {
   type IngestRig,
   MB,
   prototypeFingerprint,
   reasonsBetween,
   startIngestRig,
-} from "./ingest-harness.js";
+} from "../harness/ingest-harness.js";
 
 /** Cases of the property run here; `npm run soak` runs ≥ 100,000 (FUZZ_RUNS overrides both). */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);

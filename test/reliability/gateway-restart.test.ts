@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { gatewayRestart } from "../../scripts/soak/gateway-restart.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
-import { freePort, publish, startMosquitto } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { TEST_PKI } from "../helpers/gateway.js";
-import { connectClient, nodeOf } from "../helpers/opcua-client.js";
-import { formatTally } from "../helpers/sequence.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
-import { waitFor } from "../helpers/wait.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { freePort, publish, startMosquitto } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { TEST_PKI } from "../harness/gateway.js";
+import { connectClient, nodeOf } from "../harness/opcua-client.js";
+import { formatTally } from "../harness/sequence.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { waitFor } from "../harness/wait.js";
 
 /** MQTT fixed header of a PUBREL: packet type 6, flags 0b0010. */
 const PUBREL = 0x62;

@@ -9,11 +9,11 @@ import {
   VariableIds,
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import { useCleanups } from "../helpers/cleanups.js";
-import { anonymousOpcua, startGateway, TEST_PKI } from "../helpers/gateway.js";
-import { connectClient } from "../helpers/opcua-client.js";
-import { waitFor } from "../helpers/wait.js";
-import { describeSlowClient, percentile, runSlowClient, subscribe } from "./slow-client-rig.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { anonymousOpcua, startGateway, TEST_PKI } from "../harness/gateway.js";
+import { connectClient } from "../harness/opcua-client.js";
+import { describeSlowClient, percentile, runSlowClient, subscribe } from "../harness/slow-client-rig.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * Issue 7, item 7: slow and hostile OPC UA clients. A client that stops asking for notifications

@@ -3,13 +3,13 @@ import net from "node:net";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
-import { freePort } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { startGateway } from "../helpers/gateway.js";
-import { connectPacket, packet, remainingLength, str } from "../helpers/mqtt-wire.js";
-import { connectClient } from "../helpers/opcua-client.js";
-import { makeTestPki, type TestPki } from "../helpers/pki.js";
-import { waitFor } from "../helpers/wait.js";
+import { freePort } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectPacket, packet, remainingLength, str } from "../harness/mqtt-wire.js";
+import { connectClient } from "../harness/opcua-client.js";
+import { makeTestPki, type TestPki } from "../harness/pki.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * Issue 15, items 2 and 4 (embedded broker): hostile MQTT clients on loopback, from raw sockets,

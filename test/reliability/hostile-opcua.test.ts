@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { PROJECT_ROOT } from "../../src/paths.js";
-import { freePort } from "../helpers/brokers.js";
-import { useCleanups } from "../helpers/cleanups.js";
-import { anonymousOpcua, startGateway, TEST_PKI } from "../helpers/gateway.js";
-import { connectClient } from "../helpers/opcua-client.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
-import { connectRaw, readReply } from "../helpers/uacp.js";
-import { waitFor } from "../helpers/wait.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { freePort } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { anonymousOpcua, startGateway, TEST_PKI } from "../harness/gateway.js";
+import { connectClient } from "../harness/opcua-client.js";
+import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { connectRaw, readReply } from "../harness/uacp.js";
+import { waitFor } from "../harness/wait.js";
 
 /**
  * Issue 15, item 1 and 5: the OPC UA endpoint attacked from raw sockets on loopback, before any
@@ -121,7 +121,7 @@ describe("reliability: hostile OPC UA peers before authentication (issue 15)", (
         peak = Math.max(peak, rssOf(gw.pid!));
       }, 250);
       defer(async () => clearInterval(sampler));
-      const attackers = runTs("test/reliability/hostile-opcua-attacker.ts", [
+      const attackers = runTs("test/harness/hostile-opcua-attacker.ts", [
         endpointUrl,
         String(CONNECTIONS),
         String(SECONDS),

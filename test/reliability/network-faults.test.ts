@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { networkFault } from "../../scripts/soak/network-faults.js";
-import { formatTally } from "../helpers/sequence.js";
+import { formatTally } from "../harness/sequence.js";
 
 const KEEPALIVE_S = 2;
 

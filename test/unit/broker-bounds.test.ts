@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
 import { PacketScanner } from "../../src/mqtt/packet-guard.js";
 import { RetainedBudget } from "../../src/mqtt/retained-budget.js";
-import { packet, publishPacket as publish, remainingLength, str } from "../helpers/mqtt-wire.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
+import { packet, publishPacket as publish, remainingLength, str } from "../harness/mqtt-wire.js";
 
 /** Strings MQTT 3.1.1 §1.5.3 refuses, and the problem the scanner names. */
 const BAD_STRINGS: [Buffer, string][] = [

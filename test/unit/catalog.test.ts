@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatProblem, ProblemsError } from "../../src/errors.js";
 import { checkCatalog, loadCatalog } from "../../src/model/catalog-loader.js";
 import { describePoint, type PointDef } from "../../src/model/catalog-types.js";
-import { DEFAULT_CATALOG_FILE } from "../../src/paths.js";
+import { formatProblem, ProblemsError } from "../../src/shared/errors.js";
+import { DEFAULT_CATALOG_FILE } from "../../src/shared/paths.js";
 
 /** The topic ids the vendor's page claims, as inclusive ranges per family. */
 const CLAIMED: Record<string, [number, number][]> = {

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { NODESET_FILE, PROJECT_ROOT } from "../../src/paths.js";
+import { NODESET_FILE, PROJECT_ROOT } from "../../src/shared/paths.js";
 
 interface CliResult {
   code: number | null;

@@ -2,8 +2,8 @@ import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { defaultClientId } from "../../src/config/client-id.js";
 import { buildConfig, loadSetup } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { DEFAULT_CONFIG_FILE } from "../../src/paths.js";
+import { DEFAULT_CONFIG_FILE } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 
 const configOf = (yaml: string) => {
   const { config, problems } = buildConfig(parseYamlText(yaml, "test.yaml"), {});

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
 import {
   buildPayload,
   checkArguments,
@@ -15,7 +14,8 @@ import {
 } from "../../src/mapping/command-encoding.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { checkCommands, loadCommands } from "../../src/model/command-catalog.js";
-import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
+import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 
 const catalog = loadCatalog();
 const commands = loadCommands(DEFAULT_COMMANDS_FILE, catalog);

@@ -2,9 +2,9 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkSetup } from "../../src/config/config-loader.js";
-import { ProblemsError } from "../../src/errors.js";
 import { loadBrokerTls, loadClientSecurity } from "../../src/mqtt/tls-options.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
+import { ProblemsError } from "../../src/shared/errors.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 const EXAMPLES = join(PROJECT_ROOT, "config", "examples");
 const examples = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"));

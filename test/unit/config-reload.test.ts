@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { planReload, type ReloadTarget, reloadConfig } from "../../src/app/reload.js";
 import { buildConfig, checkSetup } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { planReload, type ReloadTarget, reloadConfig } from "../../src/config-reload.js";
-import { configureLogging, getLogger, type Logger } from "../../src/logger.js";
-import { DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
+import { configureLogging, getLogger, type Logger } from "../../src/shared/logger.js";
+import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smartgear-reload-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,9 +5,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkConfig, checkSetup, envKeys, loadSetup } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { ProblemsError } from "../../src/errors.js";
-import { DEFAULT_CATALOG_FILE, DEFAULT_CONFIG_FILE } from "../../src/paths.js";
+import { ProblemsError } from "../../src/shared/errors.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_CONFIG_FILE } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/config/", import.meta.url));
 const fixture = (name: string) => join(FIXTURES, name);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { checkSetup, envKeys } from "../../src/config/config-loader.js";
 import { configSchema } from "../../src/config/config-schema.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 // docker cannot build here: these tests hold the Dockerfile and the compose file to the project
 // (every path they name exists, every port and key they use is the gateway's), so that the image

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { configureLogging, getLogger, resolveLevel } from "../../src/logger.js";
+import { configureLogging, getLogger, resolveLevel } from "../../src/shared/logger.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -33,7 +33,7 @@ describe("a log level per component", () => {
     expect(resolveLevel("gateway:opcua:alarms", opts)).toBe("error");
     expect(resolveLevel("gateway:opcua", opts)).toBe("error");
     expect(resolveLevel("gateway:mqtt", opts)).toBe("info");
-    // A name is an ancestor only up to a colon: gateway:opcuaToMqtt is not below gateway:opcua.
+    // A name is an ancestor only up to a colon: gateway:dispatcher is not below gateway:opcua.
     expect(resolveLevel("gateway:opcuaToMqtt", opts)).toBe("info");
     expect(resolveLevel("simulator", opts)).toBe("warn");
   });

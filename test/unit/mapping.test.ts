@@ -162,7 +162,7 @@ describe("coercion to the point's data type", () => {
 
 describe("status topics", () => {
   it("names the device of a status topic and gives the subscription filter", async () => {
-    const { StatusTopics, parseStatus } = await import("../../src/mapping/status-topic.js");
+    const { StatusTopics, parseStatus } = await import("../../src/mapping/device-status-topic.js");
     const t = new StatusTopics("status/{deviceType}/{deviceName}/{deviceSource}");
     expect(t.filter).toBe("status/+/+/+");
     expect(t.match("status/3WA/Feeder 01/ETU")).toEqual({

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { IngestCounters } from "../../src/counters.js";
-import { getLogger, silenceLogging } from "../../src/logger.js";
-import { GatewayMetrics } from "../../src/metrics.js";
+import { CommandDispatcher } from "../../src/bridge/command-dispatcher.js";
+import { GatewayMetrics } from "../../src/http/metrics.js";
+import { CommandCounters, type CommandOutcomeKind, IngestCounters } from "../../src/mapping/counters.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { loadCommands } from "../../src/model/command-catalog.js";
-import type { MessageSource } from "../../src/mqtt/message-source.js";
-import { CommandCounters, type CommandOutcomeKind, OpcuaToMqtt } from "../../src/opcua-to-mqtt.js";
-import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/paths.js";
+import type { BrokerLink } from "../../src/mqtt/broker-link.js";
+import { getLogger, silenceLogging } from "../../src/shared/logger.js";
+import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
 
 silenceLogging();
 
@@ -110,25 +110,25 @@ describe("Prometheus metrics", () => {
   });
 });
 
-describe("the command hook of OpcuaToMqtt", () => {
+describe("the command hook of CommandDispatcher", () => {
   const catalog = loadCatalog(DEFAULT_CATALOG_FILE);
   const resetMax = loadCommands(DEFAULT_COMMANDS_FILE, catalog).find((c) => c.name === "ResetMaxValues")!;
-  const disconnected = { connected: false } as MessageSource;
+  const disconnected = { connected: false } as BrokerLink;
   const device = { deviceType: "3WA", deviceName: "F1", deviceSource: "ETU" };
 
   it("reports every finished call with its latency and outcome", async () => {
     const seen: [number, CommandOutcomeKind][] = [];
-    const opcuaToMqtt = new OpcuaToMqtt(
+    const dispatcher = new CommandDispatcher(
       disconnected,
       getLogger("test"),
       getLogger("test:audit"),
       (ms, outcome) => seen.push([ms, outcome]),
     );
     const operator = { user: "otto", session: "s1", roles: ["Operator"] as const, secure: true };
-    await opcuaToMqtt.call(resetMax, device, ["THD"], operator);
-    await opcuaToMqtt.call(resetMax, device, ["THD"], { ...operator, roles: ["Observer"] });
+    await dispatcher.call(resetMax, device, ["THD"], operator);
+    await dispatcher.call(resetMax, device, ["THD"], { ...operator, roles: ["Observer"] });
     expect(seen.map(([, outcome]) => outcome)).toEqual(["noCommunication", "rejected"]);
     expect(seen.every(([ms]) => ms >= 0 && ms < 1000)).toBe(true);
-    expect(opcuaToMqtt.counters).toMatchObject({ calls: 2, noCommunication: 1, rejected: 1 });
+    expect(dispatcher.counters).toMatchObject({ calls: 2, noCommunication: 1, rejected: 1 });
   });
 });

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { buildConfig, checkConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
 import { hashPassword } from "../../src/security/password-hash.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/config/", import.meta.url));
 const configOf = (yaml: string, env: NodeJS.ProcessEnv = {}) =>

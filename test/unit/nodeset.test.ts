@@ -13,7 +13,7 @@ import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { describePoint, NUMERIC_TYPES, type PointDef } from "../../src/model/catalog-types.js";
 import { DEVICE_TYPE_NAME, folderTypeName, MODEL_NAMESPACE_URI } from "../../src/opcua/information-model.js";
 import { exportNodeSet } from "../../src/opcua/nodeset-export.js";
-import { NODESET_FILE } from "../../src/paths.js";
+import { NODESET_FILE } from "../../src/shared/paths.js";
 
 const catalog = loadCatalog();
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Logger } from "../../src/logger.js";
-import { RateLimitedLog } from "../../src/rate-limited-log.js";
+import type { Logger } from "../../src/shared/logger.js";
+import { RateLimitedLog } from "../../src/shared/rate-limited-log.js";
 
 function recorder() {
   const lines: { message: string; meta: unknown }[] = [];

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { envKeys } from "../../src/config/config-loader.js";
-import { REJECT_REASONS } from "../../src/counters.js";
-import { POINT_STATUS } from "../../src/mapping/status.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
+import { REJECT_REASONS } from "../../src/mapping/counters.js";
+import { POINT_STATUS } from "../../src/mapping/point-status.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 const readme = readFileSync(join(PROJECT_ROOT, "README.md"), "utf8");
 

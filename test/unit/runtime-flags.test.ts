@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../src/paths.js";
-import { missingRuntimeFlags, RUNTIME_FLAGS } from "../../src/runtime-flags.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { missingRuntimeFlags, RUNTIME_FLAGS } from "../../src/shared/runtime-flags.js";
 
 const read = (file: string) => readFileSync(join(PROJECT_ROOT, file), "utf8");
 

@@ -18,7 +18,7 @@ import {
   stepLineup,
   topicFor,
   type Value,
-} from "../../scripts/lineup-model.js";
+} from "../../scripts/simulator/lineup-model.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import type { PointDef } from "../../src/model/catalog-types.js";
 

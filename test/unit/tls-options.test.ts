@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { ProblemsError } from "../../src/errors.js";
 import { loadBrokerTls, loadClientSecurity, redactUrl } from "../../src/mqtt/tls-options.js";
-import { makeTestPki, type TestPki } from "../helpers/pki.js";
+import { ProblemsError } from "../../src/shared/errors.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
+import { makeTestPki, type TestPki } from "../harness/pki.js";
 
 let pki: TestPki;
 beforeAll(() => {

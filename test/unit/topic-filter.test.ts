@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { filterCoveredBy, isValidTopicFilter, topicMatchesFilter } from "../../src/mqtt/topic-filter.js";
+import { filterCoveredBy, isValidTopicFilter, topicMatchesFilter } from "../../src/mapping/topic-filter.js";
 
 describe("MQTT topic filters for the broker ACL", () => {
   it("accepts well-formed filters and refuses wildcards that do not stand alone", () => {

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
-import { GatewayError } from "../../errors.js";
-import type { Logger } from "../../logger.js";
-import { RateLimitedLog } from "../../rate-limited-log.js";
+import { GatewayError } from "../../shared/errors.js";
+import type { Logger } from "../../shared/logger.js";
+import { RateLimitedLog } from "../../shared/rate-limited-log.js";
 import { routeRefusalConsoleLog } from "./console-capture.js";
 import { checkHelloEndpointUrl } from "./hello-endpoint-url.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";

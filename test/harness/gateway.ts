@@ -1,15 +1,15 @@
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Gateway } from "../../src/app/gateway.js";
 import { buildConfig } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
-import { Gateway } from "../../src/gateway.js";
-import { silenceLogging } from "../../src/logger.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { loadCommands } from "../../src/model/command-catalog.js";
-import { PROJECT_ROOT } from "../../src/paths.js";
 import { loadUsers } from "../../src/security/users.js";
+import { silenceLogging } from "../../src/shared/logger.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 
 /** One PKI per test process: creating the server certificate once costs a second, not per test. */
 export const TEST_PKI = join(tmpdir(), "smartgear-test-pki", String(process.pid));

@@ -1,34 +1,34 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Namespace, OPCUAServer } from "node-opcua";
-import type { GatewayConfig } from "./config/config-types.js";
-import { IngestCounters } from "./counters.js";
-import { HealthServer, type Readiness } from "./http/health-server.js";
-import { getLogger } from "./logger.js";
-import { StatusTopics } from "./mapping/status-topic.js";
-import { GatewayMetrics } from "./metrics.js";
-import type { Catalog } from "./model/catalog-types.js";
-import type { CommandDef } from "./model/command-catalog.js";
-import { EmbeddedBroker } from "./mqtt/embedded-broker.js";
-import { IngestClient } from "./mqtt/ingest-client.js";
-import { IngestThread } from "./mqtt/ingest-thread.js";
-import type { MessageSource, SessionTakeover, SubscriptionState } from "./mqtt/message-source.js";
-import { redactUrl } from "./mqtt/tls-options.js";
-import { MqttToOpcua } from "./mqtt-to-opcua.js";
-import { AlarmNodes } from "./opcua/alarm-nodes.js";
-import { CommandNodes } from "./opcua/command-nodes.js";
-import { DeviceHealth } from "./opcua/device-health.js";
-import { DeviceNodes } from "./opcua/device-nodes.js";
-import { DiagnosticsNodes } from "./opcua/diagnostics-nodes.js";
-import { buildInformationModel, MODEL_NAMESPACE_URI } from "./opcua/information-model.js";
-import { routeOpcuaLogs } from "./opcua/opcua-logs.js";
-import { createOpcuaServer } from "./opcua/opcua-server.js";
-import { installNodeOpcuaPatches } from "./opcua/patches/index.js";
-import { preSessionClosures } from "./opcua/patches/pre-session-guard.js";
-import { OpcuaToMqtt } from "./opcua-to-mqtt.js";
-import { PROJECT_ROOT } from "./paths.js";
-import { applyDefaultRolePermissions } from "./security/roles.js";
-import type { UserDef } from "./security/users.js";
+import { CommandDispatcher } from "../bridge/command-dispatcher.js";
+import { PointMirror } from "../bridge/point-mirror.js";
+import type { GatewayConfig } from "../config/config-types.js";
+import { HealthServer, type Readiness } from "../http/health-server.js";
+import { GatewayMetrics } from "../http/metrics.js";
+import { IngestCounters } from "../mapping/counters.js";
+import { StatusTopics } from "../mapping/device-status-topic.js";
+import type { Catalog } from "../model/catalog-types.js";
+import type { CommandDef } from "../model/command-catalog.js";
+import type { BrokerLink, SessionTakeover, SubscriptionState } from "../mqtt/broker-link.js";
+import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
+import { IngestClient } from "../mqtt/ingest-client.js";
+import { IngestThread } from "../mqtt/ingest-thread.js";
+import { redactUrl } from "../mqtt/tls-options.js";
+import { AlarmNodes } from "../opcua/alarm-nodes.js";
+import { CommandNodes } from "../opcua/command-nodes.js";
+import { DeviceHealth } from "../opcua/device-health.js";
+import { DeviceNodes } from "../opcua/device-nodes.js";
+import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
+import { buildInformationModel, MODEL_NAMESPACE_URI } from "../opcua/information-model.js";
+import { routeOpcuaLogs } from "../opcua/opcua-logs.js";
+import { createOpcuaServer } from "../opcua/opcua-server.js";
+import { installNodeOpcuaPatches } from "../opcua/patches/index.js";
+import { preSessionClosures } from "../opcua/patches/pre-session-guard.js";
+import { applyDefaultRolePermissions } from "../security/roles.js";
+import type { UserDef } from "../security/users.js";
+import { getLogger } from "../shared/logger.js";
+import { PROJECT_ROOT } from "../shared/paths.js";
 
 /** How long /readyz reports a session takeover after the last one. */
 const TAKEOVER_SHOWN_MS = 10 * 60_000;
@@ -44,10 +44,10 @@ export class Gateway {
   readonly counters = new IngestCounters();
   private readonly logger = getLogger("gateway");
   private server: OPCUAServer | null = null;
-  private source: MessageSource | null = null;
-  private mqttToOpcua: MqttToOpcua | null = null;
+  private source: BrokerLink | null = null;
+  private mirror: PointMirror | null = null;
 
-  private opcuaToMqtt: OpcuaToMqtt | null = null;
+  private dispatcher: CommandDispatcher | null = null;
   private metrics: GatewayMetrics | null = null;
   private http: HealthServer | null = null;
   private opcuaListening = false;
@@ -107,20 +107,20 @@ export class Gateway {
           },
         }
       : this.config;
-    const source: MessageSource = !this.config.mqtt.url
+    const source: BrokerLink = !this.config.mqtt.url
       ? new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"), this.counters)
       : this.config.mqtt.ingestThread
         ? new IngestThread(sourceConfig, getLogger("gateway:mqtt"))
         : new IngestClient(sourceConfig, getLogger("gateway:mqtt"));
     this.source = source;
-    const opcuaToMqtt = new OpcuaToMqtt(
+    const dispatcher = new CommandDispatcher(
       source,
       getLogger("gateway:opcuaToMqtt"),
       getLogger("gateway:audit"),
       (latencyMs, outcome) => this.metrics?.observeCommand(latencyMs, outcome),
     );
-    this.opcuaToMqtt = opcuaToMqtt;
-    const commandNodes = new CommandNodes(ns, this.commands, opcuaToMqtt, this.config.opcua.allowAnonymous);
+    this.dispatcher = dispatcher;
+    const commandNodes = new CommandNodes(ns, this.commands, dispatcher, this.config.opcua.allowAnonymous);
     const acknowledgements = new Map(
       this.commands.filter((c) => c.acknowledgeOf).map((c) => [c.acknowledgeOf!, c]),
     );
@@ -132,7 +132,7 @@ export class Gateway {
         // node-opcua has let only a caller with Call permission (Operator and above) acknowledge;
         // its event does not say who, so the audit line names the OPC UA method instead.
         if (command)
-          void opcuaToMqtt.call(command, device, [state, comment], {
+          void dispatcher.call(command, device, [state, comment], {
             user: "(OPC UA Acknowledge/Confirm)",
             session: "",
             roles: ["Operator"],
@@ -154,17 +154,17 @@ export class Gateway {
 
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
       counters: this.counters,
-      commands: opcuaToMqtt.counters,
+      commands: dispatcher.counters,
       brokerConnected: () => source.connected,
       brokerProtocol: () => source.protocol,
-      deviceCount: () => this.mqttToOpcua?.deviceCount ?? 0,
-      pointCount: () => this.mqttToOpcua?.pointCount ?? 0,
+      deviceCount: () => this.mirror?.deviceCount ?? 0,
+      pointCount: () => this.mirror?.pointCount ?? 0,
     });
     diagnostics.build();
 
     const health = new DeviceHealth(ns, this.config.mapping.offlineAfter * 1000, getLogger("gateway:health"));
     this.health = health;
-    const mqttToOpcua = new MqttToOpcua(
+    const mirror = new PointMirror(
       this.config,
       this.catalog,
       nodes,
@@ -179,28 +179,28 @@ export class Gateway {
         reported: (device, online, now) => health.report(device, online, now),
       },
     );
-    this.mqttToOpcua = mqttToOpcua;
-    mqttToOpcua.start();
+    this.mirror = mirror;
+    mirror.start();
     health.start();
 
     let everConnected = false;
     await source.start({
-      message: (topic, payload) => mqttToOpcua.handle(topic, payload),
-      reply: (topic, payload, correlationData) => opcuaToMqtt.handleReply(topic, payload, correlationData),
+      message: (topic, payload) => mirror.handle(topic, payload),
+      reply: (topic, payload, correlationData) => dispatcher.handleReply(topic, payload, correlationData),
       connected: () => {
         if (everConnected) this.counters.brokerReconnects++;
         everConnected = true;
-        mqttToOpcua.connectionRestored();
+        mirror.connectionRestored();
       },
       disconnected: (reason) => {
         this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason });
-        mqttToOpcua.connectionLost();
+        mirror.connectionLost();
       },
       subscriptions: (state) => {
         // Every refused filter is asked again in each SUBACK: each answer refuses them all anew.
         this.counters.subscriptionRefusals += state.refused.length;
         this.subscriptions = state;
-        mqttToOpcua.subscriptionsChanged(state);
+        mirror.subscriptionsChanged(state);
       },
       sessionTakenOver: (takeover) => {
         this.counters.sessionTakeovers++;
@@ -208,32 +208,32 @@ export class Gateway {
       },
     });
     // Not connected after the first attempt: the points say so until the broker answers.
-    if (!source.connected) mqttToOpcua.connectionLost();
+    if (!source.connected) mirror.connectionLost();
 
     await server.start();
     this.opcuaListening = true;
     this.logger.info("gateway started", {
       endpoint: this.endpointUrl,
       broker: redactUrl(this.config.mqtt.url) || `embedded, port ${this.brokerPort}`,
-      points: mqttToOpcua.pointCount,
-      devices: mqttToOpcua.deviceCount,
+      points: mirror.pointCount,
+      devices: mirror.deviceCount,
       startupMs: Math.round(performance.now() - started),
     });
   }
 
   /** OPC UA sessions are closed; the MQTT session is left to the broker for the next start. */
   async stop(): Promise<void> {
-    const { server, source, mqttToOpcua, opcuaToMqtt, http } = this;
+    const { server, source, mirror, dispatcher, http } = this;
     this.opcuaListening = false;
     this.http = null;
     this.server = null;
     this.source = null;
-    this.mqttToOpcua = null;
-    this.opcuaToMqtt = null;
-    opcuaToMqtt?.stop();
+    this.mirror = null;
+    this.dispatcher = null;
+    dispatcher?.stop();
     this.health?.stop();
     await source?.stop();
-    mqttToOpcua?.stop();
+    mirror?.stop();
     if (server) await server.shutdown(1000);
     await http?.stop();
     this.logger.info("gateway stopped");
@@ -248,8 +248,8 @@ export class Gateway {
     return this.source instanceof EmbeddedBroker ? this.source.port : 0;
   }
 
-  get ingest(): MqttToOpcua | null {
-    return this.mqttToOpcua;
+  get ingest(): PointMirror | null {
+    return this.mirror;
   }
 
   /** The port of /healthz, /readyz and /metrics (useful with http.port 0); 0 when disabled. */
@@ -289,11 +289,11 @@ export class Gateway {
     if (!this.config.http.enabled) return;
     const metrics = new GatewayMetrics({
       counters: this.counters,
-      commands: () => this.opcuaToMqtt?.counters ?? null,
+      commands: () => this.dispatcher?.counters ?? null,
       brokerConnected: () => this.source?.connected ?? false,
       refusedSubscriptions: () => this.subscriptions.refused.length,
-      deviceCount: () => this.mqttToOpcua?.deviceCount ?? 0,
-      pointCount: () => this.mqttToOpcua?.pointCount ?? 0,
+      deviceCount: () => this.mirror?.deviceCount ?? 0,
+      pointCount: () => this.mirror?.pointCount ?? 0,
       opcua: () => ({
         sessions: this.server?.currentSessionCount ?? 0,
         subscriptions: this.server?.currentSubscriptionCount ?? 0,

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../../src/paths.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 /** Runs the CLI as a user would (a child process), with optional standard input. */
 export function runCli(

@@ -1,4 +1,4 @@
-import type { DecodeFailure } from "./mapping/payload.js";
+import type { DecodeFailure } from "./payload.js";
 
 /** Why a message was not mirrored; each reason is a counter in diagnostics and metrics. */
 export type RejectReason =
@@ -66,7 +66,7 @@ export class IngestCounters {
   decoded = 0;
   rejected = 0;
   readonly rejectedBy = new Map<RejectReason, number>(REJECT_REASONS.map((r) => [r, 0]));
-  /** Distinct topics seen that the catalog does not know (bounded, see MqttToOpcua). */
+  /** Distinct topics seen that the catalog does not know (bounded, see PointMirror). */
   unknownTopics = 0;
   brokerReconnects = 0;
   /** Topic filters the broker refused in a SUBACK (each refusal, a filter asked again counts again). */
@@ -103,3 +103,19 @@ export class IngestCounters {
     return counts;
   }
 }
+
+/** Command totals for diagnostics; plain fields. */
+export class CommandCounters {
+  calls = 0;
+  succeeded = 0;
+  rejected = 0;
+  noCommunication = 0;
+  timedOut = 0;
+  lateReplies = 0;
+  /** Answers to a waiting command that came on another device's reply topic: refused, never delivered. */
+  refusedReplies = 0;
+  lastLatencyMs = 0;
+}
+
+/** What became of a call, as CommandCounters counts it. */
+export type CommandOutcomeKind = "succeeded" | "rejected" | "noCommunication" | "timedOut";

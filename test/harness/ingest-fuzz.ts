@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { StatusCodes } from "node-opcua";
-import { DECODE_FAILURES, type RejectReason } from "../../src/counters.js";
+import { DECODE_FAILURES, type RejectReason } from "../../src/mapping/counters.js";
 import type { DecodeFailure } from "../../src/mapping/payload.js";
 import {
   type Counts,
@@ -15,7 +15,7 @@ import {
 
 /**
  * Bad-input fuzzing of the ingest path (issue 7, item 5): fast-check draws a topic and a payload,
- * MqttToOpcua.handle takes them on a real gateway, and every case is checked against what the README
+ * PointMirror.handle takes them on a real gateway, and every case is checked against what the README
  * promises: nothing thrown, nothing counted by the catch-all, received = decoded + rejected, a
  * payload beyond mapping.maxPayloadBytes counted and creating nothing, a point's status
  * BadDecodingError with its last value kept when its payload cannot be read, and Object.prototype
@@ -265,7 +265,7 @@ export interface FuzzFigures {
   decodeErrorsOnPoints: number;
   devices: number;
   rememberedUnknown: number;
-  /** Messages the catch-all in MqttToOpcua.handle took: 0, or the run fails. */
+  /** Messages the catch-all in PointMirror.handle took: 0, or the run fails. */
   internalErrors: number;
 }
 

@@ -1,10 +1,10 @@
 import type net from "node:net";
-import { chunkHeader, connectRaw, encodeHello, readReply } from "../helpers/uacp.js";
+import { chunkHeader, connectRaw, encodeHello, readReply } from "./uacp.js";
 
 /**
  * The attackers of hostile-opcua.test.ts, in a process of their own so that the legitimate
  * client's round trip measures the gateway, not the attackers' event loop:
- *   node --import tsx test/reliability/hostile-opcua-attacker.ts <endpointUrl> <connections> <seconds> <attacks,...> [<OPN hex>]
+ *   node --import tsx test/harness/hostile-opcua-attacker.ts <endpointUrl> <connections> <seconds> <attacks,...> [<OPN hex>]
  * Prints the number of connections made when the time is up.
  */
 

@@ -1,6 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { BROKER_REFUSALS, DECODE_FAILURES, type IngestCounters, REJECT_REASONS } from "./counters.js";
-import type { CommandCounters, CommandOutcomeKind } from "./opcua-to-mqtt.js";
+import {
+  BROKER_REFUSALS,
+  type CommandCounters,
+  type CommandOutcomeKind,
+  DECODE_FAILURES,
+  type IngestCounters,
+  REJECT_REASONS,
+} from "../mapping/counters.js";
 
 /** Where the figures come from; read at scrape time, so the message path pays nothing for metrics. */
 export interface MetricSources {
@@ -34,7 +40,7 @@ const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
  * The gateway's Prometheus metrics, in a registry of its own (several gateways in one process
  * each have theirs). Counters mirror the plain totals the gateway keeps anyway (collect() copies
  * them at scrape time); only the command latency histogram is fed per call, through the
- * OpcuaToMqtt hook.
+ * CommandDispatcher hook.
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -183,7 +189,7 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The OpcuaToMqtt hook: one observation per finished call. */
+  /** The CommandDispatcher hook: one observation per finished call. */
   observeCommand(latencyMs: number, outcome: CommandOutcomeKind): void {
     this.commandLatency.observe({ outcome }, latencyMs / 1000);
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ErrorObject } from "ajv";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
-import type { Problem } from "../errors.js";
+import type { Problem } from "./errors.js";
 
 /** A YAML file parsed to plain data, able to say on which line any part of it stands. */
 export interface YamlSource {

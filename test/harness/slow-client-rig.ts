@@ -1,13 +1,13 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { AttributeIds, type ClientSubscription, type DataValue, TimestampsToReturn } from "node-opcua";
-import { startGateway } from "../helpers/gateway.js";
-import { connectClient, nodeOf, type TestClient } from "../helpers/opcua-client.js";
+import { startGateway } from "./gateway.js";
+import { connectClient, nodeOf, type TestClient } from "./opcua-client.js";
 
 /**
  * Issue 7, item 7a, shared by test/reliability/hostile-clients.test.ts and `npm run soak`: a client
  * that stops sending Publish requests while its monitored items change fast, and another client
- * whose notification latency is measured meanwhile. Values go in through MqttToOpcua.handle, in
+ * whose notification latency is measured meanwhile. Values go in through PointMirror.handle, in
  * process; the heap is measured after a forced GC once a second.
  */
 

@@ -1,7 +1,7 @@
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../shared/errors.js";
 
 /** Where MQTT messages come from: a client of an external broker, or the embedded broker itself. */
-export interface MessageSource {
+export interface BrokerLink {
   /** Starts delivering; resolves once subscribed (or once the first attempt failed, for a client). */
   start(handlers: SourceHandlers): Promise<void>;
   stop(): Promise<void>;

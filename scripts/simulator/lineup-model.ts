@@ -1,5 +1,5 @@
 /**
- * Value models of the switchgear-lineup simulator (scripts/simulate.ts), kept free of I/O so that
+ * Value models of the switchgear-lineup simulator (scripts/simulator/main.ts), kept free of I/O so that
  * they can be unit tested: lineup state → next state, catalog point → value, value → payload.
  *
  * The physics is deliberately simple but self-consistent, so that a gateway under test shows
@@ -12,7 +12,7 @@
  * dataType, alarm flag and browse name, and falls back to a generic value of the right type for a
  * point it does not recognise, so a user's catalog edits never break the simulator.
  */
-import { INTEGER_RANGES, type PointDef } from "../src/model/catalog-types.js";
+import { INTEGER_RANGES, type PointDef } from "../../src/model/catalog-types.js";
 
 export type Value = number | boolean | string;
 export type Phase = 0 | 1 | 2;

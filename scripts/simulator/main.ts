@@ -12,7 +12,7 @@
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from "mqtt";
-import { loadCatalog } from "../src/model/catalog-loader.js";
+import { loadCatalog } from "../../src/model/catalog-loader.js";
 import {
   alarmRules,
   type CompiledPoint,

@@ -1,11 +1,11 @@
 import { isDeepStrictEqual } from "node:util";
-import { envKeys, type Setup } from "./config/config-loader.js";
-import type { GatewayConfig } from "./config/config-types.js";
-import { formatProblem, type Problem } from "./errors.js";
-import { configureLogging, type Logger } from "./logger.js";
-import type { Catalog } from "./model/catalog-types.js";
-import type { CommandDef } from "./model/command-catalog.js";
-import type { UserDef } from "./security/users.js";
+import { envKeys, type Setup } from "../config/config-loader.js";
+import type { GatewayConfig } from "../config/config-types.js";
+import type { Catalog } from "../model/catalog-types.js";
+import type { CommandDef } from "../model/command-catalog.js";
+import type { UserDef } from "../security/users.js";
+import { formatProblem, type Problem } from "../shared/errors.js";
+import { configureLogging, type Logger } from "../shared/logger.js";
 
 type DeviceDecl = GatewayConfig["devices"][number];
 

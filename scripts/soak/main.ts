@@ -18,7 +18,7 @@
  *   };
  *
  * (or `export const scenarios: SoakScenario[]` for several variants), with
- * `import type { SoakScenario } from "../soak.js";`. run() injects its fault, asserts what it
+ * `import type { SoakScenario } from "../../soak.js";`. run() injects its fault, asserts what it
  * must (throw on a broken promise: the soak run fails) and returns its figures (label ⇒ number or
  * text), printed in that order. It starts and stops what it needs (see test/reliability/*.ts for
  * gateway rigs); its size comes from `quick`, `durationS` (--duration, for time-based scenarios)
@@ -31,7 +31,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { PROJECT_ROOT } from "../src/paths.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 export type SoakFigures = Record<string, number | string>;
 

@@ -20,9 +20,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadCatalog } from "../src/model/catalog-loader.js";
-import { PROJECT_ROOT } from "../src/paths.js";
-import { RUNTIME_FLAGS } from "../src/runtime-flags.js";
+import { loadCatalog } from "../../src/model/catalog-loader.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { RUNTIME_FLAGS } from "../../src/shared/runtime-flags.js";
 import {
   CRITERION,
   describeCriterion,
@@ -31,10 +31,10 @@ import {
   loadOver,
   rateOver,
   type StepVerdict,
-} from "./bench/analysis.js";
-import { type BenchBroker, startBroker } from "./bench/broker.js";
-import { Child, cpuMsOf, installCleanup, machineCpuMs, stopAllChildren } from "./bench/children.js";
-import { benchLayout, epochMs, type Msg } from "./bench/common.js";
+} from "./analysis.js";
+import { type BenchBroker, startBroker } from "./broker.js";
+import { Child, cpuMsOf, installCleanup, machineCpuMs, stopAllChildren } from "./children.js";
+import { benchLayout, epochMs, type Msg } from "./common.js";
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -183,7 +183,7 @@ const machine = {
   totalMemoryGiB: round(totalmem() / 2 ** 30, 1),
   kernel: release(),
   node: process.version,
-  /** Given to the gateway and to the bare subscriber (src/runtime-flags.ts). */
+  /** Given to the gateway and to the bare subscriber (src/shared/runtime-flags.ts). */
   receiverNodeFlags: [...RUNTIME_FLAGS],
   packages: { "node-opcua": versionOf("node-opcua"), mqtt: versionOf("mqtt"), aedes: versionOf("aedes") },
   broker: { kind: "", version: "" },
@@ -735,7 +735,7 @@ notes.push(
     "It includes the wait for the next publishing cycle (0..interval).",
 );
 notes.push(
-  "Heap and RSS per point: growth across the building of the declared points (MqttToOpcua.start), " +
+  "Heap and RSS per point: growth across the building of the declared points (PointMirror.start), " +
     "after forced GC; 'all-in' divides the whole start-up's growth (nodeset, server, points) by the points.",
 );
 

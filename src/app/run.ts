@@ -1,8 +1,8 @@
-import { checkSetup, loadSetup } from "./config/config-loader.js";
-import { reloadConfig } from "./config-reload.js";
+import { checkSetup, loadSetup } from "../config/config-loader.js";
+import { configureLogging, getLogger, type Logger } from "../shared/logger.js";
+import { missingRuntimeFlags } from "../shared/runtime-flags.js";
 import { Gateway } from "./gateway.js";
-import { configureLogging, getLogger, type Logger } from "./logger.js";
-import { missingRuntimeFlags } from "./runtime-flags.js";
+import { reloadConfig } from "./reload.js";
 
 /**
  * `smartgear-gateway run`: start, reload what can be reloaded on SIGHUP, stop cleanly on

@@ -1,27 +1,27 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type DataValue, NodeId, NodeIdType, type OPCUAServer, type UAVariable } from "node-opcua";
-import { REJECT_REASONS, type RejectReason } from "../../src/counters.js";
-import type { Gateway } from "../../src/gateway.js";
-import type { MqttToOpcua } from "../../src/mqtt-to-opcua.js";
-import { RateLimitedLog } from "../../src/rate-limited-log.js";
-import { startGateway } from "../helpers/gateway.js";
+import type { Gateway } from "../../src/app/gateway.js";
+import type { PointMirror } from "../../src/bridge/point-mirror.js";
+import { REJECT_REASONS, type RejectReason } from "../../src/mapping/counters.js";
+import { RateLimitedLog } from "../../src/shared/rate-limited-log.js";
+import { startGateway } from "./gateway.js";
 
 /**
  * What the reliability scenarios share (vitest tests and `npm run soak` alike): a real gateway whose
- * ingest path (MqttToOpcua.handle) is driven in-process, a view of its counters, its variables,
+ * ingest path (PointMirror.handle) is driven in-process, a view of its counters, its variables,
  * the "internal error" lines its catch-all logs, and garbage collection on demand.
  */
 export interface IngestRig {
   gateway: Gateway;
-  ingest: MqttToOpcua;
+  ingest: PointMirror;
   /** The variable mirrored from `topic`, or null when there is none. */
   variable(topic: string): UAVariable | null;
   read(topic: string): DataValue | null;
   counts(): Counts;
-  /** Messages MqttToOpcua.handle's catch-all counted ("internal error: …"): a bug each. */
+  /** Messages PointMirror.handle's catch-all counted ("internal error: …"): a bug each. */
   internalErrors: string[];
-  /** The distinct unknown topics MqttToOpcua remembers (bounded at 10,000). */
+  /** The distinct unknown topics PointMirror remembers (bounded at 10,000). */
   rememberedUnknown(): number;
   stop(): Promise<void>;
 }

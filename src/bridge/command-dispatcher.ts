@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type StatusCode, StatusCodes } from "node-opcua";
-import type { Logger } from "./logger.js";
 import {
   buildPayload,
   checkArguments,
@@ -9,29 +8,15 @@ import {
   deviceReplyTopic,
   parseReply,
   renderTopic,
-} from "./mapping/command-encoding.js";
-import { deviceKeyOf } from "./mapping/topic.js";
-import type { CommandDef } from "./model/command-catalog.js";
-import { type MessageSource, NotConnectedError } from "./mqtt/message-source.js";
-import { RateLimitedLog } from "./rate-limited-log.js";
-import { type RoleName, satisfies } from "./security/role-names.js";
-
-/** Who calls: what the audit log records and what the role check needs. */
-export interface Caller {
-  user: string;
-  session: string;
-  roles: readonly RoleName[];
-  /** The call came over a signed (or signed and encrypted) secure channel. */
-  secure: boolean;
-}
-
-export interface CommandOutcome {
-  status: StatusCode;
-  inputArgumentResults?: StatusCode[];
-  commandId: string;
-  deviceStatus: string;
-  reply: string;
-}
+} from "../mapping/command-encoding.js";
+import { CommandCounters, type CommandOutcomeKind } from "../mapping/counters.js";
+import { deviceKeyOf } from "../mapping/topic.js";
+import type { CommandDef } from "../model/command-catalog.js";
+import { type BrokerLink, NotConnectedError } from "../mqtt/broker-link.js";
+import type { Caller, CommandOutcome, CommandPort } from "../opcua/ports.js";
+import { satisfies } from "../security/role-names.js";
+import type { Logger } from "../shared/logger.js";
+import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
 /** true when `work` settles within `ms`, false when the time runs out first. */
 async function withinMs(work: Promise<void>, ms: number): Promise<boolean> {
@@ -45,22 +30,6 @@ async function withinMs(work: Promise<void>, ms: number): Promise<boolean> {
     clearTimeout(timer);
   }
 }
-
-/** Command totals for diagnostics; plain fields. */
-export class CommandCounters {
-  calls = 0;
-  succeeded = 0;
-  rejected = 0;
-  noCommunication = 0;
-  timedOut = 0;
-  lateReplies = 0;
-  /** Answers to a waiting command that came on another device's reply topic: refused, never delivered. */
-  refusedReplies = 0;
-  lastLatencyMs = 0;
-}
-
-/** What became of a call, as CommandCounters counts it. */
-export type CommandOutcomeKind = "succeeded" | "rejected" | "noCommunication" | "timedOut";
 
 function outcomeKind(status: StatusCode): CommandOutcomeKind {
   if (status === StatusCodes.Good) return "succeeded";
@@ -77,17 +46,17 @@ interface Pending {
 }
 
 /**
- * opcuaToMqtt: turns an OPC UA method call into one MQTT command published with the command's QoS
+ * dispatcher: turns an OPC UA method call into one MQTT command published with the command's QoS
  * (2 by default), and tells the caller what happened: published (PUBCOMP), answered, refused,
  * or not delivered. Every call goes to the audit log, whatever its outcome.
  */
-export class OpcuaToMqtt {
+export class CommandDispatcher implements CommandPort {
   readonly counters = new CommandCounters();
   private readonly pending = new Map<string, Pending>();
   private readonly replyLog: RateLimitedLog;
 
   constructor(
-    private readonly source: MessageSource,
+    private readonly source: BrokerLink,
     private readonly logger: Logger,
     private readonly audit: Logger,
     /** Each finished call, for metrics (a latency histogram needs every observation). */

@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
 import winston from "winston";
 import { buildConfig } from "../../src/config/config-loader.js";
-import { parseYamlText } from "../../src/config/yaml-source.js";
+import type { SessionTakeover, SubscriptionState } from "../../src/mqtt/broker-link.js";
 import { IngestClient } from "../../src/mqtt/ingest-client.js";
-import type { SessionTakeover, SubscriptionState } from "../../src/mqtt/message-source.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
 import { testEnv } from "./gateway.js";
 
 /**

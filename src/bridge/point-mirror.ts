@@ -1,19 +1,19 @@
 import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
-import type { GatewayConfig } from "./config/config-types.js";
-import type { IngestCounters, RejectReason } from "./counters.js";
-import type { Logger } from "./logger.js";
-import { coerceValue } from "./mapping/coerce.js";
-import { decodePayload } from "./mapping/payload.js";
-import { POINT_STATUS, statusOfQuality } from "./mapping/status.js";
-import { parseStatus, type StatusTopics } from "./mapping/status-topic.js";
-import { type ParsedTopic, parseTopic } from "./mapping/topic.js";
-import type { Catalog, PointDef } from "./model/catalog-types.js";
-import { unmappedPoint } from "./model/unmapped-point.js";
-import type { SubscriptionState } from "./mqtt/message-source.js";
-import { topicMatchesFilter } from "./mqtt/topic-filter.js";
-import type { DeviceId, DeviceNodes } from "./opcua/device-nodes.js";
-import { variantOf, writePoint } from "./opcua/patches/point-writer.js";
-import { RateLimitedLog } from "./rate-limited-log.js";
+import type { GatewayConfig } from "../config/config-types.js";
+import { coerceValue } from "../mapping/coerce.js";
+import type { IngestCounters, RejectReason } from "../mapping/counters.js";
+import { parseStatus, type StatusTopics } from "../mapping/device-status-topic.js";
+import { decodePayload } from "../mapping/payload.js";
+import { POINT_STATUS, statusOfQuality } from "../mapping/point-status.js";
+import { type ParsedTopic, parseTopic } from "../mapping/topic.js";
+import { topicMatchesFilter } from "../mapping/topic-filter.js";
+import type { Catalog, PointDef } from "../model/catalog-types.js";
+import { unmappedPoint } from "../model/unmapped-point.js";
+import type { SubscriptionState } from "../mqtt/broker-link.js";
+import type { DeviceId, DeviceNodes } from "../opcua/device-nodes.js";
+import { variantOf, writePoint } from "../opcua/patches/point-writer.js";
+import type { Logger } from "../shared/logger.js";
+import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
 /** What the gateway knows of one device: identity, node, and the figures diagnostics show. */
 export interface DeviceState extends DeviceId {
@@ -45,10 +45,10 @@ interface PointState {
 const MAX_REMEMBERED_UNKNOWN = 10_000;
 
 /**
- * mqttToOpcua: turns each MQTT message into a value, status and timestamp on its OPC UA variable,
+ * mirror: turns each MQTT message into a value, status and timestamp on its OPC UA variable,
  * and keeps every point's status honest when the broker goes away or a point goes quiet.
  */
-export class MqttToOpcua {
+export class PointMirror {
   private readonly devices = new Map<string, DeviceState>();
   /** Keyed by the whole topic: a known topic costs one lookup before decoding. */
   private readonly points = new Map<string, PointState>();

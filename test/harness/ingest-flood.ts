@@ -6,7 +6,7 @@ import { type IngestRig, memory, startIngestRig } from "./ingest-harness.js";
 /**
  * Floods of the ingest path (issue 7, item 6): `names` messages each naming a device never seen,
  * then `names` messages each with a topic id the catalog does not know, handed to
- * MqttToOpcua.handle in chunks with the event loop let run between chunks (as the MQTT socket
+ * PointMirror.handle in chunks with the event loop let run between chunks (as the MQTT socket
  * delivers them: a read's worth at a time). The transport is not the point here; the maps,
  * nodes and counters behind it are.
  */
@@ -14,7 +14,7 @@ import { type IngestRig, memory, startIngestRig } from "./ingest-harness.js";
 /** The default mapping.maxDevices. */
 export const FLOOD_MAX_DEVICES = 1000;
 export const FLOOD_YAML = `mapping:\n  maxDevices: ${FLOOD_MAX_DEVICES}\n`;
-/** MqttToOpcua remembers this many distinct unknown topics; beyond, it only counts them. */
+/** PointMirror remembers this many distinct unknown topics; beyond, it only counts them. */
 export const REMEMBERED_UNKNOWN = 10_000;
 
 export interface FloodPhase {

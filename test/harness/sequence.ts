@@ -1,5 +1,5 @@
 import mqtt, { type MqttClient } from "mqtt";
-import { MqttToOpcua } from "../../src/mqtt-to-opcua.js";
+import { PointMirror } from "../../src/bridge/point-mirror.js";
 import { waitFor } from "./wait.js";
 
 /** A topic the sequence publisher feeds, at one QoS. */
@@ -140,20 +140,20 @@ export interface SeqTally {
 
 /**
  * Counts, per topic and seq, the messages that reached the gateway's mirror: it wraps
- * MqttToOpcua.handle, the one call every message from the broker goes through.
+ * PointMirror.handle, the one call every message from the broker goes through.
  */
 export class SeqReceiver {
   readonly seen = new Map<string, Map<number, number>>();
 
   /**
-   * Wraps MqttToOpcua.prototype.handle, so that every gateway of this process is counted from its
+   * Wraps PointMirror.prototype.handle, so that every gateway of this process is counted from its
    * first message, also those a restarted gateway receives before start() returns; returns the undo.
    */
   tapAll(): () => void {
-    const proto = MqttToOpcua.prototype;
+    const proto = PointMirror.prototype;
     const handle = proto.handle;
     const receiver = this;
-    proto.handle = function (this: MqttToOpcua, topic, payload, now) {
+    proto.handle = function (this: PointMirror, topic, payload, now) {
       receiver.record(topic, payload);
       handle.call(this, topic, payload, now);
     };
