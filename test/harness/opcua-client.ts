@@ -1,3 +1,4 @@
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AttributeIds,
@@ -105,9 +106,9 @@ export async function connectClient(endpointUrl: string, options: ClientOptions 
 /**
  * A client over SignAndEncrypt whose certificate the gateway trusts: the first attempt is refused
  * and files the certificate in the server's rejected/, which is then trusted as an operator would.
- * node-opcua forgets a rejected certificate only when its folder watcher saw the file arrive
- * before it left (else it stays rejected until a restart): the helper lets the watcher see it first,
- * as an operator, slower than a test, always does.
+ * node-opcua forgets a rejected certificate only when its folder watcher saw the file arrive before
+ * it left (else it stays rejected until a restart): the helper lets the watcher see it first, as an
+ * operator, slower than a test, always does, and on a loaded machine files it again until it has.
  */
 export async function connectTrusted(
   endpointUrl: string,
@@ -125,12 +126,20 @@ export async function connectTrusted(
     const store = new PkiStore(serverPki);
     const certificate = clientCertificateFile(options.pkiFolder);
     const { thumbprint } = describeCertificate("rejected", certificate);
-    await waitFor("the refused certificate in the server's rejected/", () =>
-      store.list().some((e) => e.list === "rejected" && e.thumbprint === thumbprint),
-    );
-    await new Promise((r) => setTimeout(r, WATCHER_SETTLE_MS));
-    store.trust(certificate);
-    return waitFor("a trusted connection", () => connectClient(endpointUrl, secure), 20_000, 250);
+    const rejected = () => store.list().some((e) => e.list === "rejected" && e.thumbprint === thumbprint);
+    await waitFor("the refused certificate in the server's rejected/", rejected);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, WATCHER_SETTLE_MS));
+      store.trust(certificate);
+      try {
+        return await waitFor("a trusted connection", () => connectClient(endpointUrl, secure), 3_000, 250);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        // Still refused: the watcher missed the file. Filed again, it sees it; trust() then removes it.
+        if (!rejected()) copyFileSync(certificate, join(serverPki, "rejected", `again-${thumbprint}.pem`));
+      }
+    }
   }
 }
 
