@@ -1,4 +1,4 @@
-import type { DeviceAddress } from "./command-encoding.js";
+import type { DeviceId } from "../model/device-identity.js";
 
 const PLACEHOLDERS = ["deviceType", "deviceName", "deviceSource"] as const;
 
@@ -20,7 +20,7 @@ export class StatusTopics {
   }
 
   /** The device a status topic names, or null when the topic is not a status topic. */
-  match(topic: string): DeviceAddress | null {
+  match(topic: string): DeviceId | null {
     const parts = topic.split("/");
     if (parts.length !== this.levels.length) return null;
     const found: Partial<Record<(typeof PLACEHOLDERS)[number], string>> = {};

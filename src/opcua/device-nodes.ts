@@ -10,8 +10,8 @@ import {
   type UAObject,
   type UAVariable,
 } from "node-opcua";
-import { deviceKeyOf } from "../mapping/topic.js";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import {
   accessLevelOf,
   folderTypeName,
@@ -22,13 +22,6 @@ import {
 import { browseNameOf, stringNodeId } from "./node-ids.js";
 import { setInitialStatus } from "./patches/point-writer.js";
 import { VariableFactory, type VariableShape } from "./patches/variable-factory.js";
-
-/** A device's identity: the last three levels of its topics. */
-export interface DeviceId {
-  deviceType: string;
-  deviceName: string;
-  deviceSource: string;
-}
 
 /** Told of what DeviceNodes creates, e.g. to hang commands on it. */
 export interface DeviceNodesListener {
@@ -96,7 +89,7 @@ export class DeviceNodes {
         typeDefinition: this.model.deviceType,
         // Its alarms are raised on it: a client may subscribe to one device's events.
         eventNotifier: 1,
-        description: `Sm@rtGear device ${id.deviceType}/${id.deviceName}/${id.deviceSource}`,
+        description: `Sm@rtGear device ${deviceKeyOf(id)}`,
       });
       this.nodes.set(key, device);
       this.listener.folderCreated(device, key, [], id);
