@@ -3,6 +3,7 @@ import { ROLES, type RoleName } from "../security/role-names.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import type { Catalog, PointDef } from "./catalog-types.js";
+import { DEVICE_ID_PARTS } from "./device-identity.js";
 
 /** Argument types a command accepts; Json is a String that must hold a JSON object. */
 export const ARGUMENT_TYPES = ["Boolean", "UInt16", "UInt32", "Int32", "Double", "String", "Json"] as const;
@@ -39,7 +40,7 @@ export interface CommandDef {
   acknowledgeOf?: string;
 }
 
-export const TOPIC_PLACEHOLDERS = ["family", "id", "deviceType", "deviceName", "deviceSource"] as const;
+export const TOPIC_PLACEHOLDERS = ["family", "id", ...DEVICE_ID_PARTS] as const;
 
 const reply = {
   type: "object",

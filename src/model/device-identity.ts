@@ -10,6 +10,13 @@ export interface DeviceId {
   readonly deviceSource: string;
 }
 
+/** The parts of a DeviceId, in topic order: also the placeholders a topic template may name them by. */
+export const DEVICE_ID_PARTS = [
+  "deviceType",
+  "deviceName",
+  "deviceSource",
+] as const satisfies readonly (keyof DeviceId)[];
+
 /**
  * `<deviceType>/<deviceName>/<deviceSource>`: the one string that names a device, as a map key,
  * in NodeIds, log lines and metrics, and as the tail of its reply topic.
