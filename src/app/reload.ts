@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import { envKeys, type Setup } from "../config/config-loader.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Catalog } from "../model/catalog-types.js";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
 import { type DeviceDeclaration, declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { UserDef } from "../security/users.js";
 import { formatProblem, type Problem } from "../shared/errors.js";

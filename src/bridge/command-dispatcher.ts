@@ -9,7 +9,7 @@ import {
   renderTopic,
 } from "../mapping/command-encoding.js";
 import { CommandCounters, type CommandOutcomeKind } from "../mapping/counters.js";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { type BrokerLink, NotConnectedError } from "../mqtt/broker-link.js";
 import type { Caller, CommandOutcome, CommandPort } from "../opcua/ports.js";

@@ -1,6 +1,6 @@
 import { type StatusCode, StatusCodes } from "node-opcua";
 import { INTEGER_RANGES } from "../model/catalog-types.js";
-import type { CommandDef, CommandInput } from "../model/command-catalog.js";
+import type { CommandDef, CommandInput } from "../model/command-catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 
 export type CheckedArguments =

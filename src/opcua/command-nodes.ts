@@ -15,7 +15,7 @@ import {
   type VariantOptions,
   WellKnownRoles,
 } from "node-opcua";
-import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog.js";
+import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog-types.js";
 import type { DeviceId } from "../model/device-identity.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";

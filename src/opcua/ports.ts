@@ -1,5 +1,5 @@
 import type { StatusCode, UAObject } from "node-opcua";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
 import type { DeviceId } from "../model/device-identity.js";
 import type { RoleName } from "../security/role-names.js";
 
