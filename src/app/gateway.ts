@@ -9,7 +9,7 @@ import { GatewayMetrics } from "../http/metrics.js";
 import { IngestCounters } from "../mapping/counters.js";
 import { StatusTopics } from "../mapping/device-status-topic.js";
 import type { Catalog } from "../model/catalog-types.js";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
 import type { BrokerLink, SessionTakeover, SubscriptionState } from "../mqtt/broker-link.js";
 import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
 import { IngestClient } from "../mqtt/ingest-client.js";

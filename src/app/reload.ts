@@ -2,12 +2,11 @@ import { isDeepStrictEqual } from "node:util";
 import { envKeys, type Setup } from "../config/config-loader.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Catalog } from "../model/catalog-types.js";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
+import { type DeviceDeclaration, declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { UserDef } from "../security/users.js";
 import { formatProblem, type Problem } from "../shared/errors.js";
 import { configureLogging, type Logger } from "../shared/logger.js";
-
-type DeviceDecl = GatewayConfig["devices"][number];
 
 /**
  * The keys a running gateway takes over without a restart, and so without dropping an OPC UA
@@ -27,9 +26,9 @@ export const RELOADABLE_KEYS: readonly string[] = [
 export interface ReloadPlan {
   applied: string[];
   /** Declared devices new in the file: created now, with all their points. */
-  devicesAdded: DeviceDecl[];
+  devicesAdded: DeviceDeclaration[];
   /** Declared devices gone from the file: their nodes stay until a restart. */
-  devicesRemoved: DeviceDecl[];
+  devicesRemoved: DeviceDeclaration[];
   /** Changed keys (and files read at start) that take effect only after a restart. */
   needsRestart: string[];
 }
@@ -43,11 +42,11 @@ export interface ReloadTarget {
   readonly ingest: {
     setStaleTimes(staleAfter: GatewayConfig["mapping"]["staleAfter"]): void;
     /** Returns the devices it could not create (mapping.maxDevices reached). */
-    declareDevices(devices: readonly DeviceDecl[]): DeviceDecl[];
+    declareDevices(devices: readonly DeviceDeclaration[]): DeviceDeclaration[];
   } | null;
 }
 
-const deviceKey = (d: DeviceDecl) => `${d.type}/${d.name}/${d.source}`;
+const deviceKey = (d: DeviceDeclaration) => deviceKeyOf(declaredDeviceId(d));
 
 function valueAt(config: GatewayConfig, path: readonly string[]): unknown {
   return path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], config);

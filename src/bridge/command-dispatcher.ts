@@ -3,15 +3,14 @@ import { type StatusCode, StatusCodes } from "node-opcua";
 import {
   buildPayload,
   checkArguments,
-  type DeviceAddress,
   deviceOfReplyTopic,
   deviceReplyTopic,
   parseReply,
   renderTopic,
 } from "../mapping/command-encoding.js";
 import { CommandCounters, type CommandOutcomeKind } from "../mapping/counters.js";
-import { deviceKeyOf } from "../mapping/topic.js";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { type BrokerLink, NotConnectedError } from "../mqtt/broker-link.js";
 import type { Caller, CommandOutcome, CommandPort } from "../opcua/ports.js";
 import { satisfies } from "../security/role-names.js";
@@ -67,7 +66,7 @@ export class CommandDispatcher implements CommandPort {
 
   async call(
     command: CommandDef,
-    device: DeviceAddress,
+    device: DeviceId,
     args: readonly unknown[],
     caller: Caller,
   ): Promise<CommandOutcome> {
@@ -101,7 +100,7 @@ export class CommandDispatcher implements CommandPort {
 
   private async execute(
     command: CommandDef,
-    device: DeviceAddress,
+    device: DeviceId,
     args: readonly unknown[],
     caller: Caller,
     commandId: string,

@@ -8,9 +8,10 @@ import { POINT_STATUS, statusOfQuality } from "../mapping/point-status.js";
 import { type ParsedTopic, parseTopic } from "../mapping/topic.js";
 import { topicMatchesFilter } from "../mapping/topic-filter.js";
 import type { Catalog, PointDef } from "../model/catalog-types.js";
+import { type DeviceId, declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { unmappedPoint } from "../model/unmapped-point.js";
 import type { SubscriptionState } from "../mqtt/broker-link.js";
-import type { DeviceId, DeviceNodes } from "../opcua/device-nodes.js";
+import type { DeviceNodes } from "../opcua/device-nodes.js";
 import { variantOf, writePoint } from "../opcua/patches/point-writer.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
@@ -242,7 +243,7 @@ export class PointMirror {
 
   /** A device's last will or status message: its Online state, for a device the gateway knows. */
   private statusMessage(topic: string, id: DeviceId, payload: Uint8Array, now: number): void {
-    const device = this.devices.get(`${id.deviceType}/${id.deviceName}/${id.deviceSource}`);
+    const device = this.devices.get(deviceKeyOf(id));
     const online = parseStatus(payload);
     if (online === null) {
       this.reject("noValue", topic, 'a status is online/offline, true/false, 1/0 or {"status": …}');
@@ -273,7 +274,7 @@ export class PointMirror {
   }
 
   private device(id: DeviceId, declared: boolean): DeviceState | undefined {
-    const key = `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+    const key = deviceKeyOf(id);
     let device = this.devices.get(key);
     if (device) return device;
     if (this.devices.size >= this.config.mapping.maxDevices) return undefined;
@@ -327,7 +328,7 @@ export class PointMirror {
   declareDevices(devices: readonly GatewayConfig["devices"][number][]): GatewayConfig["devices"][number][] {
     const refused: GatewayConfig["devices"][number][] = [];
     for (const d of devices) {
-      const device = this.device({ deviceType: d.type, deviceName: d.name, deviceSource: d.source }, true);
+      const device = this.device(declaredDeviceId(d), true);
       if (!device) {
         refused.push(d);
         continue;

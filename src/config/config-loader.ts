@@ -3,7 +3,9 @@ import { Ajv } from "ajv";
 import { StatusTopics } from "../mapping/device-status-topic.js";
 import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
-import { type CommandDef, checkCommands } from "../model/command-catalog.js";
+import { checkCommands } from "../model/command-catalog-loader.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
+import { declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { checkUsers, type UserDef } from "../security/users.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
@@ -195,7 +197,7 @@ function crossCheck(config: GatewayConfig, src: YamlSource): Problem[] {
   const problems: Problem[] = [];
   const seen = new Set<string>();
   config.devices.forEach((d, i) => {
-    const key = `${d.type}/${d.name}/${d.source}`;
+    const key = deviceKeyOf(declaredDeviceId(d));
     if (seen.has(key))
       problems.push({
         file: src.file,

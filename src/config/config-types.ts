@@ -1,3 +1,5 @@
+import type { DeviceDeclaration } from "../model/device-identity.js";
+
 export type TlsVersion = "TLSv1.3" | "TLSv1.2";
 
 /** The gateway configuration after defaults and environment overrides (see config-schema.ts). */
@@ -162,5 +164,5 @@ export interface GatewayConfig {
     replyTopic: string;
   };
   /** Devices whose points exist from start-up, BadWaitingForInitialData until data arrives. */
-  devices: { type: string; name: string; source: string }[];
+  devices: DeviceDeclaration[];
 }

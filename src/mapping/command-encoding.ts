@@ -1,13 +1,7 @@
 import { type StatusCode, StatusCodes } from "node-opcua";
 import { INTEGER_RANGES } from "../model/catalog-types.js";
-import type { CommandDef, CommandInput } from "../model/command-catalog.js";
-import { deviceKeyOf } from "./topic.js";
-
-export interface DeviceAddress {
-  deviceType: string;
-  deviceName: string;
-  deviceSource: string;
-}
+import type { CommandDef, CommandInput } from "../model/command-catalog-types.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 
 export type CheckedArguments =
   | { ok: true; values: Record<string, unknown> }
@@ -91,7 +85,7 @@ function checkOne(
 }
 
 /** The command's topic for one device. */
-export function renderTopic(command: CommandDef, device: DeviceAddress): string {
+export function renderTopic(command: CommandDef, device: DeviceId): string {
   const fill: Record<string, string> = { family: command.family, id: command.id, ...device };
   return command.topic.replace(/\{([A-Za-z]+)\}/g, (_m, key: string) => fill[key] ?? "");
 }
@@ -100,12 +94,12 @@ export function renderTopic(command: CommandDef, device: DeviceAddress): string 
  * Where a device answers a command: the gateway's reply topic with the device's own three levels
  * appended, so that a broker ACL can let each device publish to its own reply topic and no other.
  */
-export function deviceReplyTopic(replyTopic: string, device: DeviceAddress): string {
+export function deviceReplyTopic(replyTopic: string, device: DeviceId): string {
   return `${replyTopic}/${deviceKeyOf(device)}`;
 }
 
 /** The device whose reply topic `topic` is; null when it is not `<replyTopic>/<type>/<name>/<source>`. */
-export function deviceOfReplyTopic(replyTopic: string, topic: string): DeviceAddress | null {
+export function deviceOfReplyTopic(replyTopic: string, topic: string): DeviceId | null {
   if (!topic.startsWith(`${replyTopic}/`)) return null;
   const levels = topic.slice(replyTopic.length + 1).split("/");
   if (levels.length !== 3 || levels.some((l) => l === "")) return null;

@@ -1,6 +1,4 @@
-import type { DeviceAddress } from "./command-encoding.js";
-
-const PLACEHOLDERS = ["deviceType", "deviceName", "deviceSource"] as const;
+import { DEVICE_ID_PARTS, type DeviceId } from "../model/device-identity.js";
 
 /**
  * Device status topics (a device's last will, or a status it publishes itself), configured as a
@@ -20,13 +18,13 @@ export class StatusTopics {
   }
 
   /** The device a status topic names, or null when the topic is not a status topic. */
-  match(topic: string): DeviceAddress | null {
+  match(topic: string): DeviceId | null {
     const parts = topic.split("/");
     if (parts.length !== this.levels.length) return null;
-    const found: Partial<Record<(typeof PLACEHOLDERS)[number], string>> = {};
+    const found: Partial<Record<keyof DeviceId, string>> = {};
     for (let i = 0; i < parts.length; i++) {
       const level = this.levels[i]!;
-      const name = /^\{([A-Za-z]+)\}$/.exec(level)?.[1] as (typeof PLACEHOLDERS)[number] | undefined;
+      const name = /^\{([A-Za-z]+)\}$/.exec(level)?.[1] as keyof DeviceId | undefined;
       if (name) {
         if (!parts[i]) return null;
         found[name] = parts[i];
@@ -38,7 +36,7 @@ export class StatusTopics {
 
   /** The placeholders a template lacks (all three are needed to name a device). */
   static missingPlaceholders(template: string): string[] {
-    return PLACEHOLDERS.filter((p) => !template.includes(`{${p}}`));
+    return DEVICE_ID_PARTS.filter((p) => !template.includes(`{${p}}`));
   }
 }
 

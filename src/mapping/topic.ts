@@ -1,25 +1,15 @@
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
+
 /** `<family>/<id>/<deviceType>/<deviceName>/<deviceSource>`, the one shape of every Sm@rtGear topic. */
-export interface ParsedTopic {
+export interface ParsedTopic extends DeviceId {
   family: string;
   /** `<family>/<id>`, the catalog key. */
   topicId: string;
-  deviceType: string;
-  deviceName: string;
-  deviceSource: string;
   /** `<deviceType>/<deviceName>/<deviceSource>`: one device across families. */
   deviceKey: string;
 }
 
 const DIGITS = /^\d{1,9}$/;
-
-/** `<deviceType>/<deviceName>/<deviceSource>`: the one string that names a device. */
-export function deviceKeyOf(device: {
-  deviceType: string;
-  deviceName: string;
-  deviceSource: string;
-}): string {
-  return `${device.deviceType}/${device.deviceName}/${device.deviceSource}`;
-}
 
 /** Splits a topic, or returns null when it has not the five-level shape with numeric family and id. */
 export function parseTopic(topic: string): ParsedTopic | null {
@@ -33,6 +23,6 @@ export function parseTopic(topic: string): ParsedTopic | null {
     string,
   ];
   if (!DIGITS.test(family) || !DIGITS.test(id) || !deviceType || !deviceName || !deviceSource) return null;
-  const device = { deviceType, deviceName, deviceSource };
+  const device: DeviceId = { deviceType, deviceName, deviceSource };
   return { family, topicId: `${family}/${id}`, ...device, deviceKey: deviceKeyOf(device) };
 }

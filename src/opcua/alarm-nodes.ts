@@ -10,10 +10,10 @@ import {
   type UAVariable,
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
-import { deviceKeyOf } from "../mapping/topic.js";
 import type { PointDef } from "../model/catalog-types.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { Logger } from "../shared/logger.js";
-import type { DeviceId } from "./device-nodes.js";
+import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
 import { gateLimitAlarmInput } from "./patches/limit-alarm-input.js";
 
@@ -135,7 +135,7 @@ export class AlarmNodes {
       });
     const name = `${point.browseName}${suffix}`;
     const alarm = instantiate({
-      nodeId: stringNodeId(this.ns, `Devices/${key}/Conditions/${name}`),
+      nodeId: stringNodeId(this.ns, `${deviceNodeKey(id)}/Conditions/${name}`),
       browseName: `${name}Condition`,
       componentOf: deviceNode,
       conditionSource: deviceNode,

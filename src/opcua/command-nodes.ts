@@ -15,8 +15,8 @@ import {
   type VariantOptions,
   WellKnownRoles,
 } from "node-opcua";
-import type { DeviceAddress } from "../mapping/command-encoding.js";
-import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog.js";
+import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog-types.js";
+import type { DeviceId } from "../model/device-identity.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
 import { stringNodeId } from "./node-ids.js";
@@ -79,7 +79,7 @@ export class CommandNodes {
   }
 
   /** Called for each device object (folder []) and each catalog folder created below a device. */
-  add(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceAddress): void {
+  add(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceId): void {
     for (const command of this.byFolder.get(folder.join("/")) ?? []) {
       const method = this.ns.addMethod(node, {
         nodeId: stringNodeId(this.ns, `${nodePath}/${command.name}`),
@@ -118,7 +118,7 @@ export class CommandNodes {
   }
 
   /** A readWrite point's variable: an OPC UA Write becomes the point's write command. */
-  bindWrite(variable: UAVariable, topicId: string, device: DeviceAddress): void {
+  bindWrite(variable: UAVariable, topicId: string, device: DeviceId): void {
     const command = this.writes.get(topicId);
     if (!command) return;
     variable.setRolePermissions(

@@ -1,6 +1,7 @@
 import { DataType, type INamespace, type UAVariable } from "node-opcua";
 import { POINT_STATUS } from "../mapping/point-status.js";
 import type { Logger } from "../shared/logger.js";
+import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
 import { variantOf, writePoint } from "./patches/point-writer.js";
 import type { DeviceActivity } from "./ports.js";
@@ -32,7 +33,7 @@ export class DeviceHealth {
 
   add(device: DeviceActivity): void {
     const online = this.ns.addVariable({
-      nodeId: stringNodeId(this.ns, `Devices/${device.key}/Online`),
+      nodeId: stringNodeId(this.ns, `${deviceNodeKey(device)}/Online`),
       browseName: "Online",
       componentOf: device.node,
       dataType: "Boolean",

@@ -10,8 +10,8 @@ import {
   type UAObject,
   type UAVariable,
 } from "node-opcua";
-import { deviceKeyOf } from "../mapping/topic.js";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import {
   accessLevelOf,
   folderTypeName,
@@ -22,13 +22,6 @@ import {
 import { browseNameOf, stringNodeId } from "./node-ids.js";
 import { setInitialStatus } from "./patches/point-writer.js";
 import { VariableFactory, type VariableShape } from "./patches/variable-factory.js";
-
-/** A device's identity: the last three levels of its topics. */
-export interface DeviceId {
-  deviceType: string;
-  deviceName: string;
-  deviceSource: string;
-}
 
 /** Told of what DeviceNodes creates, e.g. to hang commands on it. */
 export interface DeviceNodesListener {
@@ -86,7 +79,7 @@ export class DeviceNodes {
   device(id: DeviceId): UAObject {
     const typeFolder = this.folder(`Devices/${id.deviceType}`, id.deviceType, this.devicesFolder);
     const nameFolder = this.folder(`Devices/${id.deviceType}/${id.deviceName}`, id.deviceName, typeFolder);
-    const key = deviceKey(id);
+    const key = deviceNodeKey(id);
     let device = this.nodes.get(key);
     if (!device) {
       device = this.ns.addObject({
@@ -96,7 +89,7 @@ export class DeviceNodes {
         typeDefinition: this.model.deviceType,
         // Its alarms are raised on it: a client may subscribe to one device's events.
         eventNotifier: 1,
-        description: `Sm@rtGear device ${id.deviceType}/${id.deviceName}/${id.deviceSource}`,
+        description: `Sm@rtGear device ${deviceKeyOf(id)}`,
       });
       this.nodes.set(key, device);
       this.listener.folderCreated(device, key, [], id);
@@ -112,7 +105,7 @@ export class DeviceNodes {
     const parent =
       point.folder.length === 0
         ? device
-        : (this.nodes.get(`${deviceKey(id)}/${template.folderPath}`) ??
+        : (this.nodes.get(`${deviceNodeKey(id)}/${template.folderPath}`) ??
           this.modelFolders(id, point.folder, device));
     const variable = this.factory.create(stringNodeId(this.ns, topic), template, parent);
     setInitialStatus(variable, StatusCodes.BadWaitingForInitialData, this.creationTime());
@@ -166,7 +159,7 @@ export class DeviceNodes {
   /** A catalog folder below a device: a component typed by the model's folder type. */
   private modelFolder(id: DeviceId, folder: readonly string[], parent: UAObject): UAObject {
     const path = folder.join("/");
-    const key = `${deviceKey(id)}/${path}`;
+    const key = `${deviceNodeKey(id)}/${path}`;
     let node = this.nodes.get(key);
     if (!node) {
       node = this.ns.addObject({
@@ -182,7 +175,10 @@ export class DeviceNodes {
   }
 }
 
-/** Key (and NodeId) of a device object; its folders' keys continue it. */
-function deviceKey(id: DeviceId): string {
+/**
+ * Key (and NodeId) of a device object, `Devices/<deviceKeyOf>`; the ids of its folders and of what
+ * hangs on it (conditions, Online) continue it, and so never collide with a topic's.
+ */
+export function deviceNodeKey(id: DeviceId): string {
   return `Devices/${deviceKeyOf(id)}`;
 }

@@ -1,8 +1,7 @@
 import type { StatusCode, UAObject } from "node-opcua";
-import type { DeviceAddress } from "../mapping/command-encoding.js";
-import type { CommandDef } from "../model/command-catalog.js";
+import type { CommandDef } from "../model/command-catalog-types.js";
+import type { DeviceId } from "../model/device-identity.js";
 import type { RoleName } from "../security/role-names.js";
-import type { DeviceId } from "./device-nodes.js";
 
 /**
  * The ports of the OPC UA adapter: what it needs from the layer that wires it (the bridge), as
@@ -30,14 +29,14 @@ export interface CommandOutcome {
 export interface CommandPort {
   call(
     command: CommandDef,
-    device: DeviceAddress,
+    device: DeviceId,
     args: readonly unknown[],
     caller: Caller,
   ): Promise<CommandOutcome>;
 }
 
 /** A read-only view of one device's activity, for its health and diagnostics nodes. */
-export interface DeviceActivity extends Readonly<DeviceId> {
+export interface DeviceActivity extends DeviceId {
   readonly key: string;
   readonly node: UAObject;
   readonly declared: boolean;

@@ -5,7 +5,7 @@ import { Gateway } from "../../src/app/gateway.js";
 import { buildConfig } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
-import { loadCommands } from "../../src/model/command-catalog.js";
+import { loadCommands } from "../../src/model/command-catalog-loader.js";
 import { loadUsers } from "../../src/security/users.js";
 import { silenceLogging } from "../../src/shared/logger.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";

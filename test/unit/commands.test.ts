@@ -13,7 +13,7 @@ import {
   renderTopic,
 } from "../../src/mapping/command-encoding.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
-import { checkCommands, loadCommands } from "../../src/model/command-catalog.js";
+import { checkCommands, loadCommands } from "../../src/model/command-catalog-loader.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
 

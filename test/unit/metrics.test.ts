@@ -3,7 +3,7 @@ import { CommandDispatcher } from "../../src/bridge/command-dispatcher.js";
 import { GatewayMetrics } from "../../src/http/metrics.js";
 import { CommandCounters, type CommandOutcomeKind, IngestCounters } from "../../src/mapping/counters.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
-import { loadCommands } from "../../src/model/command-catalog.js";
+import { loadCommands } from "../../src/model/command-catalog-loader.js";
 import type { BrokerLink } from "../../src/mqtt/broker-link.js";
 import { getLogger, silenceLogging } from "../../src/shared/logger.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";

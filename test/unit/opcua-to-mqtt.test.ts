@@ -2,7 +2,7 @@ import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { CommandDispatcher } from "../../src/bridge/command-dispatcher.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
-import { loadCommands } from "../../src/model/command-catalog.js";
+import { loadCommands } from "../../src/model/command-catalog-loader.js";
 import type { BrokerLink } from "../../src/mqtt/broker-link.js";
 import { getLogger, silenceLogging } from "../../src/shared/logger.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";

@@ -1,117 +1,14 @@
 import { Ajv } from "ajv";
-import { ROLES, type RoleName } from "../security/role-names.js";
+import type { RoleName } from "../security/role-names.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import type { Catalog, PointDef } from "./catalog-types.js";
+import { commandCatalogSchema } from "./command-catalog-schema.js";
+import type { ArgumentType, CommandDef, CommandInput } from "./command-catalog-types.js";
+import { DEVICE_ID_PARTS } from "./device-identity.js";
 
-/** Argument types a command accepts; Json is a String that must hold a JSON object. */
-export const ARGUMENT_TYPES = ["Boolean", "UInt16", "UInt32", "Int32", "Double", "String", "Json"] as const;
-export type ArgumentType = (typeof ARGUMENT_TYPES)[number];
-
-export interface CommandInput {
-  name: string;
-  dataType: ArgumentType;
-  description: string;
-  range: { low: number; high: number } | null;
-  enum: readonly (string | number)[] | null;
-  /** A String that may be empty (a comment); others must say something. */
-  allowEmpty?: boolean;
-}
-
-export interface CommandDef {
-  name: string;
-  description: string;
-  /** The folder the method hangs on, [] for the device object itself. */
-  on: readonly string[];
-  family: string;
-  id: string;
-  topic: string;
-  payload: Record<string, unknown>;
-  inputs: readonly CommandInput[];
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  reply: { wait: boolean; timeoutMs: number };
-  role: RoleName;
-  line: number;
-  /** For the command an OPC UA Write of a readWrite point becomes: the point's topic id. */
-  writeOf: string | null;
-  /** For the command an OPC UA Acknowledge/Confirm of an alarm point becomes: its topic id. */
-  acknowledgeOf?: string;
-}
-
-export const TOPIC_PLACEHOLDERS = ["family", "id", "deviceType", "deviceName", "deviceSource"] as const;
-
-const reply = {
-  type: "object",
-  additionalProperties: false,
-  required: ["wait", "timeoutMs"],
-  properties: { wait: { type: "boolean" }, timeoutMs: { type: "integer", minimum: 100, maximum: 300000 } },
-} as const;
-const qos = { enum: [0, 1, 2] } as const;
-const role = { enum: ROLES } as const;
-const publication = {
-  type: "object",
-  additionalProperties: false,
-  required: ["topic", "qos", "retain", "reply"],
-  properties: { topic: { type: "string", minLength: 1 }, qos, retain: { type: "boolean" }, reply },
-} as const;
-
-const schema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["version", "defaults", "writes", "acknowledgements", "commands"],
-  properties: {
-    version: { const: 1 },
-    writes: publication,
-    acknowledgements: publication,
-    defaults: {
-      type: "object",
-      additionalProperties: false,
-      required: ["topic", "qos", "retain", "reply", "role"],
-      properties: { topic: { type: "string", minLength: 1 }, qos, retain: { type: "boolean" }, reply, role },
-    },
-    commands: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["name", "description", "on", "family", "id", "inputs"],
-        properties: {
-          name: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
-          description: { type: "string", minLength: 1 },
-          on: { type: "string", pattern: "^$|^[A-Z][A-Za-z0-9]*(/[A-Z][A-Za-z0-9]*)*$" },
-          family: { type: "string", pattern: "^[0-9]+$" },
-          id: { type: "string", pattern: "^[0-9]+$" },
-          topic: { type: "string", minLength: 1 },
-          payload: { type: "object" },
-          inputs: {
-            type: "array",
-            items: {
-              type: "object",
-              additionalProperties: false,
-              required: ["name", "dataType", "description"],
-              properties: {
-                name: { type: "string", pattern: "^[A-Z][A-Za-z0-9]*$" },
-                dataType: { enum: ARGUMENT_TYPES },
-                description: { type: "string" },
-                range: { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 },
-                enum: {
-                  type: "array",
-                  minItems: 1,
-                  items: { anyOf: [{ type: "string" }, { type: "number" }] },
-                },
-              },
-            },
-          },
-          qos,
-          retain: { type: "boolean" },
-          reply,
-          role,
-        },
-      },
-    },
-  },
-} as const;
+/** What a command's topic template may name: its point's family and id, and the device's parts. */
+const TOPIC_PLACEHOLDERS = ["family", "id", ...DEVICE_ID_PARTS] as const;
 
 interface Publication {
   topic: string;
@@ -146,7 +43,7 @@ interface Raw {
   }[];
 }
 
-const validate = new Ajv({ allErrors: true, strict: true }).compile<Raw>(schema);
+const validate = new Ajv({ allErrors: true, strict: true }).compile<Raw>(commandCatalogSchema);
 const NUMERIC = new Set<ArgumentType>(["UInt16", "UInt32", "Int32", "Double"]);
 
 /** Reads and cross-checks the command catalog against the point catalog's folders. */
