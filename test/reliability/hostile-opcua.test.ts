@@ -131,7 +131,15 @@ describe("reliability: hostile OPC UA peers before authentication (issue 15)", (
       const attackersDone = new Promise<number>((resolve) =>
         attackers.once("close", () =>
           // Its last line is the count; node-opcua may print a warning of its own after it.
-          resolve(Number(attackers.output().split("\n").filter((l) => /^\d+$/.test(l)).at(-1))),
+          resolve(
+            Number(
+              attackers
+                .output()
+                .split("\n")
+                .filter((l) => /^\d+$/.test(l))
+                .at(-1),
+            ),
+          ),
         ),
       );
       const started = Date.now();
