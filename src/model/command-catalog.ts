@@ -1,6 +1,6 @@
-import { Ajv } from "ajv";
 import { ROLES, type RoleName } from "../security/role-names.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
+import { compileSchema } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import type { Catalog, PointDef } from "./catalog-types.js";
 
@@ -146,7 +146,7 @@ interface Raw {
   }[];
 }
 
-const validate = new Ajv({ allErrors: true, strict: true }).compile<Raw>(schema);
+const validate = compileSchema<Raw>(schema);
 const NUMERIC = new Set<ArgumentType>(["UInt16", "UInt32", "Int32", "Double"]);
 
 /** Reads and cross-checks the command catalog against the point catalog's folders. */
