@@ -3,6 +3,7 @@
  * modules, so that each step reads what it needs from here and nothing leaks between runs.
  */
 import type { Catalog } from "../../src/model/catalog-types.js";
+import type { BenchProcesses } from "./children.js";
 import type { Layout } from "./common.js";
 import type { Machine } from "./machine.js";
 import type { BenchOptions } from "./options.js";
@@ -12,6 +13,8 @@ export interface BenchContext {
   readonly machine: Machine;
   readonly catalog: Catalog;
   readonly layout: Layout;
+  /** Every process the run started, stopped however the run ends. */
+  readonly processes: BenchProcesses;
   /** The OPC UA PKI folder of the bench's gateways and client. */
   readonly pki: string;
   /** Lines printed under the results ("Note: …"), in the order they were found. */

@@ -22,7 +22,7 @@ import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { RUNTIME_FLAGS } from "../../src/shared/runtime-flags.js";
 import { type BenchBroker, startBroker } from "./broker.js";
-import { Child, installCleanup, stopAllChildren } from "./children.js";
+import { BenchProcesses } from "./children.js";
 import { benchLayout, round } from "./common.js";
 import type { BenchContext } from "./context.js";
 import { busyCores, describeMachine, versionOf } from "./machine.js";
@@ -46,7 +46,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
       notes.push(
         `WARNING: before the bench started, other work kept ${idle.toFixed(2)} cores busy: the machine is not idle.`,
       );
-    broker = await startBroker(opts.broker);
+    broker = await startBroker(opts.broker, ctx.processes);
     machine.broker = {
       kind: broker.kind,
       version: broker.kind === "aedes" ? versionOf("aedes") : broker.version,
@@ -59,7 +59,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
         "kernel network work outside the processes not included); the OS schedules them where it can.",
     );
 
-    const publisher = new Child("publisher", "publisher", {
+    const publisher = ctx.processes.fork("publisher", "publisher", {
       url: broker.url,
       topics: opts.topics,
       qos: opts.qos,
@@ -71,7 +71,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
     // 1. The yardstick: a bare MQTT.js subscriber on the same broker, the same rates.
     if (!opts.skipBare) {
       // Both receivers run with the gateway's runtime flags: the yardstick gets what the product has.
-      const bare = new Child(
+      const bare = ctx.processes.fork(
         "bare",
         "bare-subscriber",
         { url: broker.url, protocol: broker.kind === "aedes" ? 4 : 5 },
@@ -97,7 +97,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
       };
       const profileDir = join(PROJECT_ROOT, ".tmp", "bench-profile");
       if (opts.profile) mkdirSync(profileDir, { recursive: true });
-      const gateway = new Child("gateway", "gateway", gatewayArgs, [
+      const gateway = ctx.processes.fork("gateway", "gateway", gatewayArgs, [
         ...RUNTIME_FLAGS,
         ...(opts.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
       ]);
@@ -105,7 +105,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
       log(
         `gateway: ${gwReady.points} points of ${gwReady.devices} devices, started in ${Math.round(Number(gwReady.startMs))} ms`,
       );
-      const client = new Child("client", "opcua-client", {
+      const client = ctx.processes.fork("client", "opcua-client", {
         endpoint: String(gwReady.endpointUrl),
         topics: opts.topics,
         pki: ctx.pki,
@@ -148,7 +148,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
     log(`ERROR ${(err as Error).stack ?? String(err)}`);
     return { results, aborted: true };
   } finally {
-    await stopAllChildren();
+    await ctx.processes.stopAll();
     await broker?.stop().catch(() => {});
   }
   return { results, aborted: false };
@@ -168,7 +168,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  installCleanup();
+  const processes = new BenchProcesses();
+  processes.installCleanup();
   const startedAt = Date.now();
   const timeoutS = opts.timeoutS;
   const overall = setTimeout(() => {
@@ -182,6 +183,7 @@ async function main(): Promise<number> {
     machine: describeMachine(),
     catalog,
     layout: benchLayout(catalog, opts.topics),
+    processes,
     pki: join(tmpdir(), "smartgear-bench-pki"),
     notes: [],
     log,

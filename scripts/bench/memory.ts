@@ -4,7 +4,6 @@
  */
 import { RUNTIME_FLAGS } from "../../src/shared/runtime-flags.js";
 import type { BenchBroker } from "./broker.js";
-import { Child } from "./children.js";
 import { round } from "./common.js";
 import type { BenchContext } from "./context.js";
 
@@ -41,7 +40,7 @@ export async function measureMemory(ctx: BenchContext, broker: BenchBroker): Pro
   const memory: Record<string, unknown>[] = [];
   for (const devices of [0, opts.memoryDevices]) {
     ctx.log(`memory: gateway with ${devices} declared devices`);
-    const child = new Child(
+    const child = ctx.processes.fork(
       `gateway-mem-${devices}`,
       "gateway",
       {
