@@ -1,5 +1,5 @@
 /**
- * The targets of issue 1 held against what a run measured: MET, MISSED, or NOT MEASURED when the
+ * The performance targets held against what a run measured: MET, MISSED, or NOT MEASURED when the
  * run's conditions were not the target's (a quick run, another latency rate, fewer points).
  */
 import type { BenchContext } from "./context.js";
