@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Child, onExit, spawnTracked } from "./children.js";
+import type { BenchProcesses } from "./children.js";
 
 export interface BenchBroker {
   kind: "mosquitto" | "aedes";
@@ -40,15 +40,18 @@ const canConnect = (port: number) =>
     c.on("error", () => resolve(false));
   });
 
-export async function startBroker(prefer: "auto" | "mosquitto" | "aedes"): Promise<BenchBroker> {
+export async function startBroker(
+  prefer: "auto" | "mosquitto" | "aedes",
+  processes: BenchProcesses,
+): Promise<BenchBroker> {
   const binary = prefer === "aedes" ? undefined : findMosquitto();
   if (prefer === "mosquitto" && !binary) throw new Error("--broker mosquitto: mosquitto is not installed");
-  return binary ? startMosquitto(binary) : startAedes();
+  return binary ? startMosquitto(binary, processes) : startAedes(processes);
 }
 
-async function startMosquitto(binary: string): Promise<BenchBroker> {
+async function startMosquitto(binary: string, processes: BenchProcesses): Promise<BenchBroker> {
   const dir = mkdtempSync(join(tmpdir(), "smartgear-bench-mosquitto-"));
-  onExit(() => rmSync(dir, { recursive: true, force: true }));
+  processes.onExit(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");
   writeFileSync(
@@ -71,7 +74,7 @@ async function startMosquitto(binary: string): Promise<BenchBroker> {
     // mosquitto -h exits 3 after printing its version
     version = String((err as { stdout?: string }).stdout ?? "").split("\n")[0] || version;
   }
-  const proc = spawnTracked(binary, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = processes.spawn(binary, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr?.on("data", (d) => {
     stderr += String(d);
@@ -102,8 +105,8 @@ async function startMosquitto(binary: string): Promise<BenchBroker> {
   };
 }
 
-async function startAedes(): Promise<BenchBroker> {
-  const child = new Child("aedes", "aedes-broker", {});
+async function startAedes(processes: BenchProcesses): Promise<BenchBroker> {
+  const child = processes.fork("aedes", "aedes-broker", {});
   const ready = await child.ready(20_000);
   return {
     kind: "aedes",

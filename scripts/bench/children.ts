@@ -12,48 +12,6 @@ import type { Msg } from "./common.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MAX_SAMPLES = 20_000;
 
-/** Every process started by the bench, for the exit handler. */
-const running = new Set<ChildProcess>();
-const cleanups: (() => void)[] = [];
-
-/** Runs `fn` (synchronous) when the bench exits, whatever the reason. */
-export function onExit(fn: () => void): void {
-  cleanups.push(fn);
-}
-
-let installed = false;
-/** Kills every started process on exit, Ctrl-C, SIGTERM or a crash. */
-export function installCleanup(): void {
-  if (installed) return;
-  installed = true;
-  const killAll = () => {
-    for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-    running.clear();
-    for (const fn of cleanups.splice(0)) {
-      try {
-        fn();
-      } catch {
-        // best effort: we are leaving
-      }
-    }
-  };
-  process.on("exit", killAll);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-    process.on(signal, () => {
-      process.stderr.write(`\nbench: ${signal}, stopping every child process\n`);
-      killAll();
-      process.exit(130);
-    });
-}
-
-/** Starts a non-node program (mosquitto) and tracks it for cleanup. */
-export function spawnTracked(cmd: string, args: string[], options: SpawnOptions): ChildProcess {
-  const p = spawn(cmd, args, options);
-  running.add(p);
-  p.once("exit", () => running.delete(p));
-  return p;
-}
-
 export interface Sample {
   t: number;
   count: number;
@@ -62,11 +20,73 @@ export interface Sample {
   [key: string]: unknown;
 }
 
-const liveChildren = new Set<Child>();
+/**
+ * Every process a bench run started, so that none outlives it: the run holds one (in its context)
+ * and starts its processes through it.
+ */
+export class BenchProcesses {
+  private readonly running = new Set<ChildProcess>();
+  private readonly live = new Set<Child>();
+  private readonly cleanups: (() => void)[] = [];
 
-/** Stops every bench child still running, politely first (bounded). */
-export async function stopAllChildren(timeoutMs = 10_000): Promise<void> {
-  await Promise.all([...liveChildren].map((c) => c.stop(timeoutMs)));
+  /** Kills every started process on exit, Ctrl-C, SIGTERM or a crash. */
+  installCleanup(): void {
+    const killAll = () => {
+      for (const p of this.running) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+      this.running.clear();
+      for (const fn of this.cleanups.splice(0)) {
+        try {
+          fn();
+        } catch {
+          // best effort: we are leaving
+        }
+      }
+    };
+    process.on("exit", killAll);
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+      process.on(signal, () => {
+        process.stderr.write(`\nbench: ${signal}, stopping every child process\n`);
+        killAll();
+        process.exit(130);
+      });
+  }
+
+  /** Runs `fn` (synchronous) when the bench exits, whatever the reason. */
+  onExit(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
+  /** Starts a non-node program (mosquitto) and tracks it for cleanup. */
+  spawn(cmd: string, args: string[], options: SpawnOptions): ChildProcess {
+    return this.track(spawn(cmd, args, options));
+  }
+
+  /** Forks scripts/bench/<script>.ts with `--key value` arguments and an IPC channel, and tracks it. */
+  fork(name: string, script: string, args: Record<string, string | number>, execArgv: string[] = []): Child {
+    const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
+    const proc = this.track(
+      fork(join(HERE, `${script}.ts`), argv, {
+        execArgv: [...execArgv, "--import", "tsx"],
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
+        serialization: "json",
+      }),
+    );
+    const child = new Child(name, proc);
+    this.live.add(child);
+    proc.once("exit", () => this.live.delete(child));
+    return child;
+  }
+
+  /** Stops every bench child still running, politely first (bounded). */
+  async stopAll(timeoutMs = 10_000): Promise<void> {
+    await Promise.all([...this.live].map((c) => c.stop(timeoutMs)));
+  }
+
+  private track(proc: ChildProcess): ChildProcess {
+    this.running.add(proc);
+    proc.once("exit", () => this.running.delete(proc));
+    return proc;
+  }
 }
 
 /** A forked bench child (scripts/bench/<script>.ts), spoken to over IPC. */
@@ -79,22 +99,12 @@ export class Child {
     reject: (e: Error) => void;
   }>();
   private exitError: Error | null = null;
-  private readonly proc: ChildProcess;
 
+  /** Started by BenchProcesses.fork, which tracks the process. */
   constructor(
     readonly name: string,
-    script: string,
-    args: Record<string, string | number>,
-    execArgv: string[] = [],
+    private readonly proc: ChildProcess,
   ) {
-    const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
-    this.proc = fork(join(HERE, `${script}.ts`), argv, {
-      execArgv: [...execArgv, "--import", "tsx"],
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      serialization: "json",
-    });
-    running.add(this.proc);
-    liveChildren.add(this);
     // Children's output goes to stderr, prefixed: stdout is the bench's table and JSON.
     const forward = (chunk: Buffer) => {
       for (const line of String(chunk).split("\n"))
@@ -104,8 +114,6 @@ export class Child {
     this.proc.stderr?.on("data", forward);
     this.proc.on("message", (raw) => this.onMessage(raw as Msg));
     this.proc.once("exit", (code, signal) => {
-      running.delete(this.proc);
-      liveChildren.delete(this);
       this.exitError ??= new Error(`${name} exited (code ${code}, signal ${signal})`);
       for (const w of this.waiters) w.reject(this.exitError);
       this.waiters.clear();

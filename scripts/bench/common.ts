@@ -134,3 +134,10 @@ export function loadMeter(): () => { elu: number; cpuMs: number } {
     return { elu: elu.utilization, cpuMs: (cpu.user + cpu.system) / 1000 };
   };
 }
+
+// ---- small helpers of the bench's own process ------------------------------------------------
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `n` to `digits` decimals, or null when it is not a finite number (JSON has no NaN). */
+export const round = (n: number, digits = 0) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);

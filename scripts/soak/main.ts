@@ -18,7 +18,7 @@
  *   };
  *
  * (or `export const scenarios: SoakScenario[]` for several variants), with
- * `import type { SoakScenario } from "../../soak.js";`. run() injects its fault, asserts what it
+ * `import type { SoakScenario } from "./main.js";`. run() injects its fault, asserts what it
  * must (throw on a broken promise: the soak run fails) and returns its figures (label ⇒ number or
  * text), printed in that order. It starts and stops what it needs (see test/reliability/*.ts for
  * gateway rigs); its size comes from `quick`, `durationS` (--duration, for time-based scenarios)
@@ -28,8 +28,8 @@
 
 import { readdirSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { basename, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
@@ -51,11 +51,13 @@ export interface SoakScenario {
 }
 
 const SCENARIO_DIR = join(PROJECT_ROOT, "scripts", "soak");
+const RUNNER = basename(fileURLToPath(import.meta.url));
 
 async function loadScenarios(): Promise<SoakScenario[]> {
   const scenarios: SoakScenario[] = [];
   for (const file of readdirSync(SCENARIO_DIR).sort()) {
-    if (!file.endsWith(".ts")) continue;
+    // This runner lives beside its scenarios and holds none.
+    if (!file.endsWith(".ts") || file === RUNNER) continue;
     const mod = (await import(pathToFileURL(join(SCENARIO_DIR, file)).href)) as {
       scenario?: SoakScenario;
       scenarios?: SoakScenario[];

@@ -1,5 +1,4 @@
 import { dirname, resolve } from "node:path";
-import { Ajv } from "ajv";
 import { StatusTopics } from "../mapping/device-status-topic.js";
 import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
@@ -9,6 +8,7 @@ import { declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { checkUsers, type UserDef } from "../security/users.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
+import { compileSchema } from "../shared/schema.js";
 import {
   pathOf,
   readYamlFile,
@@ -23,9 +23,8 @@ import { configSchema } from "./config-schema.js";
 import type { GatewayConfig } from "./config-types.js";
 
 const ENV_PREFIX = "SMARTGEAR_";
-// useDefaults fills every key the file leaves out; strict mode catches mistakes in the schema itself.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
-const validateConfig = ajv.compile<GatewayConfig>(configSchema);
+// Defaults fill every key the file leaves out.
+const validateConfig = compileSchema<GatewayConfig>(configSchema, { fillDefaults: true });
 
 interface SchemaNode {
   type?: string | readonly string[];

@@ -1,6 +1,6 @@
-import { Ajv } from "ajv";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE } from "../shared/paths.js";
+import { compileSchema } from "../shared/schema.js";
 import { readYamlFile, schemaProblems, type YamlSource } from "../shared/yaml-source.js";
 import { catalogSchema } from "./catalog-schema.js";
 import type {
@@ -54,8 +54,7 @@ interface RawCatalog {
   rules?: RawRule[];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validateRaw = ajv.compile<RawCatalog>(catalogSchema);
+const validateRaw = compileSchema<RawCatalog>(catalogSchema);
 
 /** Loads, validates and cross-checks a catalog; throws ProblemsError listing every problem. */
 export function loadCatalog(file: string = DEFAULT_CATALOG_FILE): Catalog {

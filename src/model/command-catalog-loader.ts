@@ -1,6 +1,6 @@
-import { Ajv } from "ajv";
 import type { RoleName } from "../security/role-names.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
+import { compileSchema } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import type { Catalog, PointDef } from "./catalog-types.js";
 import { commandCatalogSchema } from "./command-catalog-schema.js";
@@ -43,7 +43,7 @@ interface Raw {
   }[];
 }
 
-const validate = new Ajv({ allErrors: true, strict: true }).compile<Raw>(commandCatalogSchema);
+const validate = compileSchema<Raw>(commandCatalogSchema);
 const NUMERIC = new Set<ArgumentType>(["UInt16", "UInt32", "Int32", "Double"]);
 
 /** Reads and cross-checks the command catalog against the point catalog's folders. */

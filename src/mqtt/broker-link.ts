@@ -67,9 +67,15 @@ export class NotConnectedError extends GatewayError {
   }
 }
 
-/** The reply topic of a gateway: the configured template with its MQTT client id. */
-export function replyTopicOf(template: string, clientId: string): string {
-  return template.replace("{clientId}", clientId);
+/**
+ * The reply topic of a gateway: the configured template with its MQTT client id. Read once, when a
+ * link is built: both keys need a restart to change (app/reload).
+ */
+export function replyTopicOf(config: {
+  commands: { replyTopic: string };
+  mqtt: { clientId: string };
+}): string {
+  return config.commands.replyTopic.replace("{clientId}", config.mqtt.clientId);
 }
 
 /** The filter that takes every device's answers: the reply topic and three levels (type, name, source). */

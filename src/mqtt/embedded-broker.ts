@@ -53,6 +53,7 @@ export class EmbeddedBroker implements BrokerLink {
   readonly protocol = "embedded";
   /** Devices on the embedded broker speak MQTT 3.1.1 (aedes): replies go by the payload convention. */
   readonly responseTopicSupported = false;
+  readonly replyTopic: string;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -61,14 +62,11 @@ export class EmbeddedBroker implements BrokerLink {
     private readonly counters: Pick<IngestCounters, "brokerRefusals"> = new IngestCounters(),
   ) {
     this.refusals = new RateLimitedLog(logger);
+    this.replyTopic = replyTopicOf(config);
   }
 
   get connected(): boolean {
     return Boolean(this.server?.listening || this.tlsServer?.listening);
-  }
-
-  get replyTopic(): string {
-    return replyTopicOf(this.config.commands.replyTopic, this.config.mqtt.clientId);
   }
 
   /** In-process: resolves once aedes has handed the message to its subscribers' queues. */

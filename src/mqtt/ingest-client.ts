@@ -108,6 +108,7 @@ export class IngestClient implements BrokerLink, OutgoingProbe {
   private connectedAt = 0;
   /** Connections in a row that the broker closed silently within SHORT_CONNECTION_MS. */
   private shortConnections = 0;
+  readonly replyTopic: string;
   private lastTakeoverAt = Number.NEGATIVE_INFINITY;
   /** Times another client took the session over (MQTT 5 DISCONNECT 0x8E, or the 3.1.1 pattern). */
   sessionTakeovers = 0;
@@ -119,6 +120,7 @@ export class IngestClient implements BrokerLink, OutgoingProbe {
   ) {
     this.version = config.mqtt.protocolVersion;
     this.backoff = config.mqtt.reconnectPeriod;
+    this.replyTopic = replyTopicOf(config);
     const folder = config.mqtt.storeFolder;
     const ownFolder = folder ? join(folder, encodeURIComponent(config.mqtt.clientId)) : null;
     this.incomingStore = ownFolder ? new FileStore(join(ownFolder, "incoming")) : null;
@@ -144,10 +146,6 @@ export class IngestClient implements BrokerLink, OutgoingProbe {
 
   get connected(): boolean {
     return this.isUp;
-  }
-
-  get replyTopic(): string {
-    return replyTopicOf(this.config.commands.replyTopic, this.config.mqtt.clientId);
   }
 
   get responseTopicSupported(): boolean {

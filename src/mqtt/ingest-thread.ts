@@ -51,12 +51,14 @@ export class IngestThread implements BrokerLink, OutgoingProbe {
   private restartTimer: NodeJS.Timeout | null = null;
   /** Until a thread connects again after one ended; reset to mqtt.reconnectPeriod by a connection. */
   private restartDelay: number;
+  readonly replyTopic: string;
 
   constructor(
     private readonly config: IngestConfig,
     private readonly logger: Logger,
   ) {
     this.restartDelay = config.mqtt.reconnectPeriod;
+    this.replyTopic = replyTopicOf(config);
     this.state = {
       connected: false,
       protocol: config.mqtt.protocolVersion === 5 ? "5" : "3.1.1",
@@ -74,10 +76,6 @@ export class IngestThread implements BrokerLink, OutgoingProbe {
 
   get responseTopicSupported(): boolean {
     return this.state.responseTopicSupported;
-  }
-
-  get replyTopic(): string {
-    return replyTopicOf(this.config.commands.replyTopic, this.config.mqtt.clientId);
   }
 
   /** Resolves as IngestClient.start does: on the first CONNACK or the first failure. */

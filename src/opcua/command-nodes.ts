@@ -15,23 +15,14 @@ import {
   type VariantOptions,
   WellKnownRoles,
 } from "node-opcua";
-import type { ArgumentType, CommandDef, CommandInput } from "../model/command-catalog-types.js";
+import type { CommandDef, CommandInput } from "../model/command-catalog-types.js";
 import type { DeviceId } from "../model/device-identity.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
+import { OPCUA_DATA_TYPE } from "./data-types.js";
 import { stringNodeId } from "./node-ids.js";
 import { routeWrites } from "./patches/write-hook.js";
 import type { Caller, CommandPort } from "./ports.js";
-
-const ARGUMENT_DATA_TYPE: Record<ArgumentType, DataType> = {
-  Boolean: DataType.Boolean,
-  UInt16: DataType.UInt16,
-  UInt32: DataType.UInt32,
-  Int32: DataType.Int32,
-  Double: DataType.Double,
-  String: DataType.String,
-  Json: DataType.String,
-};
 
 const OUTPUTS = [
   {
@@ -87,7 +78,7 @@ export class CommandNodes {
         description: `${command.description} Needs role ${command.role}.`,
         inputArguments: command.inputs.map((a) => ({
           name: a.name,
-          dataType: ARGUMENT_DATA_TYPE[a.dataType],
+          dataType: OPCUA_DATA_TYPE[a.dataType],
           valueRank: -1,
           description: { text: describeInput(a) },
         })),

@@ -1,5 +1,5 @@
-import { Ajv } from "ajv";
 import { type Problem, ProblemsError } from "../shared/errors.js";
+import { compileSchema } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import { isPasswordHash } from "./password-hash.js";
 import { ROLES, type RoleName } from "./role-names.js";
@@ -35,7 +35,7 @@ const usersSchema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true, strict: true }).compile<{
+const validate = compileSchema<{
   users: { username: string; passwordHash?: string; password?: unknown; roles: RoleName[] }[];
 }>(usersSchema);
 

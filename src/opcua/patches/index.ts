@@ -2,8 +2,8 @@ import { createRequire } from "node:module";
 import { GatewayError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { RateLimitedLog } from "../../shared/rate-limited-log.js";
-import { routeRefusalConsoleLog } from "./console-capture.js";
 import { checkHelloEndpointUrl } from "./hello-endpoint-url.js";
+import { routeRefusalConsoleLog } from "./node-opcua-logs.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
 import { guardPreSession } from "./pre-session-guard.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
@@ -27,7 +27,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
  * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
  * | transport-limits | transportSettings.adjustTransportLimits (a server option that replaces node-opcua's adjustment; ours calls it, then refines) | Part 6 7.1.2.3-7.1.2.4 Tables 69, 70: the Acknowledge within what the client announced, chunks and messages bounded |
- * | console-capture | OPCUAServerEndPoint._prevent_DDOS_Attack | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, logged through the gateway's rate-limited log |
+ * | node-opcua-logs | OPCUAServerEndPoint._prevent_DDOS_Attack (and node-opcua's public warning and error loggers) | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, and every other line of node-opcua, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
  * refuses to start rather than run with a patch that may no longer do what its comment says.

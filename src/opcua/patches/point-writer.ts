@@ -1,19 +1,6 @@
-import { DataType, DataValue, type StatusCode, sameDataValue, type UAVariable, Variant } from "node-opcua";
+import { DataValue, type StatusCode, sameDataValue, type UAVariable, Variant } from "node-opcua";
 import type { DataTypeName } from "../../model/catalog-types.js";
-
-const VARIANT_TYPE: Record<DataTypeName, DataType> = {
-  Boolean: DataType.Boolean,
-  Byte: DataType.Byte,
-  SByte: DataType.SByte,
-  UInt16: DataType.UInt16,
-  Int16: DataType.Int16,
-  UInt32: DataType.UInt32,
-  Int32: DataType.Int32,
-  Float: DataType.Float,
-  Double: DataType.Double,
-  String: DataType.String,
-  DateTime: DataType.DateTime,
-};
+import { OPCUA_DATA_TYPE } from "../data-types.js";
 
 /**
  * A scalar Variant of a value already coerced to the point's type. Built field by field: the
@@ -22,7 +9,7 @@ const VARIANT_TYPE: Record<DataTypeName, DataType> = {
 export function variantOf(dataType: DataTypeName, value: number | boolean | string | Date | null): Variant {
   const variant = new Variant();
   if (value !== null) {
-    variant.dataType = VARIANT_TYPE[dataType];
+    variant.dataType = OPCUA_DATA_TYPE[dataType];
     variant.value = value;
   }
   return variant;

@@ -1,0 +1,21 @@
+import { Ajv, type ValidateFunction } from "ajv";
+
+/**
+ * The one place that compiles a JSON Schema (the configuration, both catalogs, the users file), so
+ * that every file the user writes is checked with the same options: every error at once, and
+ * strict mode, which catches mistakes in the schema itself. Error texts come from ajv's words,
+ * located in the YAML by shared/yaml-source.
+ */
+const checking = new Ajv({ allErrors: true, strict: true });
+// useDefaults is an option of the instance: a schema that fills in what the file leaves out needs its own.
+const filling = new Ajv({ allErrors: true, strict: true, useDefaults: true });
+
+export interface CompileOptions {
+  /** Fill every key the data leaves out with the schema's `default` (the configuration does). */
+  fillDefaults?: boolean;
+}
+
+/** A validator of `schema`; throws at once if the schema itself is not valid in strict mode. */
+export function compileSchema<T>(schema: object, options: CompileOptions = {}): ValidateFunction<T> {
+  return (options.fillDefaults ? filling : checking).compile<T>(schema);
+}
