@@ -57,11 +57,21 @@ export class Gateway {
   private lastTakeover: (SessionTakeover & { at: number }) | null = null;
 
   constructor(
-    readonly config: GatewayConfig,
+    /** The running configuration: a frozen snapshot, replaced whole by a reload (adopt). */
+    private running: GatewayConfig,
     readonly catalog: Catalog,
     readonly users: readonly UserDef[] = [],
     readonly commands: readonly CommandDef[] = [],
   ) {}
+
+  get config(): GatewayConfig {
+    return this.running;
+  }
+
+  /** A reload's new snapshot; each part has been handed the values it takes (app/reload.ts). */
+  adopt(config: GatewayConfig): void {
+    this.running = config;
+  }
 
   async start(): Promise<void> {
     const started = performance.now();

@@ -5,6 +5,7 @@ import { checkCatalog } from "../model/catalog-loader.js";
 import type { Catalog } from "../model/catalog-types.js";
 import { type CommandDef, checkCommands } from "../model/command-catalog.js";
 import { checkUsers, type UserDef } from "../security/users.js";
+import { deepFreeze } from "../shared/deep-freeze.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
 import {
@@ -165,7 +166,11 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   // Files that are part of the configuration are found beside it, wherever the gateway runs.
   if (config.opcua.usersFile) config.opcua.usersFile = resolve(dirname(src.file), config.opcua.usersFile);
   problems.push(...crossCheck(config, src), ...checkMqttSecurity(config, src));
-  return problems.length > 0 ? { problems, file, lineOf } : { config, problems, file, lineOf };
+  // The running configuration is a snapshot: no part changes what another reads; a reload builds
+  // a new one (app/reload.ts).
+  return problems.length > 0
+    ? { problems, file, lineOf }
+    : { config: deepFreeze(config), problems, file, lineOf };
 }
 
 function applyEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: Problem[]): EnvKey[] {

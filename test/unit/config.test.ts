@@ -71,6 +71,21 @@ describe("a valid configuration", () => {
     expect(config.devices).toEqual([]);
   });
 
+  it("is a frozen snapshot: changing any key of it, however deep, throws", () => {
+    const config = configOf(fixture("full.yaml"), ALTERNATIVES["mqtt.passwordFile"]);
+    expect(() => {
+      config.log.level = "error";
+    }).toThrow(TypeError);
+    expect(() => {
+      config.mapping.staleAfter.default = 5;
+    }).toThrow(TypeError);
+    expect(() => config.mqtt.subscriptions.push({ topic: "x/#", qos: 0 })).toThrow(TypeError);
+    expect(() => {
+      (config.devices[0] as { name: string }).name = "other";
+    }).toThrow(TypeError);
+    expect(config.log.level).toBe("debug");
+  });
+
   it("takes the defaults for what minimal.yaml leaves out", () => {
     const minimal = configOf(fixture("minimal.yaml"));
     const defaults = configOf(emptyFile);
