@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { brokerSubscriptions } from "../../src/config/broker-subscriptions.js";
 import { checkConfig, checkSetup, envKeys, loadSetup } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
 import { ProblemsError } from "../../src/shared/errors.js";
@@ -84,6 +85,17 @@ describe("a valid configuration", () => {
       (config.devices[0] as { name: string }).name = "other";
     }).toThrow(TypeError);
     expect(config.log.level).toBe("debug");
+  });
+
+  it("subscribes at the broker to mqtt.subscriptions, and to the status topics of mapping.statusTopic", () => {
+    const plain = configOf(emptyFile);
+    expect(brokerSubscriptions(plain)).toEqual(plain.mqtt.subscriptions);
+    const file = join(dir, "status-topic.yaml");
+    writeFileSync(file, 'mapping: { statusTopic: "site/{deviceType}/{deviceName}/{deviceSource}/state" }\n');
+    expect(brokerSubscriptions(configOf(file))).toEqual([
+      ...plain.mqtt.subscriptions,
+      { topic: "site/+/+/+/state", qos: 1 },
+    ]);
   });
 
   it("takes the defaults for what minimal.yaml leaves out", () => {
