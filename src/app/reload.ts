@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from "node:util";
-import { envKeys, type Setup } from "../config/config-loader.js";
+import { envKeys } from "../config/config-loader.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Catalog } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog.js";
@@ -7,6 +7,7 @@ import type { UserDef } from "../security/users.js";
 import { deepFreeze } from "../shared/deep-freeze.js";
 import { formatProblem, type Problem } from "../shared/errors.js";
 import { configureLogging, type Logger } from "../shared/logger.js";
+import type { Setup } from "./setup.js";
 
 type DeviceDecl = GatewayConfig["devices"][number];
 

@@ -1,12 +1,8 @@
 import { dirname, resolve } from "node:path";
 import { Ajv } from "ajv";
 import { StatusTopics } from "../mapping/device-status-topic.js";
-import { checkCatalog } from "../model/catalog-loader.js";
-import type { Catalog } from "../model/catalog-types.js";
-import { type CommandDef, checkCommands } from "../model/command-catalog.js";
-import { checkUsers, type UserDef } from "../security/users.js";
 import { deepFreeze } from "../shared/deep-freeze.js";
-import { type Problem, ProblemsError } from "../shared/errors.js";
+import type { Problem } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
 import {
   pathOf,
@@ -16,7 +12,6 @@ import {
   schemaProblem,
   type YamlSource,
 } from "../shared/yaml-source.js";
-import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
 import { checkMqttSecurity } from "./check-security.js";
 import { configSchema } from "./config-schema.js";
 import type { GatewayConfig } from "./config-types.js";
@@ -84,48 +79,6 @@ export interface LoadedConfig {
 /** Reads a config file, applies environment overrides and defaults, validates; collects every problem. */
 export function checkConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   return buildConfig(readYamlFile(file), env);
-}
-
-/** Everything the gateway is started from, checked. */
-export interface Setup {
-  config: GatewayConfig;
-  catalog: Catalog;
-  users: UserDef[];
-  commands: CommandDef[];
-}
-
-/** A valid configuration, its catalog and users, or every problem of them. */
-export function checkSetup(
-  file: string,
-  env: NodeJS.ProcessEnv = process.env,
-): {
-  setup?: Setup;
-  problems: Problem[];
-} {
-  const loaded = checkConfig(file, env);
-  if (!loaded.config) return { problems: loaded.problems };
-  const config = loaded.config;
-  const { catalog, problems } = checkCatalog(config.catalog);
-  const checkedUsers = config.opcua.usersFile
-    ? checkUsers(config.opcua.usersFile)
-    : { users: [], problems: [] };
-  problems.push(...checkedUsers.problems);
-  if (catalog) problems.push(...checkConfigAgainstCatalog(config, catalog, loaded.file, loaded.lineOf));
-  const checkedCommands = catalog ? checkCommands(config.commands.file, catalog) : { problems: [] };
-  problems.push(...checkedCommands.problems);
-  if (!catalog || !checkedUsers.users || !checkedCommands.commands || problems.length > 0)
-    return { problems };
-  return {
-    setup: { config, catalog, users: checkedUsers.users, commands: checkedCommands.commands },
-    problems: [],
-  };
-}
-
-/** Like checkSetup, but throws ProblemsError when anything is wrong (start-up fails fast). */
-export function loadSetup(file: string, env: NodeJS.ProcessEnv = process.env): Setup {
-  const { setup, problems } = checkSetup(file, env);
-  if (!setup) throw new ProblemsError("E_CONFIG", `invalid configuration ${file}`, problems);
-  return setup;
 }
 
 export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConfig {
