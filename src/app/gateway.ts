@@ -18,6 +18,7 @@ import { redactUrl } from "../mqtt/tls-options.js";
 import { AlarmNodes } from "../opcua/alarm-nodes.js";
 import { CommandNodes } from "../opcua/command-nodes.js";
 import { DeviceHealth } from "../opcua/device-health.js";
+import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
 import {
@@ -275,16 +276,14 @@ export class Gateway {
       alarmAcknowledgementRouter(this.commands, dispatcher),
     );
     alarmNodes.install();
-    const limits = new Map(config.alarms.limits.map((l) => [l.point, l]));
-    const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
-      folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
-      variableCreated: (variable, point, device, deviceNode) => {
-        commandNodes.bindWrite(variable, point.topicId, device);
-        if (point.alarm) alarmNodes.watch(variable, point, device, deviceNode);
-        const limit = limits.get(point.topicId);
-        if (limit) alarmNodes.watchLimit(variable, point, device, deviceNode, limit);
-      },
-    });
+    const nodes = new DeviceNodes(
+      ns,
+      modelNs,
+      model,
+      devicesFolder,
+      this.catalog,
+      deviceNodeHooks(commandNodes, alarmNodes, config.alarms.limits),
+    );
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
       counters: this.counters,
       commands: dispatcher.counters,
