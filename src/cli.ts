@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { writeFileSync } from "node:fs";
 import { format, parseArgs } from "node:util";
-import { checkConfig, checkSetup } from "./config/config-loader.js";
+import { checkSetup, loadSetup } from "./app/setup.js";
+import { checkConfig } from "./config/config-loader.js";
 import { pointRows, toCsv } from "./model/point-list.js";
 import { formatProblem, GatewayError, ProblemsError } from "./shared/errors.js";
 import { DEFAULT_CONFIG_FILE } from "./shared/paths.js";
@@ -135,26 +136,20 @@ async function pki(
   }
 }
 
-/** The catalog named by the config (a config problem is reported, not guessed around). */
-function catalogAndNamespace(configFile: string) {
-  const { setup, problems } = checkSetup(configFile);
-  if (!setup) throw new ProblemsError("E_CONFIG", `invalid configuration ${configFile}`, problems);
-  return { catalog: setup.catalog, namespaceUri: setup.config.opcua.namespaceUri };
-}
-
 function points(configFile: string, format: string): number {
   if (format !== "csv" && format !== "json") {
     process.stderr.write(`--format must be csv or json, not '${format}'\n`);
     return 2;
   }
-  const { catalog, namespaceUri } = catalogAndNamespace(configFile);
-  const rows = pointRows(catalog, namespaceUri);
+  // The catalog named by the config: a config problem is reported, not guessed around.
+  const { catalog, config } = loadSetup(configFile);
+  const rows = pointRows(catalog, config.opcua.namespaceUri);
   process.stdout.write(format === "json" ? `${JSON.stringify(rows, null, 2)}\n` : toCsv(rows));
   return 0;
 }
 
 async function nodeset(configFile: string, out: string | undefined): Promise<number> {
-  const { catalog } = catalogAndNamespace(configFile);
+  const { catalog } = loadSetup(configFile);
   const { exportNodeSet } = await import("./opcua/nodeset-export.js");
   if (!out) await opcuaLogsToStderr();
   const xml = await exportNodeSet(catalog);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Namespace, OPCUAServer } from "node-opcua";
+import type { Namespace, OPCUAServer, UAObject } from "node-opcua";
+import { alarmAcknowledgementRouter } from "../bridge/alarm-acknowledgements.js";
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
 import type { GatewayConfig } from "../config/config-types.js";
@@ -10,17 +11,21 @@ import { IngestCounters } from "../mapping/counters.js";
 import { StatusTopics } from "../mapping/device-status-topic.js";
 import type { Catalog } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
-import type { BrokerLink, SessionTakeover, SubscriptionState } from "../mqtt/broker-link.js";
+import type { BrokerLink, SessionTakeover, SourceHandlers, SubscriptionState } from "../mqtt/broker-link.js";
+import { createBrokerLink } from "../mqtt/broker-links.js";
 import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
-import { IngestClient } from "../mqtt/ingest-client.js";
-import { IngestThread } from "../mqtt/ingest-thread.js";
 import { redactUrl } from "../mqtt/tls-options.js";
 import { AlarmNodes } from "../opcua/alarm-nodes.js";
 import { CommandNodes } from "../opcua/command-nodes.js";
 import { DeviceHealth } from "../opcua/device-health.js";
+import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
-import { buildInformationModel, MODEL_NAMESPACE_URI } from "../opcua/information-model.js";
+import {
+  buildInformationModel,
+  type InformationModel,
+  MODEL_NAMESPACE_URI,
+} from "../opcua/information-model.js";
 import { createOpcuaServer } from "../opcua/opcua-server.js";
 import { installNodeOpcuaPatches } from "../opcua/patches/index.js";
 import { routeOpcuaLogs } from "../opcua/patches/node-opcua-logs.js";
@@ -29,6 +34,7 @@ import { applyDefaultRolePermissions } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { getLogger } from "../shared/logger.js";
 import { PROJECT_ROOT } from "../shared/paths.js";
+import { EventHub } from "./events.js";
 
 /** How long /readyz reports a session takeover after the last one. */
 const TAKEOVER_SHOWN_MS = 10 * 60_000;
@@ -36,206 +42,104 @@ const TAKEOVER_SHOWN_MS = 10 * 60_000;
 const VERSION = (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string })
   .version;
 
+/** One part of the gateway: started in order, stopped in reverse. */
+interface Part {
+  readonly name: string;
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+/** The gateway's own namespaces and folders of the address space. */
+interface AddressSpaceRoots {
+  ns: Namespace;
+  modelNs: Namespace;
+  model: InformationModel;
+  smartGear: UAObject;
+  devicesFolder: UAObject;
+}
+
 /**
- * The composition root: builds the parts, starts them in order and stops them in reverse.
- * The constructor only assigns; nothing opens a socket before start().
+ * The composition root: builds the parts, starts them in order and stops them in reverse. The
+ * constructor only assigns; nothing opens a socket before start(). The rules live in the parts;
+ * discovery and lifecycle events go through one typed hub (events.ts), messages through plain calls.
  */
 export class Gateway {
   readonly counters = new IngestCounters();
   private readonly logger = getLogger("gateway");
+  private readonly events = new EventHub(getLogger("gateway:events"));
+  /** The parts started so far, in start order. */
+  private readonly started: Part[] = [];
+  // Built by the address-space part, started by the parts after it.
   private server: OPCUAServer | null = null;
   private source: BrokerLink | null = null;
   private mirror: PointMirror | null = null;
-
   private dispatcher: CommandDispatcher | null = null;
+  private health: DeviceHealth | null = null;
   private metrics: GatewayMetrics | null = null;
   private http: HealthServer | null = null;
   private opcuaListening = false;
-  private health: DeviceHealth | null = null;
   /** The broker's last answer to the subscriptions, for /readyz and /metrics. */
   private subscriptions: SubscriptionState = { granted: [], refused: [] };
   private lastTakeover: (SessionTakeover & { at: number }) | null = null;
 
   constructor(
-    readonly config: GatewayConfig,
+    /** The running configuration: a frozen snapshot, replaced whole by a reload (adopt). */
+    private running: GatewayConfig,
     readonly catalog: Catalog,
     readonly users: readonly UserDef[] = [],
     readonly commands: readonly CommandDef[] = [],
   ) {}
 
+  get config(): GatewayConfig {
+    return this.running;
+  }
+
+  /** A reload's new snapshot; each part has been handed the values it takes (app/reload.ts). */
+  adopt(config: GatewayConfig): void {
+    this.running = config;
+  }
+
   async start(): Promise<void> {
-    const started = performance.now();
-    // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
-    await this.startHttp();
-    routeOpcuaLogs(getLogger("gateway:node-opcua"));
-    // Refuses a node-opcua release the patches were not written for, before anything is built on it.
-    installNodeOpcuaPatches(this.config.opcua.limits, getLogger("gateway:opcua"));
-    const server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
-    this.server = server;
-    await server.initialize();
-
-    const addressSpace = server.engine.addressSpace!;
-    // node-opcua would expose each node created from here on (device objects, folders, methods,
-    // conditions) as a JavaScript property of its parent, through an accessor closure per node
-    // whose name it has not met before; nothing reads them. Names of the standard nodeset and the
-    // catalog's keep their shared accessors (DeviceNodes).
-    addressSpace.isFrugal = true;
-    // The devices namespace first, so that it is ns=2 on every start (ns=1 is the server's own).
-    const ns = addressSpace.registerNamespace(this.config.opcua.namespaceUri);
-    const modelNs = addressSpace.registerNamespace(MODEL_NAMESPACE_URI);
-    const model = buildInformationModel(modelNs, this.catalog);
-    const smartGear = ns.addFolder(addressSpace.rootFolder.objects, {
-      nodeId: "s=SmartGear",
-      browseName: "SmartGear",
-    });
-    const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
-    applyDefaultRolePermissions(addressSpace, this.config.opcua.allowAnonymous);
-
-    // Devices' status topics are subscribed beside the data topics.
-    const statusTopics = this.config.mapping.statusTopic
-      ? new StatusTopics(this.config.mapping.statusTopic)
-      : null;
-    const sourceConfig = statusTopics
-      ? {
-          ...this.config,
-          mqtt: {
-            ...this.config.mqtt,
-            subscriptions: [
-              ...this.config.mqtt.subscriptions,
-              { topic: statusTopics.filter, qos: 1 as const },
-            ],
-          },
-        }
-      : this.config;
-    const source: BrokerLink = !this.config.mqtt.url
-      ? new EmbeddedBroker(sourceConfig, getLogger("gateway:broker"), this.counters)
-      : this.config.mqtt.ingestThread
-        ? new IngestThread(sourceConfig, getLogger("gateway:mqtt"))
-        : new IngestClient(sourceConfig, getLogger("gateway:mqtt"));
-    this.source = source;
-    const dispatcher = new CommandDispatcher(
-      source,
-      getLogger("gateway:opcuaToMqtt"),
-      getLogger("gateway:audit"),
-      (latencyMs, outcome) => this.metrics?.observeCommand(latencyMs, outcome),
-    );
-    this.dispatcher = dispatcher;
-    const commandNodes = new CommandNodes(ns, this.commands, dispatcher, this.config.opcua.allowAnonymous);
-    const acknowledgements = new Map(
-      this.commands.filter((c) => c.acknowledgeOf).map((c) => [c.acknowledgeOf!, c]),
-    );
-    const alarmNodes = new AlarmNodes(
-      ns as Namespace,
-      getLogger("gateway:opcua:alarms"),
-      (point, device, state, comment) => {
-        const command = acknowledgements.get(point.topicId);
-        // node-opcua has let only a caller with Call permission (Operator and above) acknowledge;
-        // its event does not say who, so the audit line names the OPC UA method instead.
-        if (command)
-          void dispatcher.call(command, device, [state, comment], {
-            user: "(OPC UA Acknowledge/Confirm)",
-            session: "",
-            roles: ["Operator"],
-            secure: true,
-          });
-      },
-    );
-    alarmNodes.install();
-    const limits = new Map(this.config.alarms.limits.map((l) => [l.point, l]));
-    const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
-      folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
-      variableCreated: (variable, point, device, deviceNode) => {
-        commandNodes.bindWrite(variable, point.topicId, device);
-        if (point.alarm) alarmNodes.watch(variable, point, device, deviceNode);
-        const limit = limits.get(point.topicId);
-        if (limit) alarmNodes.watchLimit(variable, point, device, deviceNode, limit);
-      },
-    });
-
-    const diagnostics = new DiagnosticsNodes(ns, smartGear, {
-      counters: this.counters,
-      commands: dispatcher.counters,
-      brokerConnected: () => source.connected,
-      brokerProtocol: () => source.protocol,
-      deviceCount: () => this.mirror?.deviceCount ?? 0,
-      pointCount: () => this.mirror?.pointCount ?? 0,
-    });
-    diagnostics.build();
-
-    const health = new DeviceHealth(ns, this.config.mapping.offlineAfter * 1000, getLogger("gateway:health"));
-    this.health = health;
-    const mirror = new PointMirror(
-      this.config,
-      this.catalog,
-      nodes,
-      this.counters,
-      getLogger("gateway:mqttToOpcua"),
-      (device) => {
-        diagnostics.addDevice(device);
-        health.add(device);
-      },
-      statusTopics && {
-        topics: statusTopics,
-        reported: (device, online, now) => health.report(device, online, now),
-      },
-    );
-    this.mirror = mirror;
-    mirror.start();
-    health.start();
-
-    let everConnected = false;
-    await source.start({
-      message: (topic, payload) => mirror.handle(topic, payload),
-      reply: (topic, payload, correlationData) => dispatcher.handleReply(topic, payload, correlationData),
-      connected: () => {
-        if (everConnected) this.counters.brokerReconnects++;
-        everConnected = true;
-        mirror.connectionRestored();
-      },
-      disconnected: (reason) => {
-        this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason });
-        mirror.connectionLost();
-      },
-      subscriptions: (state) => {
-        // Every refused filter is asked again in each SUBACK: each answer refuses them all anew.
-        this.counters.subscriptionRefusals += state.refused.length;
-        this.subscriptions = state;
-        mirror.subscriptionsChanged(state);
-      },
-      sessionTakenOver: (takeover) => {
-        this.counters.sessionTakeovers++;
-        this.lastTakeover = { ...takeover, at: Date.now() };
-      },
-    });
-    // Not connected after the first attempt: the points say so until the broker answers.
-    if (!source.connected) mirror.connectionLost();
-
-    await server.start();
-    this.opcuaListening = true;
+    const began = performance.now();
+    const parts: Part[] = [
+      // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
+      { name: "http", start: () => this.startHttp(), stop: () => this.stopHttp() },
+      { name: "OPC UA server", start: () => this.initializeServer(), stop: () => this.shutdownServer() },
+      // Devices, commands, alarms and diagnostics on the address space; the bridge built, not started.
+      { name: "address space", start: () => this.buildAddressSpace(), stop: () => {} },
+      { name: "point mirror", start: () => this.mirror!.start(), stop: () => this.mirror?.stop() },
+      { name: "broker link", start: () => this.startBrokerLink(), stop: () => this.source?.stop() },
+      { name: "device health", start: () => this.health!.start(), stop: () => this.health?.stop() },
+      // Stopped before the broker link: calls still waiting are answered while the server can still reply.
+      { name: "commands", start: () => {}, stop: () => this.dispatcher?.stop() },
+      { name: "OPC UA endpoint", start: () => this.listen(), stop: () => this.stopListening() },
+    ];
+    for (const part of parts) {
+      // Listed before it starts: one that fails half-way may hold a socket already, and is stopped too.
+      this.started.push(part);
+      const at = performance.now();
+      await part.start();
+      this.logger.debug("part started", { part: part.name, ms: Math.round(performance.now() - at) });
+    }
     this.logger.info("gateway started", {
       endpoint: this.endpointUrl,
       broker: redactUrl(this.config.mqtt.url) || `embedded, port ${this.brokerPort}`,
-      points: mirror.pointCount,
-      devices: mirror.deviceCount,
-      startupMs: Math.round(performance.now() - started),
+      points: this.mirror!.pointCount,
+      devices: this.mirror!.deviceCount,
+      startupMs: Math.round(performance.now() - began),
     });
   }
 
-  /** OPC UA sessions are closed; the MQTT session is left to the broker for the next start. */
+  /**
+   * Stops the parts started, in reverse (also after a start that failed). OPC UA sessions
+   * are closed; the MQTT session is left to the broker for the next start.
+   */
   async stop(): Promise<void> {
-    const { server, source, mirror, dispatcher, http } = this;
-    this.opcuaListening = false;
-    this.http = null;
-    this.server = null;
+    for (const part of this.started.splice(0).reverse()) await part.stop();
     this.source = null;
     this.mirror = null;
     this.dispatcher = null;
-    dispatcher?.stop();
-    this.health?.stop();
-    await source?.stop();
-    mirror?.stop();
-    if (server) await server.shutdown(1000);
-    await http?.stop();
+    this.health = null;
     this.logger.info("gateway stopped");
   }
 
@@ -294,6 +198,7 @@ export class Gateway {
       refusedSubscriptions: () => this.subscriptions.refused.length,
       deviceCount: () => this.mirror?.deviceCount ?? 0,
       pointCount: () => this.mirror?.pointCount ?? 0,
+      eventListenerErrors: () => this.events.listenerErrors,
       opcua: () => ({
         sessions: this.server?.currentSessionCount ?? 0,
         subscriptions: this.server?.currentSubscriptionCount ?? 0,
@@ -310,5 +215,164 @@ export class Gateway {
       getLogger("gateway:http"),
     );
     await this.http.start();
+  }
+
+  private async stopHttp(): Promise<void> {
+    const { http } = this;
+    this.http = null;
+    await http?.stop();
+  }
+
+  private async initializeServer(): Promise<void> {
+    routeOpcuaLogs(getLogger("gateway:node-opcua"));
+    // Refuses a node-opcua release the patches were not written for, before anything is built on it.
+    installNodeOpcuaPatches(this.config.opcua.limits, getLogger("gateway:opcua"));
+    this.server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
+    await this.server.initialize();
+  }
+
+  private async shutdownServer(): Promise<void> {
+    const { server } = this;
+    this.server = null;
+    await server?.shutdown(1000);
+  }
+
+  /** The gateway's namespaces and its SmartGear and Devices folders. */
+  private addressSpaceRoots(): AddressSpaceRoots {
+    const addressSpace = this.server!.engine.addressSpace!;
+    // node-opcua would expose each node created from here on (device objects, folders, methods,
+    // conditions) as a JavaScript property of its parent, through an accessor closure per node
+    // whose name it has not met before; nothing reads them. Names of the standard nodeset and the
+    // catalog's keep their shared accessors (DeviceNodes).
+    addressSpace.isFrugal = true;
+    // The devices namespace first, so that it is ns=2 on every start (ns=1 is the server's own).
+    const ns = addressSpace.registerNamespace(this.config.opcua.namespaceUri) as Namespace;
+    const modelNs = addressSpace.registerNamespace(MODEL_NAMESPACE_URI) as Namespace;
+    const model = buildInformationModel(modelNs, this.catalog);
+    const smartGear = ns.addFolder(addressSpace.rootFolder.objects, {
+      nodeId: "s=SmartGear",
+      browseName: "SmartGear",
+    });
+    const devicesFolder = ns.addFolder(smartGear, { nodeId: "s=Devices", browseName: "Devices" });
+    applyDefaultRolePermissions(addressSpace, this.config.opcua.allowAnonymous);
+    return { ns, modelNs, model, smartGear, devicesFolder };
+  }
+
+  /** Builds the OPC UA side of devices, commands, alarms and diagnostics, and the bridge to MQTT. */
+  private buildAddressSpace(): void {
+    const { ns, modelNs, model, smartGear, devicesFolder } = this.addressSpaceRoots();
+    const config = this.config;
+    const source = createBrokerLink(config, this.counters);
+    const dispatcher = new CommandDispatcher(
+      source,
+      getLogger("gateway:opcuaToMqtt"),
+      getLogger("gateway:audit"),
+      (latencyMs, outcome) => this.metrics?.observeCommand(latencyMs, outcome),
+    );
+    const commandNodes = new CommandNodes(ns, this.commands, dispatcher, config.opcua.allowAnonymous);
+    const alarmNodes = new AlarmNodes(
+      ns,
+      getLogger("gateway:opcua:alarms"),
+      alarmAcknowledgementRouter(this.commands, dispatcher),
+    );
+    alarmNodes.install();
+    const nodes = new DeviceNodes(
+      ns,
+      modelNs,
+      model,
+      devicesFolder,
+      this.catalog,
+      deviceNodeHooks(commandNodes, alarmNodes, config.alarms.limits),
+    );
+    const diagnostics = new DiagnosticsNodes(ns, smartGear, {
+      counters: this.counters,
+      commands: dispatcher.counters,
+      brokerConnected: () => source.connected,
+      brokerProtocol: () => source.protocol,
+      deviceCount: () => this.mirror?.deviceCount ?? 0,
+      pointCount: () => this.mirror?.pointCount ?? 0,
+    });
+    diagnostics.build();
+    const health = new DeviceHealth(ns, config.mapping.offlineAfter * 1000, getLogger("gateway:health"));
+    const { events } = this;
+    const mirror = new PointMirror(
+      config,
+      this.catalog,
+      nodes,
+      this.counters,
+      getLogger("gateway:mqttToOpcua"),
+      (device) => events.emit("deviceAdded", device),
+      config.mapping.statusTopic
+        ? {
+            topics: new StatusTopics(config.mapping.statusTopic),
+            reported: (device, online, at) => events.emit("deviceReported", { device, online, at }),
+          }
+        : null,
+    );
+    this.source = source;
+    this.dispatcher = dispatcher;
+    this.mirror = mirror;
+    this.health = health;
+    this.listenToEvents(mirror, health, diagnostics);
+  }
+
+  /** Who hears of what: a line per part and event; the hub catches what a listener throws. */
+  private listenToEvents(mirror: PointMirror, health: DeviceHealth, diagnostics: DiagnosticsNodes): void {
+    const { events, counters } = this;
+    events.on("deviceAdded", "diagnostics", (device) => diagnostics.addDevice(device));
+    events.on("deviceAdded", "device health", (device) => health.add(device));
+    events.on("deviceReported", "device health", (r) => health.report(r.device, r.online, r.at));
+    events.on("brokerConnected", "counters", ({ reconnect }) => {
+      if (reconnect) counters.brokerReconnects++;
+    });
+    events.on("brokerConnected", "point mirror", () => mirror.connectionRestored());
+    events.on("brokerLost", "gateway", ({ reason }) =>
+      this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason }),
+    );
+    events.on("brokerLost", "point mirror", () => mirror.connectionLost());
+    events.on("subscriptionsChanged", "readiness", (state) => {
+      // Every refused filter is asked again in each SUBACK: each answer refuses them all anew.
+      counters.subscriptionRefusals += state.refused.length;
+      this.subscriptions = state;
+    });
+    events.on("subscriptionsChanged", "point mirror", (state) => mirror.subscriptionsChanged(state));
+    events.on("sessionTakenOver", "readiness", (takeover) => {
+      counters.sessionTakeovers++;
+      this.lastTakeover = { ...takeover, at: Date.now() };
+    });
+  }
+
+  private async startBrokerLink(): Promise<void> {
+    const source = this.source!;
+    const mirror = this.mirror!;
+    await source.start(this.linkHandlers(mirror, this.dispatcher!));
+    // Not connected after the first attempt: the points say so until the broker answers.
+    if (!source.connected) mirror.connectionLost();
+  }
+
+  /** Messages and replies as plain calls (the per-message path); the rest as events on the hub. */
+  private linkHandlers(mirror: PointMirror, dispatcher: CommandDispatcher): SourceHandlers {
+    const { events } = this;
+    let everConnected = false;
+    return {
+      message: (topic, payload) => mirror.handle(topic, payload),
+      reply: (topic, payload, correlationData) => dispatcher.handleReply(topic, payload, correlationData),
+      connected: () => {
+        events.emit("brokerConnected", { reconnect: everConnected });
+        everConnected = true;
+      },
+      disconnected: (reason) => events.emit("brokerLost", { reason }),
+      subscriptions: (state) => events.emit("subscriptionsChanged", state),
+      sessionTakenOver: (takeover) => events.emit("sessionTakenOver", takeover),
+    };
+  }
+
+  private async listen(): Promise<void> {
+    await this.server!.start();
+    this.opcuaListening = true;
+  }
+
+  private stopListening(): void {
+    this.opcuaListening = false;
   }
 }

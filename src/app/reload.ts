@@ -1,12 +1,14 @@
 import { isDeepStrictEqual } from "node:util";
-import { envKeys, type Setup } from "../config/config-loader.js";
+import { envKeys } from "../config/config-loader.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { Catalog } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
 import { type DeviceDeclaration, declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { UserDef } from "../security/users.js";
+import { deepFreeze } from "../shared/deep-freeze.js";
 import { formatProblem, type Problem } from "../shared/errors.js";
 import { configureLogging, type Logger } from "../shared/logger.js";
+import type { Setup } from "./setup.js";
 
 /**
  * The keys a running gateway takes over without a restart, and so without dropping an OPC UA
@@ -35,6 +37,7 @@ export interface ReloadPlan {
 
 /** The part of a running gateway a reload reads and changes (Gateway has this shape). */
 export interface ReloadTarget {
+  /** The running configuration, a frozen snapshot. */
   readonly config: GatewayConfig;
   readonly catalog: Catalog;
   readonly users: readonly UserDef[];
@@ -44,6 +47,8 @@ export interface ReloadTarget {
     /** Returns the devices it could not create (mapping.maxDevices reached). */
     declareDevices(devices: readonly DeviceDeclaration[]): DeviceDeclaration[];
   } | null;
+  /** Takes the new running snapshot, which `config` answers from then on. */
+  adopt(config: GatewayConfig): void;
 }
 
 const deviceKey = (d: DeviceDeclaration) => deviceKeyOf(declaredDeviceId(d));
@@ -104,19 +109,24 @@ export function reloadConfig(
   for (const [key, same] of files)
     if (!same && !plan.needsRestart.includes(key)) plan.needsRestart.push(`${key} (its content)`);
 
-  const config = target.config;
-  if (plan.applied.some((k) => k.startsWith("log."))) {
-    config.log = next.log;
-    configureLogging(next.log);
-  }
-  if (plan.applied.some((k) => k.startsWith("mapping.staleAfter."))) {
-    config.mapping.staleAfter = next.mapping.staleAfter;
+  // Each part is handed what it needs; none reads the running snapshot for it.
+  if (plan.applied.some((k) => k.startsWith("log."))) configureLogging(next.log);
+  if (plan.applied.some((k) => k.startsWith("mapping.staleAfter.")))
     target.ingest?.setStaleTimes(next.mapping.staleAfter);
-  }
   const notCreated = target.ingest?.declareDevices(plan.devicesAdded) ?? [];
-  // The running list follows the file (removed devices' nodes stay until a restart); a device
-  // that could not be created is left out, so that the next reload tries it again.
-  config.devices = next.devices.filter((d) => !notCreated.includes(d));
+  // A new snapshot: the reloadable keys from the file (those unchanged are equal), every other key
+  // as it runs until a restart. The device list follows the file (removed devices' nodes stay
+  // until a restart); a device that could not be created is left out, so that the next reload
+  // tries it again.
+  const running = target.config;
+  target.adopt(
+    deepFreeze({
+      ...running,
+      log: next.log,
+      mapping: { ...running.mapping, staleAfter: next.mapping.staleAfter },
+      devices: next.devices.filter((d) => !notCreated.includes(d)),
+    }),
+  );
 
   logger.info("configuration reloaded", {
     config: file,

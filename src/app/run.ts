@@ -1,8 +1,7 @@
-import { checkSetup, loadSetup } from "../config/config-loader.js";
 import { configureLogging, getLogger, type Logger } from "../shared/logger.js";
-import { missingRuntimeFlags } from "../shared/runtime-flags.js";
 import { Gateway } from "./gateway.js";
 import { reloadConfig } from "./reload.js";
+import { checkSetup, loadSetup, warnAboutSetup } from "./setup.js";
 
 /**
  * `smartgear-gateway run`: start, reload what can be reloaded on SIGHUP, stop cleanly on
@@ -64,26 +63,15 @@ export async function runGateway(configFile: string): Promise<number> {
  * an invalid configuration, which the CLI reports.
  */
 async function startGateway(configFile: string, logger: Logger): Promise<Gateway | null> {
-  const { config, catalog, users, commands } = loadSetup(configFile);
+  const setup = loadSetup(configFile);
+  const { config, catalog, users, commands } = setup;
   configureLogging(config.log);
   logger.info("configuration loaded", {
     config: configFile,
     catalog: catalog.file,
     points: catalog.points.length,
   });
-  if (!config.opcua.allowAnonymous && users.length === 0)
-    logger.warn(
-      "no users and anonymous access off: only sessions with a trusted X.509 user certificate can log in, with no role",
-      {
-        hint: "set opcua.usersFile or opcua.allowAnonymous",
-      },
-    );
-  const missing = missingRuntimeFlags();
-  if (missing.length > 0)
-    logger.warn("node runs without the gateway's runtime flags: ingest costs more CPU at high rates", {
-      missing,
-      hint: `start it with node ${missing.join(" ")} (npm start and the Docker image do), or set NODE_OPTIONS`,
-    });
+  warnAboutSetup(setup, logger);
   const gateway = new Gateway(config, catalog, users, commands);
   try {
     await gateway.start();

@@ -59,6 +59,8 @@ export class PointMirror {
   private sweepTimer: NodeJS.Timeout | null = null;
   private connected = true;
   private subscriptions: SubscriptionState = { granted: [], refused: [] };
+  /** mapping.staleAfter as last set (at start, or by a reload), for points created from now on. */
+  private staleAfter: StaleAfter;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -74,6 +76,7 @@ export class PointMirror {
     } | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
+    this.staleAfter = config.mapping.staleAfter;
   }
 
   /** Starts stale detection, then creates the declared devices with every point of their families. */
@@ -295,7 +298,7 @@ export class PointMirror {
   }
 
   private point(topic: string, def: PointDef, device: DeviceState): PointState {
-    const stale = this.config.mapping.staleAfter;
+    const stale = this.staleAfter;
     const state: PointState = {
       def,
       device,
@@ -347,7 +350,7 @@ export class PointMirror {
    * follows the shortest. A point already stale stays so until its next value.
    */
   setStaleTimes(stale: StaleAfter): void {
-    this.config.mapping.staleAfter = stale;
+    this.staleAfter = stale;
     for (const s of this.points.values()) s.staleAfterMs = staleAfterMs(stale, s.def);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;

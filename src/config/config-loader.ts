@@ -1,12 +1,8 @@
 import { dirname, resolve } from "node:path";
 import { StatusTopics } from "../mapping/device-status-topic.js";
-import { checkCatalog } from "../model/catalog-loader.js";
-import type { Catalog } from "../model/catalog-types.js";
-import { checkCommands } from "../model/command-catalog-loader.js";
-import type { CommandDef } from "../model/command-catalog-types.js";
 import { declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
-import { checkUsers, type UserDef } from "../security/users.js";
-import { type Problem, ProblemsError } from "../shared/errors.js";
+import { deepFreeze } from "../shared/deep-freeze.js";
+import type { Problem } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
 import { compileSchema } from "../shared/schema.js";
 import {
@@ -17,7 +13,6 @@ import {
   schemaProblem,
   type YamlSource,
 } from "../shared/yaml-source.js";
-import { checkConfigAgainstCatalog } from "./check-against-catalog.js";
 import { checkMqttSecurity } from "./check-security.js";
 import { configSchema } from "./config-schema.js";
 import type { GatewayConfig } from "./config-types.js";
@@ -86,48 +81,6 @@ export function checkConfig(file: string, env: NodeJS.ProcessEnv = process.env):
   return buildConfig(readYamlFile(file), env);
 }
 
-/** Everything the gateway is started from, checked. */
-export interface Setup {
-  config: GatewayConfig;
-  catalog: Catalog;
-  users: UserDef[];
-  commands: CommandDef[];
-}
-
-/** A valid configuration, its catalog and users, or every problem of them. */
-export function checkSetup(
-  file: string,
-  env: NodeJS.ProcessEnv = process.env,
-): {
-  setup?: Setup;
-  problems: Problem[];
-} {
-  const loaded = checkConfig(file, env);
-  if (!loaded.config) return { problems: loaded.problems };
-  const config = loaded.config;
-  const { catalog, problems } = checkCatalog(config.catalog);
-  const checkedUsers = config.opcua.usersFile
-    ? checkUsers(config.opcua.usersFile)
-    : { users: [], problems: [] };
-  problems.push(...checkedUsers.problems);
-  if (catalog) problems.push(...checkConfigAgainstCatalog(config, catalog, loaded.file, loaded.lineOf));
-  const checkedCommands = catalog ? checkCommands(config.commands.file, catalog) : { problems: [] };
-  problems.push(...checkedCommands.problems);
-  if (!catalog || !checkedUsers.users || !checkedCommands.commands || problems.length > 0)
-    return { problems };
-  return {
-    setup: { config, catalog, users: checkedUsers.users, commands: checkedCommands.commands },
-    problems: [],
-  };
-}
-
-/** Like checkSetup, but throws ProblemsError when anything is wrong (start-up fails fast). */
-export function loadSetup(file: string, env: NodeJS.ProcessEnv = process.env): Setup {
-  const { setup, problems } = checkSetup(file, env);
-  if (!setup) throw new ProblemsError("E_CONFIG", `invalid configuration ${file}`, problems);
-  return setup;
-}
-
 export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConfig {
   const { file, lineOf } = src;
   if (src.problems.length > 0) return { problems: src.problems, file, lineOf };
@@ -166,7 +119,11 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   // Files that are part of the configuration are found beside it, wherever the gateway runs.
   if (config.opcua.usersFile) config.opcua.usersFile = resolve(dirname(src.file), config.opcua.usersFile);
   problems.push(...crossCheck(config, src), ...checkMqttSecurity(config, src));
-  return problems.length > 0 ? { problems, file, lineOf } : { config, problems, file, lineOf };
+  // The running configuration is a snapshot: no part changes what another reads; a reload builds
+  // a new one (app/reload.ts).
+  return problems.length > 0
+    ? { problems, file, lineOf }
+    : { config: deepFreeze(config), problems, file, lineOf };
 }
 
 function applyEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: Problem[]): EnvKey[] {

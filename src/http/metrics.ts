@@ -18,6 +18,8 @@ export interface MetricSources {
   refusedSubscriptions: () => number;
   deviceCount: () => number;
   pointCount: () => number;
+  /** Errors thrown by listeners of discovery and lifecycle events (caught, logged). */
+  eventListenerErrors: () => number;
   /** OPC UA sessions, subscriptions and secure channels now open; 0 before the server exists. */
   opcua: () => {
     sessions: number;
@@ -173,6 +175,12 @@ export class GatewayMetrics {
       "answers to a waiting command that came on another device's reply topic (refused)",
       [],
       () => [[{}, sources.commands()?.refusedReplies ?? 0]],
+    );
+    mirrored(
+      "smartgear_event_listener_errors_total",
+      "errors thrown by listeners of discovery and lifecycle events (caught and logged; a bug)",
+      [],
+      () => [[{}, sources.eventListenerErrors()]],
     );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",

@@ -1,4 +1,4 @@
-import { type Problem, ProblemsError } from "../shared/errors.js";
+import type { Problem } from "../shared/errors.js";
 import { compileSchema } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import { isPasswordHash } from "./password-hash.js";
@@ -71,10 +71,4 @@ export function checkUsers(file: string): { users?: UserDef[]; problems: Problem
     })),
     problems,
   };
-}
-
-export function loadUsers(file: string): UserDef[] {
-  const { users, problems } = checkUsers(file);
-  if (!users) throw new ProblemsError("E_USERS", `invalid users file ${file}`, problems);
-  return users;
 }

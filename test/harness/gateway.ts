@@ -2,11 +2,8 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Gateway } from "../../src/app/gateway.js";
-import { buildConfig } from "../../src/config/config-loader.js";
+import { checkSetupSource } from "../../src/app/setup.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
-import { loadCatalog } from "../../src/model/catalog-loader.js";
-import { loadCommands } from "../../src/model/command-catalog-loader.js";
-import { loadUsers } from "../../src/security/users.js";
 import { silenceLogging } from "../../src/shared/logger.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
@@ -43,11 +40,11 @@ export async function startGateway(yaml = ""): Promise<{
   // the opcua section with the secure defaults.
   const base = `broker: { port: 0 }\nhttp: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n`;
   const src = parseYamlText(merge(base, yaml), join(PROJECT_ROOT, "config", "test.yaml"));
-  const { config, problems } = buildConfig(src, testEnv(yaml));
-  if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
-  const users = config.opcua.usersFile ? loadUsers(config.opcua.usersFile) : [];
-  const catalog = loadCatalog(config.catalog);
-  const gateway = new Gateway(config, catalog, users, loadCommands(config.commands.file, catalog));
+  // Checked as `smartgear-gateway run` checks its file, catalogs and users included.
+  const { setup, problems } = checkSetupSource(src, testEnv(yaml));
+  if (!setup) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
+  const { config, catalog, users, commands } = setup;
+  const gateway = new Gateway(config, catalog, users, commands);
   await gateway.start();
   return {
     gateway,

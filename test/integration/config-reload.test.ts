@@ -11,7 +11,7 @@ import {
 } from "node-opcua";
 import { afterAll, describe, expect, it } from "vitest";
 import { reloadConfig } from "../../src/app/reload.js";
-import { checkSetup } from "../../src/config/config-loader.js";
+import { checkSetup } from "../../src/app/setup.js";
 import { getLogger } from "../../src/shared/logger.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { publish } from "../harness/brokers.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkSetup } from "../../src/config/config-loader.js";
+import { checkSetup } from "../../src/app/setup.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smartgear-limits-"));
 const setupOf = (yaml: string) => {

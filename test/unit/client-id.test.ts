@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
+import { loadSetup } from "../../src/app/setup.js";
 import { defaultClientId } from "../../src/config/client-id.js";
-import { buildConfig, loadSetup } from "../../src/config/config-loader.js";
+import { buildConfig } from "../../src/config/config-loader.js";
 import { DEFAULT_CONFIG_FILE } from "../../src/shared/paths.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkSetup } from "../../src/config/config-loader.js";
+import { checkSetup } from "../../src/app/setup.js";
 import { loadBrokerTls, loadClientSecurity } from "../../src/mqtt/tls-options.js";
 import { ProblemsError } from "../../src/shared/errors.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { planReload, type ReloadTarget, reloadConfig } from "../../src/app/reload.js";
-import { buildConfig, checkSetup } from "../../src/config/config-loader.js";
+import { checkSetup } from "../../src/app/setup.js";
+import { buildConfig } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
 import { configureLogging, getLogger, type Logger } from "../../src/shared/logger.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
@@ -41,8 +42,14 @@ function targetOf(yaml: string) {
   const { checked } = setupOf(yaml);
   const setup = checked.setup!;
   const calls = { staleTimes: [] as unknown[], declared: [] as unknown[] };
+  let running = setup.config;
   const target: ReloadTarget = {
-    config: setup.config,
+    get config() {
+      return running;
+    },
+    adopt: (config) => {
+      running = config;
+    },
     catalog: setup.catalog,
     users: setup.users,
     commands: setup.commands,
@@ -134,12 +141,20 @@ describe("applying a reload to a running gateway", () => {
     const plan = reloadConfig(target, checked, logger, file);
 
     expect(plan?.applied).toEqual(["log.level", "log.levels", "mapping.staleAfter.default", "devices"]);
-    // The running configuration object is the one the parts hold: it changes in place.
-    expect(target.config).toBe(running);
-    expect(running.log.level).toBe("warn");
-    expect(running.mapping.staleAfter.default).toBe(5);
-    expect(running.opcua.port).toBe(4840);
-    expect(running.mqtt.url).toBe("");
+    // A new snapshot replaces the running one, which stays as it was: a part that held it saw no change.
+    expect(target.config).not.toBe(running);
+    expect(running.log.level).toBe("info");
+    expect(running.mapping.staleAfter.default).toBe(0);
+    expect(target.config.log.level).toBe("warn");
+    expect(target.config.mapping.staleAfter.default).toBe(5);
+    expect(target.config.devices).toEqual([
+      { type: "3WA", name: "F1", source: "ETU" },
+      { type: "3WA", name: "F2", source: "ETU" },
+    ]);
+    // Keys that wait for a restart keep their running values.
+    expect(target.config.opcua.port).toBe(4840);
+    expect(target.config.mqtt.url).toBe("");
+    expect(Object.isFrozen(target.config.mapping)).toBe(true);
     expect(calls.staleTimes).toEqual([{ default: 5, families: {}, points: {} }]);
     expect(calls.declared).toEqual([{ type: "3WA", name: "F2", source: "ETU" }]);
     expect(getLogger("gateway:mqtt:client").level).toBe("debug");

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkConfig, checkSetup, envKeys, loadSetup } from "../../src/config/config-loader.js";
+import { checkSetup, loadSetup } from "../../src/app/setup.js";
+import { brokerSubscriptions } from "../../src/config/broker-subscriptions.js";
+import { checkConfig, envKeys } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
 import { ProblemsError } from "../../src/shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_CONFIG_FILE } from "../../src/shared/paths.js";
@@ -69,6 +71,32 @@ describe("a valid configuration", () => {
     expect(config.mapping.maxDevices).toBe(1000);
     expect(config.mapping.staleAfter).toEqual({ default: 0, families: {}, points: {} });
     expect(config.devices).toEqual([]);
+  });
+
+  it("is a frozen snapshot: changing any key of it, however deep, throws", () => {
+    const config = configOf(fixture("full.yaml"), ALTERNATIVES["mqtt.passwordFile"]);
+    expect(() => {
+      config.log.level = "error";
+    }).toThrow(TypeError);
+    expect(() => {
+      config.mapping.staleAfter.default = 5;
+    }).toThrow(TypeError);
+    expect(() => config.mqtt.subscriptions.push({ topic: "x/#", qos: 0 })).toThrow(TypeError);
+    expect(() => {
+      (config.devices[0] as { name: string }).name = "other";
+    }).toThrow(TypeError);
+    expect(config.log.level).toBe("debug");
+  });
+
+  it("subscribes at the broker to mqtt.subscriptions, and to the status topics of mapping.statusTopic", () => {
+    const plain = configOf(emptyFile);
+    expect(brokerSubscriptions(plain)).toEqual(plain.mqtt.subscriptions);
+    const file = join(dir, "status-topic.yaml");
+    writeFileSync(file, 'mapping: { statusTopic: "site/{deviceType}/{deviceName}/{deviceSource}/state" }\n');
+    expect(brokerSubscriptions(configOf(file))).toEqual([
+      ...plain.mqtt.subscriptions,
+      { topic: "site/+/+/+/state", qos: 1 },
+    ]);
   });
 
   it("takes the defaults for what minimal.yaml leaves out", () => {

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { checkSetup, envKeys } from "../../src/config/config-loader.js";
+import { checkSetup } from "../../src/app/setup.js";
+import { envKeys } from "../../src/config/config-loader.js";
 import { configSchema } from "../../src/config/config-schema.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 

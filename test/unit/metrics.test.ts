@@ -18,6 +18,7 @@ function metricsOf(counters = new IngestCounters(), commands = new CommandCounte
     refusedSubscriptions: () => 0,
     deviceCount: () => 2,
     pointCount: () => 884,
+    eventListenerErrors: () => 0,
     opcua: () => ({
       sessions: 3,
       subscriptions: 4,
