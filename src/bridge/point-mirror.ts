@@ -123,8 +123,15 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       state.device.lastSeen = now;
       this.update(state, payload, now);
     } catch (err) {
-      // A bug must cost one message, not the gateway.
-      this.reject("noValue", topic, `internal error: ${(err as Error).message}`);
+      // A bug must cost one message, not the gateway; counted apart, so that it is never taken
+      // for bad input.
+      this.counters.reject("internalError", topic);
+      this.log.error("internalError", "internal error while mirroring a message", {
+        reason: "internalError",
+        topic,
+        error: (err as Error).message,
+        stack: (err as Error).stack,
+      });
     }
   }
 
@@ -182,7 +189,6 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.decodeError(s, coerced.reason, coerced.detail, now);
       return;
     }
-    this.counters.decodedIn(def.family);
     s.value = this.sink.value(def.dataType, coerced.value);
     const received = new Date(now);
     // Without a payload timestamp, the moment the gateway received the value is the best there is.
@@ -190,6 +196,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     s.updatedAt = now;
     s.condition = "fresh";
     this.write(s, statusOfQuality(decoded.quality), received);
+    // Counted once written: a write that throws is an internalError, not decoded as well.
+    this.counters.decodedIn(def.family);
   }
 
   private decodeError(

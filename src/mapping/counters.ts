@@ -8,7 +8,9 @@ export type RejectReason =
   | "deviceLimit"
   | "payloadTooLarge"
   | "unmappedLimit"
-  | DecodeFailure;
+  | DecodeFailure
+  /** The gateway failed on the message (a bug): counted apart from bad input, logged as an error. */
+  | "internalError";
 
 /** The reasons of a payload that reached its point and could not be decoded (BadDecodingError). */
 export const DECODE_FAILURES: readonly DecodeFailure[] = [
@@ -31,6 +33,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "payloadTooLarge",
   "unmappedLimit",
   ...DECODE_FAILURES,
+  "internalError",
 ];
 
 /** Why the embedded broker closed a connection or did not retain a message (README, Security). */

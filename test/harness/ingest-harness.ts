@@ -4,13 +4,12 @@ import { type DataValue, NodeId, NodeIdType, type OPCUAServer, type UAVariable }
 import type { Gateway } from "../../src/app/gateway.js";
 import type { PointMirror } from "../../src/bridge/point-mirror.js";
 import { REJECT_REASONS, type RejectReason } from "../../src/mapping/counters.js";
-import { RateLimitedLog } from "../../src/shared/rate-limited-log.js";
 import { startGateway } from "./gateway.js";
 
 /**
  * What the reliability scenarios share (vitest tests and `npm run soak` alike): a real gateway whose
- * ingest path (PointMirror.handle) is driven in-process, a view of its counters, its variables,
- * the "internal error" lines its catch-all logs, and garbage collection on demand.
+ * ingest path (PointMirror.handle) is driven in-process, a view of its counters (internal errors
+ * among them: reason `internalError`), its variables, and garbage collection on demand.
  */
 export interface IngestRig {
   gateway: Gateway;
@@ -19,8 +18,6 @@ export interface IngestRig {
   variable(topic: string): UAVariable | null;
   read(topic: string): DataValue | null;
   counts(): Counts;
-  /** Messages PointMirror.handle's catch-all counted ("internal error: …"): a bug each. */
-  internalErrors: string[];
   /** The distinct unknown topics PointMirror remembers (bounded at 10,000). */
   rememberedUnknown(): number;
   stop(): Promise<void>;
@@ -42,13 +39,6 @@ export async function startIngestRig(yaml: string): Promise<IngestRig> {
   const ingest = gateway.ingest!;
   // The gateway keeps its OPC UA server to itself; its address space is node-opcua's public API.
   const addressSpace = (gateway as unknown as { server: OPCUAServer }).server.engine.addressSpace!;
-  const internalErrors: string[] = [];
-  const warn = RateLimitedLog.prototype.warn;
-  RateLimitedLog.prototype.warn = function (key, message, meta, now) {
-    if (String(meta.detail).startsWith("internal error"))
-      internalErrors.push(`${JSON.stringify(String(meta.topic).slice(0, 120))}: ${String(meta.detail)}`);
-    return warn.call(this, key, message, meta, now);
-  };
   // Mirrored variables only (the address space also holds folders and diagnostics).
   const points = (ingest as unknown as { points: Map<string, { variable: UAVariable }> }).points;
   const variable = (topic: string) => {
@@ -78,10 +68,8 @@ export async function startIngestRig(yaml: string): Promise<IngestRig> {
         >,
       };
     },
-    internalErrors,
     rememberedUnknown: () => (ingest as unknown as { unknownTopics: Set<string> }).unknownTopics.size,
     async stop() {
-      RateLimitedLog.prototype.warn = warn;
       await gw.stop();
     },
   };

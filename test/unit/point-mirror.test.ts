@@ -34,9 +34,9 @@ interface RecordedVariable {
 }
 
 /** Records what the mirror creates and writes; `failOn` makes the write of one topic throw (a bug). */
-/** Records what the mirror creates and writes. */
 class RecordingSink implements PointSink<string, RecordedVariable, PointValue> {
   readonly variables = new Map<string, RecordedVariable>();
+  failOn = "";
 
   device(id: DeviceId): string {
     return `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
@@ -59,6 +59,7 @@ class RecordingSink implements PointSink<string, RecordedVariable, PointValue> {
     sourceTimestamp: Date | null,
     serverTime: Date,
   ): void {
+    if (variable.topic === this.failOn) throw new TypeError("the sink failed");
     variable.writes.push({ value, status, sourceTimestamp, serverTime });
   }
 
@@ -240,5 +241,21 @@ describe("the point state machine (PointMirror through its sink)", () => {
     r.send(VOLTAGE, "230.5", 1_000);
     r.mirror.subscriptionsChanged({ granted: ["11/+/3WA/#"], refused }, 2_000);
     expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.Good);
+  });
+});
+
+describe("an internal error while mirroring a message", () => {
+  it("is counted as internalError (not as bad input) and logged at error level; the next message goes on", () => {
+    const r = rig();
+    r.sink.failOn = VOLTAGE;
+    expect(() => r.send(VOLTAGE, "230.5", 1_000)).not.toThrow();
+    expect(r.counters.rejectedBy.get("internalError")).toBe(1);
+    expect(r.counters.rejectedBy.get("noValue")).toBe(0);
+    expect(r.counters.received).toBe(r.counters.decoded + r.counters.rejected);
+    const line = r.lines.find((l) => l.reason === "internalError");
+    expect(line).toMatchObject({ level: "error", topic: VOLTAGE, error: "the sink failed" });
+    r.send(CURRENT, "12", 1_000);
+    expect(r.sink.last(CURRENT)).toMatchObject({ value: 12, status: StatusCodes.Good });
+    r.mirror.stop();
   });
 });
