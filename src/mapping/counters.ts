@@ -118,6 +118,11 @@ export class CommandCounters {
   /** Answers to a waiting command that came on another device's reply topic: refused, never delivered. */
   refusedReplies = 0;
   lastLatencyMs = 0;
+  /**
+   * Commands published (QoS 1, 2) whose handshake the broker has not completed (PUBACK, PUBCOMP):
+   * a gauge. MQTT.js sends them again with the session; a caller that gave up has BadTimeout.
+   */
+  unacknowledged = 0;
 }
 
 /** What became of a call, as CommandCounters counts it. */
