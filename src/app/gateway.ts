@@ -29,6 +29,7 @@ import { applyDefaultRolePermissions } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { getLogger } from "../shared/logger.js";
 import { PROJECT_ROOT } from "../shared/paths.js";
+import { diagnosticsOf, type GatewayDiagnostics } from "./diagnostics-view.js";
 
 /** How long /readyz reports a session takeover after the last one. */
 const TAKEOVER_SHOWN_MS = 10 * 60_000;
@@ -250,6 +251,12 @@ export class Gateway {
 
   get ingest(): PointMirror | null {
     return this.mirror;
+  }
+
+  /** The gateway's figures, read-only (src/app/diagnostics-view.ts): what tests and scripts read of it. */
+  diagnostics(): GatewayDiagnostics {
+    const { counters, dispatcher, source, mirror, server } = this;
+    return diagnosticsOf({ counters, commands: dispatcher?.counters ?? null, source, mirror, server });
   }
 
   /** The port of /healthz, /readyz and /metrics (useful with http.port 0); 0 when disabled. */

@@ -97,6 +97,11 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return this.points.size;
   }
 
+  /** Distinct unknown topics remembered to log each once (at most MAX_REMEMBERED_UNKNOWN). */
+  get rememberedUnknownTopics(): number {
+    return this.unknownTopics.size;
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }
