@@ -6,7 +6,6 @@ import { PointMirror } from "../../src/bridge/point-mirror.js";
 import { buildConfig } from "../../src/config/config-loader.js";
 import { IngestCounters } from "../../src/mapping/counters.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
-import type { DeviceId } from "../../src/opcua/device-nodes.js";
 import type { PointSink, PointValue } from "../../src/opcua/ports.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
 
@@ -33,8 +32,11 @@ interface RecordedVariable {
   writes: Write[];
 }
 
+type Sink = PointSink<string, RecordedVariable, PointValue>;
+type DeviceId = Parameters<Sink["device"]>[0];
+
 /** Records what the mirror creates and writes; `failOn` makes the write of one topic throw (a bug). */
-class RecordingSink implements PointSink<string, RecordedVariable, PointValue> {
+class RecordingSink implements Sink {
   readonly variables = new Map<string, RecordedVariable>();
   failOn = "";
 
