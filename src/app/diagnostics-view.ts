@@ -26,7 +26,7 @@ export interface GatewayDiagnostics {
   readonly points: number;
   /** Distinct unknown topics remembered to log each once (bounded: PointMirror). */
   readonly rememberedUnknownTopics: number;
-  /** What waits between the MQTT thread and the main thread (mqtt.ingestThread); null without it. */
+  /** What waits between the MQTT thread and the main thread (mqtt.ingestThread); null without one. */
   threadBacklog(): Promise<ThreadBacklog | null>;
   /**
    * A node's attribute as an OPC UA Read answers it, in-process and without a session (node-opcua's

@@ -196,8 +196,10 @@ export class IngestThread implements BrokerLink {
     await this.call(topic, (id) => ({ t: "publish", id, topic, payload, options }));
   }
 
-  /** What waits between the threads (diagnostics and tests). */
-  async backlog(): Promise<ThreadBacklog> {
+  /** What waits between the threads (diagnostics); null while no thread runs (it ended, or stopped). */
+  async backlog(): Promise<ThreadBacklog | null> {
+    // Asked of no thread, the question would wait for an answer for ever.
+    if (!this.worker) return null;
     return (await this.call("", (id) => ({ t: "query", id }))) as ThreadBacklog;
   }
 
