@@ -2,14 +2,14 @@
  * Network faults between the gateway and mosquitto, made by a TCP proxy: cut (both sockets
  * destroyed), stall (half-open: nothing flows, nothing closes) and delay (latency each way), while a
  * device publishes sequence-numbered messages straight to the broker. Measures how long the gateway
- * takes to notice, what its outgoing store holds meanwhile, and what is lost and duplicated.
+ * takes to notice, how many commands wait for the broker's acknowledgement meanwhile, and what is
+ * lost and duplicated.
  */
 import { StatusCodes } from "node-opcua";
-import type { BrokerLink } from "../../src/mqtt/broker-link.js";
-import type { OutgoingProbe } from "../../src/mqtt/ingest-client.js";
 import { startMosquitto } from "../../test/harness/brokers.js";
+import { type CommandsSetup, callSendCommand, commandsSetup } from "../../test/harness/commands-rig.js";
 import { startGateway } from "../../test/harness/gateway.js";
-import { connectClient, nodeOf, waitStatus } from "../../test/harness/opcua-client.js";
+import { nodeOf, waitStatus } from "../../test/harness/opcua-client.js";
 import {
   finishRun,
   formatTally,
@@ -38,6 +38,11 @@ export interface NetworkFaultOptions {
   delayMs: number;
   /** Messages per second per topic. */
   rate: number;
+  /**
+   * The Operator and commands of the gateway; one for several runs, so that only the first trusts
+   * the client's certificate while its gateway runs (the later ones find it trusted at start).
+   */
+  commands: CommandsSetup;
 }
 
 export interface NetworkFaultResult {
@@ -49,13 +54,14 @@ export interface NetworkFaultResult {
   statusDown: string;
   statusBack: string;
   /**
-   * Commands tried every 100 ms during the faults: the most MQTT.js's outgoing store held while
-   * the gateway still believed the link up (undetected half-open), after it noticed, and at the end.
+   * Commands called over OPC UA every 100 ms during the faults: the most published and not yet
+   * acknowledged by the broker (Gateway/Commands/Unacknowledged) while the gateway still believed
+   * the link up (undetected half-open), after it noticed, and at the end.
    */
   maxOutgoing: number;
   maxOutgoingWhileDown: number;
   outgoingAtEnd: number;
-  /** Command publishes tried during the faults and refused at once (not queued). */
+  /** Command calls during the faults answered BadNoCommunication at once (not queued). */
   refusedPublishes: number;
   disconnects: number;
 }
@@ -73,15 +79,18 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
     const receiver = new SeqReceiver();
     const untap = receiver.tapAll();
     undo.push(async () => untap());
+    // Commands come as a user sends them, OPC UA calls of an Operator.
+    const { commands } = o;
     const gw = await startGateway(
-      `mqtt:\n  url: ${proxy.url()}\n  clientId: gw-net-${o.fault}-${process.pid}\n  protocolVersion: 5\n  keepalive: ${o.keepalive}\n` +
-        "  reconnectPeriod: 100\n  reconnectPeriodMax: 500\n  connectTimeout: 1000\n  storeFolder: ''\n" +
-        "  subscriptions:\n    - { topic: 11/#, qos: 2 }\n",
+      commands.yaml(
+        `mqtt:\n  url: ${proxy.url()}\n  clientId: gw-net-${o.fault}-${process.pid}\n  protocolVersion: 5\n  keepalive: ${o.keepalive}\n` +
+          "  reconnectPeriod: 100\n  reconnectPeriodMax: 500\n  connectTimeout: 1000\n  storeFolder: ''\n" +
+          "  subscriptions:\n    - { topic: 11/#, qos: 2 }\n",
+      ),
     );
     undo.push(() => gw.stop());
     const ingest = gw.gateway.ingest!;
-    const source = (gw.gateway as unknown as { source: BrokerLink & OutgoingProbe }).source;
-    const inFlight = async () => (await source.pendingOutgoing()).inFlight;
+    const unacknowledged = () => gw.gateway.diagnostics().commands?.unacknowledged ?? 0;
     let disconnects = 0;
     let lostAt = 0;
     const lost = ingest.connectionLost.bind(ingest);
@@ -90,7 +99,8 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       lostAt = Date.now();
       lost(now);
     };
-    const client = await connectClient(gw.endpointUrl);
+    // The Operator reads the statuses too: with users configured, anonymous sessions are refused.
+    const client = await commands.operator(gw.endpointUrl);
     undo.push(() => client.stop());
     const statusOf = async () => (await client.read(nodeOf(QOS1_TOPIC))).statusCode;
     const pub = await SeqPublisher.connect(broker.url, SEQ_TOPICS, `seq-net-${o.fault}-${process.pid}`);
@@ -111,16 +121,17 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       if (o.fault === "cut") proxy.cut();
       else if (o.fault === "stall") proxy.stall();
       else proxy.delay(o.delayMs);
-      // Meanwhile a command is tried every 100 ms: refused, never queued for later.
+      // Meanwhile a command is called every 100 ms: refused, never queued for later.
       const probe = setInterval(() => {
-        const down = !ingest.isConnected;
-        void inFlight().then((n) => {
-          maxOutgoing = Math.max(maxOutgoing, n);
-          if (down) maxOutgoingWhileDown = Math.max(maxOutgoingWhileDown, n);
-        });
-        source.publish("cmd/probe", "{}", { qos: 1, retain: false }).catch(() => {
-          refusedPublishes++;
-        });
+        const n = unacknowledged();
+        maxOutgoing = Math.max(maxOutgoing, n);
+        if (!ingest.isConnected) maxOutgoingWhileDown = Math.max(maxOutgoingWhileDown, n);
+        callSendCommand(client, "probe").then(
+          (r) => {
+            if (r.statusCode.equals(StatusCodes.BadNoCommunication)) refusedPublishes++;
+          },
+          () => {},
+        );
       }, 100);
       try {
         if (o.fault !== "delay") {
@@ -132,7 +143,7 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
         if (o.fault === "delay") statusDown = (await statusOf()).name;
       } finally {
         clearInterval(probe);
-        maxOutgoing = Math.max(maxOutgoing, await inFlight());
+        maxOutgoing = Math.max(maxOutgoing, unacknowledged());
       }
       if (o.fault === "stall") proxy.resume();
       if (o.fault === "delay") proxy.delay(0);
@@ -149,7 +160,7 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
       statusBack,
       maxOutgoing,
       maxOutgoingWhileDown,
-      outgoingAtEnd: await inFlight(),
+      outgoingAtEnd: unacknowledged(),
       refusedPublishes,
       disconnects,
     };
@@ -159,6 +170,9 @@ export async function networkFault(o: NetworkFaultOptions): Promise<NetworkFault
 }
 
 const KEEPALIVE_S = 2;
+
+/** Command calls answer within 2 s, or BadTimeout. */
+export const probeCommands = () => commandsSetup(2000);
 
 export const scenarios: SoakScenario[] = (["cut", "stall", "delay"] as const).map((fault) => ({
   name: `network-${fault}`,
@@ -178,6 +192,7 @@ export const scenarios: SoakScenario[] = (["cut", "stall", "delay"] as const).ma
       faultMs: fault === "cut" ? 500 : quick ? 4500 : 6000,
       delayMs: 300,
       rate: quick ? 100 : 200,
+      commands: probeCommands(),
     });
     if (!r.complete || r.tally[1].lost || r.tally[2].lost || r.tally[2].duplicated)
       throw new Error(`messages lost: ${formatTally(r.tally)}`);
@@ -189,8 +204,8 @@ export const scenarios: SoakScenario[] = (["cut", "stall", "delay"] as const).ma
       "detection (ms, worst)": r.detectionMs,
       disconnects: r.disconnects,
       ...tallyFigures(r.tally),
-      "outgoing store, most": r.maxOutgoing,
-      "outgoing store at the end": r.outgoingAtEnd,
+      "commands unacknowledged, most": r.maxOutgoing,
+      "commands unacknowledged at the end": r.outgoingAtEnd,
     };
   },
 }));

@@ -34,6 +34,7 @@ import { applyDefaultRolePermissions } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { getLogger } from "../shared/logger.js";
 import { PROJECT_ROOT } from "../shared/paths.js";
+import { diagnosticsOf, type GatewayDiagnostics } from "./diagnostics-view.js";
 import { EventHub } from "./events.js";
 
 /** How long /readyz reports a session takeover after the last one. */
@@ -154,6 +155,12 @@ export class Gateway {
 
   get ingest(): PointMirror | null {
     return this.mirror;
+  }
+
+  /** The gateway's figures, read-only (src/app/diagnostics-view.ts): what tests and scripts read of it. */
+  diagnostics(): GatewayDiagnostics {
+    const { counters, dispatcher, source, mirror, server } = this;
+    return diagnosticsOf({ counters, commands: dispatcher?.counters ?? null, source, mirror, server });
   }
 
   /** The port of /healthz, /readyz and /metrics (useful with http.port 0); 0 when disabled. */

@@ -140,13 +140,15 @@ export class CommandDispatcher implements CommandPort {
       // Bounded: a connection cut between PUBLISH and PUBCOMP leaves the handshake to MQTT.js's
       // next session, and the caller must not wait for that.
       completed = await withinMs(
-        this.source.publish(topic, payload, {
-          qos: command.qos,
-          retain: command.retain,
-          ...(command.reply.wait && v5
-            ? { responseTopic: replyTo, correlationData: Buffer.from(correlationId) }
-            : {}),
-        }),
+        this.unacknowledged(
+          this.source.publish(topic, payload, {
+            qos: command.qos,
+            retain: command.retain,
+            ...(command.reply.wait && v5
+              ? { responseTopic: replyTo, correlationData: Buffer.from(correlationId) }
+              : {}),
+          }),
+        ),
         command.reply.timeoutMs,
       );
     } catch (err) {
@@ -166,6 +168,17 @@ export class CommandDispatcher implements CommandPort {
     const reply = await replied;
     if (!reply) return answer(StatusCodes.BadTimeout);
     return answer(StatusCodes.Good, { deviceStatus: reply.status, reply: reply.text });
+  }
+
+  /** Counts a publish until the broker completes its handshake, or it fails, whoever waits for it. */
+  private unacknowledged(published: Promise<void>): Promise<void> {
+    const counters = this.counters;
+    counters.unacknowledged++;
+    const settled = () => {
+      counters.unacknowledged--;
+    };
+    published.then(settled, settled);
+    return published;
   }
 
   private awaitReply(

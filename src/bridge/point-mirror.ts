@@ -11,15 +11,14 @@ import type { Catalog, PointDef } from "../model/catalog-types.js";
 import { type DeviceId, declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { unmappedPoint } from "../model/unmapped-point.js";
 import type { SubscriptionState } from "../mqtt/broker-link.js";
-import type { DeviceNodes } from "../opcua/device-nodes.js";
-import { variantOf, writePoint } from "../opcua/patches/point-writer.js";
+import type { PointSink } from "../opcua/ports.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
 /** What the gateway knows of one device: identity, node, and the figures diagnostics show. */
-export interface DeviceState extends DeviceId {
+export interface DeviceState<Node = UAObject> extends DeviceId {
   key: string;
-  node: UAObject;
+  node: Node;
   declared: boolean;
   messageCount: number;
   /** Epoch ms of the last message, 0 before the first. */
@@ -29,13 +28,13 @@ export interface DeviceState extends DeviceId {
 /** Why a point shows the status it shows; drives which transitions are allowed. */
 type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost" | "refused";
 
-interface PointState {
+interface PointState<Node, Variable, Value> {
   def: PointDef;
-  device: DeviceState;
-  variable: UAVariable;
+  device: DeviceState<Node>;
+  variable: Variable;
   condition: Condition;
   /** The last good value, kept when the status turns uncertain or bad. */
-  value: Variant | null;
+  value: Value | null;
   sourceTimestamp: Date | null;
   /** Epoch ms of the last fresh value. */
   updatedAt: number;
@@ -47,12 +46,13 @@ const MAX_REMEMBERED_UNKNOWN = 10_000;
 
 /**
  * mirror: turns each MQTT message into a value, status and timestamp on its OPC UA variable,
- * and keeps every point's status honest when the broker goes away or a point goes quiet.
+ * and keeps every point's status honest when the broker goes away or a point goes quiet. It writes
+ * through a PointSink (DeviceNodes on a server; the types are its handles).
  */
-export class PointMirror {
-  private readonly devices = new Map<string, DeviceState>();
+export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant> {
+  private readonly devices = new Map<string, DeviceState<Node>>();
   /** Keyed by the whole topic: a known topic costs one lookup before decoding. */
-  private readonly points = new Map<string, PointState>();
+  private readonly points = new Map<string, PointState<Node, Variable, Value>>();
   private readonly unknownTopics = new Set<string>();
   private unmappedCount = 0;
   private readonly log: RateLimitedLog;
@@ -65,14 +65,14 @@ export class PointMirror {
   constructor(
     private readonly config: GatewayConfig,
     private readonly catalog: Catalog,
-    private readonly nodes: DeviceNodes,
+    private readonly sink: PointSink<Node, Variable, Value>,
     private readonly counters: IngestCounters,
     private readonly logger: Logger,
-    private readonly deviceAdded: (device: DeviceState) => void = () => {},
+    private readonly deviceAdded: (device: DeviceState<Node>) => void = () => {},
     /** Status topics (mapping.statusTopic) and who is told of a device's word on its state. */
     private readonly status: {
       topics: StatusTopics;
-      reported(device: DeviceState, online: boolean, now: number): void;
+      reported(device: DeviceState<Node>, online: boolean, now: number): void;
     } | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
@@ -100,11 +100,16 @@ export class PointMirror {
     return this.points.size;
   }
 
+  /** Distinct unknown topics remembered to log each once (at most MAX_REMEMBERED_UNKNOWN). */
+  get rememberedUnknownTopics(): number {
+    return this.unknownTopics.size;
+  }
+
   get isConnected(): boolean {
     return this.connected;
   }
 
-  deviceStates(): IterableIterator<DeviceState> {
+  deviceStates(): IterableIterator<DeviceState<Node>> {
     return this.devices.values();
   }
 
@@ -126,8 +131,15 @@ export class PointMirror {
       state.device.lastSeen = now;
       this.update(state, payload, now);
     } catch (err) {
-      // A bug must cost one message, not the gateway.
-      this.reject("noValue", topic, `internal error: ${(err as Error).message}`);
+      // A bug must cost one message, not the gateway; counted apart, so that it is never taken
+      // for bad input.
+      this.counters.reject("internalError", topic);
+      this.log.error("internalError", "internal error while mirroring a message", {
+        reason: "internalError",
+        topic,
+        error: (err as Error).message,
+        stack: (err as Error).stack,
+      });
     }
   }
 
@@ -173,7 +185,7 @@ export class PointMirror {
     this.connected = true;
   }
 
-  private update(s: PointState, payload: Uint8Array, now: number): void {
+  private update(s: PointState<Node, Variable, Value>, payload: Uint8Array, now: number): void {
     const def = s.def;
     const decoded = decodePayload(payload, def.topicId, def.dataType === "String");
     if (!decoded.ok) {
@@ -185,25 +197,37 @@ export class PointMirror {
       this.decodeError(s, coerced.reason, coerced.detail, now);
       return;
     }
-    this.counters.decodedIn(def.family);
-    s.value = variantOf(def.dataType, coerced.value);
+    s.value = this.sink.value(def.dataType, coerced.value);
     const received = new Date(now);
     // Without a payload timestamp, the moment the gateway received the value is the best there is.
     s.sourceTimestamp = decoded.sourceTimestamp ?? received;
     s.updatedAt = now;
     s.condition = "fresh";
     this.write(s, statusOfQuality(decoded.quality), received);
+    // Counted once written: a write that throws is an internalError, not decoded as well.
+    this.counters.decodedIn(def.family);
   }
 
-  private decodeError(s: PointState, reason: RejectReason, detail: string, now: number): void {
+  private decodeError(
+    s: PointState<Node, Variable, Value>,
+    reason: RejectReason,
+    detail: string,
+    now: number,
+  ): void {
     s.condition = "decodeError";
     this.write(s, POINT_STATUS.decodeError, new Date(now));
     this.reject(reason, `${s.def.topicId}/${s.device.key}`, detail);
   }
 
   /** `serverTime` is shared by the writes of one moment (a Date is never changed once written). */
-  private write(s: PointState, status: StatusCode, serverTime: Date): void {
-    writePoint(s.variable, s.value ?? variantOf(s.def.dataType, null), status, s.sourceTimestamp, serverTime);
+  private write(s: PointState<Node, Variable, Value>, status: StatusCode, serverTime: Date): void {
+    this.sink.write(
+      s.variable,
+      s.value ?? this.sink.value(s.def.dataType, null),
+      status,
+      s.sourceTimestamp,
+      serverTime,
+    );
   }
 
   private sweepStale(now: number): void {
@@ -216,7 +240,11 @@ export class PointMirror {
   }
 
   /** First message on a topic: find its point and device, or count why there is none. */
-  private discover(topic: string, payload: Uint8Array, now: number): PointState | undefined {
+  private discover(
+    topic: string,
+    payload: Uint8Array,
+    now: number,
+  ): PointState<Node, Variable, Value> | undefined {
     const statusOf = this.status?.topics.match(topic);
     if (statusOf) {
       this.statusMessage(topic, statusOf, payload, now);
@@ -276,7 +304,7 @@ export class PointMirror {
     return unmappedPoint(parsed.family, parsed.topicId);
   }
 
-  private device(id: DeviceId, declared: boolean): DeviceState | undefined {
+  private device(id: DeviceId, declared: boolean): DeviceState<Node> | undefined {
     const key = deviceKeyOf(id);
     let device = this.devices.get(key);
     if (device) return device;
@@ -286,7 +314,7 @@ export class PointMirror {
       deviceName: id.deviceName,
       deviceSource: id.deviceSource,
       key,
-      node: this.nodes.device(id),
+      node: this.sink.device(id),
       declared,
       messageCount: 0,
       lastSeen: 0,
@@ -297,12 +325,12 @@ export class PointMirror {
     return device;
   }
 
-  private point(topic: string, def: PointDef, device: DeviceState): PointState {
+  private point(topic: string, def: PointDef, device: DeviceState<Node>): PointState<Node, Variable, Value> {
     const stale = this.staleAfter;
-    const state: PointState = {
+    const state: PointState<Node, Variable, Value> = {
       def,
       device,
-      variable: this.nodes.variable(device.node, device, def, topic),
+      variable: this.sink.variable(device.node, device, def, topic),
       condition: this.connected ? "waiting" : "connectionLost",
       value: null,
       sourceTimestamp: null,

@@ -182,6 +182,11 @@ export class GatewayMetrics {
       [],
       () => [[{}, sources.eventListenerErrors()]],
     );
+    gauge(
+      "smartgear_commands_unacknowledged",
+      "commands published whose QoS handshake the broker has not completed (sent again with the session)",
+      () => sources.commands()?.unacknowledged ?? 0,
+    );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

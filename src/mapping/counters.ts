@@ -8,7 +8,9 @@ export type RejectReason =
   | "deviceLimit"
   | "payloadTooLarge"
   | "unmappedLimit"
-  | DecodeFailure;
+  | DecodeFailure
+  /** The gateway failed on the message (a bug): counted apart from bad input, logged as an error. */
+  | "internalError";
 
 /** The reasons of a payload that reached its point and could not be decoded (BadDecodingError). */
 export const DECODE_FAILURES: readonly DecodeFailure[] = [
@@ -31,6 +33,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   "payloadTooLarge",
   "unmappedLimit",
   ...DECODE_FAILURES,
+  "internalError",
 ];
 
 /** Why the embedded broker closed a connection or did not retain a message (README, Security). */
@@ -115,6 +118,11 @@ export class CommandCounters {
   /** Answers to a waiting command that came on another device's reply topic: refused, never delivered. */
   refusedReplies = 0;
   lastLatencyMs = 0;
+  /**
+   * Commands published (QoS 1, 2) whose handshake the broker has not completed (PUBACK, PUBCOMP):
+   * a gauge. MQTT.js sends them again with the session; a caller that gave up has BadTimeout.
+   */
+  unacknowledged = 0;
 }
 
 /** What became of a call, as CommandCounters counts it. */

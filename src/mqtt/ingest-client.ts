@@ -42,17 +42,6 @@ const TAKEOVER_BURST_MS = 60_000;
 /** How long stop() waits for MQTT.js to end the connection (less than IngestThread's 5 s for the thread). */
 const STOP_TIMEOUT_MS = 3000;
 
-export interface PendingOutgoing {
-  inFlight: number;
-  queued: number;
-  awaiting: number;
-}
-
-/** A source that can say what its MQTT client still holds to send (the client itself, or its thread). */
-export interface OutgoingProbe {
-  pendingOutgoing(): Promise<PendingOutgoing>;
-}
-
 /** Why the last connection attempt failed, for diagnostics and tests. */
 export interface ConnectFailure {
   kind: "tls" | "credentials" | "network";
@@ -78,7 +67,7 @@ export type MessageGate = (next: () => void) => void;
  * persistent session (fixed client id, clean false, and under MQTT 5 a session expiry interval,
  * without which a v5 session ends with the connection); exponential reconnect backoff.
  */
-export class IngestClient implements BrokerLink, OutgoingProbe {
+export class IngestClient implements BrokerLink {
   private client: MqttClient | null = null;
   private version: 4 | 5;
   private backoff: number;
@@ -125,23 +114,6 @@ export class IngestClient implements BrokerLink, OutgoingProbe {
     const ownFolder = folder ? join(folder, encodeURIComponent(config.mqtt.clientId)) : null;
     this.incomingStore = ownFolder ? new FileStore(join(ownFolder, "incoming")) : null;
     this.granted = new SessionFilters(ownFolder ? join(ownFolder, "subscriptions.json") : null);
-  }
-
-  /**
-   * What MQTT.js holds to send later: QoS 1 and 2 messages not yet acknowledged (inFlight), packets
-   * queued while offline (queued) and callbacks waiting for an acknowledgement (awaiting). Tests.
-   */
-  async pendingOutgoing(): Promise<PendingOutgoing> {
-    const c = this.client as unknown as {
-      outgoingStore?: { _inflights?: Map<unknown, unknown> };
-      queue?: unknown[];
-      outgoing?: Record<number, unknown>;
-    } | null;
-    return {
-      inFlight: c?.outgoingStore?._inflights?.size ?? 0,
-      queued: c?.queue?.length ?? 0,
-      awaiting: Object.keys(c?.outgoing ?? {}).length,
-    };
   }
 
   get connected(): boolean {

@@ -1,5 +1,5 @@
 import type { PublishOptions, SessionTakeover, SubscriptionState } from "./broker-link.js";
-import type { IngestConfig, PendingOutgoing } from "./ingest-client.js";
+import type { IngestConfig } from "./ingest-client.js";
 
 /** What the ingest thread starts with. */
 export interface IngestThreadData {
@@ -48,7 +48,7 @@ export type FromThread =
   | { t: "started"; state: ThreadState }
   | { t: "startFailed"; error: ThreadError }
   | { t: "published"; id: number; error?: ThreadError }
-  | { t: "answer"; id: number; value: PendingOutgoing | ThreadBacklog }
+  | { t: "answer"; id: number; value: ThreadBacklog }
   | { t: "log"; level: string; message: string; meta: Record<string, unknown> }
   | { t: "stopped" };
 
@@ -56,5 +56,6 @@ export type FromThread =
 export type ToThread =
   | { t: "ack" }
   | { t: "publish"; id: number; topic: string; payload: string; options: PublishOptions }
-  | { t: "query"; id: number; what: "pendingOutgoing" | "backlog" }
+  /** What waits between the threads (ThreadBacklog), answered at once. */
+  | { t: "query"; id: number }
   | { t: "stop" };

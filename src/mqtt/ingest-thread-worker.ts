@@ -119,19 +119,17 @@ port.on("message", (m: ToThread) => {
         );
       break;
     case "query":
-      if (m.what === "backlog")
-        post({
-          t: "answer",
-          id: m.id,
-          value: {
-            batchesInFlight: inFlight,
-            maxBatchesInFlight: data.maxBatchesInFlight,
-            held: held.length,
-            maxSeen,
-            timesHeld,
-          },
-        });
-      else void client.pendingOutgoing().then((value) => post({ t: "answer", id: m.id, value }));
+      post({
+        t: "answer",
+        id: m.id,
+        value: {
+          batchesInFlight: inFlight,
+          maxBatchesInFlight: data.maxBatchesInFlight,
+          held: held.length,
+          maxSeen,
+          timesHeld,
+        },
+      });
       break;
     case "stop":
       void client.stop().then(() => event({ t: "stopped" }));

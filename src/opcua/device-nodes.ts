@@ -20,8 +20,9 @@ import {
   variableKind,
 } from "./information-model.js";
 import { browseNameOf, stringNodeId } from "./node-ids.js";
-import { setInitialStatus } from "./patches/point-writer.js";
+import { setInitialStatus, variantOf, writePoint } from "./patches/point-writer.js";
 import { VariableFactory, type VariableShape } from "./patches/variable-factory.js";
+import type { PointSink } from "./ports.js";
 
 /** Told of what DeviceNodes creates, e.g. to hang commands on it. */
 export interface DeviceNodesListener {
@@ -44,7 +45,10 @@ interface PointTemplate extends VariableShape {
  * the variable of topic T is `s=T`; every other node's id starts with `Devices/`, which no
  * Sm@rtGear topic does (their first level is a number), so the two can never collide.
  */
-export class DeviceNodes {
+export class DeviceNodes implements PointSink {
+  /** PointSink: the point writer's Variant and write, which bypass node-opcua's checks (see there). */
+  readonly value = variantOf;
+  readonly write = writePoint;
   private readonly templates = new Map<string, PointTemplate>();
   private readonly factory: VariableFactory;
   private readonly nodes = new Map<string, UAObject>();

@@ -84,6 +84,7 @@ export class DiagnosticsNodes {
     this.addCounter(commands, "Gateway/Commands", "LateReplies", () => k.lateReplies);
     this.addCounter(commands, "Gateway/Commands", "RefusedReplies", () => k.refusedReplies);
     this.add(commands, "Gateway/Commands", "LastLatencyMs", DataType.Double, () => k.lastLatencyMs);
+    this.add(commands, "Gateway/Commands", "Unacknowledged", DataType.UInt32, () => k.unacknowledged);
     this.devicesFolder = this.ns.addFolder(gateway, { nodeId: "s=Gateway/Devices", browseName: "Devices" });
   }
 

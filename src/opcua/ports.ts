@@ -1,4 +1,5 @@
-import type { StatusCode, UAObject } from "node-opcua";
+import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
+import type { DataTypeName, PointDef } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
 import type { DeviceId } from "../model/device-identity.js";
 import type { RoleName } from "../security/role-names.js";
@@ -43,4 +44,30 @@ export interface DeviceActivity extends DeviceId {
   readonly messageCount: number;
   /** Epoch ms of the last message, 0 before the first. */
   readonly lastSeen: number;
+}
+
+/** A value coerced to its point's type (mapping/coerce), or null: no value. */
+export type PointValue = number | boolean | string | Date | null;
+
+/**
+ * Where the point mirror writes (DeviceNodes with the point writer): a device's node, a point's
+ * variable, and a point's value, status and timestamps in one step. The other way round from the
+ * ports above (the adapter offers it, the bridge uses it): the handles are the adapter's and opaque
+ * to the mirror, so that its state machine runs without a server (test/unit/point-mirror.test.ts).
+ */
+export interface PointSink<Node = UAObject, Variable = UAVariable, Value = Variant> {
+  /** The device's node, created on first use. */
+  device(id: DeviceId): Node;
+  /** The variable mirrored from `topic`, created with status BadWaitingForInitialData. */
+  variable(device: Node, id: DeviceId, point: PointDef, topic: string): Variable;
+  /** The value as `write` takes it; built once per fresh value and written again with each status. */
+  value(dataType: DataTypeName, value: PointValue): Value;
+  /** A null source time keeps the previous one (a status change of an unchanged value). */
+  write(
+    variable: Variable,
+    value: Value,
+    status: StatusCode,
+    sourceTimestamp: Date | null,
+    serverTime: Date,
+  ): void;
 }

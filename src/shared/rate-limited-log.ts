@@ -15,6 +15,21 @@ export class RateLimitedLog {
   ) {}
 
   warn(key: string, message: string, meta: Record<string, unknown>, now = Date.now()): void {
+    this.line("warn", key, message, meta, now);
+  }
+
+  /** As warn, at error level: what is wrong is the gateway's own fault, not its input's. */
+  error(key: string, message: string, meta: Record<string, unknown>, now = Date.now()): void {
+    this.line("error", key, message, meta, now);
+  }
+
+  private line(
+    level: "warn" | "error",
+    key: string,
+    message: string,
+    meta: Record<string, unknown>,
+    now: number,
+  ): void {
     let w = this.windows.get(key);
     if (w && now - w.start >= this.intervalMs) {
       if (w.suppressed > 0)
@@ -30,7 +45,7 @@ export class RateLimitedLog {
     }
     if (w.count < this.perInterval) {
       w.count++;
-      this.logger.warn(message, meta);
+      this.logger[level](message, meta);
     } else w.suppressed++;
   }
 }

@@ -1,26 +1,23 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { type DataValue, NodeId, NodeIdType, type OPCUAServer, type UAVariable } from "node-opcua";
+import { type DataValue, NodeId, NodeIdType, StatusCodes } from "node-opcua";
 import type { Gateway } from "../../src/app/gateway.js";
 import type { PointMirror } from "../../src/bridge/point-mirror.js";
 import { REJECT_REASONS, type RejectReason } from "../../src/mapping/counters.js";
-import { RateLimitedLog } from "../../src/shared/rate-limited-log.js";
 import { startGateway } from "./gateway.js";
 
 /**
  * What the reliability scenarios share (vitest tests and `npm run soak` alike): a real gateway whose
- * ingest path (PointMirror.handle) is driven in-process, a view of its counters, its variables,
- * the "internal error" lines its catch-all logs, and garbage collection on demand.
+ * ingest path (PointMirror.handle) is driven in-process, its counters (internal errors among them:
+ * reason `internalError`) and variables read through its diagnostics view, and garbage collection
+ * on demand.
  */
 export interface IngestRig {
   gateway: Gateway;
   ingest: PointMirror;
-  /** The variable mirrored from `topic`, or null when there is none. */
-  variable(topic: string): UAVariable | null;
+  /** The value of the variable of `topic` (NodeId ns=2;s=<topic>) as a Read sees it; null without one. */
   read(topic: string): DataValue | null;
   counts(): Counts;
-  /** Messages PointMirror.handle's catch-all counted ("internal error: …"): a bug each. */
-  internalErrors: string[];
   /** The distinct unknown topics PointMirror remembers (bounded at 10,000). */
   rememberedUnknown(): number;
   stop(): Promise<void>;
@@ -40,48 +37,35 @@ export async function startIngestRig(yaml: string): Promise<IngestRig> {
   const gw = await startGateway(yaml);
   const gateway = gw.gateway;
   const ingest = gateway.ingest!;
-  // The gateway keeps its OPC UA server to itself; its address space is node-opcua's public API.
-  const addressSpace = (gateway as unknown as { server: OPCUAServer }).server.engine.addressSpace!;
-  const internalErrors: string[] = [];
-  const warn = RateLimitedLog.prototype.warn;
-  RateLimitedLog.prototype.warn = function (key, message, meta, now) {
-    if (String(meta.detail).startsWith("internal error"))
-      internalErrors.push(`${JSON.stringify(String(meta.topic).slice(0, 120))}: ${String(meta.detail)}`);
-    return warn.call(this, key, message, meta, now);
-  };
-  // Mirrored variables only (the address space also holds folders and diagnostics).
-  const points = (ingest as unknown as { points: Map<string, { variable: UAVariable }> }).points;
-  const variable = (topic: string) => {
-    const v = points.get(topic)?.variable ?? null;
-    // The point's variable is the address space's node of that NodeId (not a prefix's, not another's).
-    if (v && addressSpace.findNode(new NodeId(NodeIdType.STRING, topic, 2)) !== v)
-      throw new Error(`the node of ${JSON.stringify(topic)} is not its variable`);
-    return v;
-  };
+  // Its read() holds for the gateway's life; its figures are those of the moment it was taken.
+  const view = gateway.diagnostics();
   return {
     gateway,
     ingest,
-    variable,
-    read: (topic) => variable(topic)?.readValue() ?? null,
+    read(topic) {
+      // By its NodeId, as a client reads it: a variable created under another's NodeId (a topic that
+      // node-opcua would parse as NodeId syntax) is not found, or shows another point's value.
+      const value = view.read(new NodeId(NodeIdType.STRING, topic, 2));
+      return value.statusCode === StatusCodes.BadNodeIdUnknown ? null : value;
+    },
     counts() {
       const c = gateway.counters;
+      const now = gateway.diagnostics();
       return {
         received: c.received,
         decoded: c.decoded,
         rejected: c.rejected,
         unknownTopics: c.unknownTopics,
-        devices: ingest.deviceCount,
-        points: ingest.pointCount,
+        devices: now.devices,
+        points: now.points,
         by: Object.fromEntries(REJECT_REASONS.map((r) => [r, c.rejectedBy.get(r) ?? 0])) as Record<
           RejectReason,
           number
         >,
       };
     },
-    internalErrors,
-    rememberedUnknown: () => (ingest as unknown as { unknownTopics: Set<string> }).unknownTopics.size,
+    rememberedUnknown: () => gateway.diagnostics().rememberedUnknownTopics,
     async stop() {
-      RateLimitedLog.prototype.warn = warn;
       await gw.stop();
     },
   };

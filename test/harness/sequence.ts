@@ -16,12 +16,6 @@ export const SEQ_TOPICS: readonly SeqTopic[] = [
   { topic: "11/8/3WA/Seq 01/ETU", qos: 2 },
 ];
 
-/** Messages in MQTT.js's outgoing store (sent or queued, not yet acknowledged). */
-export function inFlight(client: MqttClient): number {
-  const store = client.outgoingStore as unknown as { _inflights?: Map<unknown, unknown> };
-  return store._inflights?.size ?? 0;
-}
-
 /**
  * A device publishing `{"value": 230.x, "seq": n}` on each topic, n = 1, 2, 3… per topic (as
  * `npm run simulate -- --seq` adds it), with a persistent
@@ -44,6 +38,8 @@ export class SeqPublisher {
    */
   refused = 0;
   private retries = 0;
+  /** QoS 1 and 2 messages handed to MQTT.js whose acknowledgement (or error) has not come yet. */
+  private unacknowledged = 0;
   private timer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -87,8 +83,10 @@ export class SeqPublisher {
 
   private send(t: SeqTopic, seq: number): void {
     const payload = JSON.stringify({ value: 230 + (seq % 100) / 10, seq });
+    if (t.qos > 0) this.unacknowledged++;
     this.client.publish(t.topic, payload, { qos: t.qos }, (err) => {
       if (t.qos === 0) return;
+      this.unacknowledged--;
       if (!err) {
         this.acked.set(t.topic, this.acked.get(t.topic)! + 1);
         return;
@@ -118,7 +116,7 @@ export class SeqPublisher {
 
   /** True when connected and every QoS 1 and 2 message has been acknowledged by the broker. */
   get drained(): boolean {
-    return this.client.connected && inFlight(this.client) === 0 && this.retries === 0;
+    return this.client.connected && this.unacknowledged === 0 && this.retries === 0;
   }
 
   private stopped = false;

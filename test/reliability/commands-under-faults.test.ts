@@ -1,18 +1,13 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { generate, type IPublishPacket, type Packet, parser } from "mqtt-packet";
-import { type CallMethodResult, DataType, StatusCodes } from "node-opcua";
+import { type CallMethodResult, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
-import type { OutgoingProbe } from "../../src/mqtt/ingest-client.js";
-import { hashPassword } from "../../src/security/password-hash.js";
-import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
 import { startAedes, startMosquitto } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
+import { callSendCommand, commandsSetup, sendCommand } from "../harness/commands-rig.js";
 import { startGateway } from "../harness/gateway.js";
-import { connectTrusted, type TestClient } from "../harness/opcua-client.js";
+import type { TestClient } from "../harness/opcua-client.js";
 import { waitFor } from "../harness/wait.js";
 
 /**
@@ -21,46 +16,6 @@ import { waitFor } from "../harness/wait.js";
  * a fresh command id, which a QoS 2 redelivery repeats so that a device can drop the duplicate.
  */
 
-const FEEDER = "Devices/3WA/Feeder 01/ETU";
-const PASSWORD = "operator-pw";
-
-/** A users file with one Operator, the shipped commands with `timeoutMs` replies, one device. */
-function setup(timeoutMs: number) {
-  const dir = mkdtempSync(join(tmpdir(), "smartgear-cmd-faults-"));
-  const usersFile = join(dir, "users.yaml");
-  writeFileSync(
-    usersFile,
-    `users:\n  - { username: otto, passwordHash: "${hashPassword(PASSWORD)}", roles: [Operator] }\n`,
-  );
-  const commandsFile = join(dir, "commands.yaml");
-  writeFileSync(
-    commandsFile,
-    readFileSync(DEFAULT_COMMANDS_FILE, "utf8").replace(/timeoutMs: \d+/g, `timeoutMs: ${timeoutMs}`),
-  );
-  const serverPki = join(dir, "server-pki");
-  const yaml = (mqttSection = "") =>
-    `opcua:\n  port: 0\n  pkiFolder: ${JSON.stringify(serverPki)}\n  usersFile: ${JSON.stringify(usersFile)}\n  securityPolicies: [None, Basic256Sha256]\n` +
-    `commands:\n  file: ${JSON.stringify(commandsFile)}\n` +
-    "devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n" +
-    mqttSection;
-  const operator = (endpointUrl: string) =>
-    connectTrusted(endpointUrl, serverPki, {
-      pkiFolder: join(dir, "client-pki"),
-      user: { userName: "otto", password: PASSWORD },
-    });
-  return { yaml, operator };
-}
-
-const sendCommand = (command: string) => ({
-  objectId: `ns=2;s=${FEEDER}`,
-  methodId: `ns=2;s=${FEEDER}/SendCommand`,
-  inputArguments: [
-    { dataType: DataType.String, value: command },
-    { dataType: DataType.String, value: "{}" },
-  ],
-});
-const call = (client: TestClient, command: string) =>
-  client.session.call(sendCommand(command)) as Promise<CallMethodResult>;
 const outputs = (r: CallMethodResult) => (r.outputArguments ?? []).map((v) => v.value as string);
 const lateReplies = async (client: TestClient) =>
   Number((await client.read("ns=2;s=Gateway/Commands/LateReplies")).value.value[1]);
@@ -102,7 +57,7 @@ async function startDevice(
 }
 
 describe("commands during a broker outage (external aedes)", () => {
-  const s = setup(2000);
+  const s = commandsSetup(2000);
   const { defer } = useCleanups();
 
   it("refuses every call while the broker is away with BadNoCommunication and never publishes one later", async () => {
@@ -126,14 +81,16 @@ describe("commands during a broker outage (external aedes)", () => {
     await waitFor("connected", () => gw.gateway.ingest!.isConnected);
 
     const good = new Set<string>();
-    const before = await call(client, "before");
+    const before = await callSendCommand(client, "before");
     expect(before.statusCode).toEqual(StatusCodes.Good);
     good.add(outputs(before)[0]!);
 
     await broker.pause();
     await waitFor("disconnected", () => !gw.gateway.ingest!.isConnected);
-    const during = await Promise.all(Array.from({ length: 5 }, (_, i) => call(client, `during-${i}`)));
-    for (let i = 5; i < 10; i++) during.push(await call(client, `during-${i}`));
+    const during = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => callSendCommand(client, `during-${i}`)),
+    );
+    for (let i = 5; i < 10; i++) during.push(await callSendCommand(client, `during-${i}`));
     expect(during.map((r) => r.statusCode.name)).toEqual(Array(10).fill("BadNoCommunication"));
 
     // Across the reconnect: calls keep coming while the gateway finds the broker again. Each is
@@ -142,7 +99,7 @@ describe("commands during a broker outage (external aedes)", () => {
     const across: CallMethodResult[] = [];
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      const r = await call(client, `across-${across.length}`);
+      const r = await callSendCommand(client, `across-${across.length}`);
       across.push(r);
       if (r.statusCode === StatusCodes.Good && across.length > 1) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -162,9 +119,8 @@ describe("commands during a broker outage (external aedes)", () => {
     expect(new Set(delivered)).toEqual(good);
     expect(device.received.some((c) => c.body.command.startsWith("during"))).toBe(false);
 
-    // Nothing left in MQTT.js to go out on a later connection.
-    const source = (gw.gateway as unknown as { source: OutgoingProbe }).source;
-    expect(await source.pendingOutgoing()).toEqual({ inFlight: 0, queued: 0, awaiting: 0 });
+    // Nothing published and left waiting for the broker, to go out on a later connection.
+    expect(gw.gateway.diagnostics().commands?.unacknowledged).toBe(0);
     console.info(
       `[reliability] outage: ${refused} calls refused BadNoCommunication (${across.length} across the reconnect), ${good.size} published, 0 published late`,
     );
@@ -172,7 +128,7 @@ describe("commands during a broker outage (external aedes)", () => {
 });
 
 describe("late replies (embedded broker, 3.1.1-style correlation in the payload)", () => {
-  const s = setup(600);
+  const s = commandsSetup(600);
   const { defer } = useCleanups();
 
   it("counts a reply that comes after its call gave up, and never hands it to the call in flight", async () => {
@@ -184,12 +140,12 @@ describe("late replies (embedded broker, 3.1.1-style correlation in the payload)
     const client = await s.operator(gw.endpointUrl);
     defer(() => client.stop());
 
-    const first = await call(client, "first");
+    const first = await callSendCommand(client, "first");
     expect(first.statusCode).toEqual(StatusCodes.BadTimeout);
     const a = device.received[0]!;
     const late0 = await lateReplies(client);
 
-    const second = call(client, "second");
+    const second = callSendCommand(client, "second");
     const b = await waitFor("second command at the device", () => device.received[1]);
     expect(b.body.commandId).not.toBe(a.body.commandId);
     // The first call's answer arrives while the second waits: counted, not delivered.
@@ -210,7 +166,7 @@ describe("late replies (embedded broker, 3.1.1-style correlation in the payload)
 });
 
 describe("command ids and duplicates", () => {
-  const s = setup(5000);
+  const s = commandsSetup(5000);
   const { defer } = useCleanups();
 
   it("gives each of 200 calls its own command id, and the device sees each once", async () => {
@@ -264,7 +220,7 @@ describe("command ids and duplicates", () => {
       const client = await s.operator(gw.endpointUrl);
       defer(() => client.stop());
 
-      const pending = call(client, "once-only");
+      const pending = callSendCommand(client, "once-only");
       // First delivery: the device drops the connection before PUBREC (a crash, a cut link).
       const first = await device.next();
       device.close();

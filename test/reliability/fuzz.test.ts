@@ -1,4 +1,4 @@
-import { NodeId, NodeIdType, StatusCodes, type UAObject } from "node-opcua";
+import { AttributeIds, NodeId, NodeIdType, type QualifiedName, StatusCodes } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FUZZ_YAML, runIngestFuzz } from "../harness/ingest-fuzz.js";
 import {
@@ -53,7 +53,7 @@ describe("bad input on the ingest path: the cases fuzzing found", () => {
     const before = rig.counts();
     rig.ingest.handle(topic, typeof payload === "string" ? Buffer.from(payload) : payload);
     const after = rig.counts();
-    expect(rig.internalErrors).toEqual([]);
+    expect(after.by.internalError).toBe(0);
     expect(after.decoded + after.rejected).toBe(after.received);
     return { reasons: reasonsBetween(before, after), value: rig.read(topic) };
   };
@@ -66,17 +66,17 @@ describe("bad input on the ingest path: the cases fuzzing found", () => {
     const real = send("11/5/3WA/a/ETU", "231");
     expect(real.reasons).toEqual([]);
     expect(real.value?.value.value).toBe(231);
-    expect(rig.variable("11/5/3WA/a\nb/ETU")?.nodeId.value).toBe("11/5/3WA/a\nb/ETU");
+    expect(rig.read("11/5/3WA/a\nb/ETU")?.value.value).toBe(230.5);
   });
 
   it("a device level with a colon keeps its browse name (not read as a namespace index)", () => {
     send("11/5/3WA/Feeder:1/10:30", "1");
-    const addressSpace = rig.variable("11/5/3WA/Fuzz 1/ETU")!.addressSpace;
-    const device = addressSpace.findNode(
-      new NodeId(NodeIdType.STRING, "Devices/3WA/Feeder:1/10:30", 2),
-    ) as UAObject;
-    expect(device.browseName.name).toBe("10:30");
-    expect(device.browseName.namespaceIndex).toBe(2);
+    const browseName = rig.gateway
+      .diagnostics()
+      .read(new NodeId(NodeIdType.STRING, "Devices/3WA/Feeder:1/10:30", 2), AttributeIds.BrowseName).value
+      .value as QualifiedName;
+    expect(browseName.name).toBe("10:30");
+    expect(browseName.namespaceIndex).toBe(2);
   });
 
   it("deep JSON (10,000 levels) is BadDecodingError with the last value kept, on every point type", () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { networkFault } from "../../scripts/soak/network-faults.js";
+import { networkFault, probeCommands } from "../../scripts/soak/network-faults.js";
 import { formatTally } from "../harness/sequence.js";
 
 const KEEPALIVE_S = 2;
 
 describe("reliability: network faults between the gateway and the broker (a TCP proxy)", () => {
+  const commands = probeCommands();
   it("a stalled (half-open) link is detected within 1.5 × keep-alive; nothing piles up; the session resumes, 0 lost at QoS 1 and 2", async () => {
     const r = await networkFault({
       fault: "stall",
@@ -14,17 +15,19 @@ describe("reliability: network faults between the gateway and the broker (a TCP 
       faultMs: 4500,
       delayMs: 0,
       rate: 100,
+      commands,
     });
     console.log(
-      `stall: detected after ${r.detectionMs} ms (keepalive ${KEEPALIVE_S} s); ${formatTally(r.tally)}; outgoing store max ${r.maxOutgoing} (while down ${r.maxOutgoingWhileDown}, at the end ${r.outgoingAtEnd}), ${r.refusedPublishes} publishes refused`,
+      `stall: detected after ${r.detectionMs} ms (keepalive ${KEEPALIVE_S} s); ${formatTally(r.tally)}; commands unacknowledged max ${r.maxOutgoing} (while down ${r.maxOutgoingWhileDown}, at the end ${r.outgoingAtEnd}), ${r.refusedPublishes} calls refused`,
     );
     expect(r.detectionMs).toBeGreaterThan(0);
     // MQTT.js: no packet for 1.5 × keep-alive ends the connection; its timer ticks every keep-alive / 2.
     expect(r.detectionMs).toBeLessThanOrEqual(1.5 * KEEPALIVE_S * 1000 + 500);
     expect(r.statusDown).toBe("UncertainNoCommunicationLastUsableValue");
     expect(r.statusBack).toBe("Good");
-    // Commands published before the stall was noticed wait in MQTT.js's outgoing store (resent with
-    // the session, their command ids let a device tell); once noticed, none is accepted: no growth.
+    // Commands published before the stall was noticed wait for the broker's acknowledgement (MQTT.js
+    // resends them with the session, their command ids let a device tell); once noticed, none is
+    // accepted: no growth.
     expect(r.maxOutgoing).toBeLessThanOrEqual((1.5 * KEEPALIVE_S * 1000) / 100 + 2);
     expect(r.maxOutgoingWhileDown).toBeLessThanOrEqual(r.maxOutgoing);
     expect(r.refusedPublishes).toBeGreaterThan(10);
@@ -44,6 +47,7 @@ describe("reliability: network faults between the gateway and the broker (a TCP 
       faultMs: 500,
       delayMs: 0,
       rate: 100,
+      commands,
     });
     console.log(`cut: detected after ${r.detectionMs} ms; ${formatTally(r.tally)}`);
     expect(r.detectionMs).toBeLessThan(200);
@@ -64,6 +68,7 @@ describe("reliability: network faults between the gateway and the broker (a TCP 
       faultMs: 3000,
       delayMs: 300,
       rate: 100,
+      commands,
     });
     console.log(`delay 300 ms: ${r.disconnects} disconnects; ${formatTally(r.tally)}`);
     expect(r.disconnects).toBe(0);

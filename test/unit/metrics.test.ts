@@ -93,6 +93,7 @@ describe("Prometheus metrics", () => {
     const metrics = metricsOf(new IngestCounters(), commands);
     commands.succeeded = 2;
     commands.timedOut = 1;
+    commands.unacknowledged = 3;
     metrics.observeCommand(3, "succeeded");
     metrics.observeCommand(40, "succeeded");
     metrics.observeCommand(5000, "timedOut");
@@ -102,6 +103,7 @@ describe("Prometheus metrics", () => {
         'smartgear_commands_total{outcome="succeeded"} 2',
         'smartgear_commands_total{outcome="timedOut"} 1',
         'smartgear_commands_total{outcome="rejected"} 0',
+        "smartgear_commands_unacknowledged 3",
         'smartgear_command_duration_seconds_bucket{le="0.005",outcome="succeeded"} 1',
         'smartgear_command_duration_seconds_bucket{le="0.05",outcome="succeeded"} 2',
         'smartgear_command_duration_seconds_count{outcome="timedOut"} 1',

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CommandDispatcher } from "../../src/bridge/command-dispatcher.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { loadCommands } from "../../src/model/command-catalog-loader.js";
-import type { BrokerLink } from "../../src/mqtt/broker-link.js";
+import { type BrokerLink, NotConnectedError } from "../../src/mqtt/broker-link.js";
 import { getLogger, silenceLogging } from "../../src/shared/logger.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
 
@@ -32,5 +32,30 @@ describe("a command whose publish handshake does not complete", () => {
     expect(outcome.status).toEqual(StatusCodes.BadTimeout);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(dispatcher.counters.timedOut).toBe(1);
+    // The handshake is MQTT.js's until the next session: the gateway says it is still open.
+    expect(dispatcher.counters.unacknowledged).toBe(1);
+  });
+
+  it("counts a publish as unacknowledged until the broker completes its handshake or it fails", async () => {
+    let complete = () => {};
+    const slow: BrokerLink = { ...stuckSource, publish: () => new Promise<void>((r) => (complete = r)) };
+    const dispatcher = new CommandDispatcher(slow, getLogger("test"), getLogger("test"));
+    const quick = { ...command, reply: { wait: false, timeoutMs: 5000 } };
+    const outcome = dispatcher.call(quick, device, ["All"], operator);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(dispatcher.counters.unacknowledged).toBe(1);
+    complete();
+    expect((await outcome).status).toEqual(StatusCodes.Good);
+    expect(dispatcher.counters.unacknowledged).toBe(0);
+
+    const refusing: BrokerLink = {
+      ...stuckSource,
+      publish: () => Promise.reject(new NotConnectedError("x")),
+    };
+    const refused = new CommandDispatcher(refusing, getLogger("test"), getLogger("test"));
+    expect((await refused.call(quick, device, ["All"], operator)).status).toEqual(
+      StatusCodes.BadNoCommunication,
+    );
+    expect(refused.counters.unacknowledged).toBe(0);
   });
 });

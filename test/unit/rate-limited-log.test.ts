@@ -21,9 +21,16 @@ describe("rate-limited logging of bad input", () => {
   });
 
   it("keeps a bounded number of keys whatever arrives", () => {
-    const { logger } = recorder();
+    const { lines, logger } = recorder();
     const log = new RateLimitedLog(logger, 1, 60_000, 10);
     for (let i = 0; i < 10_000; i++) log.warn(`k${i}`, "x", {}, 0);
-    expect((log as unknown as { windows: Map<string, unknown> }).windows.size).toBe(10);
+    // Remembered, so suppressed: the last 10 keys. Forgotten, so logged again: every older one.
+    const logs = (key: string) => {
+      const before = lines.length;
+      log.warn(key, "again", {}, 0);
+      return lines.length > before;
+    };
+    expect(["k9990", "k9995", "k9999"].map(logs)).toEqual([false, false, false]);
+    expect(logs("k9989")).toBe(true);
   });
 });

@@ -1,0 +1,263 @@
+import { Writable } from "node:stream";
+import { type StatusCode, StatusCodes } from "node-opcua";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import winston from "winston";
+import { PointMirror } from "../../src/bridge/point-mirror.js";
+import { buildConfig } from "../../src/config/config-loader.js";
+import { IngestCounters } from "../../src/mapping/counters.js";
+import { loadCatalog } from "../../src/model/catalog-loader.js";
+import type { PointSink, PointValue } from "../../src/opcua/ports.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
+
+/**
+ * The point state machine (waiting, fresh, stale, decodeError, connectionLost, refused) without a
+ * server: PointMirror writes through a PointSink, here one that records each write. The expected
+ * statuses are the README's "Status codes" table (src/mapping/point-status.ts), OPC UA Part 8, 6.3.
+ */
+
+const catalog = loadCatalog();
+const DEVICE = "3WA/Feeder 01/ETU";
+const VOLTAGE = `11/5/${DEVICE}`; // Voltage L1, Double
+const CURRENT = `11/6/${DEVICE}`;
+
+interface Write {
+  value: PointValue;
+  status: StatusCode;
+  sourceTimestamp: Date | null;
+  serverTime: Date;
+}
+
+interface RecordedVariable {
+  topic: string;
+  writes: Write[];
+}
+
+type Sink = PointSink<string, RecordedVariable, PointValue>;
+type DeviceId = Parameters<Sink["device"]>[0];
+
+/** Records what the mirror creates and writes; `failOn` makes the write of one topic throw (a bug). */
+class RecordingSink implements Sink {
+  readonly variables = new Map<string, RecordedVariable>();
+  failOn = "";
+
+  device(id: DeviceId): string {
+    return `${id.deviceType}/${id.deviceName}/${id.deviceSource}`;
+  }
+
+  variable(_device: string, _id: DeviceId, _point: unknown, topic: string): RecordedVariable {
+    const variable = { topic, writes: [] };
+    this.variables.set(topic, variable);
+    return variable;
+  }
+
+  value(_dataType: unknown, value: PointValue): PointValue {
+    return value;
+  }
+
+  write(
+    variable: RecordedVariable,
+    value: PointValue,
+    status: StatusCode,
+    sourceTimestamp: Date | null,
+    serverTime: Date,
+  ): void {
+    if (variable.topic === this.failOn) throw new TypeError("the sink failed");
+    variable.writes.push({ value, status, sourceTimestamp, serverTime });
+  }
+
+  writes(topic: string): Write[] {
+    return this.variables.get(topic)?.writes ?? [];
+  }
+
+  last(topic: string): Write | undefined {
+    return this.writes(topic).at(-1);
+  }
+}
+
+function rig(mappingYaml = "") {
+  const { config, problems } = buildConfig(
+    parseYamlText(`${mappingYaml}devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n`, "test.yaml"),
+    {},
+  );
+  if (!config) throw new Error(JSON.stringify(problems));
+  const lines: { level: string; message: string; [key: string]: unknown }[] = [];
+  const logger = winston.createLogger({
+    level: "debug",
+    format: winston.format.json(),
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk, _encoding, done) {
+            lines.push(JSON.parse(String(chunk)));
+            done();
+          },
+        }),
+      }),
+    ],
+  });
+  const sink = new RecordingSink();
+  const counters = new IngestCounters();
+  const mirror = new PointMirror(config, catalog, sink, counters, logger);
+  mirror.start();
+  const send = (topic: string, payload: string, now = Date.now()) =>
+    mirror.handle(topic, Buffer.from(payload), now);
+  return { mirror, sink, counters, lines, send };
+}
+
+describe("the point state machine (PointMirror through its sink)", () => {
+  let r: ReturnType<typeof rig>;
+  afterEach(() => r.mirror.stop());
+
+  it("creates every declared point waiting, and writes nothing until its first value: then Good", () => {
+    r = rig();
+    expect(r.sink.variables.size).toBe(catalog.points.length);
+    // Created BadWaitingForInitialData by the sink (DeviceNodes); the mirror writes nothing yet.
+    expect([...r.sink.variables.values()].every((v) => v.writes.length === 0)).toBe(true);
+    r.send(VOLTAGE, "230.5", 1_000);
+    expect(r.sink.writes(VOLTAGE)).toEqual([
+      {
+        value: 230.5,
+        status: StatusCodes.Good,
+        sourceTimestamp: new Date(1_000),
+        serverTime: new Date(1_000),
+      },
+    ]);
+    expect(r.sink.writes(CURRENT)).toEqual([]);
+  });
+
+  it("takes the payload's quality and timestamp: uncertain is Uncertain, bad is Bad", () => {
+    r = rig();
+    r.send(VOLTAGE, '{"value": 1, "quality": "uncertain", "ts": "2026-11-24T10:00:00Z"}', 5_000);
+    expect(r.sink.last(VOLTAGE)).toEqual({
+      value: 1,
+      status: StatusCodes.Uncertain,
+      sourceTimestamp: new Date("2026-11-24T10:00:00Z"),
+      serverTime: new Date(5_000),
+    });
+    r.send(VOLTAGE, '{"value": 2, "qc": 0}', 6_000);
+    expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 2, status: StatusCodes.Bad });
+  });
+
+  describe("stale (mapping.staleAfter), on a fake clock", () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ now: 1_000_000 });
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("turns a fresh point UncertainLastUsableValue after its stale time, keeping value and source time", () => {
+      r = rig("mapping:\n  staleAfter: { default: 2 }\n");
+      r.send(VOLTAGE, "230.5");
+      const fresh = r.sink.last(VOLTAGE)!;
+      vi.advanceTimersByTime(1_900);
+      expect(r.sink.writes(VOLTAGE)).toHaveLength(1);
+      // The sweep runs every quarter of the stale time: stale within 2.5 s.
+      vi.advanceTimersByTime(600);
+      const stale = r.sink.last(VOLTAGE)!;
+      expect(stale.status).toBe(StatusCodes.UncertainLastUsableValue);
+      expect(stale.value).toBe(230.5);
+      expect(stale.sourceTimestamp).toEqual(fresh.sourceTimestamp);
+      expect(stale.serverTime.getTime()).toBeGreaterThan(fresh.serverTime.getTime() + 2_000);
+      // Once: a stale point is not written again by every sweep, and a waiting one never goes stale.
+      vi.advanceTimersByTime(10_000);
+      expect(r.sink.writes(VOLTAGE)).toHaveLength(2);
+      expect(r.sink.writes(CURRENT)).toEqual([]);
+      r.send(VOLTAGE, "231");
+      expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 231, status: StatusCodes.Good });
+    });
+  });
+
+  it("keeps the last value with BadDecodingError when a payload cannot be decoded, counted by reason", () => {
+    r = rig();
+    r.send(VOLTAGE, "230.5", 1_000);
+    r.send(VOLTAGE, "not a number", 2_000);
+    expect(r.sink.last(VOLTAGE)).toEqual({
+      value: 230.5,
+      status: StatusCodes.BadDecodingError,
+      sourceTimestamp: new Date(1_000),
+      serverTime: new Date(2_000),
+    });
+    expect(r.counters.rejectedBy.get("typeMismatch")).toBe(1);
+    r.send(VOLTAGE, "231", 3_000);
+    expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 231, status: StatusCodes.Good });
+  });
+
+  it("on a lost connection: UncertainNoCommunicationLastUsableValue with a value, BadNoCommunication without", () => {
+    r = rig();
+    r.send(VOLTAGE, "230.5", 1_000);
+    r.mirror.connectionLost(2_000);
+    expect(r.sink.last(VOLTAGE)).toEqual({
+      value: 230.5,
+      status: StatusCodes.UncertainNoCommunicationLastUsableValue,
+      sourceTimestamp: new Date(1_000),
+      serverTime: new Date(2_000),
+    });
+    expect(r.sink.writes(CURRENT)).toEqual([
+      {
+        value: null,
+        status: StatusCodes.BadNoCommunication,
+        sourceTimestamp: null,
+        serverTime: new Date(2_000),
+      },
+    ]);
+    // Told twice (the keep-alive and the close): written once.
+    r.mirror.connectionLost(2_500);
+    expect(r.sink.writes(VOLTAGE)).toHaveLength(2);
+    // A point that first appears meanwhile says so too.
+    const other = "11/5/3WA/Feeder 02/ETU";
+    r.send(other, "229", 2_600);
+    expect(r.sink.writes(other)[0]).toMatchObject({ value: null, status: StatusCodes.BadNoCommunication });
+  });
+
+  it("after the broker returns, a point turns Good with its next value, not before", () => {
+    r = rig();
+    r.send(VOLTAGE, "230.5", 1_000);
+    r.mirror.connectionLost(2_000);
+    r.mirror.connectionRestored();
+    expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.UncertainNoCommunicationLastUsableValue);
+    expect(r.sink.last(CURRENT)!.status).toBe(StatusCodes.BadNoCommunication);
+    r.send(VOLTAGE, "232", 3_000);
+    expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 232, status: StatusCodes.Good });
+    expect(r.sink.last(CURRENT)!.status).toBe(StatusCodes.BadNoCommunication);
+  });
+
+  it("a refused subscription turns its points BadConfigurationError, value kept; a granted filter that also covers them wins", () => {
+    r = rig();
+    r.send(VOLTAGE, "230.5", 1_000);
+    const refused = [{ filter: "11/5/#", reasonCode: 0x87, reason: "Not authorized" }];
+    r.mirror.subscriptionsChanged({ granted: ["21/#"], refused }, 2_000);
+    expect(r.sink.last(VOLTAGE)).toEqual({
+      value: 230.5,
+      status: StatusCodes.BadConfigurationError,
+      sourceTimestamp: new Date(1_000),
+      serverTime: new Date(2_000),
+    });
+    expect(r.sink.writes(CURRENT)).toEqual([]);
+    // A point that first appears under the refused filter is refused from its creation.
+    const other = "11/5/3WA/Feeder 02/ETU";
+    r.mirror.handle(other, Buffer.from(""), 2_500);
+    expect(r.sink.writes(other)[0]).toMatchObject({ status: StatusCodes.BadConfigurationError });
+
+    r = rig();
+    r.send(VOLTAGE, "230.5", 1_000);
+    r.mirror.subscriptionsChanged({ granted: ["11/+/3WA/#"], refused }, 2_000);
+    expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.Good);
+  });
+});
+
+describe("an internal error while mirroring a message", () => {
+  it("is counted as internalError (not as bad input) and logged at error level; the next message goes on", () => {
+    const r = rig();
+    r.sink.failOn = VOLTAGE;
+    expect(() => r.send(VOLTAGE, "230.5", 1_000)).not.toThrow();
+    expect(r.counters.rejectedBy.get("internalError")).toBe(1);
+    expect(r.counters.rejectedBy.get("noValue")).toBe(0);
+    expect(r.counters.received).toBe(r.counters.decoded + r.counters.rejected);
+    const line = r.lines.find((l) => l.reason === "internalError");
+    expect(line).toMatchObject({ level: "error", topic: VOLTAGE, error: "the sink failed" });
+    r.send(CURRENT, "12", 1_000);
+    expect(r.sink.last(CURRENT)).toMatchObject({ value: 12, status: StatusCodes.Good });
+    r.mirror.stop();
+  });
+});
