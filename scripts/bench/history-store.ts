@@ -9,6 +9,9 @@
  * Layouts: "rows", one record per value keyed (point, time); "chunks", the packed form of
  * src/history/chunk-codec.ts, one record per 1,000 values of a point.
  *
+ * Then the gateway's own store (src/history/history-store.ts), as the mirror uses it: what an
+ * append costs the main thread per value, how fast its thread commits, and bytes per value.
+ *
  *   npx tsx scripts/bench/history-store.ts [--points 20] [--values 86400] [--batch 10000]
  *
  * LMDB (`lmdb`) is not a dependency: `npm install --no-save lmdb` first to compare it too.
@@ -20,6 +23,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { decodeChunk, encodeChunk, type HistoryRecord } from "../../src/history/chunk-codec.js";
+import { HistoryStore } from "../../src/history/history-store.js";
+import { getLogger, silenceLogging } from "../../src/shared/logger.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -253,6 +258,45 @@ async function crash(kind: string): Promise<string> {
   return `${verdict}; committed ${committed}, found ${found}`;
 }
 
+/** The gateway's store: main-thread cost of append, the thread's commit rate, bytes on disk. */
+async function gatewayStore(): Promise<string> {
+  silenceLogging();
+  const folder = mkdtempSync(join(tmpdir(), "history-store-"));
+  const total = POINTS * PER_POINT;
+  const store = new HistoryStore(
+    { folder, flushInterval: 1, maxBacklog: total, retentionDays: 36500, maxBytes: 2 ** 40 },
+    getLogger("bench:history"),
+  );
+  store.start();
+  const ids = Array.from({ length: POINTS }, (_, p) => store.pointId(`11/${p}/3WA/Bench/ETU`));
+  const records: HistoryRecord[] = [];
+  for (let i = 0; i < PER_POINT; i++)
+    for (let p = 0; p < POINTS; p++) {
+      const t = T0 + i * 1000;
+      records.push({ value: valueAt(p, i), sourceTime: t, serverTime: t + 3, status: 0 });
+    }
+  // As the mirror does at 50,000 msg/s: a second's appends, then the flush that hands them over.
+  let appending = 0;
+  let flushing = 0;
+  const committing = performance.now();
+  for (let k = 0; k < total; ) {
+    const t = performance.now();
+    for (const end = Math.min(total, k + 50_000); k < end; k++) store.append(ids[k % POINTS]!, records[k]!);
+    const f = performance.now();
+    store.flush();
+    appending += f - t;
+    flushing += performance.now() - f;
+  }
+  const appendNs = (appending * 1e6) / total;
+  const flushNs = (flushing * 1e6) / total;
+  while (store.counters.written < total) await new Promise((r) => setTimeout(r, 50));
+  const rate = total / ((performance.now() - committing) / 1000);
+  await store.stop();
+  const bytes = folderBytes(folder) / total;
+  rmSync(folder, { recursive: true, force: true });
+  return `gateway store: main thread ${appendNs.toFixed(0)} ns a value to append + ${flushNs.toFixed(0)} ns to hand over · thread commits ${Math.round(rate).toLocaleString("en")} values/s · ${bytes.toFixed(1)} B/value on disk`;
+}
+
 async function main(): Promise<void> {
   if (args.crashChild) {
     crashChild(args.crashChild, args.folder!);
@@ -282,6 +326,7 @@ async function main(): Promise<void> {
         `${reads.map((r) => r.toFixed(0)).join("/")} ms · ${bytes.toFixed(1)} B/value · kill -9: ${crashed}`,
     );
   }
+  console.log(await gatewayStore());
 }
 
 await main();

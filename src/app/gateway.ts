@@ -4,6 +4,7 @@ import type { Namespace, OPCUAServer } from "node-opcua";
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
 import type { GatewayConfig } from "../config/config-types.js";
+import { HistoryStore } from "../history/history-store.js";
 import { HealthServer, type Readiness } from "../http/health-server.js";
 import { GatewayMetrics } from "../http/metrics.js";
 import { IngestCounters } from "../mapping/counters.js";
@@ -46,6 +47,7 @@ export class Gateway {
   private server: OPCUAServer | null = null;
   private source: BrokerLink | null = null;
   private mirror: PointMirror | null = null;
+  private history: HistoryStore | null = null;
 
   private dispatcher: CommandDispatcher | null = null;
   private metrics: GatewayMetrics | null = null;
@@ -142,6 +144,12 @@ export class Gateway {
     );
     alarmNodes.install();
     const limits = new Map(this.config.alarms.limits.map((l) => [l.point, l]));
+    // History (README, History): the store records what the mirror writes.
+    const history = this.config.history.enabled
+      ? new HistoryStore(this.config.history, getLogger("gateway:history"))
+      : null;
+    history?.start();
+    this.history = history;
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
       folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
       variableCreated: (variable, point, device, deviceNode) => {
@@ -178,6 +186,7 @@ export class Gateway {
         topics: statusTopics,
         reported: (device, online, now) => health.report(device, online, now),
       },
+      history,
     );
     this.mirror = mirror;
     mirror.start();
@@ -235,6 +244,8 @@ export class Gateway {
     await source?.stop();
     mirror?.stop();
     if (server) await server.shutdown(1000);
+    await this.history?.stop();
+    this.history = null;
     await http?.stop();
     this.logger.info("gateway stopped");
   }
@@ -301,6 +312,7 @@ export class Gateway {
         rejectedSessions: this.server?.rejectedSessionCount ?? 0,
         preSessionClosed: preSessionClosures,
       }),
+      history: () => this.history?.counters ?? null,
     });
     metrics.collectProcessMetrics();
     this.metrics = metrics;

@@ -1,5 +1,6 @@
 import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
+import type { HistoryStore } from "../history/history-store.js";
 import { coerceValue } from "../mapping/coerce.js";
 import type { IngestCounters, RejectReason } from "../mapping/counters.js";
 import { parseStatus, type StatusTopics } from "../mapping/device-status-topic.js";
@@ -39,6 +40,8 @@ interface PointState {
   /** Epoch ms of the last fresh value. */
   updatedAt: number;
   staleAfterMs: number;
+  /** Its id in the history store (0 without one). */
+  historyId: number;
 }
 
 /** Distinct unknown topics remembered for "log once per topic"; beyond, they are only counted. */
@@ -71,6 +74,8 @@ export class PointMirror {
       topics: StatusTopics;
       reported(device: DeviceState, online: boolean, now: number): void;
     } | null = null,
+    /** Records every value and status the variables show (history.enabled). */
+    private readonly history: Pick<HistoryStore, "pointId" | "append"> | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
   }
@@ -200,6 +205,15 @@ export class PointMirror {
   /** `serverTime` is shared by the writes of one moment (a Date is never changed once written). */
   private write(s: PointState, status: StatusCode, serverTime: Date): void {
     writePoint(s.variable, s.value ?? variantOf(s.def.dataType, null), status, s.sourceTimestamp, serverTime);
+    if (this.history)
+      this.history.append(s.historyId, {
+        value: (s.value?.value as number | boolean | string | Date | undefined) ?? null,
+        // A status change (broker lost, stale, decode error) is kept at the moment it happened, so
+        // that history shows the outage where it was, not at the last value's source time.
+        sourceTime: (s.condition === "fresh" && s.sourceTimestamp ? s.sourceTimestamp : serverTime).getTime(),
+        serverTime: serverTime.getTime(),
+        status: status.value,
+      });
   }
 
   private sweepStale(now: number): void {
@@ -304,6 +318,7 @@ export class PointMirror {
       sourceTimestamp: null,
       updatedAt: 0,
       staleAfterMs: staleAfterMs(stale, def),
+      historyId: this.history?.pointId(topic) ?? 0,
     };
     if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, new Date());
     else if (this.subscriptions.refused.length > 0 && this.isRefused(topic)) {

@@ -152,3 +152,10 @@ export function decodeChunk(buf: Uint8Array, start: number, each: (record: Histo
     each({ value, sourceTime: time, serverTime: time + offset, status });
   }
 }
+
+/** Every record of a chunk, as an array. */
+export function decodeRecords(buf: Uint8Array, start: number): HistoryRecord[] {
+  const records: HistoryRecord[] = [];
+  decodeChunk(buf, start, (r) => records.push(r));
+  return records;
+}

@@ -27,6 +27,19 @@ export interface MetricSources {
     /** Connections closed before an activated session, by reason (opcua.limits.preSessionTimeout, maxPreSessionBytes). */
     preSessionClosed: Readonly<Record<"timeout" | "bytes", number>>;
   };
+  /** The history store's figures; null with history.enabled false. */
+  history?: () => HistoryMetricSource | null;
+}
+
+/** The history store's totals (src/history/history-store.ts keeps them; http/ does not import it). */
+export interface HistoryMetricSource {
+  written: number;
+  bytes: number;
+  backlog: number;
+  droppedByAge: number;
+  droppedBySize: number;
+  droppedByBacklog: number;
+  droppedByWriteError: number;
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -174,6 +187,30 @@ export class GatewayMetrics {
       [],
       () => [[{}, sources.commands()?.refusedReplies ?? 0]],
     );
+    const history = () => sources.history?.() ?? null;
+    mirrored("smartgear_history_values_written_total", "values committed to the history store", [], () => [
+      [{}, history()?.written ?? 0],
+    ]);
+    mirrored(
+      "smartgear_history_values_dropped_total",
+      "values removed from history (age, size: retention) or never stored (backlog, writeError)",
+      ["reason"],
+      () => {
+        const h = history();
+        return [
+          [{ reason: "age" }, h?.droppedByAge ?? 0],
+          [{ reason: "size" }, h?.droppedBySize ?? 0],
+          [{ reason: "backlog" }, h?.droppedByBacklog ?? 0],
+          [{ reason: "writeError" }, h?.droppedByWriteError ?? 0],
+        ];
+      },
+    );
+    gauge(
+      "smartgear_history_backlog",
+      "values appended to history and not yet committed",
+      () => history()?.backlog ?? 0,
+    );
+    gauge("smartgear_history_bytes", "bytes on disk of the history store", () => history()?.bytes ?? 0);
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",
