@@ -21,6 +21,7 @@ import { CommandNodes } from "../opcua/command-nodes.js";
 import { DeviceHealth } from "../opcua/device-health.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
+import { HistoryReadService } from "../opcua/history-read.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "../opcua/information-model.js";
 import { routeOpcuaLogs } from "../opcua/opcua-logs.js";
 import { createOpcuaServer } from "../opcua/opcua-server.js";
@@ -144,16 +145,19 @@ export class Gateway {
     );
     alarmNodes.install();
     const limits = new Map(this.config.alarms.limits.map((l) => [l.point, l]));
-    // History (README, History): the store records what the mirror writes.
+    // History (README, History): the store records what the mirror writes; HistoryRead reads it.
     const history = this.config.history.enabled
       ? new HistoryStore(this.config.history, getLogger("gateway:history"))
       : null;
     history?.start();
     this.history = history;
+    const historyRead = history && new HistoryReadService(history, getLogger("gateway:history"));
+    if (historyRead) server.on("session_closed", (session) => historyRead.release(session));
     const nodes = new DeviceNodes(ns, modelNs, model, devicesFolder, this.catalog, {
       folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
       variableCreated: (variable, point, device, deviceNode) => {
         commandNodes.bindWrite(variable, point.topicId, device);
+        historyRead?.install(variable);
         if (point.alarm) alarmNodes.watch(variable, point, device, deviceNode);
         const limit = limits.get(point.topicId);
         if (limit) alarmNodes.watchLimit(variable, point, device, deviceNode, limit);

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
+import type { HistoryCounters } from "../mapping/counters.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
@@ -17,17 +18,6 @@ export interface HistoryOptions {
   maxBacklog: number;
   retentionDays: number;
   maxBytes: number;
-}
-
-/** What /metrics shows of the store. */
-export interface HistoryFigures {
-  written: number;
-  bytes: number;
-  backlog: number;
-  droppedByAge: number;
-  droppedBySize: number;
-  droppedByBacklog: number;
-  droppedByWriteError: number;
 }
 
 /**
@@ -48,7 +38,7 @@ export class HistoryStore {
   private timer: NodeJS.Timeout | null = null;
   private stopped: (() => void) | null = null;
   private readonly log: RateLimitedLog;
-  private readonly figures: HistoryFigures = {
+  private readonly figures: HistoryCounters = {
     written: 0,
     bytes: 0,
     backlog: 0,
@@ -146,7 +136,7 @@ export class HistoryStore {
     return this.reader.read({ ...query, point });
   }
 
-  get counters(): Readonly<HistoryFigures> {
+  get counters(): Readonly<HistoryCounters> {
     this.figures.backlog = this.batch.length + this.inFlight;
     return this.figures;
   }

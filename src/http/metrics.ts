@@ -4,6 +4,7 @@ import {
   type CommandCounters,
   type CommandOutcomeKind,
   DECODE_FAILURES,
+  type HistoryCounters,
   type IngestCounters,
   REJECT_REASONS,
 } from "../mapping/counters.js";
@@ -28,18 +29,7 @@ export interface MetricSources {
     preSessionClosed: Readonly<Record<"timeout" | "bytes", number>>;
   };
   /** The history store's figures; null with history.enabled false. */
-  history?: () => HistoryMetricSource | null;
-}
-
-/** The history store's totals (src/history/history-store.ts keeps them; http/ does not import it). */
-export interface HistoryMetricSource {
-  written: number;
-  bytes: number;
-  backlog: number;
-  droppedByAge: number;
-  droppedBySize: number;
-  droppedByBacklog: number;
-  droppedByWriteError: number;
+  history?: () => HistoryCounters | null;
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
