@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import {
-  AccessLevelFlag,
   DataValue,
   getStatusCodeFromCode,
   HistoryData,
@@ -15,6 +14,7 @@ import {
 } from "node-opcua";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
+import { type ContinuationData, routeHistoryReads } from "./patches/history-read-hook.js";
 import type { HistoryPort, HistoryValue } from "./ports.js";
 
 /** Continuation points a session may hold at once (advertised as MaxHistoryContinuationPoints). */
@@ -39,7 +39,6 @@ interface Cursor {
   expires: number;
 }
 
-type Callback = (err: Error | null, result?: HistoryReadResult) => void;
 type Session = object;
 
 /**
@@ -54,7 +53,7 @@ type Session = object;
 export class HistoryReadService {
   private readonly cursors = new Map<Session, Map<string, Cursor>>();
 
-  readonly log: RateLimitedLog;
+  private readonly log: RateLimitedLog;
 
   constructor(
     private readonly port: HistoryPort,
@@ -65,39 +64,18 @@ export class HistoryReadService {
 
   /** Makes `variable` historizing and readable through HistoryRead. */
   install(variable: UAVariable): void {
-    const service = this;
-    const target = variable as unknown as {
-      historizing: boolean;
-      accessLevel: number;
-      userAccessLevel: number;
-      _historyRead: unknown;
-    };
-    target.historizing = true;
-    target.accessLevel |= AccessLevelFlag.HistoryRead;
-    target.userAccessLevel |= AccessLevelFlag.HistoryRead;
-    // node-opcua calls it with the variable as `this` and six arguments.
-    target._historyRead = function (
-      this: UAVariable,
-      context: ISessionContext,
-      details: unknown,
-      _indexRange: unknown,
-      _dataEncoding: unknown,
-      continuation: { continuationPoint?: Buffer | null; releaseContinuationPoints?: boolean },
-      callback: Callback,
-    ) {
-      let answer: HistoryReadResult;
+    routeHistoryReads(variable, (v, context, details, continuation) => {
       try {
-        answer = service.historyRead(this, context, details, continuation);
+        return this.historyRead(v, context, details, continuation);
       } catch (err) {
         // A store that cannot be read answers this node, not the whole request.
-        service.log.warn("read", "history read failed", {
-          nodeId: this.nodeId.toString(),
+        this.log.warn("read", "history read failed", {
+          nodeId: v.nodeId.toString(),
           error: (err as Error).message,
         });
-        answer = result(StatusCodes.BadInternalError, []);
+        return result(StatusCodes.BadInternalError, []);
       }
-      callback(null, answer);
-    };
+    });
   }
 
   /** A closed session's continuation points go with it (Part 4 5.10.3). */
@@ -109,10 +87,8 @@ export class HistoryReadService {
     variable: UAVariable,
     context: ISessionContext,
     details: unknown,
-    continuation: { continuationPoint?: Buffer | null; releaseContinuationPoints?: boolean },
+    continuation: ContinuationData,
   ): HistoryReadResult {
-    const access = variable as unknown as { canUserReadHistory(context: ISessionContext): boolean };
-    if (!access.canUserReadHistory(context)) return result(StatusCodes.BadUserAccessDenied, []);
     const session = (context as { session?: Session }).session ?? context;
     this.expire(Date.now());
     const held = this.cursors.get(session) ?? new Map<string, Cursor>();
