@@ -290,11 +290,20 @@ async function gatewayStore(): Promise<string> {
   const appendNs = (appending * 1e6) / total;
   const flushNs = (flushing * 1e6) / total;
   while (store.counters.written < total) await new Promise((r) => setTimeout(r, 50));
+  const reading = performance.now();
+  const day = store.read("11/0/3WA/Bench/ETU", {
+    from: T0,
+    to: T0 + PER_POINT * 1000,
+    forward: true,
+    limit: 0,
+    skip: 0,
+  });
+  const readMs = performance.now() - reading;
   const rate = total / ((performance.now() - committing) / 1000);
   await store.stop();
   const bytes = folderBytes(folder) / total;
   rmSync(folder, { recursive: true, force: true });
-  return `gateway store: main thread ${appendNs.toFixed(0)} ns a value to append + ${flushNs.toFixed(0)} ns to hand over · thread commits ${Math.round(rate).toLocaleString("en")} values/s · ${bytes.toFixed(1)} B/value on disk`;
+  return `gateway store: main thread ${appendNs.toFixed(0)} ns a value to append + ${flushNs.toFixed(0)} ns to hand over · read ${day?.length} values of a point ${readMs.toFixed(0)} ms · thread commits ${Math.round(rate).toLocaleString("en")} values/s · ${bytes.toFixed(1)} B/value on disk`;
 }
 
 async function main(): Promise<void> {
