@@ -146,10 +146,10 @@ export class Gateway {
     alarmNodes.install();
     const limits = new Map(this.config.alarms.limits.map((l) => [l.point, l]));
     // History (README, History): the store records what the mirror writes; HistoryRead reads it.
-    const history = this.config.history.enabled
+    const store = this.config.history.enabled
       ? new HistoryStore(this.config.history, getLogger("gateway:history"))
       : null;
-    history?.start();
+    const history = store?.start() ? store : null;
     this.history = history;
     const historyRead = history && new HistoryReadService(history, getLogger("gateway:history"));
     if (historyRead) server.on("session_closed", (session) => historyRead.release(session));

@@ -55,11 +55,23 @@ export class HistoryStore {
     this.log = new RateLimitedLog(logger);
   }
 
-  /** Opens the store (creating its folder and tables) and starts the history thread. */
-  start(): void {
-    mkdirSync(this.options.folder, { recursive: true });
+  /**
+   * Opens the store (creating its folder and tables) and starts the history thread. False when the
+   * store cannot be opened (logged): the gateway then mirrors without history rather than not at all.
+   */
+  start(): boolean {
     const file = join(this.options.folder, DB_FILE);
-    const db = openDb(file);
+    let db: Db;
+    try {
+      mkdirSync(this.options.folder, { recursive: true });
+      db = openDb(file);
+    } catch (err) {
+      this.logger.error("history store cannot be opened: running without history", {
+        file,
+        error: (err as Error).message,
+      });
+      return false;
+    }
     this.db = db;
     this.reader = new RangeReader(db);
     for (const row of db
@@ -81,6 +93,7 @@ export class HistoryStore {
     this.timer = setInterval(() => this.flush(), this.options.flushInterval * 1000);
     this.timer.unref();
     this.logger.info("history store open", { file, points: this.ids.size });
+    return true;
   }
 
   /** Sends what is waiting, waits for the thread to commit it and closes the store. */

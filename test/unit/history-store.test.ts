@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { CHUNK_VALUES, openDb, RangeReader } from "../../src/history/history-db.
 import { HistoryStore } from "../../src/history/history-store.js";
 import { HistoryWriter } from "../../src/history/history-writer.js";
 import { RecordBatch, recordAt } from "../../src/history/record-batch.js";
-import { getLogger } from "../../src/shared/logger.js";
+import { getLogger, type Logger } from "../../src/shared/logger.js";
 import { waitFor } from "../harness/wait.js";
 
 const folders: string[] = [];
@@ -198,6 +198,17 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     } finally {
       await again.stop();
     }
+  });
+
+  it("says so, once, and does not throw when its folder cannot be made (the gateway runs on without it)", () => {
+    const file = join(tempFolder(), "a-file");
+    writeFileSync(file, "");
+    const lines: string[] = [];
+    const store = new HistoryStore(options(join(file, "history")), {
+      error: (message: string) => lines.push(message),
+    } as unknown as Logger);
+    expect(store.start()).toBe(false);
+    expect(lines).toEqual(["history store cannot be opened: running without history"]);
   });
 
   it("drops and counts values beyond history.maxBacklog instead of growing", async () => {
