@@ -176,7 +176,7 @@ export class HistoryReadService {
           });
     const more = n !== 0 && (room === 0 || values.length > room);
     const taken = more ? values.slice(0, room) : values;
-    for (const v of taken) out.push(dataValueOf(variable, v));
+    for (const dv of dataValuesOf(variable, taken)) out.push(dv);
     if (taken.length > 0) this.advance(cursor, taken);
     if (!more && cursor.endBound !== null) {
       if (n === 0 || out.length < n) {
@@ -209,7 +209,7 @@ export class HistoryReadService {
     const found = forward
       ? this.read(topicOf(variable), { from: end, to: NEVER, forward: true, limit: 1, skip: 0 })
       : this.read(topicOf(variable), { from: -NEVER, to: end, forward: false, limit: 1, skip: 0 });
-    return found[0] ? dataValueOf(variable, found[0]) : notFound(end);
+    return found[0] ? dataValuesOf(variable, found)[0]! : notFound(end);
   }
 
   /** The nearest value before `edge` (direction -1) or after it (1), else FIRST. */
@@ -218,7 +218,7 @@ export class HistoryReadService {
       direction < 0
         ? this.read(topicOf(variable), { from: -NEVER, to: edge - 1, forward: false, limit: 1, skip: 0 })
         : this.read(topicOf(variable), { from: edge + 1, to: NEVER, forward: true, limit: 1, skip: 0 });
-    return found[0] ? dataValueOf(variable, found[0]) : notFound(edge);
+    return found[0] ? dataValuesOf(variable, found)[0]! : notFound(edge);
   }
 
   private read(topic: string, range: Parameters<HistoryPort["read"]>[1]): HistoryValue[] {
@@ -238,13 +238,39 @@ function topicOf(variable: UAVariable): string {
   return String(variable.nodeId.value);
 }
 
-function dataValueOf(variable: UAVariable, v: HistoryValue): DataValue {
-  const dv = new DataValue();
-  if (v.value !== null) dv.value = new Variant({ dataType: variable.getBasicDataType(), value: v.value });
-  dv.statusCode = getStatusCodeFromCode(v.status);
-  dv.sourceTimestamp = new Date(v.sourceTime);
-  dv.serverTimestamp = new Date(v.serverTime);
-  return dv;
+/**
+ * A stored value as a DataValue. Built field by field, with the variable's DataType looked up once
+ * a page: the options form of Variant's constructor and getBasicDataType per value cost ~5 µs a
+ * value (a day of 1 Hz values took 450–700 ms to build, measured; the store read 35–110 ms of it).
+ */
+function dataValuesOf(variable: UAVariable, values: readonly HistoryValue[]): DataValue[] {
+  const dataType = variable.getBasicDataType();
+  return values.map((v) => {
+    const dv = new DataValue();
+    if (v.value !== null) {
+      const variant = new Variant();
+      variant.dataType = dataType;
+      variant.value = v.value;
+      dv.value = variant;
+    }
+    dv.statusCode = statusOf(v.status);
+    dv.sourceTimestamp = new Date(v.sourceTime);
+    dv.serverTimestamp = new Date(v.serverTime);
+    return dv;
+  });
+}
+
+const statuses = new Map<number, StatusCode>();
+
+/** One StatusCode object per code: node-opcua's lookup builds one for codes with info bits. */
+function statusOf(code: number): StatusCode {
+  let status = statuses.get(code);
+  if (!status) {
+    status = getStatusCodeFromCode(code);
+    // Codes come from the store, i.e. from the status table and payload qualities: few distinct.
+    if (statuses.size < 1000) statuses.set(code, status);
+  }
+  return status;
 }
 
 /** Part 11 4.4: a bound the store does not have: null, at the bound's time, BadBoundNotFound. */
