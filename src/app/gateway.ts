@@ -5,6 +5,7 @@ import { alarmAcknowledgementRouter } from "../bridge/alarm-acknowledgements.js"
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
 import type { GatewayConfig } from "../config/config-types.js";
+import { HistoryStore } from "../history/history-store.js";
 import { HealthServer, type Readiness } from "../http/health-server.js";
 import { GatewayMetrics } from "../http/metrics.js";
 import { IngestCounters } from "../mapping/counters.js";
@@ -21,6 +22,7 @@ import { DeviceHealth } from "../opcua/device-health.js";
 import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
+import { HistoryReadService } from "../opcua/history-read.js";
 import {
   buildInformationModel,
   type InformationModel,
@@ -74,6 +76,7 @@ export class Gateway {
   private server: OPCUAServer | null = null;
   private source: BrokerLink | null = null;
   private mirror: PointMirror | null = null;
+  private history: HistoryStore | null = null;
   private dispatcher: CommandDispatcher | null = null;
   private health: DeviceHealth | null = null;
   private metrics: GatewayMetrics | null = null;
@@ -105,6 +108,8 @@ export class Gateway {
     const parts: Part[] = [
       // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
       { name: "http", start: () => this.startHttp(), stop: () => this.stopHttp() },
+      // Before the server: HistoryRead reads it until the server has closed its sessions.
+      { name: "history", start: () => this.startHistory(), stop: () => this.stopHistory() },
       { name: "OPC UA server", start: () => this.initializeServer(), stop: () => this.shutdownServer() },
       // Devices, commands, alarms and diagnostics on the address space; the bridge built, not started.
       { name: "address space", start: () => this.buildAddressSpace(), stop: () => {} },
@@ -213,6 +218,7 @@ export class Gateway {
         rejectedSessions: this.server?.rejectedSessionCount ?? 0,
         preSessionClosed: preSessionClosures,
       }),
+      history: () => this.history?.counters ?? null,
     });
     metrics.collectProcessMetrics();
     this.metrics = metrics;
@@ -228,6 +234,28 @@ export class Gateway {
     const { http } = this;
     this.http = null;
     await http?.stop();
+  }
+
+  /** History (README, History): the store records what the mirror writes; HistoryRead reads it. */
+  private startHistory(): void {
+    if (!this.config.history.enabled) return;
+    const store = new HistoryStore(this.config.history, getLogger("gateway:history"));
+    // A store that cannot be opened leaves history off; the mirror goes on (logged by the store).
+    this.history = store.start() ? store : null;
+  }
+
+  private async stopHistory(): Promise<void> {
+    const { history } = this;
+    this.history = null;
+    await history?.stop();
+  }
+
+  /** HistoryRead on every mirrored variable, its continuation points released with their session. */
+  private historyReadService(): HistoryReadService | null {
+    if (!this.history) return null;
+    const service = new HistoryReadService(this.history, getLogger("gateway:history"));
+    this.server!.on("session_closed", (session) => service.release(session));
+    return service;
   }
 
   private async initializeServer(): Promise<void> {
@@ -289,7 +317,7 @@ export class Gateway {
       model,
       devicesFolder,
       this.catalog,
-      deviceNodeHooks(commandNodes, alarmNodes, config.alarms.limits),
+      deviceNodeHooks(commandNodes, alarmNodes, config.alarms.limits, this.historyReadService()),
     );
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
       counters: this.counters,
@@ -315,6 +343,7 @@ export class Gateway {
             reported: (device, online, at) => events.emit("deviceReported", { device, online, at }),
           }
         : null,
+      this.history,
     );
     this.source = source;
     this.dispatcher = dispatcher;

@@ -1,5 +1,6 @@
 import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
+import type { HistoryStore } from "../history/history-store.js";
 import { coerceValue } from "../mapping/coerce.js";
 import type { IngestCounters, RejectReason } from "../mapping/counters.js";
 import { parseStatus, type StatusTopics } from "../mapping/device-status-topic.js";
@@ -11,7 +12,7 @@ import type { Catalog, PointDef } from "../model/catalog-types.js";
 import { type DeviceId, declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { unmappedPoint } from "../model/unmapped-point.js";
 import type { SubscriptionState } from "../mqtt/broker-link.js";
-import type { PointSink } from "../opcua/ports.js";
+import type { PointSink, PointValue } from "../opcua/ports.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
@@ -35,10 +36,14 @@ interface PointState<Node, Variable, Value> {
   condition: Condition;
   /** The last good value, kept when the status turns uncertain or bad. */
   value: Value | null;
+  /** The same value as decoded, for history. */
+  raw: PointValue;
   sourceTimestamp: Date | null;
   /** Epoch ms of the last fresh value. */
   updatedAt: number;
   staleAfterMs: number;
+  /** Its id in the history store (0 without one). */
+  historyId: number;
 }
 
 /** Distinct unknown topics remembered for "log once per topic"; beyond, they are only counted. */
@@ -74,6 +79,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       topics: StatusTopics;
       reported(device: DeviceState<Node>, online: boolean, now: number): void;
     } | null = null,
+    /** Records every value and status the variables show (history.enabled). */
+    private readonly history: Pick<HistoryStore, "pointId" | "append"> | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
     this.staleAfter = config.mapping.staleAfter;
@@ -198,6 +205,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       return;
     }
     s.value = this.sink.value(def.dataType, coerced.value);
+    s.raw = coerced.value;
     const received = new Date(now);
     // Without a payload timestamp, the moment the gateway received the value is the best there is.
     s.sourceTimestamp = decoded.sourceTimestamp ?? received;
@@ -228,6 +236,15 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       s.sourceTimestamp,
       serverTime,
     );
+    if (this.history)
+      this.history.append(s.historyId, {
+        value: s.raw,
+        // A status change (broker lost, stale, decode error) is kept at the moment it happened, so
+        // that history shows the outage where it was, not at the last value's source time.
+        sourceTime: (s.condition === "fresh" && s.sourceTimestamp ? s.sourceTimestamp : serverTime).getTime(),
+        serverTime: serverTime.getTime(),
+        status: status.value,
+      });
   }
 
   private sweepStale(now: number): void {
@@ -333,9 +350,11 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       variable: this.sink.variable(device.node, device, def, topic),
       condition: this.connected ? "waiting" : "connectionLost",
       value: null,
+      raw: null,
       sourceTimestamp: null,
       updatedAt: 0,
       staleAfterMs: staleAfterMs(stale, def),
+      historyId: this.history?.pointId(topic) ?? 0,
     };
     if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, new Date());
     else if (this.subscriptions.refused.length > 0 && this.isRefused(topic)) {

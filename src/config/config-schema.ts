@@ -248,6 +248,19 @@ export const configSchema = {
         },
       },
     },
+    history: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: true },
+        folder: { type: "string", minLength: 1, default: "data/history" },
+        flushInterval: { type: "number", minimum: 0.05, maximum: 60, default: 1 },
+        maxBacklog: { type: "integer", minimum: 1000, default: 500000 },
+        retentionDays: { type: "number", exclusiveMinimum: 0, default: 30 },
+        maxBytes: { type: "integer", minimum: 1048576, default: 2147483648 },
+      },
+    },
     alarms: {
       type: "object",
       additionalProperties: false,

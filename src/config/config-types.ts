@@ -146,6 +146,19 @@ export interface GatewayConfig {
     /** Unknown ids in known families: counted and ignored, or exposed in an Unmapped folder. */
     unmapped: { expose: boolean; max: number };
   };
+  /** The embedded history store (README, History). */
+  history: {
+    enabled: boolean;
+    /** Relative to the working directory. */
+    folder: string;
+    /** Seconds between commits: what a killed gateway loses at most. */
+    flushInterval: number;
+    /** Values appended and not yet committed; beyond, new ones are dropped and counted. */
+    maxBacklog: number;
+    retentionDays: number;
+    /** Bytes in use in the store; beyond, the oldest chunks go first. */
+    maxBytes: number;
+  };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */
     limits: {

@@ -4,6 +4,7 @@ import {
   type CommandCounters,
   type CommandOutcomeKind,
   DECODE_FAILURES,
+  type HistoryCounters,
   type IngestCounters,
   REJECT_REASONS,
 } from "../mapping/counters.js";
@@ -29,6 +30,8 @@ export interface MetricSources {
     /** Connections closed before an activated session, by reason (opcua.limits.preSessionTimeout, maxPreSessionBytes). */
     preSessionClosed: Readonly<Record<"timeout" | "bytes", number>>;
   };
+  /** The history store's figures; null with history.enabled false. */
+  history?: () => HistoryCounters | null;
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -187,6 +190,30 @@ export class GatewayMetrics {
       "commands published whose QoS handshake the broker has not completed (sent again with the session)",
       () => sources.commands()?.unacknowledged ?? 0,
     );
+    const history = () => sources.history?.() ?? null;
+    mirrored("smartgear_history_values_written_total", "values committed to the history store", [], () => [
+      [{}, history()?.written ?? 0],
+    ]);
+    mirrored(
+      "smartgear_history_values_dropped_total",
+      "values removed from history (age, size: retention) or never stored (backlog, writeError)",
+      ["reason"],
+      () => {
+        const h = history();
+        return [
+          [{ reason: "age" }, h?.droppedByAge ?? 0],
+          [{ reason: "size" }, h?.droppedBySize ?? 0],
+          [{ reason: "backlog" }, h?.droppedByBacklog ?? 0],
+          [{ reason: "writeError" }, h?.droppedByWriteError ?? 0],
+        ];
+      },
+    );
+    gauge(
+      "smartgear_history_backlog",
+      "values appended to history and not yet committed",
+      () => history()?.backlog ?? 0,
+    );
+    gauge("smartgear_history_bytes", "bytes on disk of the history store", () => history()?.bytes ?? 0);
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

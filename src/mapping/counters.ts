@@ -127,3 +127,16 @@ export class CommandCounters {
 
 /** What became of a call, as CommandCounters counts it. */
 export type CommandOutcomeKind = "succeeded" | "rejected" | "noCommunication" | "timedOut";
+
+/** The history store's totals (src/history keeps them, /metrics shows them). */
+export interface HistoryCounters {
+  written: number;
+  /** On disk: the store's files. */
+  bytes: number;
+  /** Appended and not yet committed. */
+  backlog: number;
+  droppedByAge: number;
+  droppedBySize: number;
+  droppedByBacklog: number;
+  droppedByWriteError: number;
+}

@@ -1,5 +1,6 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Logger } from "../shared/logger.js";
+import { newWorker } from "../shared/worker-thread.js";
 import {
   type BrokerLink,
   NotConnectedError,
@@ -92,7 +93,7 @@ export class IngestThread implements BrokerLink {
       maxBatchesInFlight: MAX_BATCHES_IN_FLIGHT,
       maxBatch: MAX_BATCH,
     };
-    const worker = newWorker(data);
+    const worker = newWorker(import.meta.url, "ingest-thread-worker", data);
     this.worker = worker;
     worker.on("message", (m: FromThread) => this.received(m, started, failed));
     let failure = "";
@@ -253,17 +254,4 @@ export class IngestThread implements BrokerLink {
 function rebuild(e: ThreadError, topic: string): Error {
   if (e.code === "E_NOT_CONNECTED") return new NotConnectedError(topic);
   return Object.assign(new Error(e.message), { name: e.name, ...(e.code ? { code: e.code } : {}) });
-}
-
-/**
- * Built, the thread is the .js beside this file. From the sources (tsx, vitest) it is the .ts, and a
- * worker does not inherit the parent's TypeScript loader: it registers tsx itself first.
- */
-function newWorker(workerData: IngestThreadData): Worker {
-  if (!import.meta.url.endsWith(".ts"))
-    return new Worker(new URL("./ingest-thread-worker.js", import.meta.url), { workerData });
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./ingest-thread-worker.ts", import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData });
 }

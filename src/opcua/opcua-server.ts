@@ -11,6 +11,7 @@ import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import type { Logger } from "../shared/logger.js";
+import { HISTORY_CONTINUATION_POINTS } from "./history-read.js";
 import { negotiateTransportLimits } from "./patches/transport-limits.js";
 import { pkiFolders } from "./pki-folders.js";
 
@@ -85,6 +86,7 @@ export function createOpcuaServer(
       // 0 is revised 0 and gets every change, up to its queueSize (Part 4 5.12.1.2, 5.12.1.5); node-opcua
       // would revise it to 50 ms and fold the changes of each 50 ms into one.
       minSupportedSampleRate: 0,
+      maxHistoryContinuationPoints: HISTORY_CONTINUATION_POINTS,
       operationLimits: {
         maxNodesPerRead: l.maxNodesPerRead,
         maxNodesPerWrite: l.maxNodesPerWrite,

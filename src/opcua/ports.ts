@@ -71,3 +71,31 @@ export interface PointSink<Node = UAObject, Variable = UAVariable, Value = Varia
     serverTime: Date,
   ): void;
 }
+
+/** One stored value of a point, as HistoryRead returns it. */
+export interface HistoryValue {
+  value: PointValue;
+  /** Epoch ms. */
+  sourceTime: number;
+  /** Epoch ms. */
+  serverTime: number;
+  /** The OPC UA StatusCode value. */
+  status: number;
+}
+
+/** Records of one point in [from, to] (epoch ms, both inclusive), in source-time order. */
+export interface HistoryRange {
+  from: number;
+  to: number;
+  forward: boolean;
+  /** At most this many values after `skip`; 0: all. */
+  limit: number;
+  /** Values at the first time of the range (`from` forward, `to` in reverse) already returned. */
+  skip: number;
+}
+
+/** The history store, as HistoryRead needs it (the app wires src/history's store to it). */
+export interface HistoryPort {
+  /** Values of the point mirrored from `topic`; null when the store never had one. */
+  read(topic: string, range: HistoryRange): HistoryValue[] | null;
+}

@@ -6,8 +6,9 @@ const OBSERVE =
   PermissionType.Browse |
   PermissionType.ReadRolePermissions |
   PermissionType.Read |
+  PermissionType.ReadHistory |
   PermissionType.ReceiveEvents;
-/** Observer reads and browses; Operator also calls commands; Engineer also writes configuration. */
+/** Observer reads (values and their history) and browses; Operator also calls commands; Engineer also writes configuration. */
 const PERMISSIONS: Record<RoleName, number> = {
   Observer: OBSERVE,
   Operator: OBSERVE | PermissionType.Call,

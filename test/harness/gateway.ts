@@ -13,13 +13,18 @@ export const TEST_PKI = join(tmpdir(), "smartgear-test-pki", String(process.pid)
 mkdirSync(TEST_PKI, { recursive: true });
 
 /**
- * Environment for buildConfig: mqtt.storeFolder (the gateway's subscriptions and QoS 2 state) in a
- * temporary folder rather than the working copy's data/, unless the test's YAML names one.
+ * Environment for buildConfig: mqtt.storeFolder (the gateway's subscriptions and QoS 2 state) and
+ * history.folder in temporary folders rather than the working copy's data/, unless the test's YAML
+ * names one.
  */
-export const testEnv = (yaml: string): NodeJS.ProcessEnv =>
-  /storeFolder:/.test(yaml)
+export const testEnv = (yaml: string): NodeJS.ProcessEnv => ({
+  ...(/storeFolder:/.test(yaml)
     ? {}
-    : { SMARTGEAR_MQTT_STORE_FOLDER: join(tmpdir(), "smartgear-test-mqtt-store", String(process.pid)) };
+    : { SMARTGEAR_MQTT_STORE_FOLDER: join(tmpdir(), "smartgear-test-mqtt-store", String(process.pid)) }),
+  ...(/^history:/m.test(yaml)
+    ? {}
+    : { SMARTGEAR_HISTORY_FOLDER: join(tmpdir(), "smartgear-test-history", String(process.pid)) }),
+});
 
 if (!process.env.SMARTGEAR_TEST_LOGS) silenceLogging();
 

@@ -77,6 +77,7 @@ describe("reliability: the gateway restarts", () => {
           `  storeFolder: ${JSON.stringify(storeFolder)}\n  subscriptions:\n    - { topic: "11/#", qos: 2 }`,
           `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
           "http: { enabled: false }",
+          `history: { folder: ${JSON.stringify(join(dir, "history"))} }`,
           "log: { format: json }",
           "",
         ].join("\n"),

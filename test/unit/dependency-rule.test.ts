@@ -13,7 +13,7 @@ const TIERS: readonly (readonly string[])[] = [
   ["entry"],
   ["app"],
   ["bridge"],
-  ["mqtt", "opcua", "http"],
+  ["mqtt", "opcua", "http", "history"],
   ["config"],
   ["mapping"],
   ["model"],

@@ -1,0 +1,111 @@
+import Database from "better-sqlite3";
+import { decodeChunk, type HistoryRecord } from "./chunk-codec.js";
+
+export type Db = Database.Database;
+
+/**
+ * The store's tables. A point's values arrive one at a time but are kept packed: first as rows of
+ * `recent` (one record each, committed every flush), then, once a point has CHUNK_VALUES of them
+ * or its oldest is COMPACT_AFTER_MS old, packed into one `chunks` row (README, History: storage).
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS recent (
+  point INTEGER NOT NULL, t INTEGER NOT NULL, end INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS recent_by_point ON recent (point, t);
+CREATE TABLE IF NOT EXISTS chunks (
+  point INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, n INTEGER NOT NULL,
+  data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_point_start ON chunks (point, start);
+CREATE INDEX IF NOT EXISTS chunks_by_point_end ON chunks (point, end);
+CREATE INDEX IF NOT EXISTS chunks_by_end ON chunks (end);
+`;
+
+/** Values of a point packed into one chunk row. */
+export const CHUNK_VALUES = 128;
+/** A point's values wait at most this long in `recent`, however few there are. */
+export const COMPACT_AFTER_MS = 10 * 60_000;
+
+export const DB_FILE = "history.sqlite";
+
+/**
+ * Opens (creating) the store. WAL with synchronous NORMAL: a commit survives a killed process,
+ * and a power cut loses at most the last commits, never the file's consistency.
+ */
+export function openDb(file: string, readonly = false): Db {
+  const db = new Database(file, { readonly, fileMustExist: readonly });
+  if (!readonly) {
+    // Taken only by a new file. A chunk row (~1.7 KB) spills into an overflow page of its own
+    // beyond a quarter of a 4 KB page (36 bytes a value measured); 16 KB pages hold ten whole.
+    db.pragma("page_size = 16384");
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    // The WAL is truncated back to this after a checkpoint rather than keeping its largest size.
+    db.pragma("journal_size_limit = 67108864");
+    db.exec(SCHEMA);
+  }
+  return db;
+}
+
+/** Records of one point in [from, to] (epoch ms, both inclusive), in source-time order. */
+export interface RangeQuery {
+  point: number;
+  from: number;
+  to: number;
+  forward: boolean;
+  /** At most this many records after `skip`; 0: all. */
+  limit: number;
+  /** Records at the first time of the range (`from` forward, `to` in reverse) already returned. */
+  skip: number;
+}
+
+interface ChunkRow {
+  start: number;
+  end: number;
+  data: Uint8Array;
+}
+
+/** Prepared once per connection: a read is a few statements, not a parse each. */
+export class RangeReader {
+  private readonly forwardChunks;
+  private readonly reverseChunks;
+  private readonly recent;
+
+  constructor(db: Db) {
+    // Forward by start: a chunk starting after the records already found cannot hold earlier ones.
+    this.forwardChunks = db.prepare<[number, number, number], ChunkRow>(
+      "SELECT start, end, data FROM chunks WHERE point = ? AND start <= ? AND end >= ? ORDER BY start",
+    );
+    // In reverse by end, for the same reason mirrored.
+    this.reverseChunks = db.prepare<[number, number, number], ChunkRow>(
+      "SELECT start, end, data FROM chunks WHERE point = ? AND start <= ? AND end >= ? ORDER BY end DESC",
+    );
+    this.recent = db.prepare<[number, number, number], { t: number; data: Uint8Array }>(
+      "SELECT t, data FROM recent WHERE point = ? AND t <= ? AND end >= ? ORDER BY rowid",
+    );
+  }
+
+  read(q: RangeQuery): HistoryRecord[] {
+    const found: HistoryRecord[] = [];
+    const keep = (r: HistoryRecord) => {
+      if (r.sourceTime >= q.from && r.sourceTime <= q.to) found.push(r);
+    };
+    const need = q.limit === 0 ? Number.POSITIVE_INFINITY : q.limit + q.skip;
+    const chunks = (q.forward ? this.forwardChunks : this.reverseChunks).iterate(q.point, q.to, q.from);
+    for (const c of chunks) {
+      if (found.length >= need && this.beyond(found, c, q.forward, need)) break;
+      decodeChunk(c.data, c.start, keep);
+    }
+    for (const row of this.recent.iterate(q.point, q.to, q.from)) decodeChunk(row.data, row.t, keep);
+    // Chunks may overlap (a device's clock stepped back); a stable sort keeps arrival order at ties.
+    found.sort(q.forward ? (a, b) => a.sourceTime - b.sourceTime : (a, b) => b.sourceTime - a.sourceTime);
+    return found.slice(q.skip, q.limit === 0 ? undefined : q.skip + q.limit);
+  }
+
+  /** True when chunk `c` (and every one after it in this order) lies past the `need` nearest found. */
+  private beyond(found: HistoryRecord[], c: ChunkRow, forward: boolean, need: number): boolean {
+    const times = found.map((r) => r.sourceTime).sort((a, b) => (forward ? a - b : b - a));
+    const last = times[need - 1]!;
+    return forward ? c.start > last : c.end < last;
+  }
+}

@@ -1,0 +1,144 @@
+import { statSync } from "node:fs";
+import { decodeRecords, encodeChunk, type HistoryRecord } from "./chunk-codec.js";
+import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db } from "./history-db.js";
+import type { Batch, WriterFigures } from "./history-protocol.js";
+import { recordAt } from "./record-batch.js";
+
+/** Passes of trimming when over history.maxBytes (pages free up only once wholly empty). */
+const SIZE_TRIM_PASSES = 20;
+
+/**
+ * The store's only writer (it runs in the history thread): commits each flush's records, packs
+ * points' records into chunks, and removes what retention says, oldest first, counting it.
+ */
+export class HistoryWriter {
+  readonly figures: WriterFigures = { written: 0, droppedByAge: 0, droppedBySize: 0, bytes: 0 };
+  /** Per point: its records in `recent` and the source time of its oldest. */
+  private readonly pending = new Map<number, { count: number; oldest: number }>();
+  private readonly insertPoint;
+  private readonly insertRecent;
+  private readonly takeRecent;
+  private readonly insertChunk;
+  private readonly dropOld;
+  private readonly dropOldRecent;
+  private readonly dropOldest;
+  private readonly countChunks;
+  private readonly writeBatch;
+  private readonly compactPoints;
+
+  constructor(
+    private readonly db: Db,
+    private readonly file: string,
+    private readonly retention: { retentionDays: number; maxBytes: number },
+  ) {
+    this.insertPoint = db.prepare("INSERT OR IGNORE INTO points (id, topic) VALUES (?, ?)");
+    this.insertRecent = db.prepare("INSERT INTO recent (point, t, end, n, data) VALUES (?, ?, ?, ?, ?)");
+    this.takeRecent = db.prepare<[number], { t: number; data: Uint8Array }>(
+      "DELETE FROM recent WHERE point = ? RETURNING t, data",
+    );
+    this.insertChunk = db.prepare("INSERT INTO chunks (point, start, end, n, data) VALUES (?, ?, ?, ?, ?)");
+    this.dropOld = db.prepare<[number], { n: number }>("DELETE FROM chunks WHERE end < ? RETURNING n");
+    this.dropOldRecent = db.prepare<[number], { n: number }>("DELETE FROM recent WHERE end < ? RETURNING n");
+    this.dropOldest = db.prepare<[number], { n: number }>(
+      "DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks ORDER BY end LIMIT ?) RETURNING n",
+    );
+    this.countChunks = db.prepare<[], number>("SELECT count(*) FROM chunks").pluck();
+    for (const row of db
+      .prepare<[], { point: number; count: number; oldest: number }>(
+        "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
+      )
+      .all())
+      this.pending.set(row.point, { count: row.count, oldest: row.oldest });
+    this.writeBatch = db.transaction((batch: Batch) => {
+      for (const [id, topic] of batch.topics) this.insertPoint.run(id, topic);
+      // One row per point and flush, not per value: a flush costs as many inserts as points moved.
+      const byPoint = new Map<number, HistoryRecord[]>();
+      const { records } = batch;
+      for (let i = 0; i < records.length; i++) {
+        const id = records.ids[i]!;
+        const list = byPoint.get(id);
+        if (list) list.push(recordAt(records, i));
+        else byPoint.set(id, [recordAt(records, i)]);
+      }
+      for (const [id, list] of byPoint) {
+        let first = Number.POSITIVE_INFINITY;
+        let last = Number.NEGATIVE_INFINITY;
+        for (const r of list) {
+          first = Math.min(first, r.sourceTime);
+          last = Math.max(last, r.sourceTime);
+        }
+        this.insertRecent.run(id, first, last, list.length, encodeChunk(list, first));
+        const p = this.pending.get(id);
+        if (p) {
+          p.count += list.length;
+          p.oldest = Math.min(p.oldest, first);
+        } else this.pending.set(id, { count: list.length, oldest: first });
+      }
+      for (const [id, p] of this.pending) if (p.count >= CHUNK_VALUES) this.compact(id);
+    });
+    this.compactPoints = db.transaction((ids: number[]) => {
+      for (const id of ids) this.compact(id);
+    });
+  }
+
+  write(batch: Batch): void {
+    this.writeBatch(batch);
+    this.figures.written += batch.records.length;
+  }
+
+  /** Packs points whose records waited long enough, then applies retention (every few seconds). */
+  upkeep(now: number): void {
+    const due = [...this.pending].filter(([, p]) => now - p.oldest >= COMPACT_AFTER_MS).map(([id]) => id);
+    if (due.length > 0) this.compactPoints(due);
+    const cutoff = now - this.retention.retentionDays * 86_400_000;
+    this.figures.droppedByAge += sum(this.dropOld.all(cutoff));
+    this.figures.droppedByAge += sum(this.dropOldRecent.all(cutoff));
+    // Pages freed by a DELETE are reused by later writes; the file does not shrink, so the bound
+    // is on pages in use. A point's records still in `recent` are never the oldest trimmed here.
+    for (let pass = 0; pass < SIZE_TRIM_PASSES; pass++) {
+      const used = this.usedBytes();
+      const chunks = this.countChunks.get()!;
+      if (used <= this.retention.maxBytes || chunks === 0) break;
+      // The share of chunks that the excess is, a little more, so that few passes are needed.
+      const excess = (used - this.retention.maxBytes) / used;
+      this.figures.droppedBySize += sum(this.dropOldest.all(Math.ceil(excess * chunks * 1.05)));
+    }
+    this.figures.bytes = this.fileBytes();
+  }
+
+  /** One point's records from `recent` into chunks of at most CHUNK_VALUES, in source-time order. */
+  private compact(id: number): void {
+    const records: HistoryRecord[] = [];
+    // A row of `recent` is a chunk of one record whose start is its own time.
+    for (const row of this.takeRecent.all(id)) records.push(...decodeRecords(row.data, row.t));
+    records.sort((a, b) => a.sourceTime - b.sourceTime);
+    for (let i = 0; i < records.length; i += CHUNK_VALUES) {
+      const part = records.slice(i, i + CHUNK_VALUES);
+      const start = part[0]!.sourceTime;
+      this.insertChunk.run(id, start, part.at(-1)!.sourceTime, part.length, encodeChunk(part, start));
+    }
+    this.pending.delete(id);
+  }
+
+  private usedBytes(): number {
+    const pages = this.db.pragma("page_count", { simple: true }) as number;
+    const free = this.db.pragma("freelist_count", { simple: true }) as number;
+    return (pages - free) * (this.db.pragma("page_size", { simple: true }) as number);
+  }
+
+  /** The store's files as the disk sees them: the database and its write-ahead log. */
+  private fileBytes(): number {
+    let bytes = 0;
+    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`])
+      try {
+        bytes += statSync(f).size;
+      } catch {
+        // The WAL and its index exist only while a connection is open in WAL mode.
+      }
+    return bytes;
+  }
+}
+
+function sum(rows: { n: number }[]): number {
+  return rows.reduce((s, r) => s + r.n, 0);
+}

@@ -1,0 +1,56 @@
+import {
+  AccessLevelFlag,
+  HistoryReadResult,
+  type ISessionContext,
+  StatusCodes,
+  type UAVariable,
+} from "node-opcua";
+
+/** What node-opcua hands a variable's history read besides the details. */
+export interface ContinuationData {
+  continuationPoint?: Buffer | null;
+  releaseContinuationPoints?: boolean;
+}
+
+/**
+ * Answers every HistoryRead of `variable` with `read`, and makes it historizing: `Historizing`
+ * true and `HistoryRead` in its AccessLevel and UserAccessLevel (Part 3 5.6.2, Part 11 5.2).
+ *
+ * node-opcua 2.182 passes a variable's HistoryRead to its `_historyRead(context, details,
+ * indexRange, dataEncoding, continuationData, callback)` (UAVariableImpl.historyRead); its only
+ * implementation, installHistoricalDataNode, keeps values in memory and adds an `HA Configuration`
+ * object per variable. The permission check comes first, as node-opcua's own does (Part 4 5.10.3:
+ * BadUserAccessDenied), but answers once (node-opcua's calls back twice when it refuses).
+ */
+export function routeHistoryReads(
+  variable: UAVariable,
+  read: (
+    variable: UAVariable,
+    context: ISessionContext,
+    details: unknown,
+    continuation: ContinuationData,
+  ) => HistoryReadResult,
+): void {
+  const target = variable as unknown as {
+    historizing: boolean;
+    accessLevel: number;
+    userAccessLevel: number;
+    _historyRead: unknown;
+    canUserReadHistory(context: ISessionContext): boolean;
+  };
+  target.historizing = true;
+  target.accessLevel |= AccessLevelFlag.HistoryRead;
+  target.userAccessLevel |= AccessLevelFlag.HistoryRead;
+  target._historyRead = (
+    context: ISessionContext,
+    details: unknown,
+    _indexRange: unknown,
+    _dataEncoding: unknown,
+    continuation: ContinuationData,
+    callback: (err: Error | null, result: HistoryReadResult) => void,
+  ) => {
+    if (!target.canUserReadHistory(context))
+      callback(null, new HistoryReadResult({ statusCode: StatusCodes.BadUserAccessDenied }));
+    else callback(null, read(variable, context, details, continuation));
+  };
+}

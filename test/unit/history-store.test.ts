@@ -1,0 +1,226 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { decodeRecords, encodeChunk, type HistoryRecord } from "../../src/history/chunk-codec.js";
+import { CHUNK_VALUES, openDb, RangeReader } from "../../src/history/history-db.js";
+import { HistoryStore } from "../../src/history/history-store.js";
+import { HistoryWriter } from "../../src/history/history-writer.js";
+import { RecordBatch, recordAt } from "../../src/history/record-batch.js";
+import { getLogger, type Logger } from "../../src/shared/logger.js";
+import { waitFor } from "../harness/wait.js";
+
+const folders: string[] = [];
+const tempFolder = () => {
+  const f = mkdtempSync(join(tmpdir(), "history-test-"));
+  folders.push(f);
+  return f;
+};
+afterEach(() => {
+  for (const f of folders.splice(0)) rmSync(f, { recursive: true, force: true });
+});
+
+const T0 = Date.UTC(2026, 10, 1);
+const GOOD = 0;
+const UNCERTAIN_NO_COMM = 0x408f0000;
+const at = (i: number, value: HistoryRecord["value"] = i, status = GOOD): HistoryRecord => ({
+  value,
+  sourceTime: T0 + i * 1000,
+  serverTime: T0 + i * 1000 + 7,
+  status,
+});
+
+describe("the packed form of a point's records", () => {
+  it("gives back every kind of value, status change and timestamp, also when time steps back", () => {
+    const records: HistoryRecord[] = [
+      at(0, 230.45),
+      at(1, true),
+      at(2, false),
+      at(3, "SN-0042 ünïcode"),
+      at(4, new Date(Date.UTC(2026, 1, 3, 4, 5, 6))),
+      at(5, 230.5, UNCERTAIN_NO_COMM),
+      at(6, null, 0x80310000),
+      { value: -1e300, sourceTime: T0 - 86_400_000, serverTime: T0 + 99_999, status: GOOD },
+    ];
+    expect(decodeRecords(encodeChunk(records, T0), T0)).toEqual(records);
+  });
+
+  it("crosses to the history thread as columns with every kind of value intact", () => {
+    const records = [at(0, 1.5), at(1, true), at(2, false), at(3, null), at(4, "text"), at(5, new Date(T0))];
+    const batch = new RecordBatch();
+    for (let k = 0; k < 1000; k++) for (const r of records) batch.append(k, r);
+    const { columns, transfer } = batch.take();
+    expect(batch.length).toBe(0);
+    expect(transfer).toHaveLength(6);
+    expect(columns.length).toBe(6000);
+    expect(Array.from({ length: 6 }, (_, i) => recordAt(columns, 5994 + i))).toEqual(records);
+    expect(columns.ids[5999]).toBe(999);
+  });
+
+  it("keeps a 1 Hz Double within 16 bytes", () => {
+    const records = Array.from({ length: CHUNK_VALUES }, (_, i) => at(i, 230 + Math.random()));
+    expect(encodeChunk(records, T0).length / CHUNK_VALUES).toBeLessThanOrEqual(13);
+  });
+});
+
+describe("the history writer and its reads", () => {
+  const open = (options = { retentionDays: 30, maxBytes: 1 << 30 }) => {
+    const file = join(tempFolder(), "h.sqlite");
+    const db = openDb(file);
+    return { db, writer: new HistoryWriter(db, file, options), reader: new RangeReader(db) };
+  };
+  const batch = (id: number, records: HistoryRecord[]) => {
+    const b = new RecordBatch();
+    for (const r of records) b.append(id, r);
+    return { topics: [[id, `11/${id}/3WA/F/ETU`]] as [number, string][], records: b.take().columns };
+  };
+
+  it("reads a range forward and in reverse, paged with skip at equal times, across chunks and recent rows", () => {
+    const { db, writer, reader } = open();
+    // 301 values, two at one time: the first flush's 201 are packed, the next 100 wait in `recent`.
+    const records = Array.from({ length: 300 }, (_, i) => at(i));
+    records.splice(150, 0, { ...at(150), value: -150 });
+    writer.write(batch(1, records.slice(0, 201)));
+    writer.write(batch(1, records.slice(201)));
+    expect(db.prepare("SELECT count(*) FROM chunks").pluck().get()).toBe(2);
+    expect(db.prepare("SELECT sum(n) FROM recent").pluck().get()).toBe(100);
+    const all = reader.read({ point: 1, from: T0, to: T0 + 400_000, forward: true, limit: 0, skip: 0 });
+    expect(all.map((r) => r.value)).toEqual(records.map((r) => r.value));
+    const page = reader.read({
+      point: 1,
+      from: T0 + 150_000,
+      to: T0 + 400_000,
+      forward: true,
+      limit: 2,
+      skip: 1,
+    });
+    expect(page.map((r) => r.value)).toEqual([150, 151]);
+    const reverse = reader.read({ point: 1, from: T0, to: T0 + 10_000, forward: false, limit: 3, skip: 0 });
+    expect(reverse.map((r) => r.value)).toEqual([10, 9, 8]);
+    expect(reader.read({ point: 2, from: T0, to: T0 + 1e9, forward: true, limit: 0, skip: 0 })).toEqual([]);
+  });
+
+  it("removes values older than history.retentionDays, counted, and keeps the rest", () => {
+    const { writer, reader } = open({ retentionDays: 1, maxBytes: 1 << 30 });
+    // Retention removes whole chunks: these old values fill two.
+    const old = Array.from({ length: 2 * CHUNK_VALUES }, (_, i) => at(i));
+    const fresh = Array.from({ length: 10 }, (_, i) => at(2 * 86_400 + i));
+    writer.write(batch(1, old));
+    writer.write(batch(1, fresh));
+    writer.upkeep(T0 + 2 * 86_400_000 + 60_000);
+    expect(writer.figures.droppedByAge).toBe(2 * CHUNK_VALUES);
+    const left = reader.read({
+      point: 1,
+      from: 0,
+      to: Number.MAX_SAFE_INTEGER,
+      forward: true,
+      limit: 0,
+      skip: 0,
+    });
+    expect(left.map((r) => r.value)).toEqual(fresh.map((r) => r.value));
+  });
+
+  it("removes the oldest values first when the store is over history.maxBytes, counted", () => {
+    const maxBytes = 2 * 1024 * 1024;
+    const { db, writer, reader } = open({ retentionDays: 30, maxBytes });
+    for (let k = 0; k < 40; k++)
+      writer.write(
+        batch(
+          1,
+          Array.from({ length: 10_000 }, (_, i) => at(k * 10_000 + i, Math.random())),
+        ),
+      );
+    writer.upkeep(T0 + 400_000_000);
+    expect(writer.figures.droppedBySize).toBeGreaterThan(0);
+    const used =
+      ((db.pragma("page_count", { simple: true }) as number) -
+        (db.pragma("freelist_count", { simple: true }) as number)) *
+      (db.pragma("page_size", { simple: true }) as number);
+    expect(used).toBeLessThanOrEqual(maxBytes);
+    const first = reader.read({
+      point: 1,
+      from: 0,
+      to: Number.MAX_SAFE_INTEGER,
+      forward: true,
+      limit: 1,
+      skip: 0,
+    });
+    const last = reader.read({
+      point: 1,
+      from: 0,
+      to: Number.MAX_SAFE_INTEGER,
+      forward: false,
+      limit: 1,
+      skip: 0,
+    });
+    expect(first[0]!.sourceTime).toBeGreaterThan(T0);
+    expect(last[0]!.sourceTime).toBe(T0 + 399_999_000);
+    const kept = db.prepare("SELECT sum(n) FROM chunks").pluck().get() as number;
+    expect(kept + writer.figures.droppedBySize).toBe(400_000);
+  });
+});
+
+describe("the history store (its thread, its batches, its bounds)", () => {
+  const options = (folder: string, extra = {}) => ({
+    folder,
+    flushInterval: 0.1,
+    maxBacklog: 100_000,
+    retentionDays: 30,
+    maxBytes: 1 << 30,
+    ...extra,
+  });
+  const logger = getLogger("test:history");
+
+  it("commits appended values off the main thread and keeps them and their points across a restart", async () => {
+    const folder = tempFolder();
+    const store = new HistoryStore(options(folder), logger);
+    store.start();
+    const id = store.pointId("11/5/3WA/F/ETU");
+    for (let i = 0; i < 1000; i++) store.append(id, at(i));
+    await waitFor("1,000 written", () => store.counters.written === 1000);
+    expect(store.counters.backlog).toBe(0);
+    await store.stop();
+
+    const again = new HistoryStore(options(folder), logger);
+    again.start();
+    try {
+      expect(again.pointId("11/5/3WA/F/ETU")).toBe(id);
+      expect(again.pointId("11/6/3WA/F/ETU")).not.toBe(id);
+      const read = again.read("11/5/3WA/F/ETU", {
+        from: T0,
+        to: T0 + 5000,
+        forward: true,
+        limit: 0,
+        skip: 0,
+      });
+      expect(read?.map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(again.read("11/7/3WA/F/ETU", { from: 0, to: 1, forward: true, limit: 0, skip: 0 })).toBeNull();
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it("says so, once, and does not throw when its folder cannot be made (the gateway runs on without it)", () => {
+    const file = join(tempFolder(), "a-file");
+    writeFileSync(file, "");
+    const lines: string[] = [];
+    const store = new HistoryStore(options(join(file, "history")), {
+      error: (message: string) => lines.push(message),
+    } as unknown as Logger);
+    expect(store.start()).toBe(false);
+    expect(lines).toEqual(["history store cannot be opened: running without history"]);
+  });
+
+  it("drops and counts values beyond history.maxBacklog instead of growing", async () => {
+    const store = new HistoryStore(options(tempFolder(), { maxBacklog: 1000, flushInterval: 60 }), logger);
+    store.start();
+    try {
+      const id = store.pointId("11/5/3WA/F/ETU");
+      for (let i = 0; i < 1500; i++) store.append(id, at(i));
+      expect(store.counters.backlog).toBe(1000);
+      expect(store.counters.droppedByBacklog).toBe(500);
+    } finally {
+      await store.stop();
+    }
+  });
+});
