@@ -53,6 +53,8 @@ export function gatewayYaml(opts: {
   clientId: string;
   pkiFolder: string;
   devices: string[];
+  /** The history store's folder, or null: history off. */
+  historyFolder: string | null;
 }): string {
   return JSON.stringify({
     log: { level: "warn", format: "json" },
@@ -69,6 +71,7 @@ export function gatewayYaml(opts: {
     http: { enabled: false },
     mapping: { maxDevices: Math.max(1000, opts.devices.length + 10) },
     devices: opts.devices.map((name) => ({ type: DEVICE_TYPE, name, source: DEVICE_SOURCE })),
+    history: opts.historyFolder ? { folder: opts.historyFolder } : { enabled: false },
   });
 }
 

@@ -5,7 +5,9 @@
  * bench. With `--measure-memory 1` (run under --expose-gc) it reports heap and RSS around the
  * building of the declared points.
  */
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Gateway } from "../../src/app/gateway.js";
@@ -72,12 +74,17 @@ PointMirror.prototype.start = function (this: PointMirror) {
   }
 };
 
+// A store of its own for each run, removed when the process ends.
+const historyFolder = args.history === "off" ? null : mkdtempSync(join(tmpdir(), "smartgear-bench-history-"));
+if (historyFolder) process.on("exit", () => rmSync(historyFolder, { recursive: true, force: true }));
+
 const devices = Array.from({ length: Number(args.devices) }, (_, i) => deviceName(i));
 const yaml = gatewayYaml({
   brokerUrl: args.url!,
   clientId: args["client-id"]!,
   pkiFolder: args.pki!,
   devices,
+  historyFolder,
 });
 const { config, problems } = buildConfig(parseYamlText(yaml, join(PROJECT_ROOT, "config", "bench.yaml")), {});
 if (!config) throw new Error(`bench gateway config invalid: ${JSON.stringify(problems)}`);

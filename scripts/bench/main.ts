@@ -94,6 +94,7 @@ async function measure(ctx: BenchContext): Promise<{ results: Results; aborted: 
         devices: layout.devices.length,
         pki: ctx.pki,
         "client-id": `bench-gateway-${process.pid}`,
+        history: opts.history ? "on" : "off",
       };
       const profileDir = join(PROJECT_ROOT, ".tmp", "bench-profile");
       if (opts.profile) mkdirSync(profileDir, { recursive: true });

@@ -49,6 +49,7 @@ export async function measureMemory(ctx: BenchContext, broker: BenchBroker): Pro
         pki: ctx.pki,
         "client-id": `bench-mem-${process.pid}-${devices}`,
         "measure-memory": 1,
+        history: opts.history ? "on" : "off",
       },
       [...RUNTIME_FLAGS, "--expose-gc"],
     );

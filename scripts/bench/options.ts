@@ -14,6 +14,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --publishing-interval <ms> OPC UA subscription publishing interval (default 100)
   --queue-size <n>          queueSize of the client's monitored items, samplingInterval 0 (default 1: the
                             newest value each publishing interval; n: every change, up to n an interval)
+  --history on|off          the gateway's history store (default on, as the gateway ships; in a temporary folder)
   --latency-rate <msg/s>    the step whose latency is held against the target (default 20000)
   --broker auto|mosquitto|aedes  (default auto: mosquitto when installed)
   --memory-devices <n>      declared devices for the memory and start-up run (default 227: 100,334 points)
@@ -37,6 +38,8 @@ export interface BenchOptions {
   publisher: "mqttjs" | "raw";
   publishingInterval: number;
   queueSize: number;
+  /** The gateway records every value in its history store (history.enabled). */
+  history: boolean;
   latencyRate: number;
   broker: "auto" | "mosquitto" | "aedes";
   memoryDevices: number;
@@ -70,6 +73,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
       publisher: { type: "string", default: "mqttjs" },
       "publishing-interval": { type: "string", default: "100" },
       "queue-size": { type: "string", default: "1" },
+      history: { type: "string", default: "on" },
       "latency-rate": { type: "string", default: "20000" },
       broker: { type: "string", default: "auto" },
       "memory-devices": { type: "string" },
@@ -105,6 +109,7 @@ export function parseOptions(argv: string[]): BenchOptions | "help" {
     publisher: oneOf("publisher", flags.publisher, ["mqttjs", "raw"] as const),
     publishingInterval: positive("publishing-interval", flags["publishing-interval"], 100),
     queueSize: Math.round(positive("queue-size", flags["queue-size"], 1)),
+    history: oneOf("history", flags.history, ["on", "off"] as const) === "on",
     latencyRate,
     broker: oneOf("broker", flags.broker, ["auto", "mosquitto", "aedes"] as const),
     memoryDevices: Math.round(positive("memory-devices", flags["memory-devices"], quick ? 23 : 227)),

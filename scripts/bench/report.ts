@@ -125,7 +125,7 @@ export function formatReport(ctx: BenchContext, results: Results, judged: Judged
       `gateway start-up with ${layout.devices.length} devices: ${gateway.startMs} ms; ` +
         `client subscribed ${gateway.monitoredItems} items in ` +
         `${gateway.subscribeMs} ms; publishing interval ${gateway.publishingIntervalMs} ms, ` +
-        `queueSize ${gateway.queueSize}`,
+        `queueSize ${gateway.queueSize}; history ${opts.history ? "on" : "off"}`,
     );
   if (ratio !== null) out.push(`gateway / bare MQTT.js: ${(ratio * 100).toFixed(0)}%`);
   if (m) {

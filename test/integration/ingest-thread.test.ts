@@ -37,32 +37,49 @@ function publishFromChild(url: string, topics: string[], count: number, qos: 0 |
 }
 
 /**
- * Ends every worker thread of this process as a crash would (`process.exit(1)` inside it), from
+ * Ends the gateway's MQTT ingest thread as a crash would (`process.exit(1)` inside it), from
  * outside, through the inspector protocol's NodeWorker domain, as an attached debugger could: the
- * test needs no handle on the gateway's thread. Besides Node's own, the gateway's ingest thread is
- * this process's only worker (vitest runs these tests in forks).
+ * test needs no handle on the gateway's thread. Other threads of the process (the history store's,
+ * the ESM loader's) are asked what they are first and left alone: the ingest thread is the one whose
+ * workerData carries its batch bounds.
  */
-async function crashWorkerThreads(): Promise<number> {
+async function crashIngestThreads(): Promise<number> {
   const session = new Session();
   session.connect();
   const workers: string[] = [];
+  const answers = new Map<string, (isIngest: boolean) => void>();
   session.on("NodeWorker.attachedToWorker", (m) => {
-    // Not Node's own: the ESM loader's hooks thread (tsx) is one too.
     if (!m.params.workerInfo.url.startsWith("node:")) workers.push(m.params.sessionId);
   });
+  session.on("NodeWorker.receivedMessageFromWorker", (m) => {
+    const reply = JSON.parse(m.params.message) as { id?: number; result?: { result?: { value?: unknown } } };
+    if (reply.id === 1) answers.get(m.params.sessionId)?.(reply.result?.result?.value === true);
+  });
+  const evaluate = (sessionId: string, id: number, expression: string) =>
+    session.post("NodeWorker.sendMessageToWorker", {
+      sessionId,
+      message: JSON.stringify({
+        id,
+        method: "Runtime.evaluate",
+        params: { expression, returnByValue: true },
+      }),
+    });
   try {
     // Existing workers are reported (attachedToWorker) before enable answers.
     await session.post("NodeWorker.enable", { waitForDebuggerOnStart: false });
-    for (const sessionId of workers)
-      await session.post("NodeWorker.sendMessageToWorker", {
+    let crashed = 0;
+    for (const sessionId of workers) {
+      const isIngest = new Promise<boolean>((resolve) => answers.set(sessionId, resolve));
+      await evaluate(
         sessionId,
-        message: JSON.stringify({
-          id: 1,
-          method: "Runtime.evaluate",
-          params: { expression: "process.exit(1)" },
-        }),
-      });
-    return workers.length;
+        1,
+        "process.getBuiltinModule('node:worker_threads').workerData?.maxBatchesInFlight !== undefined",
+      );
+      if (!(await isIngest)) continue;
+      await evaluate(sessionId, 2, "process.exit(1)");
+      crashed++;
+    }
+    return crashed;
   } finally {
     session.disconnect();
   }
@@ -122,7 +139,7 @@ describe("the MQTT ingest thread", () => {
     await publishFromChild(broker.url, [TOPICS[0]!], 1);
     await waitStatus(client, TOPICS[0]!, StatusCodes.Good);
 
-    expect(await crashWorkerThreads()).toBe(1);
+    expect(await crashIngestThreads()).toBe(1);
     await waitStatus(client, TOPICS[0]!, StatusCodes.UncertainNoCommunicationLastUsableValue);
     expect((await client.read("ns=2;s=Gateway/BrokerConnected")).value.value).toBe(false);
 
