@@ -28,8 +28,8 @@ const DEVICE_PASSWORD = "device-Pa55word!";
 
 let pki: TestPki;
 let secrets: string;
-beforeAll(() => {
-  pki = makeTestPki();
+beforeAll(async () => {
+  pki = await makeTestPki();
   // Docker secrets: one file each, with the trailing newline `echo` or an editor leaves.
   secrets = mkdtempSync(join(tmpdir(), "smartgear-secrets-"));
   writeFileSync(join(secrets, "mqtt_password"), `${GATEWAY_PASSWORD}\n`);
