@@ -12,6 +12,7 @@ import { TEST_PKI } from "../harness/gateway.js";
 import { connectClient, nodeOf } from "../harness/opcua-client.js";
 import { formatTally } from "../harness/sequence.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 /** MQTT fixed header of a PUBREL: packet type 6, flags 0b0010. */
@@ -61,6 +62,7 @@ describe("reliability: the gateway restarts", () => {
     { store: false, expected: "lost (MQTT.js's in-memory store)" },
   ])(
     "an inbound QoS 2 message across kill -9 between PUBREC and PUBREL, store on disk $store: $expected",
+    needs("mosquitto"),
     async ({ store }) => {
       const dir = mkdtempSync(join(tmpdir(), "smartgear-qos2-crash-"));
       defer(async () => rmSync(dir, { recursive: true, force: true }));
