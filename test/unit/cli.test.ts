@@ -1,5 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { NODESET_FILE, PROJECT_ROOT } from "../../src/shared/paths.js";
 
@@ -132,6 +135,19 @@ describe.concurrent("the command line", () => {
         first: message,
       });
     }
+  });
+
+  it("runs as the package's command (npx smartgear-gateway) right after npm ci, before any build", async () => {
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+    };
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [join(PROJECT_ROOT, pkg.bin["smartgear-gateway"]!), "help"],
+      { cwd: tmpdir(), env: cleanEnv(), timeout: 60_000 },
+    );
+    expect(stderr).toBe("");
+    expect(stdout).toMatch(/^Usage: smartgear-gateway/);
   });
 
   it("prints the help with exit 0", async () => {
