@@ -38,7 +38,7 @@ function runGateway(configFile: string): ChildProcess & { output: () => string }
 
 const numberOf = (v: unknown) => (Array.isArray(v) ? v[0] * 2 ** 32 + v[1] : Number(v));
 
-describe("reliability: the gateway restarts", () => {
+describe("reliability: the gateway restarts", needs("mosquitto"), () => {
   const { track, defer } = useCleanups();
 
   it("stopped and started again under load: 0 lost at QoS 1 and 2, none duplicated at QoS 2", async () => {
@@ -62,7 +62,6 @@ describe("reliability: the gateway restarts", () => {
     { store: false, expected: "lost (MQTT.js's in-memory store)" },
   ])(
     "an inbound QoS 2 message across kill -9 between PUBREC and PUBREL, store on disk $store: $expected",
-    needs("mosquitto"),
     async ({ store }) => {
       const dir = mkdtempSync(join(tmpdir(), "smartgear-qos2-crash-"));
       defer(async () => rmSync(dir, { recursive: true, force: true }));
