@@ -4,6 +4,7 @@ import { format, parseArgs } from "node:util";
 import { checkSetup, loadSetup } from "./app/setup.js";
 import { checkConfig } from "./config/config-loader.js";
 import { pointRows, toCsv } from "./model/point-list.js";
+import { didYouMean } from "./shared/did-you-mean.js";
 import { formatProblem, GatewayError, ProblemsError } from "./shared/errors.js";
 import { DEFAULT_CONFIG_FILE } from "./shared/paths.js";
 
@@ -29,20 +30,10 @@ Every config key can be overridden from the environment: opcua.port => SMARTGEAR
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "run";
   const rest = command === argv[0] ? argv.slice(1) : argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: "string", short: "c", default: DEFAULT_CONFIG_FILE },
-      format: { type: "string", default: "csv" },
-      out: { type: "string", short: "o" },
-      users: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  const expectPositionals = (n: number) => {
-    if (positionals.length !== n) throw new UsageError(`'${command}' takes ${n} argument(s)`);
+  const { values, positionals } = parseOptions(rest);
+  /** Refuses arguments beyond what `what` (a command, with what it took) takes. */
+  const noMore = (extra: string[], what: string) => {
+    if (extra.length > 0) throw new UsageError(`${what} takes no further argument, not '${extra.join(" ")}'`);
   };
   if (values.help || command === "help") {
     process.stdout.write(`${USAGE}\n`);
@@ -54,15 +45,20 @@ async function main(argv: string[]): Promise<number> {
     case "nodeset":
       return nodeset(values.config, values.out);
     case "validate":
-      expectPositionals(0);
+      noMore(positionals, command);
       return validate(values.config);
     case "hash-password":
-      expectPositionals(0);
+      noMore(positionals, command);
       return hashPasswordFromStdin();
     case "pki": {
-      const [action = "", target] = positionals;
-      if (action === "list") expectPositionals(1);
-      else expectPositionals(2);
+      const [action, target, ...extra] = positionals;
+      if (action === undefined) throw new UsageError("pki needs an action: list, trust, reject or crl");
+      if (action === "list") noMore(positionals.slice(1), "pki list");
+      else if (action in PKI_TARGETS) {
+        const wanted = PKI_TARGETS[action as keyof typeof PKI_TARGETS];
+        if (target === undefined) throw new UsageError(`pki ${action} needs ${wanted}`);
+        noMore(extra, `pki ${action} ${target}`);
+      }
       return pki(values.config, values.users, action, target);
     }
     case "run": {
@@ -76,6 +72,32 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+const OPTIONS = {
+  config: { type: "string", short: "c", default: DEFAULT_CONFIG_FILE },
+  format: { type: "string", default: "csv" },
+  out: { type: "string", short: "o" },
+  users: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * The options and arguments of a command. node:util's refusal of an unknown option tells how to
+ * pass an argument that starts with '-'; a user who mistyped an option needs its name instead.
+ */
+function parseOptions(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    const unknown = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+    if (!unknown) throw err;
+    const known = Object.keys(OPTIONS).map((o) => `--${o}`);
+    throw new UsageError(`unknown option ${unknown}${didYouMean(unknown, known, "")}`);
+  }
+}
+
+/** What each `pki` action that takes an argument needs. */
+const PKI_TARGETS = { trust: "a THUMBPRINT or FILE", reject: "a THUMBPRINT", crl: "a FILE" } as const;
 
 async function hashPasswordFromStdin(): Promise<number> {
   if (process.stdin.isTTY) process.stderr.write("password (end with Enter): ");

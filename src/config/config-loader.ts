@@ -2,6 +2,7 @@ import { dirname, resolve } from "node:path";
 import { StatusTopics } from "../mapping/device-status-topic.js";
 import { declaredDeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { deepFreeze } from "../shared/deep-freeze.js";
+import { didYouMean } from "../shared/did-you-mean.js";
 import type { Problem } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
 import { compileSchema } from "../shared/schema.js";
@@ -58,13 +59,8 @@ function parseEnvValue(raw: string, schema: SchemaNode): unknown {
     return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
   }
   if (types.includes("boolean")) return raw === "true" ? true : raw === "false" ? false : raw;
-  if (types.includes("array") || types.includes("object")) {
-    try {
-      return JSON.parse(raw);
-    } catch {
-      return raw;
-    }
-  }
+  // A list or a mapping is written as JSON; one that does not parse is reported as such by applyEnv.
+  if (types.includes("array") || types.includes("object")) return JSON.parse(raw);
   return raw;
 }
 
@@ -134,7 +130,16 @@ function applyEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, problem
     if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
     const key = byName.get(name);
     if (!key) {
-      problems.push({ file: "environment", line: 0, message: `${name} names no configuration key` });
+      const message = `${name} names no configuration key${didYouMean(name, byName.keys())}`;
+      problems.push({ file: "environment", line: 0, message });
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = parseEnvValue(raw, key.schema);
+    } catch (err) {
+      const message = `${name}: ${key.path.join(".")}: not valid JSON (${(err as Error).message})`;
+      problems.push({ file: "environment", line: 0, message });
       continue;
     }
     let target = data;
@@ -143,7 +148,7 @@ function applyEnv(data: Record<string, unknown>, env: NodeJS.ProcessEnv, problem
       if (typeof next !== "object" || next === null || Array.isArray(next)) target[seg] = {};
       target = target[seg] as Record<string, unknown>;
     }
-    target[key.path.at(-1)!] = parseEnvValue(raw, key.schema);
+    target[key.path.at(-1)!] = value;
     applied.push(key);
   }
   return applied;

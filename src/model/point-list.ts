@@ -55,7 +55,8 @@ export function toCsv(rows: readonly PointRow[]): string {
     const s = v === null ? "" : String(v);
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return (
-    [COLUMNS.join(","), ...rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(","))].join("\r\n") + "\r\n"
-  );
+  // Every record ends with CRLF, the last one too (RFC 4180 §2.2 allows it; importers expect it).
+  return [COLUMNS.join(","), ...rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(","))]
+    .map((line) => `${line}\r\n`)
+    .join("");
 }

@@ -1,7 +1,6 @@
 import {
   MessageSecurityMode,
   nodesets,
-  OPCUACertificateManager,
   OPCUAServer,
   SecurityPolicy,
   type UAUserManagerBase,
@@ -14,6 +13,7 @@ import type { Logger } from "../shared/logger.js";
 import { HISTORY_CONTINUATION_POINTS } from "./history-read.js";
 import { negotiateTransportLimits } from "./patches/transport-limits.js";
 import { pkiFolders } from "./pki-folders.js";
+import { ReportingCertificateManager } from "./refused-certificates.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
 
@@ -59,14 +59,15 @@ export function createOpcuaServer(
     ...(o.hostname ? { hostname: o.hostname } : {}),
     alternateHostname: o.alternateHostnames,
     nodeset_filename: [nodesets.standard],
-    serverCertificateManager: new OPCUACertificateManager({
-      rootFolder: pki.applications,
-      automaticallyAcceptUnknownCertificate: false,
-    }),
-    userCertificateManager: new OPCUACertificateManager({
-      rootFolder: pki.users,
-      automaticallyAcceptUnknownCertificate: false,
-    }),
+    serverCertificateManager: new ReportingCertificateManager(
+      { rootFolder: pki.applications, automaticallyAcceptUnknownCertificate: false },
+      logger,
+    ),
+    userCertificateManager: new ReportingCertificateManager(
+      { rootFolder: pki.users, automaticallyAcceptUnknownCertificate: false },
+      logger,
+      " --users",
+    ),
     securityPolicies: [...(hasNone ? [SecurityPolicy.None] : []), ...secured.map((p) => SecurityPolicy[p])],
     securityModes: [
       ...(hasNone ? [MessageSecurityMode.None] : []),

@@ -124,6 +124,17 @@ export class PkiStore {
   }
 }
 
+/** Who a certificate names, as `pki list` shows it and `pki trust` takes it (the SHA-1 thumbprint). */
+export function certificateIdentity(
+  cert: X509Certificate,
+): Pick<PkiEntry, "thumbprint" | "subject" | "applicationUri"> {
+  return {
+    thumbprint: cert.fingerprint.replace(/:/g, "").toLowerCase(),
+    subject: cert.subject.replace(/\n/g, ", "),
+    applicationUri: /URI:([^,]+)/.exec(cert.subjectAltName ?? "")?.[1] ?? "",
+  };
+}
+
 export function describeCertificate(list: PkiList, file: string): PkiEntry {
   let cert: X509Certificate;
   try {
@@ -134,9 +145,7 @@ export function describeCertificate(list: PkiList, file: string): PkiEntry {
   return {
     list,
     file,
-    thumbprint: cert.fingerprint.replace(/:/g, "").toLowerCase(),
-    subject: cert.subject.replace(/\n/g, ", "),
-    applicationUri: /URI:([^,]+)/.exec(cert.subjectAltName ?? "")?.[1] ?? "",
+    ...certificateIdentity(cert),
     validFrom: new Date(cert.validFrom).toISOString(),
     validTo: new Date(cert.validTo).toISOString(),
   };

@@ -6,9 +6,10 @@ import { Ajv, type ValidateFunction } from "ajv";
  * strict mode, which catches mistakes in the schema itself. Error texts come from ajv's words,
  * located in the YAML by shared/yaml-source.
  */
-const checking = new Ajv({ allErrors: true, strict: true });
+// verbose: an error carries the schema it broke, whose known keys answer an unknown one with "did you mean".
+const checking = new Ajv({ allErrors: true, strict: true, verbose: true });
 // useDefaults is an option of the instance: a schema that fills in what the file leaves out needs its own.
-const filling = new Ajv({ allErrors: true, strict: true, useDefaults: true });
+const filling = new Ajv({ allErrors: true, strict: true, verbose: true, useDefaults: true });
 
 export interface CompileOptions {
   /** Fill every key the data leaves out with the schema's `default` (the configuration does). */

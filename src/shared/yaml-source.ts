@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ErrorObject } from "ajv";
 import { isMap, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { didYouMean } from "./did-you-mean.js";
 import type { Problem } from "./errors.js";
 
 /** A YAML file parsed to plain data, able to say on which line any part of it stands. */
@@ -111,8 +112,10 @@ export function schemaMessage(e: ErrorObject): string {
   let detail = e.message ?? "is invalid";
   if (e.keyword === "enum")
     detail += `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
-  if (e.keyword === "additionalProperties")
-    detail = `unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-  else if (e.propertyName !== undefined) detail = `key '${e.propertyName}' ${detail}`;
+  if (e.keyword === "additionalProperties") {
+    const key = (e.params as { additionalProperty: string }).additionalProperty;
+    const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    detail = `unknown key '${key}'${didYouMean(key, known)}`;
+  } else if (e.propertyName !== undefined) detail = `key '${e.propertyName}' ${detail}`;
   return `${where}: ${detail}`;
 }

@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Aedes } from "aedes";
 import mqtt, { type IClientOptions, type IClientPublishOptions } from "mqtt";
+import { toolPath } from "./tools.js";
 
 export interface TestBroker {
   url: string;
@@ -91,14 +92,14 @@ export interface MosquittoOptions {
 
 /**
  * Debian's mosquitto (MQTT 5), started on a free port with a config written for the test; its
- * listener may be TLS (`options.listener`) and its clients may have to log in.
+ * listener may be TLS (`options.listener`) and its clients may have to log in. Tests that call it
+ * take `needs("mosquitto")` (harness/tools.ts), which skips them where mosquitto is not installed.
  */
 export async function startMosquitto(
   extraConfig = "",
   options: MosquittoOptions = {},
 ): Promise<TestBroker & { process: ChildProcess }> {
-  const binary = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].find((p) => existsSync(p));
-  if (!binary) throw new Error("mosquitto is not installed: apt-get install mosquitto (.ci/run does)");
+  const binary = toolPath("mosquitto");
   const dir = mkdtempSync(join(tmpdir(), "smartgear-mosquitto-"));
   const port = await freePort();
   const conf = join(dir, "mosquitto.conf");

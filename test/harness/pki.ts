@@ -1,7 +1,15 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
+import "reflect-metadata";
+import { createPrivateKey, X509Certificate as NodeX509Certificate, webcrypto } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
+
+// Made in Node (WebCrypto, which @peculiar/x509 takes from globalThis.crypto), so that
+// `npm ci && npm test` needs no openssl CLI.
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 /** File paths of a certificate authority made for one test run, and of what it signed. */
 export interface TestPki {
@@ -23,99 +31,114 @@ export interface TestPki {
   stop(): void;
 }
 
-/** The openssl CLI (Debian's `openssl` package; .ci/run installs it). */
-function openssl(dir: string, ...args: string[]): void {
-  try {
-    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT")
-      throw new Error("openssl is not installed: apt-get install openssl (.ci/run does)");
-    throw err;
-  }
-}
-
 /** EC P-256 keys: fast to make, and what current brokers and devices use. */
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+const EC = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+/** RSA 2048 with SHA-256: what OPC UA's Basic256Sha256 policy signs with. */
+const RSA = {
+  name: "RSASSA-PKCS1-v1_5",
+  hash: "SHA-256",
+  publicExponent: new Uint8Array([1, 0, 1]),
+  modulusLength: 2048,
+};
+type KeyAlgorithm = typeof EC | typeof RSA;
 
-function makeCa(dir: string, name: string, cn: string): void {
-  openssl(
-    dir,
-    "req",
-    "-x509",
-    ...EC,
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.crt`,
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${cn}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
+const HOUR = 3600_000;
+/** Two days, as the CLI-made test certificates had; valid from an hour ago against clock skew. */
+const validity = () => ({
+  notBefore: new Date(Date.now() - HOUR),
+  notAfter: new Date(Date.now() + 48 * HOUR),
+});
+
+interface Issuer {
+  cert: x509.X509Certificate;
+  keys: CryptoKeyPair;
+  alg: KeyAlgorithm;
 }
 
-function sign(dir: string, ca: string, name: string, extensions: string, passphrase?: string): void {
-  const pass = passphrase ? ["-passin", `pass:${passphrase}`] : [];
-  openssl(dir, "req", "-new", "-key", `${name}.key`, ...pass, "-subj", `/CN=${name}`, "-out", `${name}.csr`);
-  writeFileSync(join(dir, `${name}.ext`), extensions);
-  openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    `${ca}.crt`,
-    "-CAkey",
-    `${ca}.key`,
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    `${name}.ext`,
-    "-out",
-    `${name}.crt`,
-  );
+const generateKeys = (alg: KeyAlgorithm) =>
+  webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]) as Promise<CryptoKeyPair>;
+
+/** PKCS#8 PEM, encrypted with AES-256-CBC under `passphrase` when given (as `openssl genpkey -aes-256-cbc` wrote it). */
+async function keyPem(key: CryptoKey, passphrase?: string): Promise<string> {
+  const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
+  const pem = createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  return pem.export(
+    passphrase
+      ? { format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase }
+      : { format: "pem", type: "pkcs8" },
+  ) as string;
 }
 
-function makeKey(dir: string, name: string, passphrase?: string): void {
-  const encrypt = passphrase ? ["-aes-256-cbc", "-pass", `pass:${passphrase}`] : [];
-  openssl(
-    dir,
-    "genpkey",
-    "-algorithm",
-    "EC",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    ...encrypt,
-    "-out",
-    `${name}.key`,
-  );
+/** A self-signed CA: basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign, both critical. */
+async function makeCa(cn: string, alg: KeyAlgorithm): Promise<Issuer> {
+  const keys = await generateKeys(alg);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: `CN=${cn}`,
+    keys,
+    signingAlgorithm: alg,
+    ...validity(),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert, keys, alg };
 }
 
-/** A fresh CA, server and client certificates in a temporary folder, made with the openssl CLI. */
-export function makeTestPki(): TestPki {
+/** A certificate for `cn` signed by `ca`, carrying `extensions` and the key identifiers that link it to the CA. */
+async function sign(ca: Issuer, serialNumber: string, cn: string, extensions: x509.Extension[]) {
+  const keys = await generateKeys(ca.alg);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber,
+    subject: `CN=${cn}`,
+    // The CA's own encoded name, so that the chain matches byte for byte.
+    issuer: ca.cert.subjectName,
+    publicKey: keys.publicKey,
+    signingKey: ca.keys.privateKey,
+    signingAlgorithm: ca.alg,
+    ...validity(),
+    extensions: [
+      ...extensions,
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+    ],
+  });
+  return { cert, keys };
+}
+
+const eku = (...usages: string[]) => new x509.ExtendedKeyUsageExtension(usages);
+
+/** A fresh CA, server and client certificates in a temporary folder. */
+export async function makeTestPki(): Promise<TestPki> {
   const dir = mkdtempSync(join(tmpdir(), "smartgear-pki-"));
-  const clientKeyPassphrase = "correct horse battery staple";
-  makeCa(dir, "ca", "Sm@rtGear Test CA");
-  makeCa(dir, "other-ca", "Some Other CA");
-  makeKey(dir, "server");
-  sign(
-    dir,
-    "ca",
-    "server",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:mqtt.smartgear.test\nextendedKeyUsage=serverAuth\n",
-  );
-  makeKey(dir, "gateway", clientKeyPassphrase);
-  sign(dir, "ca", "gateway", "extendedKeyUsage=clientAuth\n", clientKeyPassphrase);
-  makeKey(dir, "stranger");
-  sign(dir, "other-ca", "stranger", "extendedKeyUsage=clientAuth\n");
   const at = (f: string) => join(dir, f);
+  const write = async (
+    name: string,
+    issued: { cert: x509.X509Certificate; keys: CryptoKeyPair },
+    pass?: string,
+  ) => {
+    writeFileSync(at(`${name}.crt`), issued.cert.toString("pem"));
+    writeFileSync(at(`${name}.key`), await keyPem(issued.keys.privateKey, pass));
+  };
+  const clientKeyPassphrase = "correct horse battery staple";
+  const ca = await makeCa("Sm@rtGear Test CA", EC);
+  const otherCa = await makeCa("Some Other CA", EC);
+  writeFileSync(at("ca.crt"), ca.cert.toString("pem"));
+  writeFileSync(at("other-ca.crt"), otherCa.cert.toString("pem"));
+  const san = new x509.SubjectAlternativeNameExtension([
+    { type: "dns", value: "localhost" },
+    { type: "ip", value: "127.0.0.1" },
+    { type: "dns", value: "mqtt.smartgear.test" },
+  ]);
+  await write("server", await sign(ca, "10", "server", [san, eku(x509.ExtendedKeyUsage.serverAuth)]));
+  await write(
+    "gateway",
+    await sign(ca, "11", "gateway", [eku(x509.ExtendedKeyUsage.clientAuth)]),
+    clientKeyPassphrase,
+  );
+  await write("stranger", await sign(otherCa, "10", "stranger", [eku(x509.ExtendedKeyUsage.clientAuth)]));
   return {
     dir,
     caCert: at("ca.crt"),
@@ -131,41 +154,29 @@ export function makeTestPki(): TestPki {
   };
 }
 
-/** An RSA 2048 certificate authority for OPC UA run with `openssl ca`: it issues, revokes and publishes a CRL. */
+/** An RSA 2048 certificate authority for OPC UA: it issues, revokes and publishes a CRL. */
 export interface OpcuaTestCa {
   /** The CA certificate (PEM). */
   cert: string;
   /** Issues a certificate for OPC UA: RSA 2048, valid from an hour ago, key not encrypted. */
-  issue(name: string, subject: { cn: string; applicationUri?: string }): { cert: string; key: string };
-  /** Marks an issued certificate revoked in the CA's index (it shows in the next `crl()`). */
+  issue(
+    name: string,
+    subject: { cn: string; applicationUri?: string },
+  ): Promise<{ cert: string; key: string }>;
+  /** Marks an issued certificate revoked (it shows in the next `crl()`). */
   revoke(cert: string): void;
-  /** Writes the CA's current CRL (PEM, `openssl ca -gencrl`) and returns its path. */
-  crl(): string;
+  /** Writes the CA's current CRL (PEM) and returns its path. */
+  crl(): Promise<string>;
 }
 
-/** The `openssl ca` setup of one CA: its index, serial and CRL number, and the policy of a test CA. */
-const caConfig = (dir: string) => `[ ca ]
-default_ca = test_ca
-[ test_ca ]
-dir = ${dir}
-database = $dir/index.txt
-new_certs_dir = $dir/newcerts
-certificate = $dir/ca.crt
-private_key = $dir/ca.key
-serial = $dir/serial
-crlnumber = $dir/crlnumber
-default_md = sha256
-default_days = 2
-default_crl_days = 2
-policy = policy_any
-unique_subject = no
-copy_extensions = none
-[ policy_any ]
-commonName = supplied
-`;
-
-/** The time `openssl ca -startdate` takes (YYMMDDHHMMSSZ). */
-const opensslTime = (d: Date) => `${d.toISOString().slice(2, 19).replace(/[-T:]/g, "")}Z`;
+/** DER of an ASN.1 INTEGER holding a small non-negative number (the cRLNumber extension's value). */
+const derInteger = (n: number) => {
+  const bytes = [];
+  for (let v = n; bytes.length === 0 || v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
+  if ((bytes[0] ?? 0) & 0x80) bytes.unshift(0);
+  return new Uint8Array([0x02, bytes.length, ...bytes]);
+};
+const CRL_NUMBER = "2.5.29.20";
 
 /**
  * A fresh RSA 2048 CA in `<dir>/<name>`. What it issues carries what OPC UA asks of an application
@@ -174,72 +185,53 @@ const opensslTime = (d: Date) => `${d.toISOString().slice(2, 19).replace(/[-T:]/
  * authorityKeyIdentifier by which node-opcua finds the CA, and in the subjectAltName the
  * applicationUri (URI) and DNS localhost.
  */
-export function makeOpcuaCa(parent: string, name: string, cn: string): OpcuaTestCa {
+export async function makeOpcuaCa(parent: string, name: string, cn: string): Promise<OpcuaTestCa> {
   const dir = join(parent, name);
-  mkdirSync(join(dir, "newcerts"), { recursive: true });
-  writeFileSync(join(dir, "index.txt"), "");
-  writeFileSync(join(dir, "serial"), "1000\n");
-  writeFileSync(join(dir, "crlnumber"), "1000\n");
-  writeFileSync(join(dir, "ca.cnf"), caConfig(dir));
-  openssl(
-    dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${cn}`,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  );
+  mkdirSync(dir, { recursive: true });
   const at = (f: string) => join(dir, f);
+  const ca = await makeCa(cn, RSA);
+  writeFileSync(at("ca.crt"), ca.cert.toString("pem"));
+  let serial = 0x1000;
+  let crlNumber = 0x1000;
+  const revoked: x509.X509CrlEntryParams[] = [];
+  const usage = x509.KeyUsageFlags;
   return {
     cert: at("ca.crt"),
-    issue(leaf, subject) {
-      openssl(dir, "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", `${leaf}.key`);
-      openssl(dir, "req", "-new", "-key", `${leaf}.key`, "-subj", `/CN=${subject.cn}`, "-out", `${leaf}.csr`);
-      const san = [subject.applicationUri ? `URI:${subject.applicationUri}` : "", "DNS:localhost"];
-      writeFileSync(
-        at(`${leaf}.ext`),
-        "[ leaf ]\nbasicConstraints = critical, CA:FALSE\nsubjectKeyIdentifier = hash\n" +
-          "authorityKeyIdentifier = keyid, issuer\n" +
-          "keyUsage = critical, digitalSignature, nonRepudiation, keyEncipherment, dataEncipherment\n" +
-          `extendedKeyUsage = clientAuth, serverAuth\nsubjectAltName = ${san.filter(Boolean).join(", ")}\n`,
-      );
-      openssl(
-        dir,
-        "ca",
-        "-batch",
-        "-notext",
-        "-config",
-        "ca.cnf",
-        "-in",
-        `${leaf}.csr`,
-        "-out",
-        `${leaf}.crt`,
-        "-extfile",
-        `${leaf}.ext`,
-        "-extensions",
-        "leaf",
-        "-startdate",
-        opensslTime(new Date(Date.now() - 3600_000)),
-      );
+    async issue(leaf, subject) {
+      const names: x509.JsonGeneralName[] = [{ type: "dns", value: "localhost" }];
+      if (subject.applicationUri) names.unshift({ type: "url", value: subject.applicationUri });
+      const issued = await sign(ca, (serial++).toString(16), subject.cn, [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(
+          usage.digitalSignature | usage.nonRepudiation | usage.keyEncipherment | usage.dataEncipherment,
+          true,
+        ),
+        eku(x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth),
+        new x509.SubjectAlternativeNameExtension(names),
+      ]);
+      writeFileSync(at(`${leaf}.crt`), issued.cert.toString("pem"));
+      writeFileSync(at(`${leaf}.key`), await keyPem(issued.keys.privateKey));
       return { cert: at(`${leaf}.crt`), key: at(`${leaf}.key`) };
     },
     revoke(cert) {
-      openssl(dir, "ca", "-config", "ca.cnf", "-revoke", cert, "-crl_reason", "keyCompromise");
+      const serialNumber = new NodeX509Certificate(readFileSync(cert)).serialNumber;
+      revoked.push({ serialNumber, revocationDate: new Date(), reason: x509.X509CrlReason.keyCompromise });
     },
-    crl() {
-      openssl(dir, "ca", "-config", "ca.cnf", "-gencrl", "-out", "ca.crl");
+    async crl() {
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: ca.cert.subjectName,
+        thisUpdate: new Date(Date.now() - 60_000),
+        nextUpdate: new Date(Date.now() + 48 * HOUR),
+        entries: revoked,
+        signingKey: ca.keys.privateKey,
+        signingAlgorithm: RSA,
+        extensions: [
+          await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+          new x509.Extension(CRL_NUMBER, false, derInteger(crlNumber++)),
+        ],
+      });
+      // RFC 7468 §5 labels a CRL "X509 CRL" (the library writes "CRL", which openssl and node-opcua refuse).
+      writeFileSync(at("ca.crl"), x509.PemConverter.encode(crl.rawData, "X509 CRL"));
       return at("ca.crl");
     },
   };

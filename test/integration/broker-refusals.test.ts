@@ -11,6 +11,7 @@ import { get, sample } from "../harness/http.js";
 import { ingestClientOf } from "../harness/ingest-client.js";
 import { connectClient, waitStatus } from "../harness/opcua-client.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 const DEVICE = "3WA/Feeder 01/ETU";
@@ -68,7 +69,7 @@ async function rawConnect(port: number, clientId: string, version: 4 | 5): Promi
   return socket;
 }
 
-describe("the gateway when the broker refuses a subscription (issue 17)", () => {
+describe("the gateway when the broker refuses a subscription (issue 17)", needs("mosquitto"), () => {
   const { track, defer } = useCleanups();
 
   it("names the refused filter, marks its points BadConfigurationError, counts it and reports /readyz degraded", async () => {
@@ -124,7 +125,7 @@ describe("the gateway when the broker refuses a subscription (issue 17)", () => 
   });
 });
 
-describe("the gateway's MQTT session across reconnects (issue 17)", () => {
+describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosquitto"), () => {
   const { track, defer } = useCleanups();
 
   it("does not subscribe a present session again: retained messages are not replayed on a reconnect", async () => {
@@ -235,50 +236,58 @@ describe("another client taking over the gateway's session (issue 15)", () => {
     }
   }
 
-  it("MQTT 5 against mosquitto (which closes without DISCONNECT 0x8E): logged once, counted, shown on /readyz", async () => {
-    const broker = await startMosquitto();
-    defer(() => broker.stop());
-    const clientId = uniqueId("gw-victim");
-    // The default ingest thread: the takeover crosses from the thread to the main thread.
-    const gw = track(
-      await startGateway(
-        `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
-      ),
-    );
-    const readyz = async () => JSON.parse((await get(`${gw.httpUrl}/readyz`)).text);
-    await takeOver(broker.port, clientId, 5, async () => (await readyz()).broker === true);
-    await waitFor("ready again", async () => (await readyz()).broker === true);
-    expect(await sample(gw.httpUrl, "smartgear_mqtt_session_takeovers_total")).toBe(1);
-    expect((await readyz()).degraded.sessionTakenOver).toMatchObject({
-      clientId,
-      evidence: "the broker closed 3 connections in a row within 10 s of accepting them, without a reason",
-      total: 1,
-    });
-    const client = track(await connectClient(gw.endpointUrl));
-    expect((await client.read("ns=2;s=Gateway/SessionTakeovers")).value.value[1]).toBe(1);
-  });
+  it(
+    "MQTT 5 against mosquitto (which closes without DISCONNECT 0x8E): logged once, counted, shown on /readyz",
+    needs("mosquitto"),
+    async () => {
+      const broker = await startMosquitto();
+      defer(() => broker.stop());
+      const clientId = uniqueId("gw-victim");
+      // The default ingest thread: the takeover crosses from the thread to the main thread.
+      const gw = track(
+        await startGateway(
+          `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
+        ),
+      );
+      const readyz = async () => JSON.parse((await get(`${gw.httpUrl}/readyz`)).text);
+      await takeOver(broker.port, clientId, 5, async () => (await readyz()).broker === true);
+      await waitFor("ready again", async () => (await readyz()).broker === true);
+      expect(await sample(gw.httpUrl, "smartgear_mqtt_session_takeovers_total")).toBe(1);
+      expect((await readyz()).degraded.sessionTakenOver).toMatchObject({
+        clientId,
+        evidence: "the broker closed 3 connections in a row within 10 s of accepting them, without a reason",
+        total: 1,
+      });
+      const client = track(await connectClient(gw.endpointUrl));
+      expect((await client.read("ns=2;s=Gateway/SessionTakeovers")).value.value[1]).toBe(1);
+    },
+  );
 
-  it("MQTT 3.1.1: three connections closed right after CONNACK are one takeover, logged once at error level", async () => {
-    const broker = await startMosquitto();
-    defer(() => broker.stop());
-    const clientId = uniqueId("gw-victim");
-    const c = track(
-      await ingestClientOf(
-        `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  protocolVersion: 4\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
-      ),
-    );
-    await takeOver(broker.port, clientId, 4, () => c.connected());
-    await takeOver(broker.port, clientId, 4, () => c.connected());
-    expect(c.takeovers).toEqual([
-      { clientId, evidence: expect.stringContaining("3 connections in a row") },
-      expect.anything(),
-    ]);
-    const errors = c.logs.filter((l) => l.level === "error");
-    // The second takeover is the same burst: counted, at debug.
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ clientId, takeovers: 1 });
-    expect(c.client.sessionTakeovers).toBe(2);
-  });
+  it(
+    "MQTT 3.1.1: three connections closed right after CONNACK are one takeover, logged once at error level",
+    needs("mosquitto"),
+    async () => {
+      const broker = await startMosquitto();
+      defer(() => broker.stop());
+      const clientId = uniqueId("gw-victim");
+      const c = track(
+        await ingestClientOf(
+          `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  protocolVersion: 4\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
+        ),
+      );
+      await takeOver(broker.port, clientId, 4, () => c.connected());
+      await takeOver(broker.port, clientId, 4, () => c.connected());
+      expect(c.takeovers).toEqual([
+        { clientId, evidence: expect.stringContaining("3 connections in a row") },
+        expect.anything(),
+      ]);
+      const errors = c.logs.filter((l) => l.level === "error");
+      // The second takeover is the same burst: counted, at debug.
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ clientId, takeovers: 1 });
+      expect(c.client.sessionTakeovers).toBe(2);
+    },
+  );
 
   it("MQTT 5: a DISCONNECT with reason 0x8E (§3.14.2.1) is a takeover at once", async () => {
     const port = await rawBroker(Buffer.from([0x20, 3, 0, 0, 0, 0xe0, 2, 0x8e, 0]), true);

@@ -24,6 +24,7 @@ import { mosquittoPasswordFile, startAedes, startMosquitto } from "../harness/br
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
 import { connectClient, connectTrusted, type TestClient } from "../harness/opcua-client.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 const FEEDER = "Devices/3WA/Feeder 01/ETU";
@@ -452,112 +453,120 @@ describe("commands through an external broker", () => {
     expect(device.received).toEqual([]);
   });
 
-  it("under MQTT 5 (mosquitto) sends a response topic and correlation data, and matches the answer by them", async () => {
-    const broker = await startMosquitto();
-    defer(() => broker.stop());
-    const gw = await startGateway(
-      s.yaml(`mqtt:\n  url: ${broker.url}\n  clientId: gw-cmd5-${process.pid}\n`),
-    );
-    defer(() => gw.stop());
-    const device = await startDevice(broker.url, 5);
-    defer(() => device.stop());
-    const client = await s.connectAs(gw.endpointUrl, "erin");
-    defer(() => client.stop());
-    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
-    const r = await call(client, FEEDER, "NotifyFirmwareUpdate", [str("4.2.1"), str("pkg://3wa/4.2.1")]);
-    expect(r.statusCode).toEqual(StatusCodes.Good);
-    const [commandId, deviceStatus] = outputs(r);
-    expect(deviceStatus).toBe("ok");
-    const m = device.received[0]!;
-    expect(m.qos).toBe(2);
-    expect(m.properties?.responseTopic).toBe(`reply/gw-cmd5-${process.pid}/3WA/Feeder 01/ETU`);
-    expect(m.properties?.correlationData).toHaveLength(32);
-    expect(Buffer.from(m.properties!.correlationData!).toString()).not.toBe(commandId);
-    // MQTT 5 §4.10: the properties carry the reply's address; the payload carries neither.
-    expect(m.body).toEqual({
-      commandId,
-      ts: expect.any(String),
-      command: "NotifyFirmwareUpdate",
-      version: "4.2.1",
-      package: "pkg://3wa/4.2.1",
-    });
-  });
+  it(
+    "under MQTT 5 (mosquitto) sends a response topic and correlation data, and matches the answer by them",
+    needs("mosquitto"),
+    async () => {
+      const broker = await startMosquitto();
+      defer(() => broker.stop());
+      const gw = await startGateway(
+        s.yaml(`mqtt:\n  url: ${broker.url}\n  clientId: gw-cmd5-${process.pid}\n`),
+      );
+      defer(() => gw.stop());
+      const device = await startDevice(broker.url, 5);
+      defer(() => device.stop());
+      const client = await s.connectAs(gw.endpointUrl, "erin");
+      defer(() => client.stop());
+      await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+      const r = await call(client, FEEDER, "NotifyFirmwareUpdate", [str("4.2.1"), str("pkg://3wa/4.2.1")]);
+      expect(r.statusCode).toEqual(StatusCodes.Good);
+      const [commandId, deviceStatus] = outputs(r);
+      expect(deviceStatus).toBe("ok");
+      const m = device.received[0]!;
+      expect(m.qos).toBe(2);
+      expect(m.properties?.responseTopic).toBe(`reply/gw-cmd5-${process.pid}/3WA/Feeder 01/ETU`);
+      expect(m.properties?.correlationData).toHaveLength(32);
+      expect(Buffer.from(m.properties!.correlationData!).toString()).not.toBe(commandId);
+      // MQTT 5 §4.10: the properties carry the reply's address; the payload carries neither.
+      expect(m.body).toEqual({
+        commandId,
+        ts: expect.any(String),
+        command: "NotifyFirmwareUpdate",
+        version: "4.2.1",
+        package: "pkg://3wa/4.2.1",
+      });
+    },
+  );
 
-  it("under MQTT 5 (mosquitto, the README's acl_file) accepts no forged answer either", async () => {
-    const clientId = `gw-acl5-${process.pid}`;
-    const pw = { gateway: "gw-pw", "feeder-01": "f1-pw", "feeder-02": "f2-pw" };
-    const passwords = mosquittoPasswordFile(join(s.dir, "mosquitto.passwd"), pw);
-    const acl = join(s.dir, "mosquitto.acl");
-    // README, Security: who can answer a command (mosquitto acl_file).
-    writeFileSync(
-      acl,
-      `user gateway\ntopic read 11/#\ntopic read 21/#\ntopic read 48/#\ntopic write cmd/#\ntopic read reply/${clientId}/#\n\n` +
-        ["01", "02"]
-          .map(
-            (n) =>
-              `user feeder-${n}\ntopic write 11/+/3WA/Feeder ${n}/ETU\ntopic write 21/+/3WA/Feeder ${n}/ETU\n` +
-              `topic read cmd/+/+/3WA/Feeder ${n}/ETU/#\ntopic write reply/${clientId}/3WA/Feeder ${n}/ETU\n`,
-          )
-          .join("\n"),
-    );
-    const broker = await startMosquitto(`password_file ${passwords}\nacl_file ${acl}\n`, {
-      allowAnonymous: false,
-    });
-    defer(() => broker.stop());
-    const gw = await startGateway(
-      s.yaml(
-        `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  username: gateway\n  password: ${pw.gateway}\n`,
-      ),
-    );
-    defer(() => gw.stop());
-    const operator = await s.connectAs(gw.endpointUrl, "otto");
-    defer(() => operator.stop());
-    await waitFor("connected", () => gw.gateway.ingest!.isConnected);
-    const device = await login(broker.url, 5, "feeder-01", pw["feeder-01"]);
-    defer(() => device.endAsync());
-    const commands: mqtt.IPublishPacket[] = [];
-    device.on("message", (_topic, _payload, packet) => commands.push(packet));
-    await device.subscribeAsync("cmd/+/+/3WA/Feeder 01/ETU/#", { qos: 2 });
-    const forger = await login(broker.url, 5, "feeder-02", pw["feeder-02"]);
-    defer(() => forger.endAsync());
-    const overheard: unknown[] = [];
-    forger.on("message", (topic) => overheard.push(topic));
-    // mosquitto grants the filter and checks each message against the ACL when delivering it.
-    await forger.subscribeAsync("cmd/#", { qos: 2 });
+  it(
+    "under MQTT 5 (mosquitto, the README's acl_file) accepts no forged answer either",
+    needs("mosquitto"),
+    async () => {
+      const clientId = `gw-acl5-${process.pid}`;
+      const pw = { gateway: "gw-pw", "feeder-01": "f1-pw", "feeder-02": "f2-pw" };
+      const passwords = mosquittoPasswordFile(join(s.dir, "mosquitto.passwd"), pw);
+      const acl = join(s.dir, "mosquitto.acl");
+      // README, Security: who can answer a command (mosquitto acl_file).
+      writeFileSync(
+        acl,
+        `user gateway\ntopic read 11/#\ntopic read 21/#\ntopic read 48/#\ntopic write cmd/#\ntopic read reply/${clientId}/#\n\n` +
+          ["01", "02"]
+            .map(
+              (n) =>
+                `user feeder-${n}\ntopic write 11/+/3WA/Feeder ${n}/ETU\ntopic write 21/+/3WA/Feeder ${n}/ETU\n` +
+                `topic read cmd/+/+/3WA/Feeder ${n}/ETU/#\ntopic write reply/${clientId}/3WA/Feeder ${n}/ETU\n`,
+            )
+            .join("\n"),
+      );
+      const broker = await startMosquitto(`password_file ${passwords}\nacl_file ${acl}\n`, {
+        allowAnonymous: false,
+      });
+      defer(() => broker.stop());
+      const gw = await startGateway(
+        s.yaml(
+          `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  username: gateway\n  password: ${pw.gateway}\n`,
+        ),
+      );
+      defer(() => gw.stop());
+      const operator = await s.connectAs(gw.endpointUrl, "otto");
+      defer(() => operator.stop());
+      await waitFor("connected", () => gw.gateway.ingest!.isConnected);
+      const device = await login(broker.url, 5, "feeder-01", pw["feeder-01"]);
+      defer(() => device.endAsync());
+      const commands: mqtt.IPublishPacket[] = [];
+      device.on("message", (_topic, _payload, packet) => commands.push(packet));
+      await device.subscribeAsync("cmd/+/+/3WA/Feeder 01/ETU/#", { qos: 2 });
+      const forger = await login(broker.url, 5, "feeder-02", pw["feeder-02"]);
+      defer(() => forger.endAsync());
+      const overheard: unknown[] = [];
+      forger.on("message", (topic) => overheard.push(topic));
+      // mosquitto grants the filter and checks each message against the ACL when delivering it.
+      await forger.subscribeAsync("cmd/#", { qos: 2 });
 
-    const pending = call(operator, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
-    const command = await waitFor("the command at Feeder 01", () => commands[0]);
-    const { responseTopic, correlationData } = command.properties!;
-    expect(responseTopic).toBe(`reply/${clientId}/3WA/Feeder 01/ETU`);
-    // Suppose the correlation data leaked: on Feeder 01's reply topic mosquitto refuses it
-    // (PUBACK reason code 0x87, not authorized: MQTT 5 §3.4.2.1), on its own the gateway does.
-    const forged = JSON.stringify({ status: "FORGED" });
-    const refusedByBroker = await forger
-      .publishAsync(responseTopic!, forged, { qos: 1, properties: { correlationData } })
-      .then(
+      const pending = call(operator, `${FEEDER}/PowerQuality`, "ResetMaxValues", [str("All")]);
+      const command = await waitFor("the command at Feeder 01", () => commands[0]);
+      const { responseTopic, correlationData } = command.properties!;
+      expect(responseTopic).toBe(`reply/${clientId}/3WA/Feeder 01/ETU`);
+      // Suppose the correlation data leaked: on Feeder 01's reply topic mosquitto refuses it
+      // (PUBACK reason code 0x87, not authorized: MQTT 5 §3.4.2.1), on its own the gateway does.
+      const forged = JSON.stringify({ status: "FORGED" });
+      const refusedByBroker = await forger
+        .publishAsync(responseTopic!, forged, { qos: 1, properties: { correlationData } })
+        .then(
+          () => 0,
+          (err: { code?: number }) => err.code,
+        );
+      expect(refusedByBroker).toBe(0x87);
+      await forger.publishAsync(`reply/${clientId}/3WA/Feeder 02/ETU`, forged, {
+        qos: 1,
+        properties: { correlationData },
+      });
+      await waitFor("the forged answer refused", async () => (await refusedReplies(gw.httpUrl)) === 1);
+      const asCommand = await forger.publishAsync("cmd/11/98/3WA/Feeder 01/ETU", "{}", { qos: 1 }).then(
         () => 0,
         (err: { code?: number }) => err.code,
       );
-    expect(refusedByBroker).toBe(0x87);
-    await forger.publishAsync(`reply/${clientId}/3WA/Feeder 02/ETU`, forged, {
-      qos: 1,
-      properties: { correlationData },
-    });
-    await waitFor("the forged answer refused", async () => (await refusedReplies(gw.httpUrl)) === 1);
-    const asCommand = await forger.publishAsync("cmd/11/98/3WA/Feeder 01/ETU", "{}", { qos: 1 }).then(
-      () => 0,
-      (err: { code?: number }) => err.code,
-    );
-    expect(asCommand).toBe(0x87);
+      expect(asCommand).toBe(0x87);
 
-    await device.publishAsync(responseTopic!, JSON.stringify({ status: "ok" }), {
-      qos: 1,
-      properties: { correlationData },
-    });
-    const r = await pending;
-    expect(r.statusCode).toEqual(StatusCodes.Good);
-    expect(outputs(r)[1]).toBe("ok");
-    expect(commands).toHaveLength(1);
-    expect(overheard).toEqual([]);
-  });
+      await device.publishAsync(responseTopic!, JSON.stringify({ status: "ok" }), {
+        qos: 1,
+        properties: { correlationData },
+      });
+      const r = await pending;
+      expect(r.statusCode).toEqual(StatusCodes.Good);
+      expect(outputs(r)[1]).toBe("ok");
+      expect(commands).toHaveLength(1);
+      expect(overheard).toEqual([]);
+    },
+  );
 });

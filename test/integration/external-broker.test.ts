@@ -4,6 +4,7 @@ import { publish, startAedes, startMosquitto, type TestBroker } from "../harness
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
 import { connectClient, nodeOf, type TestClient, waitStatus } from "../harness/opcua-client.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 const T5 = "11/5/3WA/Feeder 01/ETU";
@@ -30,25 +31,29 @@ describe("the gateway as a client of an external broker", () => {
     await waitStatus(client, T5, StatusCodes.Good);
   });
 
-  it("speaks MQTT 5 to mosquitto and keeps its session through a restart (session expiry set)", async () => {
-    const broker = track(await startMosquitto());
-    const yaml = `mqtt:\n  url: ${broker.url}\n  clientId: gw-v5-${process.pid}\n  reconnectPeriod: 200\n`;
-    const first = await startGateway(yaml);
-    const client1 = await connectClient(first.endpointUrl);
-    await waitFor(
-      "connected",
-      async () => (await client1.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
-    );
-    expect((await client1.read("ns=2;s=Gateway/BrokerProtocol")).value.value).toBe("5");
-    await client1.stop();
-    await first.stop();
-    // Under MQTT 5 the session outlives the connection only with a session expiry interval.
-    await publish(broker.url, [{ topic: T5, payload: '{"value": 231}', qos: 1 }]);
-    const second = track(await startGateway(yaml));
-    const client = track(await connectClient(second.endpointUrl));
-    await waitStatus(client, T5, StatusCodes.Good);
-    expect((await client.read(nodeOf(T5))).value.value).toBe(231);
-  });
+  it(
+    "speaks MQTT 5 to mosquitto and keeps its session through a restart (session expiry set)",
+    needs("mosquitto"),
+    async () => {
+      const broker = track(await startMosquitto());
+      const yaml = `mqtt:\n  url: ${broker.url}\n  clientId: gw-v5-${process.pid}\n  reconnectPeriod: 200\n`;
+      const first = await startGateway(yaml);
+      const client1 = await connectClient(first.endpointUrl);
+      await waitFor(
+        "connected",
+        async () => (await client1.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
+      );
+      expect((await client1.read("ns=2;s=Gateway/BrokerProtocol")).value.value).toBe("5");
+      await client1.stop();
+      await first.stop();
+      // Under MQTT 5 the session outlives the connection only with a session expiry interval.
+      await publish(broker.url, [{ topic: T5, payload: '{"value": 231}', qos: 1 }]);
+      const second = track(await startGateway(yaml));
+      const client = track(await connectClient(second.endpointUrl));
+      await waitStatus(client, T5, StatusCodes.Good);
+      expect((await client.read(nodeOf(T5))).value.value).toBe(231);
+    },
+  );
 
   it("marks every point Uncertain or BadNoCommunication when the broker goes away, Good again after", async () => {
     const broker = track(await startAedes());

@@ -6,6 +6,7 @@ import { startAedes, startMosquitto } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
 import { connectClient, nodeOf, waitStatus } from "../harness/opcua-client.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 /**
@@ -109,7 +110,10 @@ describe("the MQTT ingest thread", () => {
     }
   }, 40_000);
 
-  it("holds MQTT.js while the main thread is behind: a bounded backlog, nothing lost", async () => {
+  it("holds MQTT.js while the main thread is behind: a bounded backlog, nothing lost", {
+    ...needs("mosquitto"),
+    timeout: 60_000,
+  }, async () => {
     // A broker in a process of its own, queueing without limit for a client that does not keep up.
     const broker = track(await startMosquitto("max_queued_messages 1000000\n"));
     const gw = track(await gatewayOn(broker.url));
@@ -129,7 +133,7 @@ describe("the MQTT ingest thread", () => {
     expect(backlog.timesHeld).toBeGreaterThan(0);
     expect(backlog.maxSeen).toBe(backlog.maxBatchesInFlight);
     expect(backlog.batchesInFlight).toBe(0);
-  }, 60_000);
+  });
 
   it("turns the points uncertain when the thread dies, and mirrors again from a new one", async () => {
     const broker = track(await startAedes());

@@ -19,6 +19,7 @@ import { startGateway } from "../harness/gateway.js";
 import { ingestClientOf } from "../harness/ingest-client.js";
 import { connectClient, nodeOf, type TestClient, waitStatus } from "../harness/opcua-client.js";
 import { makeTestPki, type TestPki } from "../harness/pki.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 const T5 = "11/5/3WA/Feeder 01/ETU";
@@ -28,8 +29,8 @@ const DEVICE_PASSWORD = "device-Pa55word!";
 
 let pki: TestPki;
 let secrets: string;
-beforeAll(() => {
-  pki = makeTestPki();
+beforeAll(async () => {
+  pki = await makeTestPki();
   // Docker secrets: one file each, with the trailing newline `echo` or an editor leaves.
   secrets = mkdtempSync(join(tmpdir(), "smartgear-secrets-"));
   writeFileSync(join(secrets, "mqtt_password"), `${GATEWAY_PASSWORD}\n`);
@@ -56,151 +57,157 @@ function deviceTls(): IClientOptions & { passphrase: string } {
   };
 }
 
-describe("the gateway as a client of mosquitto over TLS 1.3 with client certificates and passwords", () => {
-  let broker: TestBroker;
-  beforeAll(async () => {
-    const passwords = mosquittoPasswordFile(join(pki.dir, "mosquitto.passwd"), {
-      gateway: GATEWAY_PASSWORD,
-      device: DEVICE_PASSWORD,
-    });
-    broker = await startMosquitto(`password_file ${passwords}\n`, {
-      scheme: "mqtts",
-      allowAnonymous: false,
-      listener: [
-        `cafile ${pki.caCert}`,
-        `certfile ${pki.serverCert}`,
-        `keyfile ${pki.serverKey}`,
-        "require_certificate true",
-        "tls_version tlsv1.3",
-      ].join("\n"),
-    });
-  });
-  afterAll(() => broker?.stop());
-
-  /** Gateway YAML for this broker; `tls` and `credentials` lines replace the working defaults. */
-  const mqttYaml = (over: { tls?: string; credentials?: string; extra?: string } = {}) =>
-    [
-      "mqtt:",
-      `  url: ${broker.url}`,
-      `  clientId: gw-tls-${Math.random().toString(36).slice(2)}`,
-      "  reconnectPeriod: 200",
-      "  reconnectPeriodMax: 400",
-      over.credentials ?? `  username: gateway\n  passwordFile: ${join(secrets, "mqtt_password")}`,
-      "  tls:",
-      over.tls ??
-        [
-          `    caFile: ${pki.caCert}`,
-          `    certFile: ${pki.clientCert}`,
-          `    keyFile: ${pki.clientKey}`,
-          `    keyPassphraseFile: ${join(secrets, "key_passphrase")}`,
-        ].join("\n"),
-      over.extra ?? "",
-    ].join("\n");
-
-  it("connects with a client certificate, an encrypted key and a password from files, and mirrors a value", async () => {
-    const gw = track(await startGateway(mqttYaml()));
-    const client = track(await connectClient(gw.endpointUrl));
-    await waitFor("connected", () => brokerConnected(client));
-    expect((await client.read("ns=2;s=Gateway/BrokerProtocol")).value.value).toBe("5");
-    await publish(broker.url, [{ topic: T5, payload: '{"value": 231.2}' }], {
-      ...deviceTls(),
-      username: "device",
-      password: DEVICE_PASSWORD,
-    });
-    await waitStatus(client, T5, StatusCodes.Good);
-    expect((await client.read(nodeOf(T5))).value.value).toBe(231.2);
-  });
-
-  it("negotiates TLS 1.3 and logs how the link is secured, never a secret", async () => {
-    const c = track(await ingestClientOf(mqttYaml()));
-    await waitFor("connected", () => c.connected());
-    const connected = c.logs.find((l) => l.message === "connected to MQTT broker");
-    expect(connected).toMatchObject({ protocol: "5", clientCertificate: true, username: "gateway" });
-    expect(String(connected?.tls)).toMatch(/^TLSv1\.3 /);
-    expect(c.logText()).not.toContain(GATEWAY_PASSWORD);
-    expect(c.logText()).not.toContain(pki.clientKeyPassphrase);
-  });
-
-  it("refuses a broker whose certificate does not verify: not connected, points BadNoCommunication, reason logged", async () => {
-    const untrusting = mqttYaml({
-      tls: [
-        `    caFile: ${pki.otherCaCert}`,
-        `    certFile: ${pki.clientCert}`,
-        `    keyFile: ${pki.clientKey}`,
-        `    keyPassphraseFile: ${join(secrets, "key_passphrase")}`,
-      ].join("\n"),
-    });
-    const gw = track(
-      await startGateway(`${untrusting}\ndevices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n`),
-    );
-    const client = track(await connectClient(gw.endpointUrl));
-    expect(await brokerConnected(client)).toBe(false);
-    expect((await client.read(nodeOf(T5))).statusCode).toEqual(StatusCodes.BadNoCommunication);
-
-    const c = track(await ingestClientOf(untrusting));
-    await waitFor("a second failed attempt", () => c.client.connectFailures >= 2);
-    expect(c.connected()).toBe(false);
-    // mosquitto sends its CA along with its certificate: a self-signed root nobody here trusts.
-    expect(c.client.lastFailure).toMatchObject({ kind: "tls", reason: "SELF_SIGNED_CERT_IN_CHAIN" });
-    const errors = c.logs.filter((l) => l.level === "error");
-    // Once at error level with its reason; the retries every backoff do not flood the log.
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({
-      message: "TLS with the MQTT broker failed: not connected",
-      reason: "SELF_SIGNED_CERT_IN_CHAIN",
-    });
-    expect(c.logText()).not.toContain(GATEWAY_PASSWORD);
-  });
-
-  it("checks the broker's name against mqtt.tls.serverName when it is set", async () => {
-    const withName = (name: string) =>
-      mqttYaml({
-        tls: [
-          `    caFile: ${pki.caCert}`,
-          `    certFile: ${pki.clientCert}`,
-          `    keyFile: ${pki.clientKey}`,
-          `    keyPassphraseFile: ${join(secrets, "key_passphrase")}`,
-          `    serverName: ${name}`,
+describe(
+  "the gateway as a client of mosquitto over TLS 1.3 with client certificates and passwords",
+  needs("mosquitto"),
+  () => {
+    let broker: TestBroker;
+    beforeAll(async () => {
+      const passwords = mosquittoPasswordFile(join(pki.dir, "mosquitto.passwd"), {
+        gateway: GATEWAY_PASSWORD,
+        device: DEVICE_PASSWORD,
+      });
+      broker = await startMosquitto(`password_file ${passwords}\n`, {
+        scheme: "mqtts",
+        allowAnonymous: false,
+        listener: [
+          `cafile ${pki.caCert}`,
+          `certfile ${pki.serverCert}`,
+          `keyfile ${pki.serverKey}`,
+          "require_certificate true",
+          "tls_version tlsv1.3",
         ].join("\n"),
       });
-    const right = track(await ingestClientOf(withName("mqtt.smartgear.test")));
-    await waitFor("connected by the certificate's other name", () => right.connected());
-    const wrong = track(await ingestClientOf(withName("mqtt.example.org")));
-    await waitFor("refused", () => wrong.client.lastFailure);
-    expect(wrong.connected()).toBe(false);
-    expect(wrong.client.lastFailure).toMatchObject({ kind: "tls", reason: "ERR_TLS_CERT_ALTNAME_INVALID" });
-  });
+    });
+    afterAll(() => broker?.stop());
 
-  it("is refused with a wrong password, and says so once", async () => {
-    const c = track(
-      await ingestClientOf(
-        mqttYaml({ credentials: `  username: gateway\n  passwordFile: ${join(secrets, "wrong_password")}` }),
-      ),
-    );
-    await waitFor("refused twice", () => c.client.connectFailures >= 2);
-    expect(c.connected()).toBe(false);
-    // mosquitto answers a wrong password under MQTT 5 with CONNACK 0x87, Not authorized.
-    expect(c.client.lastFailure).toMatchObject({ kind: "credentials", reason: String(0x87) });
-    expect(c.logs.filter((l) => l.level === "error")).toHaveLength(1);
-    expect(c.logText()).not.toContain("not-the-password");
-  });
+    /** Gateway YAML for this broker; `tls` and `credentials` lines replace the working defaults. */
+    const mqttYaml = (over: { tls?: string; credentials?: string; extra?: string } = {}) =>
+      [
+        "mqtt:",
+        `  url: ${broker.url}`,
+        `  clientId: gw-tls-${Math.random().toString(36).slice(2)}`,
+        "  reconnectPeriod: 200",
+        "  reconnectPeriodMax: 400",
+        over.credentials ?? `  username: gateway\n  passwordFile: ${join(secrets, "mqtt_password")}`,
+        "  tls:",
+        over.tls ??
+          [
+            `    caFile: ${pki.caCert}`,
+            `    certFile: ${pki.clientCert}`,
+            `    keyFile: ${pki.clientKey}`,
+            `    keyPassphraseFile: ${join(secrets, "key_passphrase")}`,
+          ].join("\n"),
+        over.extra ?? "",
+      ].join("\n");
 
-  it("is refused without a client certificate", async () => {
-    const c = track(await ingestClientOf(mqttYaml({ tls: `    caFile: ${pki.caCert}` })));
-    await waitFor("refused", () => c.client.lastFailure);
-    expect(c.connected()).toBe(false);
-    expect(c.client.lastFailure?.kind).toBe("tls");
-  });
+    it("connects with a client certificate, an encrypted key and a password from files, and mirrors a value", async () => {
+      const gw = track(await startGateway(mqttYaml()));
+      const client = track(await connectClient(gw.endpointUrl));
+      await waitFor("connected", () => brokerConnected(client));
+      expect((await client.read("ns=2;s=Gateway/BrokerProtocol")).value.value).toBe("5");
+      await publish(broker.url, [{ topic: T5, payload: '{"value": 231.2}' }], {
+        ...deviceTls(),
+        username: "device",
+        password: DEVICE_PASSWORD,
+      });
+      await waitStatus(client, T5, StatusCodes.Good);
+      expect((await client.read(nodeOf(T5))).value.value).toBe(231.2);
+    });
 
-  it("does not start, naming the key and the file, when a secret file cannot be read", async () => {
-    const missing = join(secrets, "no-such-secret");
-    await expect(
-      ingestClientOf(mqttYaml({ credentials: `  username: gateway\n  passwordFile: ${missing}` })),
-    ).rejects.toThrow(`${missing}: mqtt.passwordFile: cannot read the file (ENOENT)`);
-  });
-});
+    it("negotiates TLS 1.3 and logs how the link is secured, never a secret", async () => {
+      const c = track(await ingestClientOf(mqttYaml()));
+      await waitFor("connected", () => c.connected());
+      const connected = c.logs.find((l) => l.message === "connected to MQTT broker");
+      expect(connected).toMatchObject({ protocol: "5", clientCertificate: true, username: "gateway" });
+      expect(String(connected?.tls)).toMatch(/^TLSv1\.3 /);
+      expect(c.logText()).not.toContain(GATEWAY_PASSWORD);
+      expect(c.logText()).not.toContain(pki.clientKeyPassphrase);
+    });
 
-describe("the gateway as a client of a broker capped at TLS 1.2", () => {
+    it("refuses a broker whose certificate does not verify: not connected, points BadNoCommunication, reason logged", async () => {
+      const untrusting = mqttYaml({
+        tls: [
+          `    caFile: ${pki.otherCaCert}`,
+          `    certFile: ${pki.clientCert}`,
+          `    keyFile: ${pki.clientKey}`,
+          `    keyPassphraseFile: ${join(secrets, "key_passphrase")}`,
+        ].join("\n"),
+      });
+      const gw = track(
+        await startGateway(`${untrusting}\ndevices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n`),
+      );
+      const client = track(await connectClient(gw.endpointUrl));
+      expect(await brokerConnected(client)).toBe(false);
+      expect((await client.read(nodeOf(T5))).statusCode).toEqual(StatusCodes.BadNoCommunication);
+
+      const c = track(await ingestClientOf(untrusting));
+      await waitFor("a second failed attempt", () => c.client.connectFailures >= 2);
+      expect(c.connected()).toBe(false);
+      // mosquitto sends its CA along with its certificate: a self-signed root nobody here trusts.
+      expect(c.client.lastFailure).toMatchObject({ kind: "tls", reason: "SELF_SIGNED_CERT_IN_CHAIN" });
+      const errors = c.logs.filter((l) => l.level === "error");
+      // Once at error level with its reason; the retries every backoff do not flood the log.
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({
+        message: "TLS with the MQTT broker failed: not connected",
+        reason: "SELF_SIGNED_CERT_IN_CHAIN",
+      });
+      expect(c.logText()).not.toContain(GATEWAY_PASSWORD);
+    });
+
+    it("checks the broker's name against mqtt.tls.serverName when it is set", async () => {
+      const withName = (name: string) =>
+        mqttYaml({
+          tls: [
+            `    caFile: ${pki.caCert}`,
+            `    certFile: ${pki.clientCert}`,
+            `    keyFile: ${pki.clientKey}`,
+            `    keyPassphraseFile: ${join(secrets, "key_passphrase")}`,
+            `    serverName: ${name}`,
+          ].join("\n"),
+        });
+      const right = track(await ingestClientOf(withName("mqtt.smartgear.test")));
+      await waitFor("connected by the certificate's other name", () => right.connected());
+      const wrong = track(await ingestClientOf(withName("mqtt.example.org")));
+      await waitFor("refused", () => wrong.client.lastFailure);
+      expect(wrong.connected()).toBe(false);
+      expect(wrong.client.lastFailure).toMatchObject({ kind: "tls", reason: "ERR_TLS_CERT_ALTNAME_INVALID" });
+    });
+
+    it("is refused with a wrong password, and says so once", async () => {
+      const c = track(
+        await ingestClientOf(
+          mqttYaml({
+            credentials: `  username: gateway\n  passwordFile: ${join(secrets, "wrong_password")}`,
+          }),
+        ),
+      );
+      await waitFor("refused twice", () => c.client.connectFailures >= 2);
+      expect(c.connected()).toBe(false);
+      // mosquitto answers a wrong password under MQTT 5 with CONNACK 0x87, Not authorized.
+      expect(c.client.lastFailure).toMatchObject({ kind: "credentials", reason: String(0x87) });
+      expect(c.logs.filter((l) => l.level === "error")).toHaveLength(1);
+      expect(c.logText()).not.toContain("not-the-password");
+    });
+
+    it("is refused without a client certificate", async () => {
+      const c = track(await ingestClientOf(mqttYaml({ tls: `    caFile: ${pki.caCert}` })));
+      await waitFor("refused", () => c.client.lastFailure);
+      expect(c.connected()).toBe(false);
+      expect(c.client.lastFailure?.kind).toBe("tls");
+    });
+
+    it("does not start, naming the key and the file, when a secret file cannot be read", async () => {
+      const missing = join(secrets, "no-such-secret");
+      await expect(
+        ingestClientOf(mqttYaml({ credentials: `  username: gateway\n  passwordFile: ${missing}` })),
+      ).rejects.toThrow(`${missing}: mqtt.passwordFile: cannot read the file (ENOENT)`);
+    });
+  },
+);
+
+describe("the gateway as a client of a broker capped at TLS 1.2", needs("mosquitto"), () => {
   // mosquitto 2.0's tls_version is a minimum: a TLS terminator in front of it (as stunnel or a
   // load balancer would be) caps the version, and answers a 1.3-only ClientHello with alert 70.
   let broker: TestBroker;

@@ -62,34 +62,35 @@ async function verdict(pkiFolder: string, certFile: string): Promise<string> {
   }
 }
 
+// Issuing is asynchronous (WebCrypto): done once at the top of the module, before the suite is collected.
+const dir = mkdtempSync(join(tmpdir(), "smartgear-opcua-pki-"));
+const ca = await makeOpcuaCa(dir, "ca", "Sm@rtGear Test OPC UA CA");
+const otherCa = await makeOpcuaCa(dir, "other-ca", "Some Other CA");
+const scada = application(
+  await ca.issue("scada", { cn: "SCADA client", applicationUri: "urn:smartgear-test:scada" }),
+  "urn:smartgear-test:scada",
+);
+const retired = application(
+  await ca.issue("retired", { cn: "Retired client", applicationUri: "urn:smartgear-test:retired" }),
+  "urn:smartgear-test:retired",
+);
+const stranger = application(
+  await otherCa.issue("stranger", { cn: "Stranger client", applicationUri: "urn:smartgear-test:stranger" }),
+  "urn:smartgear-test:stranger",
+);
+// User certificates: the CN is the user name of the users file.
+const plc = await ca.issue("plc-line-2", { cn: "plc-line-2" });
+const hmi = await ca.issue("hmi-panel-7", { cn: "hmi-panel-7" });
+const lostPlc = await ca.issue("plc-line-3", { cn: "plc-line-3" });
+const forgedPlc = await otherCa.issue("plc-line-2-forged", { cn: "plc-line-2" });
+
 describe("OPC UA certificates issued by a CA (application and user certificates)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "smartgear-opcua-pki-"));
   const serverPki = join(dir, "server-pki");
   const usersPki = join(serverPki, "users");
   const configFile = join(dir, "gateway.yaml");
   const usersFile = join(dir, "users.yaml");
   // The test client's own PKI, where it trusts the gateway's certificate; it presents a CA-issued one.
   const clientPki = join(dir, "client-pki");
-
-  const ca = makeOpcuaCa(dir, "ca", "Sm@rtGear Test OPC UA CA");
-  const otherCa = makeOpcuaCa(dir, "other-ca", "Some Other CA");
-  const scada = application(
-    ca.issue("scada", { cn: "SCADA client", applicationUri: "urn:smartgear-test:scada" }),
-    "urn:smartgear-test:scada",
-  );
-  const retired = application(
-    ca.issue("retired", { cn: "Retired client", applicationUri: "urn:smartgear-test:retired" }),
-    "urn:smartgear-test:retired",
-  );
-  const stranger = application(
-    otherCa.issue("stranger", { cn: "Stranger client", applicationUri: "urn:smartgear-test:stranger" }),
-    "urn:smartgear-test:stranger",
-  );
-  // User certificates: the CN is the user name of the users file.
-  const plc = ca.issue("plc-line-2", { cn: "plc-line-2" });
-  const hmi = ca.issue("hmi-panel-7", { cn: "hmi-panel-7" });
-  const lostPlc = ca.issue("plc-line-3", { cn: "plc-line-3" });
-  const forgedPlc = otherCa.issue("plc-line-2-forged", { cn: "plc-line-2" });
 
   let gw: Awaited<ReturnType<typeof startGateway>>;
   let device: mqtt.MqttClient;
@@ -149,7 +150,7 @@ describe("OPC UA certificates issued by a CA (application and user certificates)
       /BadCertificateRevocationUnknown/,
     );
 
-    const firstCrl = ca.crl();
+    const firstCrl = await ca.crl();
     expect(await pki("crl", firstCrl)).toContain("CN=Sm@rtGear Test OPC UA CA  0 revoked");
     expect(await pki("crl", firstCrl, "--users")).toContain("0 revoked");
     const client = await waitFor("the CA-issued client accepted", () =>
@@ -169,7 +170,7 @@ describe("OPC UA certificates issued by a CA (application and user certificates)
 
     ca.revoke(retired.certificateFile);
     ca.revoke(lostPlc.cert);
-    const nextCrl = ca.crl();
+    const nextCrl = await ca.crl();
     expect(await pki("crl", nextCrl)).toContain("2 revoked");
     expect(await pki("crl", nextCrl, "--users")).toContain("2 revoked");
     expect(readdirSync(join(serverPki, "trusted", "crl"))).toHaveLength(1);

@@ -2,9 +2,10 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageSecurityMode, OPCUAClient, SecurityPolicy } from "node-opcua";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { PkiStore } from "../../src/security/pki-store.js";
+import { getLogger } from "../../src/shared/logger.js";
 import { publish } from "../harness/brokers.js";
 import { runCli } from "../harness/cli.js";
 import { startGateway } from "../harness/gateway.js";
@@ -62,12 +63,28 @@ describe("OPC UA security with the default settings", () => {
   });
 
   it("rejects an unknown client certificate into rejected/, and accepts it after `pki trust`, without a restart", async () => {
+    const warned = vi.spyOn(getLogger("gateway:opcua"), "warn");
+    onTestFinished(() => warned.mockRestore());
     await expect(connectClient(gw.endpointUrl, { ...SECURE, pkiFolder: clientPki })).rejects.toThrow();
     const store = new PkiStore(serverPki);
     const rejected = await waitFor("the certificate in rejected/", () =>
       store.list().filter((e) => e.list === "rejected"),
     );
     expect(rejected).toHaveLength(1);
+    // One line of ours says who was refused and the exact command that trusts it.
+    const refusals = warned.mock.calls.filter(([message]) => String(message).startsWith("refused a client"));
+    expect(refusals).toEqual([
+      [
+        `refused a client certificate that is not trusted; to trust it: smartgear-gateway pki trust ${rejected[0]!.thumbprint}`,
+        {
+          subject: rejected[0]!.subject,
+          applicationUri: rejected[0]!.applicationUri,
+          thumbprint: rejected[0]!.thumbprint,
+          status: "BadCertificateUntrusted",
+          trust: `smartgear-gateway pki trust ${rejected[0]!.thumbprint}`,
+        },
+      ],
+    ]);
 
     const listed = await runCli(["pki", "list", "--config", configFile]);
     expect(listed.stdout).toContain(rejected[0]!.thumbprint);

@@ -12,6 +12,7 @@ import { TEST_PKI } from "../harness/gateway.js";
 import { connectClient, nodeOf } from "../harness/opcua-client.js";
 import { formatTally } from "../harness/sequence.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 /** MQTT fixed header of a PUBREL: packet type 6, flags 0b0010. */
@@ -37,7 +38,7 @@ function runGateway(configFile: string): ChildProcess & { output: () => string }
 
 const numberOf = (v: unknown) => (Array.isArray(v) ? v[0] * 2 ** 32 + v[1] : Number(v));
 
-describe("reliability: the gateway restarts", () => {
+describe("reliability: the gateway restarts", needs("mosquitto"), () => {
   const { track, defer } = useCleanups();
 
   it("stopped and started again under load: 0 lost at QoS 1 and 2, none duplicated at QoS 2", async () => {

@@ -10,7 +10,7 @@ import {
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../harness/cleanups.js";
-import { anonymousOpcua, startGateway, TEST_PKI } from "../harness/gateway.js";
+import { anonymousOpcua, startGateway } from "../harness/gateway.js";
 import { connectClient } from "../harness/opcua-client.js";
 import { describeSlowClient, percentile, runSlowClient, subscribe } from "../harness/slow-client-rig.js";
 import { waitFor } from "../harness/wait.js";

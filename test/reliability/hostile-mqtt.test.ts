@@ -188,11 +188,9 @@ describe("connection caps and the connect timeout", () => {
   }, 30_000);
 });
 
-// Made before any gateway starts: node-opcua's PKI sets OPENSSL_CONF in process.env, which the
-// openssl CLI then fails to read.
 let pki: TestPki;
-beforeAll(() => {
-  pki = makeTestPki();
+beforeAll(async () => {
+  pki = await makeTestPki();
 });
 afterAll(() => pki.stop());
 

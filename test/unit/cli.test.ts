@@ -1,5 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { NODESET_FILE, PROJECT_ROOT } from "../../src/shared/paths.js";
 
@@ -69,7 +72,7 @@ describe.concurrent("the command line", () => {
     expect(lines).toContain(
       `${INVALID}:3: log.level: must be equal to one of the allowed values: error, warn, info, debug`,
     );
-    expect(lines).toContain(`${INVALID}:6: mqtt: unknown key 'kepalive'`);
+    expect(lines).toContain(`${INVALID}:6: mqtt: unknown key 'kepalive' (did you mean 'keepalive'?)`);
     expect(lines).toContain(`${INVALID}:8: opcua.port: must be integer`);
     expect(lines.at(-1)).toBe("6 problem(s)");
   });
@@ -101,6 +104,50 @@ describe.concurrent("the command line", () => {
     const format = await cli(["points", "--format", "xml"]);
     expect(format.code).toBe(2);
     expect(format.stderr).toBe("--format must be csv or json, not 'xml'\n");
+  });
+
+  it("names an unknown option, and the option meant when it is a typo, with exit 2", async () => {
+    const typo = await cli(["run", "--confg", "gateway.yaml"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(
+      /^unknown option --confg \(did you mean --config\?\)\nUsage: smartgear-gateway/,
+    );
+    const unknown = await cli(["validate", "--verbose"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^unknown option --verbose\nUsage:/);
+  });
+
+  it("names what a command misses, or what it does not take, with exit 2", async () => {
+    const cases: [string[], string][] = [
+      [["pki"], "pki needs an action: list, trust, reject or crl"],
+      [["pki", "trust"], "pki trust needs a THUMBPRINT or FILE"],
+      [["pki", "reject"], "pki reject needs a THUMBPRINT"],
+      [["pki", "crl"], "pki crl needs a FILE"],
+      [["pki", "list", "all"], "pki list takes no further argument, not 'all'"],
+      [["validate", "gateway.yaml"], "validate takes no further argument, not 'gateway.yaml'"],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await cli(args);
+      expect({ args, code, stdout, first: stderr.split("\n")[0] }).toEqual({
+        args,
+        code: 2,
+        stdout: "",
+        first: message,
+      });
+    }
+  });
+
+  it("runs as the package's command (npx smartgear-gateway) right after npm ci, before any build", async () => {
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as {
+      bin: Record<string, string>;
+    };
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [join(PROJECT_ROOT, pkg.bin["smartgear-gateway"]!), "help"],
+      { cwd: tmpdir(), env: cleanEnv(), timeout: 60_000 },
+    );
+    expect(stderr).toBe("");
+    expect(stdout).toMatch(/^Usage: smartgear-gateway/);
   });
 
   it("prints the help with exit 0", async () => {

@@ -180,7 +180,7 @@ describe("applying a reload to a running gateway", () => {
     expect(lines[0]?.message).toBe("configuration reload refused: the running configuration stays");
     expect(lines[0]?.meta.problems).toEqual([
       `${file}:1: log.level: must be equal to one of the allowed values: error, warn, info, debug`,
-      `${file}:3: opcua: unknown key 'prot'`,
+      `${file}:3: opcua: unknown key 'prot' (did you mean 'port'?)`,
     ]);
   });
 

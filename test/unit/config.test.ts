@@ -169,6 +169,27 @@ describe("environment overrides", () => {
     ]);
   });
 
+  it("report a list or mapping that is not valid JSON as such, not as a value of the wrong type", () => {
+    const { config, problems } = checkConfig(emptyFile, {
+      SMARTGEAR_MQTT_SUBSCRIPTIONS: '[{"topic": "21/#"',
+    });
+    expect(config).toBeUndefined();
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.message).toMatch(
+      /^SMARTGEAR_MQTT_SUBSCRIPTIONS: mqtt\.subscriptions: not valid JSON \(.+\)$/,
+    );
+  });
+
+  it("name the variable meant by one that names no key but is a typo of one", () => {
+    expect(checkConfig(emptyFile, { SMARTGEAR_OPCUA_PROT: "4840" }).problems).toEqual([
+      {
+        file: "environment",
+        line: 0,
+        message: "SMARTGEAR_OPCUA_PROT names no configuration key (did you mean 'SMARTGEAR_OPCUA_PORT'?)",
+      },
+    ]);
+  });
+
   it("report a SMARTGEAR_ variable that names no key", () => {
     const { config, problems } = checkConfig(emptyFile, { SMARTGEAR_FOO: "1" });
     expect(config).toBeUndefined();
@@ -189,7 +210,7 @@ describe("an invalid configuration", () => {
         line: 3,
         message: "log.level: must be equal to one of the allowed values: error, warn, info, debug",
       },
-      { file, line: 6, message: "mqtt: unknown key 'kepalive'" },
+      { file, line: 6, message: "mqtt: unknown key 'kepalive' (did you mean 'keepalive'?)" },
       { file, line: 8, message: "opcua.port: must be integer" },
       { file, line: 10, message: "mapping.maxDevices: must be >= 1" },
       {

@@ -9,8 +9,8 @@ import { parseYamlText } from "../../src/shared/yaml-source.js";
 import { makeTestPki, type TestPki } from "../harness/pki.js";
 
 let pki: TestPki;
-beforeAll(() => {
-  pki = makeTestPki();
+beforeAll(async () => {
+  pki = await makeTestPki();
 });
 afterAll(() => pki.stop());
 
