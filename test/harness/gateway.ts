@@ -26,7 +26,7 @@ export const testEnv = (yaml: string): NodeJS.ProcessEnv => ({
     : { SMARTGEAR_HISTORY_FOLDER: join(tmpdir(), "smartgear-test-history", String(process.pid)) }),
 });
 
-if (!process.env.SMARTGEAR_TEST_LOGS) silenceLogging();
+if (!process.env.GATEWAY_TEST_LOGS) silenceLogging();
 
 /**
  * A real gateway on free ports: the embedded broker (port 0) unless the YAML names mqtt.url,

@@ -302,7 +302,7 @@ async function fuzz(rig: IngestRig, { runs, seed }: { runs: number; seed?: numbe
     const after = rig.counts();
     const reasons = reasonsBetween(before, after);
 
-    // A bug: its error and stack are in the log line (SMARTGEAR_TEST_LOGS=1).
+    // A bug: its error and stack are in the log line (GATEWAY_TEST_LOGS=1).
     assert.equal(after.by.internalError, 0, "caught by the catch-all (internalError)");
     assert.equal(after.received, before.received + 1);
     assert.equal(after.decoded + after.rejected, after.received, "received = decoded + rejected");

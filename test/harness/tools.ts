@@ -20,7 +20,7 @@ declare module "@vitest/runner" {
 }
 
 /** Set by CI (.ci/run): a missing tool fails its tests instead of skipping them. */
-export const REQUIRE_TOOLS_VARIABLE = "SMARTGEAR_TEST_REQUIRE_TOOLS";
+export const REQUIRE_TOOLS_VARIABLE = "GATEWAY_TEST_REQUIRE_TOOLS";
 
 /** The path of the executable `program` on PATH, or undefined. */
 function onPath(program: string): string | undefined {
@@ -52,7 +52,7 @@ export function toolPath(tool: Tool): string {
 /**
  * Options for a `describe` or `it` that needs `tool`: skipped where it is missing, so that
  * `npm ci && npm test` passes on a machine with only Node.js and npm; run, and failing on the
- * missing tool, under SMARTGEAR_TEST_REQUIRE_TOOLS=1, so that CI runs everything.
+ * missing tool, under GATEWAY_TEST_REQUIRE_TOOLS=1, so that CI runs everything.
  */
 export function needs(tool: Tool): { skip: boolean; meta: { needs: Tool } } {
   return { skip: process.env[REQUIRE_TOOLS_VARIABLE] !== "1" && toolMissing(tool), meta: { needs: tool } };

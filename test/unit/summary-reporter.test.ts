@@ -12,7 +12,7 @@ const pathWithoutMosquitto = (process.env.PATH ?? "")
 
 /** Runs vitest on test/fixtures/reporter/ with the summary reporter only; its output. */
 function runFixtures(env: Record<string, string>): Promise<string> {
-  const { SMARTGEAR_TEST_REQUIRE_TOOLS: _, ...inherited } = process.env;
+  const { GATEWAY_TEST_REQUIRE_TOOLS: _, ...inherited } = process.env;
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -45,8 +45,8 @@ describe.concurrent("the summary line at the end of a test run", () => {
     );
   }, 120_000);
 
-  it("fails, not skips, the tests of a missing tool under SMARTGEAR_TEST_REQUIRE_TOOLS=1 (CI)", async () => {
-    const out = await runFixtures({ SMARTGEAR_TEST_REQUIRE_TOOLS: "1" });
+  it("fails, not skips, the tests of a missing tool under GATEWAY_TEST_REQUIRE_TOOLS=1 (CI)", async () => {
+    const out = await runFixtures({ GATEWAY_TEST_REQUIRE_TOOLS: "1" });
     expect(out).toContain("\nTests: 1 passed, 5 failed, 1 skipped\n");
     expect(out).not.toContain("Skipped, mosquitto");
   }, 120_000);
