@@ -7,6 +7,8 @@ export type Db = Database.Database;
  * The store's tables. A point's values arrive one at a time but are kept packed: first as rows of
  * `recent` (one record each, committed every flush), then, once a point has CHUNK_VALUES of them
  * or its oldest is COMPACT_AFTER_MS old, packed into one `chunks` row (README, History: storage).
+ * `latest` keeps each point's last fresh value (a one-record chunk) and when the gateway received it:
+ * what a restart restores (README, History: continuity), read in one pass rather than from chunks.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE);
@@ -19,6 +21,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_point_start ON chunks (point, start);
 CREATE INDEX IF NOT EXISTS chunks_by_point_end ON chunks (point, end);
 CREATE INDEX IF NOT EXISTS chunks_by_end ON chunks (end);
+CREATE TABLE IF NOT EXISTS latest (
+  point INTEGER PRIMARY KEY, seen INTEGER NOT NULL, t INTEGER NOT NULL, data BLOB NOT NULL);
 `;
 
 /** Values of a point packed into one chunk row. */
