@@ -5,8 +5,8 @@ import type { HistoryCounters } from "../mapping/counters.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
-import { decodeRecords, type HistoryRecord } from "./chunk-codec.js";
-import { DB_FILE, type Db, openDb, type RangeQuery, RangeReader } from "./history-db.js";
+import type { HistoryRecord } from "./chunk-codec.js";
+import { DB_FILE, type Db, latestValue, openDb, type RangeQuery, RangeReader } from "./history-db.js";
 import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
 import { RecordBatch } from "./record-batch.js";
 
@@ -147,20 +147,32 @@ export class HistoryStore {
   restorable(now = Date.now()): RestoredPoint[] {
     if (!this.db) return [];
     const cutoff = now - this.forgetAfterDays * 86_400_000;
+    type Row = [
+      topic: string,
+      seen: number | null,
+      t: number,
+      status: number,
+      kind: number,
+      v: number | string | null,
+    ];
     const rows = this.db
-      .prepare<[], { topic: string; seen: number | null; t: number | null; data: Uint8Array | null }>(
-        "SELECT p.topic, l.seen, l.t, l.data FROM points p LEFT JOIN latest l ON l.point = p.id",
+      .prepare<[], Row>(
+        "SELECT p.topic, l.seen, l.t, l.status, l.kind, l.v FROM points p LEFT JOIN latest l ON l.point = p.id",
       )
-      .all();
+      .raw()
+      .all() as unknown as Row[];
     // A device is its topics' last three levels (`<family>/<id>/<deviceKey>`): restored whole or not at all.
     const deviceOf = (topic: string) => topic.slice(topic.indexOf("/", topic.indexOf("/") + 1) + 1);
     const recent = new Set<string>();
-    for (const r of rows) if (r.seen !== null && r.seen >= cutoff) recent.add(deviceOf(r.topic));
+    for (const [topic, seen] of rows) if (seen !== null && seen >= cutoff) recent.add(deviceOf(topic));
     const restored: RestoredPoint[] = [];
-    for (const r of rows) {
-      if (!recent.has(deviceOf(r.topic))) continue;
-      const fresh = r.seen !== null && r.seen >= cutoff;
-      restored.push({ topic: r.topic, last: fresh ? decodeRecords(r.data!, r.t!)[0]! : null });
+    for (const [topic, seen, t, status, kind, v] of rows) {
+      if (!recent.has(deviceOf(topic))) continue;
+      const fresh = seen !== null && seen >= cutoff;
+      restored.push({
+        topic,
+        last: fresh ? { value: latestValue(kind, v), sourceTime: t, serverTime: seen, status } : null,
+      });
     }
     return restored;
   }

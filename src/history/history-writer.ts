@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { decodeRecords, encodeChunk, type HistoryRecord } from "./chunk-codec.js";
-import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db } from "./history-db.js";
+import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns } from "./history-db.js";
 import type { Batch, WriterFigures } from "./history-protocol.js";
 import { recordAt } from "./record-batch.js";
 
@@ -46,8 +46,7 @@ export class HistoryWriter {
     );
     this.countChunks = db.prepare<[], number>("SELECT count(*) FROM chunks").pluck();
     this.setLatest = db.prepare(
-      "INSERT INTO latest (point, seen, t, data) VALUES (?, ?, ?, ?) " +
-        "ON CONFLICT (point) DO UPDATE SET seen = excluded.seen, t = excluded.t, data = excluded.data",
+      "INSERT OR REPLACE INTO latest (point, seen, t, status, kind, v) VALUES (?, ?, ?, ?, ?, ?)",
     );
     this.forgetLatest = db.prepare("DELETE FROM latest WHERE seen < ?");
     for (const row of db
@@ -72,7 +71,7 @@ export class HistoryWriter {
         if (records.fresh[i]) lastFresh.set(id, r);
       }
       for (const [id, r] of lastFresh)
-        this.setLatest.run(id, r.serverTime, r.sourceTime, encodeChunk([r], r.sourceTime));
+        this.setLatest.run(id, r.serverTime, r.sourceTime, r.status, ...latestColumns(r.value));
       for (const [id, list] of byPoint) {
         let first = Number.POSITIVE_INFINITY;
         let last = Number.NEGATIVE_INFINITY;
