@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
 const DEVICES = Number(args.devices);
 
 /** A stored value each point's type takes back (a coercion failure would restore nothing). */
-function valueOf(dataType: DataTypeName, i: number): HistoryRecord["value"] {
+function storedValue(dataType: DataTypeName, i: number): HistoryRecord["value"] {
   if (dataType === "Boolean") return i % 2 === 0;
   if (dataType === "String") return `text ${i}`;
   if (dataType === "DateTime") return new Date(1_700_000_000_000 + i);
@@ -48,7 +48,7 @@ async function fill(folder: string, yaml: string): Promise<number> {
       const t = now - 60_000 + (n % 1000);
       store.append(
         id,
-        { value: valueOf(def.dataType, n), sourceTime: t, serverTime: t + 5, status: 0 },
+        { value: storedValue(def.dataType, n), sourceTime: t, serverTime: t + 5, status: 0 },
         true,
       );
       n++;
