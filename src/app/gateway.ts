@@ -5,7 +5,7 @@ import { alarmAcknowledgementRouter } from "../bridge/alarm-acknowledgements.js"
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
 import type { GatewayConfig } from "../config/config-types.js";
-import { HistoryStore } from "../history/history-store.js";
+import { HistoryStore, type RestoredPoint } from "../history/history-store.js";
 import { HealthServer, type Readiness } from "../http/health-server.js";
 import { GatewayMetrics } from "../http/metrics.js";
 import { IngestCounters } from "../mapping/counters.js";
@@ -77,6 +77,8 @@ export class Gateway {
   private source: BrokerLink | null = null;
   private mirror: PointMirror | null = null;
   private history: HistoryStore | null = null;
+  /** Read from the store by the history part, made into points by the point mirror's part. */
+  private restored: RestoredPoint[] = [];
   private dispatcher: CommandDispatcher | null = null;
   private health: DeviceHealth | null = null;
   private metrics: GatewayMetrics | null = null;
@@ -113,7 +115,7 @@ export class Gateway {
       { name: "OPC UA server", start: () => this.initializeServer(), stop: () => this.shutdownServer() },
       // Devices, commands, alarms and diagnostics on the address space; the bridge built, not started.
       { name: "address space", start: () => this.buildAddressSpace(), stop: () => {} },
-      { name: "point mirror", start: () => this.mirror!.start(), stop: () => this.mirror?.stop() },
+      { name: "point mirror", start: () => this.startMirror(), stop: () => this.mirror?.stop() },
       { name: "broker link", start: () => this.startBrokerLink(), stop: () => this.source?.stop() },
       { name: "device health", start: () => this.health!.start(), stop: () => this.health?.stop() },
       // Stopped before the broker link: calls still waiting are answered while the server can still reply.
@@ -242,6 +244,23 @@ export class Gateway {
     const store = new HistoryStore(this.config.history, getLogger("gateway:history"));
     // A store that cannot be opened leaves history off; the mirror goes on (logged by the store).
     this.history = store.start() ? store : null;
+    this.restored = this.history?.restorable() ?? [];
+  }
+
+  /** Declared devices first (mapping.maxDevices keeps room for them), then those the store restores. */
+  private startMirror(): void {
+    const mirror = this.mirror!;
+    mirror.start();
+    if (this.restored.length === 0) return;
+    const at = performance.now();
+    const devices = mirror.deviceCount;
+    mirror.restore(this.restored);
+    this.logger.info("devices restored from history", {
+      points: this.restored.length,
+      devices: mirror.deviceCount - devices,
+      ms: Math.round(performance.now() - at),
+    });
+    this.restored = [];
   }
 
   private async stopHistory(): Promise<void> {

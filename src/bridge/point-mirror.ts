@@ -1,6 +1,6 @@
 import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
-import type { HistoryStore } from "../history/history-store.js";
+import type { HistoryStore, RestoredPoint } from "../history/history-store.js";
 import { coerceValue } from "../mapping/coerce.js";
 import type { IngestCounters, RejectReason } from "../mapping/counters.js";
 import { parseStatus, type StatusTopics } from "../mapping/device-status-topic.js";
@@ -27,7 +27,13 @@ export interface DeviceState<Node = UAObject> extends DeviceId {
 }
 
 /** Why a point shows the status it shows; drives which transitions are allowed. */
-type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost" | "refused";
+type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost" | "refused" | "restored";
+
+/** Why a new topic has no point: what the first message of it is rejected for. */
+interface Refusal {
+  reason: RejectReason;
+  detail: string;
+}
 
 interface PointState<Node, Variable, Value> {
   def: PointDef;
@@ -236,15 +242,21 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       s.sourceTimestamp,
       serverTime,
     );
-    if (this.history)
-      this.history.append(s.historyId, {
-        value: s.raw,
-        // A status change (broker lost, stale, decode error) is kept at the moment it happened, so
-        // that history shows the outage where it was, not at the last value's source time.
-        sourceTime: (s.condition === "fresh" && s.sourceTimestamp ? s.sourceTimestamp : serverTime).getTime(),
-        serverTime: serverTime.getTime(),
-        status: status.value,
-      });
+    if (this.history) {
+      const fresh = s.condition === "fresh";
+      this.history.append(
+        s.historyId,
+        {
+          value: s.raw,
+          // A status change (broker lost, stale, decode error) is kept at the moment it happened, so
+          // that history shows the outage where it was, not at the last value's source time.
+          sourceTime: (fresh && s.sourceTimestamp ? s.sourceTimestamp : serverTime).getTime(),
+          serverTime: serverTime.getTime(),
+          status: status.value,
+        },
+        fresh,
+      );
+    }
   }
 
   private sweepStale(now: number): void {
@@ -267,26 +279,63 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.statusMessage(topic, statusOf, payload, now);
       return undefined;
     }
+    const made = this.newPoint(topic);
+    if ("reason" in made) {
+      this.reject(made.reason, topic, made.detail);
+      return undefined;
+    }
+    return made;
+  }
+
+  /** A data topic's point, its device made if new (a first message, or a point restored at start). */
+  private newPoint(topic: string): PointState<Node, Variable, Value> | Refusal {
     const parsed = parseTopic(topic);
-    if (!parsed) {
-      this.reject("malformedTopic", topic, "not <family>/<id>/<deviceType>/<deviceName>/<deviceSource>");
-      return undefined;
-    }
-    let def = this.catalog.byTopicId.get(parsed.topicId);
-    if (!def) {
-      def = this.unknown(parsed, topic);
-      if (!def) return undefined;
-    }
+    if (!parsed)
+      return {
+        reason: "malformedTopic",
+        detail: "not <family>/<id>/<deviceType>/<deviceName>/<deviceSource>",
+      };
+    const def = this.catalog.byTopicId.get(parsed.topicId) ?? this.unknown(parsed, topic);
+    if ("reason" in def) return def;
     const device = this.device(parsed, false);
-    if (!device) {
-      this.reject(
-        "deviceLimit",
-        topic,
-        `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
-      );
-      return undefined;
-    }
+    if (!device)
+      return {
+        reason: "deviceLimit",
+        detail: `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
+      };
     return this.point(topic, def, device);
+  }
+
+  /**
+   * Devices the history store knew, restored at start before the broker link (README, History:
+   * continuity): each point is made as its first message would make it, and one with a stored value
+   * shows it with its original source timestamp as UncertainLastUsableValue until a fresh one comes.
+   */
+  restore(points: Iterable<RestoredPoint>, now = Date.now()): void {
+    const at = new Date(now);
+    const refused = new Map<RejectReason, number>();
+    for (const { topic, last } of points) {
+      let s = this.points.get(topic);
+      if (!s) {
+        const made = this.newPoint(topic);
+        if ("reason" in made) {
+          refused.set(made.reason, (refused.get(made.reason) ?? 0) + 1);
+          continue;
+        }
+        s = made;
+      }
+      if (!last || s.condition !== "waiting") continue;
+      // The catalog may have changed the point's type since: such a point waits for a value.
+      const coerced = coerceValue(last.value, s.def.dataType);
+      if (!coerced.ok) continue;
+      s.value = this.sink.value(s.def.dataType, coerced.value);
+      s.raw = coerced.value;
+      s.sourceTimestamp = new Date(last.sourceTime);
+      s.condition = "restored";
+      this.write(s, POINT_STATUS.restored, at);
+    }
+    // Not messages, so not counted as rejected: the store names points this start will not make.
+    if (refused.size > 0) this.logger.warn("stored points not restored", Object.fromEntries(refused));
   }
 
   /** A device's last will or status message: its Online state, for a device the gateway knows. */
@@ -302,7 +351,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   }
 
   /** Counts a topic id the catalog does not know; returns its Unmapped stand-in where exposed. */
-  private unknown(parsed: ParsedTopic, topic: string): PointDef | undefined {
+  private unknown(parsed: ParsedTopic, topic: string): PointDef | Refusal {
     if (!this.unknownTopics.has(topic)) {
       this.counters.unknownTopics++;
       if (this.unknownTopics.size < MAX_REMEMBERED_UNKNOWN) this.unknownTopics.add(topic);
@@ -310,13 +359,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     const { expose, max } = this.config.mapping.unmapped;
     if (!expose) {
       const reason = this.catalog.families.has(parsed.family) ? "unknownId" : "unknownFamily";
-      this.reject(reason, topic, `topic id ${parsed.topicId} is not in the catalog`);
-      return undefined;
+      return { reason, detail: `topic id ${parsed.topicId} is not in the catalog` };
     }
-    if (this.unmappedCount >= max) {
-      this.reject("unmappedLimit", topic, `mapping.unmapped.max=${max} unmapped points exist already`);
-      return undefined;
-    }
+    if (this.unmappedCount >= max)
+      return { reason: "unmappedLimit", detail: `mapping.unmapped.max=${max} unmapped points exist already` };
     this.unmappedCount++;
     return unmappedPoint(parsed.family, parsed.topicId);
   }

@@ -259,6 +259,8 @@ export const configSchema = {
         maxBacklog: { type: "integer", minimum: 1000, default: 500000 },
         retentionDays: { type: "number", exclusiveMinimum: 0, default: 30 },
         maxBytes: { type: "integer", minimum: 1048576, default: 2147483648 },
+        // 0: as history.retentionDays (a default cannot name another key's value).
+        forgetAfterDays: { type: "number", minimum: 0, default: 0 },
       },
     },
     alarms: {

@@ -158,6 +158,8 @@ export interface GatewayConfig {
     retentionDays: number;
     /** Bytes in use in the store; beyond, the oldest chunks go first. */
     maxBytes: number;
+    /** Days without a fresh value after which a device is not restored at start; 0: retentionDays. */
+    forgetAfterDays: number;
   };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */

@@ -5,6 +5,8 @@ export interface HistoryThreadData {
   file: string;
   retentionDays: number;
   maxBytes: number;
+  /** Latest values received longer ago than this are removed: their devices are not restored. */
+  forgetAfterDays: number;
 }
 
 /** One flush: its records; `topics` names the points new since the last. */

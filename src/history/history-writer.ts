@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { decodeRecords, encodeChunk, type HistoryRecord } from "./chunk-codec.js";
-import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db } from "./history-db.js";
+import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns } from "./history-db.js";
 import type { Batch, WriterFigures } from "./history-protocol.js";
 import { recordAt } from "./record-batch.js";
 
@@ -23,13 +23,15 @@ export class HistoryWriter {
   private readonly dropOldRecent;
   private readonly dropOldest;
   private readonly countChunks;
+  private readonly setLatest;
+  private readonly forgetLatest;
   private readonly writeBatch;
   private readonly compactPoints;
 
   constructor(
     private readonly db: Db,
     private readonly file: string,
-    private readonly retention: { retentionDays: number; maxBytes: number },
+    private readonly retention: { retentionDays: number; maxBytes: number; forgetAfterDays: number },
   ) {
     this.insertPoint = db.prepare("INSERT OR IGNORE INTO points (id, topic) VALUES (?, ?)");
     this.insertRecent = db.prepare("INSERT INTO recent (point, t, end, n, data) VALUES (?, ?, ?, ?, ?)");
@@ -43,6 +45,10 @@ export class HistoryWriter {
       "DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks ORDER BY end LIMIT ?) RETURNING n",
     );
     this.countChunks = db.prepare<[], number>("SELECT count(*) FROM chunks").pluck();
+    this.setLatest = db.prepare(
+      "INSERT OR REPLACE INTO latest (point, seen, t, status, kind, v) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    this.forgetLatest = db.prepare("DELETE FROM latest WHERE seen < ?");
     for (const row of db
       .prepare<[], { point: number; count: number; oldest: number }>(
         "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
@@ -53,13 +59,19 @@ export class HistoryWriter {
       for (const [id, topic] of batch.topics) this.insertPoint.run(id, topic);
       // One row per point and flush, not per value: a flush costs as many inserts as points moved.
       const byPoint = new Map<number, HistoryRecord[]>();
+      /** Per point, its last fresh record in this batch (in arrival order: what the variable showed last). */
+      const lastFresh = new Map<number, HistoryRecord>();
       const { records } = batch;
       for (let i = 0; i < records.length; i++) {
         const id = records.ids[i]!;
+        const r = recordAt(records, i);
         const list = byPoint.get(id);
-        if (list) list.push(recordAt(records, i));
-        else byPoint.set(id, [recordAt(records, i)]);
+        if (list) list.push(r);
+        else byPoint.set(id, [r]);
+        if (records.fresh[i]) lastFresh.set(id, r);
       }
+      for (const [id, r] of lastFresh)
+        this.setLatest.run(id, r.serverTime, r.sourceTime, r.status, ...latestColumns(r.value));
       for (const [id, list] of byPoint) {
         let first = Number.POSITIVE_INFINITY;
         let last = Number.NEGATIVE_INFINITY;
@@ -90,6 +102,7 @@ export class HistoryWriter {
   upkeep(now: number): void {
     const due = [...this.pending].filter(([, p]) => now - p.oldest >= COMPACT_AFTER_MS).map(([id]) => id);
     if (due.length > 0) this.compactPoints(due);
+    this.forgetLatest.run(now - this.retention.forgetAfterDays * 86_400_000);
     const cutoff = now - this.retention.retentionDays * 86_400_000;
     this.figures.droppedByAge += sum(this.dropOld.all(cutoff));
     this.figures.droppedByAge += sum(this.dropOldRecent.all(cutoff));

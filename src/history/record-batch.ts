@@ -15,6 +15,8 @@ export interface BatchColumns {
   serverTimes: Float64Array;
   statuses: Uint32Array;
   kinds: Uint8Array;
+  /** 1: a fresh value from the device, which the store keeps as the point's latest (continuity). */
+  fresh: Uint8Array;
   numbers: Float64Array;
   others: (string | Date)[];
 }
@@ -30,11 +32,12 @@ export class RecordBatch {
     return this.columns.length;
   }
 
-  append(id: number, r: HistoryRecord): void {
+  append(id: number, r: HistoryRecord, fresh: boolean): void {
     let c = this.columns;
     if (c.length === c.ids.length) c = this.grow();
     const i = c.length++;
     c.ids[i] = id;
+    c.fresh[i] = fresh ? 1 : 0;
     c.sourceTimes[i] = r.sourceTime;
     c.serverTimes[i] = r.serverTime;
     c.statuses[i] = r.status;
@@ -61,11 +64,12 @@ export class RecordBatch {
       serverTimes: c.serverTimes.slice(0, c.length),
       statuses: c.statuses.slice(0, c.length),
       kinds: c.kinds.slice(0, c.length),
+      fresh: c.fresh.slice(0, c.length),
       numbers: c.numbers.slice(0, c.length),
       others: c.others,
     };
-    const { ids, sourceTimes, serverTimes, statuses, kinds, numbers } = columns;
-    const transfer = [ids, sourceTimes, serverTimes, statuses, kinds, numbers].map(
+    const { ids, sourceTimes, serverTimes, statuses, kinds, fresh, numbers } = columns;
+    const transfer = [ids, sourceTimes, serverTimes, statuses, kinds, fresh, numbers].map(
       (a) => a.buffer as ArrayBuffer,
     );
     return { columns, transfer };
@@ -80,6 +84,7 @@ export class RecordBatch {
     c.serverTimes.set(old.serverTimes);
     c.statuses.set(old.statuses);
     c.kinds.set(old.kinds);
+    c.fresh.set(old.fresh);
     c.numbers.set(old.numbers);
     c.others = old.others;
     this.columns = c;
@@ -94,6 +99,7 @@ export class RecordBatch {
       serverTimes: new Float64Array(size),
       statuses: new Uint32Array(size),
       kinds: new Uint8Array(size),
+      fresh: new Uint8Array(size),
       numbers: new Float64Array(size),
       others: [],
     };

@@ -19,6 +19,12 @@ export const POINT_STATUS = {
   connectionLostNoValue: StatusCodes.BadNoCommunication,
   /** No update within the point's stale time; the last value is kept (Part 8: UncertainLastUsableValue). */
   stale: StatusCodes.UncertainLastUsableValue,
+  /**
+   * Restored at start from the history store: the last value stored before the restart, with its
+   * original source timestamp, until a fresh one arrives (Part 8: UncertainLastUsableValue,
+   * "whatever was updating this value has stopped doing so").
+   */
+  restored: StatusCodes.UncertainLastUsableValue,
   /** The payload could not be decoded or coerced to the point's type; the last value is kept. */
   decodeError: StatusCodes.BadDecodingError,
   /**

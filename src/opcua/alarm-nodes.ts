@@ -10,6 +10,7 @@ import {
   type UAVariable,
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
+import { POINT_STATUS } from "../mapping/point-status.js";
 import type { PointDef } from "../model/catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { Logger } from "../shared/logger.js";
@@ -110,7 +111,11 @@ export class AlarmNodes {
 
   private onFirstValue(variable: UAVariable, then: (dataValue: DataValue) => void): void {
     const first = (dataValue: DataValue) => {
-      if (dataValue.value.dataType === DataType.Null) return;
+      // A value restored from history at start is not one the device sent since: the condition waits
+      // for that (a restart with 100,000 restored points would otherwise build every condition).
+      // Before a fresh value, nothing else shows this status (stale follows a fresh value).
+      if (dataValue.value.dataType === DataType.Null || dataValue.statusCode.equals(POINT_STATUS.restored))
+        return;
       variable.removeListener("value_changed", first);
       then(dataValue);
     };

@@ -1,6 +1,8 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { connectClient, type TestClient } from "./opcua-client.js";
+import { waitFor } from "./wait.js";
 
 /** Runs the CLI as a user would (a child process), with optional standard input. */
 export function runCli(
@@ -24,4 +26,50 @@ export function runCli(
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(stdin);
   });
+}
+
+/** The gateway as a user runs it, `smartgear-gateway run --config <file>`: a child process a test can kill -9. */
+export function runGateway(configFile: string): ChildProcess & { output: () => string } {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), "run", "--config", configFile],
+    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    out += String(d);
+  });
+  return Object.assign(child, { output: () => out });
+}
+
+/**
+ * runGateway, then an anonymous client session on `endpoint` once the gateway answers there. The
+ * process (killed with SIGKILL if still running) and the session are handed to `defer` for the end.
+ */
+export async function startGatewayProcess(
+  configFile: string,
+  endpoint: string,
+  defer: (undo: () => Promise<void>) => void,
+): Promise<{ child: ReturnType<typeof runGateway>; client: TestClient }> {
+  const child = runGateway(configFile);
+  defer(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  });
+  const client = await waitFor(
+    "the gateway's OPC UA endpoint",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited: ${child.output()}`);
+      return await connectClient(endpoint);
+    },
+    30_000,
+    250,
+  );
+  defer(() => client.stop().catch(() => {}));
+  return { child, client };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Gateway } from "../../src/app/gateway.js";
@@ -12,10 +12,14 @@ import { parseYamlText } from "../../src/shared/yaml-source.js";
 export const TEST_PKI = join(tmpdir(), "smartgear-test-pki", String(process.pid));
 mkdirSync(TEST_PKI, { recursive: true });
 
+/** Gateways started by this process so far: each gets a history store of its own (testEnv). */
+let gatewaysStarted = 0;
+
 /**
  * Environment for buildConfig: mqtt.storeFolder (the gateway's subscriptions and QoS 2 state) and
  * history.folder in temporary folders rather than the working copy's data/, unless the test's YAML
- * names one.
+ * names one. The history folder is the last started gateway's own: a gateway restores the devices
+ * its store knows (README, History: continuity), and a test starts from none unless it names one.
  */
 export const testEnv = (yaml: string): NodeJS.ProcessEnv => ({
   ...(/storeFolder:/.test(yaml)
@@ -23,7 +27,13 @@ export const testEnv = (yaml: string): NodeJS.ProcessEnv => ({
     : { SMARTGEAR_MQTT_STORE_FOLDER: join(tmpdir(), "smartgear-test-mqtt-store", String(process.pid)) }),
   ...(/^history:/m.test(yaml)
     ? {}
-    : { SMARTGEAR_HISTORY_FOLDER: join(tmpdir(), "smartgear-test-history", String(process.pid)) }),
+    : {
+        SMARTGEAR_HISTORY_FOLDER: join(
+          tmpdir(),
+          "smartgear-test-history",
+          `${process.pid}-${gatewaysStarted}`,
+        ),
+      }),
 });
 
 if (!process.env.GATEWAY_TEST_LOGS) silenceLogging();
@@ -46,7 +56,9 @@ export async function startGateway(yaml = ""): Promise<{
   const base = `broker: { port: 0 }\nhttp: { port: 0 }\nopcua: { port: 0, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256] }\n`;
   const src = parseYamlText(merge(base, yaml), join(PROJECT_ROOT, "config", "test.yaml"));
   // Checked as `smartgear-gateway run` checks its file, catalogs and users included.
-  const { setup, problems } = checkSetupSource(src, testEnv(yaml));
+  gatewaysStarted++;
+  const env = testEnv(yaml);
+  const { setup, problems } = checkSetupSource(src, env);
   if (!setup) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
   const { config, catalog, users, commands } = setup;
   const gateway = new Gateway(config, catalog, users, commands);
@@ -57,7 +69,11 @@ export async function startGateway(yaml = ""): Promise<{
     endpointUrl: gateway.endpointUrl.replace(/\/\/[^:/]+:/, "//127.0.0.1:"),
     brokerUrl: config.mqtt.url || `mqtt://127.0.0.1:${gateway.brokerPort}`,
     httpUrl: gateway.httpPort ? `http://127.0.0.1:${gateway.httpPort}` : "",
-    stop: () => gateway.stop(),
+    async stop() {
+      await gateway.stop();
+      const ownHistory = env.SMARTGEAR_HISTORY_FOLDER;
+      if (ownHistory) rmSync(ownHistory, { recursive: true, force: true });
+    },
   };
 }
 

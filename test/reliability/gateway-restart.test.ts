@@ -1,15 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { gatewayRestart } from "../../scripts/soak/gateway-restart.js";
-import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { freePort, publish, startMosquitto } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
+import { startGatewayProcess } from "../harness/cli.js";
 import { TEST_PKI } from "../harness/gateway.js";
-import { connectClient, nodeOf } from "../harness/opcua-client.js";
+import { nodeOf } from "../harness/opcua-client.js";
 import { formatTally } from "../harness/sequence.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
 import { needs } from "../harness/tools.js";
@@ -18,23 +17,6 @@ import { waitFor } from "../harness/wait.js";
 /** MQTT fixed header of a PUBREL: packet type 6, flags 0b0010. */
 const PUBREL = 0x62;
 const TOPIC = "11/5/3WA/Crash 01/ETU";
-
-/** The gateway as a user runs it: a child process of the CLI, which a test can kill -9. */
-function runGateway(configFile: string): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), "run", "--config", configFile],
-    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let out = "";
-  child.stdout?.on("data", (d) => {
-    out += String(d);
-  });
-  child.stderr?.on("data", (d) => {
-    out += String(d);
-  });
-  return Object.assign(child, { output: () => out });
-}
 
 const numberOf = (v: unknown) => (Array.isArray(v) ? v[0] * 2 ** 32 + v[1] : Number(v));
 
@@ -85,23 +67,7 @@ describe("reliability: the gateway restarts", needs("mosquitto"), () => {
       );
       const endpoint = `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear`;
       const start = async () => {
-        const child = runGateway(config);
-        defer(async () => {
-          if (child.exitCode === null && child.signalCode === null) {
-            const exited = new Promise((r) => child.once("exit", r));
-            child.kill("SIGKILL");
-            await exited;
-          }
-        });
-        const client = await waitFor(
-          "the gateway's OPC UA endpoint",
-          async () => {
-            if (child.exitCode !== null) throw new Error(`gateway exited: ${child.output()}`);
-            return await connectClient(endpoint);
-          },
-          30_000,
-          250,
-        );
+        const { child, client } = await startGatewayProcess(config, endpoint, defer);
         await waitFor(
           "connected to the broker",
           async () => (await client.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
@@ -133,7 +99,6 @@ describe("reliability: the gateway restarts", needs("mosquitto"), () => {
       proxy.onDownstream(null);
 
       const second = await start();
-      defer(() => second.client.stop());
       const received = async () =>
         numberOf((await second.client.read("ns=2;s=Gateway/MessagesReceived")).value.value);
       if (store) {

@@ -1,12 +1,17 @@
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { DB_FILE, openDb } from "../../src/history/history-db.js";
 import { HistoryStore } from "../../src/history/history-store.js";
 import { getLogger } from "../../src/shared/logger.js";
+import { freePort, publish } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
+import { startGatewayProcess } from "../harness/cli.js";
+import { TEST_PKI } from "../harness/gateway.js";
+import { nodeOf, waitStatus } from "../harness/opcua-client.js";
 
 const FLUSH_S = 0.5;
 const CHILD_T0 = Date.UTC(2026, 10, 1);
@@ -61,5 +66,46 @@ describe("the history store killed with SIGKILL while it writes", () => {
     // Generous for a loaded machine: the commit of a flush may wait for the CPU.
     const lost = appended - (values.length - 1);
     expect(lost).toBeLessThanOrEqual(FLUSH_S * 1000 * 4);
+  });
+
+  it("a gateway killed with SIGKILL comes back with its discovered device, its last committed value and source time as UncertainLastUsableValue", {
+    timeout: 90_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "history-kill-gateway-"));
+    defer(async () => rmSync(dir, { recursive: true, force: true }));
+    const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
+    const config = join(dir, "gateway.yaml");
+    writeFileSync(
+      config,
+      [
+        `broker: { port: ${brokerPort} }`,
+        `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
+        "http: { enabled: false }",
+        `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
+        "log: { format: json }",
+        "",
+      ].join("\n"),
+    );
+    const endpoint = `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear`;
+    const topic = "11/5/3WA/Killed 01/ETU";
+    const source = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const start = () => startGatewayProcess(config, endpoint, defer);
+
+    const first = await start();
+    await publish(`mqtt://127.0.0.1:${brokerPort}`, [
+      { topic, payload: JSON.stringify({ value: 231.7, ts: new Date(source).toISOString() }) },
+    ]);
+    await waitStatus(first.client, topic, StatusCodes.Good);
+    // Committed within a flush interval and a commit; a loaded machine gets several.
+    await new Promise((r) => setTimeout(r, FLUSH_S * 1000 * 6));
+    const exited = new Promise((r) => first.child.once("exit", r));
+    first.child.kill("SIGKILL");
+    await exited;
+
+    const second = await start();
+    const dv = await second.client.read(nodeOf(topic));
+    expect(dv.statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+    expect(dv.value.value).toBeCloseTo(231.7, 5);
+    expect(dv.sourceTimestamp?.getTime()).toBe(source);
   });
 });

@@ -48,10 +48,11 @@ describe("the packed form of a point's records", () => {
   it("crosses to the history thread as columns with every kind of value intact", () => {
     const records = [at(0, 1.5), at(1, true), at(2, false), at(3, null), at(4, "text"), at(5, new Date(T0))];
     const batch = new RecordBatch();
-    for (let k = 0; k < 1000; k++) for (const r of records) batch.append(k, r);
+    for (let k = 0; k < 1000; k++) for (const r of records) batch.append(k, r, r.value === true);
     const { columns, transfer } = batch.take();
     expect(batch.length).toBe(0);
-    expect(transfer).toHaveLength(6);
+    expect(transfer).toHaveLength(7);
+    expect(Array.from(columns.fresh.subarray(5994))).toEqual([0, 1, 0, 0, 0, 0]);
     expect(columns.length).toBe(6000);
     expect(Array.from({ length: 6 }, (_, i) => recordAt(columns, 5994 + i))).toEqual(records);
     expect(columns.ids[5999]).toBe(999);
@@ -64,14 +65,14 @@ describe("the packed form of a point's records", () => {
 });
 
 describe("the history writer and its reads", () => {
-  const open = (options = { retentionDays: 30, maxBytes: 1 << 30 }) => {
+  const open = (options = { retentionDays: 30, maxBytes: 1 << 30, forgetAfterDays: 30 }) => {
     const file = join(tempFolder(), "h.sqlite");
     const db = openDb(file);
     return { db, writer: new HistoryWriter(db, file, options), reader: new RangeReader(db) };
   };
-  const batch = (id: number, records: HistoryRecord[]) => {
+  const batch = (id: number, records: HistoryRecord[], fresh = true) => {
     const b = new RecordBatch();
-    for (const r of records) b.append(id, r);
+    for (const r of records) b.append(id, r, fresh);
     return { topics: [[id, `11/${id}/3WA/F/ETU`]] as [number, string][], records: b.take().columns };
   };
 
@@ -101,7 +102,7 @@ describe("the history writer and its reads", () => {
   });
 
   it("removes values older than history.retentionDays, counted, and keeps the rest", () => {
-    const { writer, reader } = open({ retentionDays: 1, maxBytes: 1 << 30 });
+    const { writer, reader } = open({ retentionDays: 1, maxBytes: 1 << 30, forgetAfterDays: 1 });
     // Retention removes whole chunks: these old values fill two.
     const old = Array.from({ length: 2 * CHUNK_VALUES }, (_, i) => at(i));
     const fresh = Array.from({ length: 10 }, (_, i) => at(2 * 86_400 + i));
@@ -122,7 +123,7 @@ describe("the history writer and its reads", () => {
 
   it("removes the oldest values first when the store is over history.maxBytes, counted", () => {
     const maxBytes = 2 * 1024 * 1024;
-    const { db, writer, reader } = open({ retentionDays: 30, maxBytes });
+    const { db, writer, reader } = open({ retentionDays: 30, maxBytes, forgetAfterDays: 30 });
     for (let k = 0; k < 40; k++)
       writer.write(
         batch(
@@ -195,6 +196,37 @@ describe("the history store (its thread, its batches, its bounds)", () => {
       });
       expect(read?.map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5]);
       expect(again.read("11/7/3WA/F/ETU", { from: 0, to: 1, forward: true, limit: 0, skip: 0 })).toBeNull();
+    } finally {
+      await again.stop();
+    }
+  });
+
+  it("restores whole devices that published within forgetAfterDays, each point with its last fresh value", async () => {
+    const folder = tempFolder();
+    const now = T0 + 10 * 86_400_000;
+    const store = new HistoryStore(options(folder, { retentionDays: 30, forgetAfterDays: 5 }), logger);
+    store.start();
+    // A recent device: a fresh value, then a status change (stale) that must not replace it.
+    const a = store.pointId("11/5/3WA/Recent/ETU");
+    const fresh = { value: 230.5, sourceTime: now - 60_000, serverTime: now - 59_000, status: GOOD };
+    store.append(a, fresh, true);
+    store.append(a, { ...fresh, sourceTime: now - 1000, serverTime: now - 1000, status: 0x40900000 });
+    // A point of the same device that never had a value comes back too (BadWaitingForInitialData).
+    store.pointId("11/6/3WA/Recent/ETU");
+    // A device whose last value came 6 days ago: forgotten (forgetAfterDays 5).
+    const old = store.pointId("11/5/3WA/Old/ETU");
+    store.append(old, { ...fresh, sourceTime: now - 6 * 86_400_000, serverTime: now - 6 * 86_400_000 }, true);
+    await waitFor("written", () => store.counters.written === 3);
+    await store.stop();
+
+    const again = new HistoryStore(options(folder, { retentionDays: 30, forgetAfterDays: 5 }), logger);
+    again.start();
+    try {
+      const restored = again.restorable(now).sort((x, y) => x.topic.localeCompare(y.topic));
+      expect(restored).toEqual([
+        { topic: "11/5/3WA/Recent/ETU", last: fresh },
+        { topic: "11/6/3WA/Recent/ETU", last: null },
+      ]);
     } finally {
       await again.stop();
     }

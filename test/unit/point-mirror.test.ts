@@ -222,6 +222,42 @@ describe("the point state machine (PointMirror through its sink)", () => {
     expect(r.sink.last(CURRENT)!.status).toBe(StatusCodes.BadNoCommunication);
   });
 
+  it("restored from the history store: the stored value with its source time as UncertainLastUsableValue, a device made as a first message makes it, Good with the next value", () => {
+    r = rig("mapping: { maxDevices: 2 }\n");
+    const last = { value: 231.7, sourceTime: 500, serverTime: 600, status: 0 };
+    r.mirror.restore(
+      [
+        { topic: VOLTAGE, last },
+        { topic: "11/5/3WA/Feeder 02/ETU", last },
+        { topic: "11/6/3WA/Feeder 02/ETU", last: null },
+        // Beyond mapping.maxDevices (the declared device and Feeder 02): not made, logged once.
+        { topic: "11/5/3WA/Feeder 03/ETU", last },
+        { topic: "11/6/3WA/Feeder 03/ETU", last },
+      ],
+      2_000,
+    );
+    const restored = {
+      value: 231.7,
+      status: StatusCodes.UncertainLastUsableValue,
+      sourceTimestamp: new Date(500),
+      serverTime: new Date(2_000),
+    };
+    expect(r.sink.writes(VOLTAGE)).toEqual([restored]);
+    expect(r.sink.writes("11/5/3WA/Feeder 02/ETU")).toEqual([restored]);
+    // No stored value: as created, BadWaitingForInitialData, nothing written.
+    expect(r.sink.variables.has("11/6/3WA/Feeder 02/ETU")).toBe(true);
+    expect(r.sink.writes("11/6/3WA/Feeder 02/ETU")).toEqual([]);
+    expect(r.sink.variables.has("11/5/3WA/Feeder 03/ETU")).toBe(false);
+    expect(r.mirror.deviceCount).toBe(2);
+    expect(r.lines.filter((l) => l.message === "stored points not restored")).toEqual([
+      expect.objectContaining({ deviceLimit: 2 }),
+    ]);
+    // Not messages: nothing received or rejected.
+    expect(r.counters.received).toBe(0);
+    r.send(VOLTAGE, "232", 3_000);
+    expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 232, status: StatusCodes.Good });
+  });
+
   it("a refused subscription turns its points BadConfigurationError, value kept; a granted filter that also covers them wins", () => {
     r = rig();
     r.send(VOLTAGE, "230.5", 1_000);

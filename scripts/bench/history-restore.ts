@@ -1,0 +1,123 @@
+/**
+ * Start-up with devices restored from the history store (README, History: continuity; issue 13's
+ * target: 100,000 points in < 5 s). Fills a store in a temporary folder as a gateway would have
+ * (every catalog point of --devices devices with a value), then starts a gateway on it, without
+ * declared devices, and reports its start-up, the restore's share and the load average.
+ * `npx tsx scripts/bench/history-restore.ts [--devices 227] [--runs 3]` (227 devices: 100,334 points).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Gateway } from "../../src/app/gateway.js";
+import { checkSetupSource } from "../../src/app/setup.js";
+import type { HistoryRecord } from "../../src/history/chunk-codec.js";
+import { HistoryStore } from "../../src/history/history-store.js";
+import type { DataTypeName } from "../../src/model/catalog-types.js";
+import { getLogger, silenceLogging } from "../../src/shared/logger.js";
+import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { parseYamlText } from "../../src/shared/yaml-source.js";
+import { DEVICE_SOURCE, DEVICE_TYPE, deviceName } from "./common.js";
+
+const { values: args } = parseArgs({
+  options: { devices: { type: "string", default: "227" }, runs: { type: "string", default: "3" } },
+});
+const DEVICES = Number(args.devices);
+
+/** A stored value each point's type takes back (a coercion failure would restore nothing). */
+function storedValue(dataType: DataTypeName, i: number): HistoryRecord["value"] {
+  if (dataType === "Boolean") return i % 2 === 0;
+  if (dataType === "String") return `text ${i}`;
+  if (dataType === "DateTime") return new Date(1_700_000_000_000 + i);
+  return i % 100;
+}
+
+async function fill(folder: string, yaml: string): Promise<number> {
+  const { setup } = checkSetupSource(parseYamlText(yaml, join(PROJECT_ROOT, "config", "bench.yaml")), {});
+  const catalog = setup!.catalog;
+  const store = new HistoryStore(
+    { folder, flushInterval: 1, maxBacklog: 10_000_000, retentionDays: 30, maxBytes: 2 ** 40 },
+    getLogger("bench:history"),
+  );
+  store.start();
+  const now = Date.now();
+  let n = 0;
+  for (let d = 0; d < DEVICES; d++)
+    for (const def of catalog.points) {
+      const id = store.pointId(`${def.topicId}/${DEVICE_TYPE}/${deviceName(d)}/${DEVICE_SOURCE}`);
+      const t = now - 60_000 + (n % 1000);
+      store.append(
+        id,
+        { value: storedValue(def.dataType, n), sourceTime: t, serverTime: t + 5, status: 0 },
+        true,
+      );
+      n++;
+    }
+  store.flush();
+  while (store.counters.written < n) await new Promise((r) => setTimeout(r, 100));
+  await store.stop();
+  return n;
+}
+
+async function main(): Promise<void> {
+  silenceLogging();
+  const folder = mkdtempSync(join(tmpdir(), "history-restore-"));
+  const yaml = JSON.stringify({
+    broker: { port: 0 },
+    http: { enabled: false },
+    opcua: { port: 0, hostname: "127.0.0.1", securityPolicies: ["None"], allowAnonymous: true },
+    mapping: { maxDevices: DEVICES + 10 },
+    history: { folder },
+    log: { level: "warn" },
+  });
+  try {
+    const stored = await fill(folder, yaml);
+    console.log(`store filled: ${DEVICES} devices, ${stored} points with a value; node ${process.version}`);
+    const store = new HistoryStore(
+      { folder, flushInterval: 1, maxBacklog: 1000, retentionDays: 30, maxBytes: 2 ** 40 },
+      getLogger("bench:history"),
+    );
+    store.start();
+    for (let run = 0; run < 3; run++) {
+      const t = performance.now();
+      const points = store.restorable().length;
+      console.log(`restorable(): ${points} points read in ${Math.round(performance.now() - t)} ms`);
+    }
+    await store.stop();
+    // For comparison, the same devices declared, with a store of their own that has no values (its
+    // devices are not restored): the start-up without restoring.
+    const declared = JSON.stringify({
+      ...JSON.parse(yaml),
+      history: { folder: join(folder, "declared") },
+      devices: Array.from({ length: DEVICES }, (_, d) => ({
+        type: DEVICE_TYPE,
+        name: deviceName(d),
+        source: DEVICE_SOURCE,
+      })),
+    });
+    for (let run = 0; run < Number(args.runs); run++)
+      for (const [what, text] of [
+        ["restored", yaml],
+        ["declared", declared],
+      ] as const) {
+        const { setup } = checkSetupSource(
+          parseYamlText(text, join(PROJECT_ROOT, "config", "bench.yaml")),
+          {},
+        );
+        const gateway = new Gateway(setup!.config, setup!.catalog);
+        const load = loadavg()[0]!.toFixed(1);
+        const t = performance.now();
+        await gateway.start();
+        const ms = Math.round(performance.now() - t);
+        const { points, devices } = gateway.diagnostics();
+        await gateway.stop();
+        console.log(
+          `run ${run + 1}: start-up ${ms} ms, ${points} points of ${devices} devices ${what} (load average ${load})`,
+        );
+      }
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AttributeIds, StatusCodes } from "node-opcua";
+import { describe, expect, it } from "vitest";
+import { publish, startAedes } from "../harness/brokers.js";
+import { useCleanups } from "../harness/cleanups.js";
+import { startGateway } from "../harness/gateway.js";
+import { connectClient, nodeOf, type TestClient, waitStatus } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
+
+const VOLTAGE = "11/5/3WA/Feeder 01/ETU";
+const CURRENT = "11/6/3WA/Feeder 01/ETU";
+const OLD = "11/5/3WA/Feeder 02/ETU";
+/** An alarm flag of the same device (Phase1MaxTempAlarm) and the NodeId of its condition. */
+const ALARM = "48/1/3WA/Feeder 01/ETU";
+const CONDITION = "ns=2;s=Devices/3WA/Feeder 01/ETU/Conditions/Phase1MaxTempAlarm";
+/** Source times of the published values: well before the restart, to tell them from server times. */
+const SOURCE = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
+/** history.forgetAfterDays of 6 s: the old device's last value is older at the restart, the feeder's not. */
+const FORGET_S = 6;
+
+describe("continuity: devices and last values come back after a restart (README, History)", () => {
+  const { track, defer } = useCleanups();
+
+  it("restores discovered devices with their NodeIds, last values and source times as UncertainLastUsableValue, Good again on a fresh value; a device silent longer than forgetAfterDays is gone", {
+    timeout: 90_000,
+  }, async () => {
+    const folder = mkdtempSync(join(tmpdir(), "history-continuity-"));
+    defer(async () => rmSync(folder, { recursive: true, force: true }));
+    const broker = track(await startAedes());
+    const yaml =
+      `mqtt:\n  url: ${broker.url}\n  clientId: gw-continuity-${process.pid}\n  reconnectPeriod: 200\n` +
+      `history:\n  folder: ${JSON.stringify(folder)}\n  flushInterval: 0.2\n  forgetAfterDays: ${FORGET_S / 86_400}\n`;
+    const connected = async (client: TestClient) =>
+      waitFor(
+        "broker connected",
+        async () => (await client.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
+      );
+    const value = (v: number, t = SOURCE) => JSON.stringify({ value: v, ts: new Date(t).toISOString() });
+
+    const first = await startGateway(yaml);
+    const before = await connectClient(first.endpointUrl);
+    await connected(before);
+    await publish(broker.url, [{ topic: OLD, payload: value(400) }]);
+    await waitStatus(before, OLD, StatusCodes.Good);
+    // The old device's value is received FORGET_S + 2 s before the feeder's.
+    await new Promise((r) => setTimeout(r, (FORGET_S + 2) * 1000));
+    await publish(broker.url, [
+      { topic: VOLTAGE, payload: value(231.7) },
+      { topic: CURRENT, payload: value(120.5, SOURCE + 1000) },
+      { topic: ALARM, payload: JSON.stringify({ value: true, ts: new Date(SOURCE).toISOString() }) },
+    ]);
+    await waitStatus(before, CURRENT, StatusCodes.Good);
+    await before.stop();
+    await first.stop();
+
+    const second = track(await startGateway(yaml));
+    const client = track(await connectClient(second.endpointUrl));
+    const voltage = await client.read(nodeOf(VOLTAGE));
+    expect(voltage.statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+    expect(voltage.value.value).toBeCloseTo(231.7, 5);
+    expect(voltage.sourceTimestamp?.getTime()).toBe(SOURCE);
+    const current = await client.read(nodeOf(CURRENT));
+    expect(current.statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+    expect(current.value.value).toBeCloseTo(120.5, 5);
+    expect(current.sourceTimestamp?.getTime()).toBe(SOURCE + 1000);
+    // Silent for longer than history.forgetAfterDays before the restart: not restored.
+    expect((await client.read(nodeOf(OLD))).statusCode).toEqual(StatusCodes.BadNodeIdUnknown);
+    expect(second.gateway.diagnostics()).toMatchObject({ devices: 1 });
+    // An alarm flag's value comes back too, but its condition waits for a value the device sends
+    // (alarm states are not restored yet: README, History).
+    const conditionExists = async () =>
+      !(
+        await client.session.read({ nodeId: CONDITION, attributeId: AttributeIds.BrowseName })
+      ).statusCode.equals(StatusCodes.BadNodeIdUnknown);
+    expect((await client.read(nodeOf(ALARM))).value.value).toBe(true);
+    expect(await conditionExists()).toBe(false);
+
+    await connected(client);
+    await publish(broker.url, [{ topic: VOLTAGE, payload: "232.4" }]);
+    await publish(broker.url, [{ topic: ALARM, payload: "true" }]);
+    await waitStatus(client, VOLTAGE, StatusCodes.Good);
+    await waitStatus(client, ALARM, StatusCodes.Good);
+    expect(await conditionExists()).toBe(true);
+    expect((await client.read(nodeOf(VOLTAGE))).value.value).toBeCloseTo(232.4, 5);
+    // The other point keeps saying it has not been updated since the restart.
+    expect((await client.read(nodeOf(CURRENT))).statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+  });
+});
