@@ -106,7 +106,13 @@ export class RangeReader {
     }
     for (const row of this.recent.iterate(q.point, q.to, q.from)) decodeChunk(row.data, row.t, keep);
     // Chunks may overlap (a device's clock stepped back); a stable sort keeps arrival order at ties.
-    found.sort(q.forward ? (a, b) => a.sourceTime - b.sourceTime : (a, b) => b.sourceTime - a.sourceTime);
+    // Only then: sorting a day of values already in order cost 10-30 ms.
+    const order = q.forward
+      ? (a: HistoryRecord, b: HistoryRecord) => a.sourceTime - b.sourceTime
+      : (a: HistoryRecord, b: HistoryRecord) => b.sourceTime - a.sourceTime;
+    let ordered = true;
+    for (let i = 1; i < found.length && ordered; i++) ordered = order(found[i - 1]!, found[i]!) <= 0;
+    if (!ordered) found.sort(order);
     return found.slice(q.skip, q.limit === 0 ? undefined : q.skip + q.limit);
   }
 
