@@ -132,6 +132,7 @@ export class SeriesReader {
   private readonly chunks;
   private readonly recent;
   private readonly span;
+  private readonly counted;
 
   constructor(db: Db) {
     this.chunks = db.prepare<[number, number, number], { start: number; data: Uint8Array }>(
@@ -139,6 +140,10 @@ export class SeriesReader {
     );
     this.recent = db.prepare<[number, number, number], { t: number; data: Uint8Array }>(
       "SELECT t, data FROM recent WHERE point = ? AND t <= ? AND end >= ? ORDER BY t, rowid",
+    );
+    this.counted = db.prepare<{ point: number; from: number; to: number }, { n: number }>(
+      `SELECT (SELECT coalesce(sum(n), 0) FROM chunks WHERE point = @point AND start <= @to AND end >= @from)
+            + (SELECT coalesce(sum(n), 0) FROM recent WHERE point = @point AND t <= @to AND end >= @from) AS n`,
     );
     this.span = db.prepare<{ point: number }, { first: number | null; last: number | null }>(
       `SELECT min(first) AS first, max(last) AS last FROM (
@@ -165,6 +170,11 @@ export class SeriesReader {
     for (const c of this.chunks.iterate(point, to, from)) decodeNumbers(c.data, c.start, sink);
     for (const r of this.recent.iterate(point, to, from)) decodeNumbers(r.data, r.t, sink);
     return sorted(x);
+  }
+
+  /** How many values read(point, from, to) would decode, at most (whole rows are counted). */
+  count(point: number, from: number, to: number): number {
+    return this.counted.get({ point, from, to })!.n;
   }
 
   /** The source times of the point's first and last stored values; null: none. */
