@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Namespace, OPCUAServer, UAObject } from "node-opcua";
+import type { Namespace, OPCUAServer, UAFolder, UAObject } from "node-opcua";
 import { alarmAcknowledgementRouter } from "../bridge/alarm-acknowledgements.js";
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
@@ -22,6 +22,7 @@ import { DeviceHealth } from "../opcua/device-health.js";
 import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
+import { advertiseHistory, HistoryConfigurations } from "../opcua/history-nodes.js";
 import { HistoryReadService } from "../opcua/history-read.js";
 import {
   buildInformationModel,
@@ -270,9 +271,15 @@ export class Gateway {
   }
 
   /** HistoryRead on every mirrored variable, its continuation points released with their session. */
-  private historyReadService(): HistoryReadService | null {
+  private historyReadService(ns: Namespace, parent: UAFolder): HistoryReadService | null {
     if (!this.history) return null;
-    const service = new HistoryReadService(this.history, getLogger("gateway:history"));
+    advertiseHistory(this.server!);
+    const service = new HistoryReadService(
+      this.history,
+      getLogger("gateway:history"),
+      new HistoryConfigurations(ns, parent),
+      this.config.history.maxProcessedValues,
+    );
     this.server!.on("session_closed", (session) => service.release(session));
     return service;
   }
@@ -336,7 +343,7 @@ export class Gateway {
       model,
       devicesFolder,
       this.catalog,
-      deviceNodeHooks(commandNodes, alarmNodes, config.alarms.limits, this.historyReadService()),
+      deviceNodeHooks(commandNodes, alarmNodes, config.alarms.limits, this.historyReadService(ns, smartGear)),
     );
     const diagnostics = new DiagnosticsNodes(ns, smartGear, {
       counters: this.counters,

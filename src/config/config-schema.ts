@@ -261,6 +261,7 @@ export const configSchema = {
         maxBytes: { type: "integer", minimum: 1048576, default: 2147483648 },
         // 0: as history.retentionDays (a default cannot name another key's value).
         forgetAfterDays: { type: "number", minimum: 0, default: 0 },
+        maxProcessedValues: { type: "integer", minimum: 1, maximum: 100000, default: 10000 },
       },
     },
     alarms: {

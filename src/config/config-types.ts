@@ -160,6 +160,8 @@ export interface GatewayConfig {
     maxBytes: number;
     /** Days without a fresh value after which a device is not restored at start; 0: retentionDays. */
     forgetAfterDays: number;
+    /** Values (intervals, times) a processed or at-time HistoryRead returns a request; then a continuation point. */
+    maxProcessedValues: number;
   };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */

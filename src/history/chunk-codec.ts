@@ -103,53 +103,111 @@ export function encodeChunk(records: readonly HistoryRecord[], start: number): B
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
-/** Unpacks what encodeChunk packed; calls `each` per record, in order, without building an array. */
-export function decodeChunk(buf: Uint8Array, start: number, each: (record: HistoryRecord) => void): void {
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = 0;
-  const varint = (): number => {
+/** Reads a chunk's records one field at a time (the layout above). */
+class ChunkReader {
+  pos = 0;
+  time: number;
+  offset = 0;
+  status = 0;
+  readonly view: Buffer;
+
+  constructor(buf: Uint8Array, start: number) {
+    this.view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.time = start;
+  }
+
+  get more(): boolean {
+    return this.pos < this.view.length;
+  }
+
+  /** The next record's flags, with its times and status read into the fields. */
+  next(): number {
+    const flags = this.view[this.pos++]!;
+    this.time += this.zigzag();
+    this.offset += this.zigzag();
+    if (flags & STATUS_CHANGED) this.status = this.varint();
+    return flags;
+  }
+
+  double(): number {
+    const d = this.view.readDoubleLE(this.pos);
+    this.pos += 8;
+    return d;
+  }
+
+  text(): string {
+    const length = this.varint();
+    const s = this.view.toString("utf8", this.pos, this.pos + length);
+    this.pos += length;
+    return s;
+  }
+
+  varint(): number {
     let n = 0;
     let scale = 1;
     for (;;) {
-      const b = view[pos++]!;
+      const b = this.view[this.pos++]!;
       n += (b & 0x7f) * scale;
       if (b < 0x80) return n;
       scale *= 0x80;
     }
-  };
-  const zigzag = (): number => {
-    const z = varint();
+  }
+
+  private zigzag(): number {
+    const z = this.varint();
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-  };
-  let time = start;
-  let offset = 0;
-  let status = 0;
-  while (pos < view.length) {
-    const flags = view[pos++]!;
-    time += zigzag();
-    offset += zigzag();
-    if (flags & STATUS_CHANGED) status = varint();
+  }
+}
+
+/** Unpacks what encodeChunk packed; calls `each` per record, in order, without building an array. */
+export function decodeChunk(buf: Uint8Array, start: number, each: (record: HistoryRecord) => void): void {
+  const r = new ChunkReader(buf, start);
+  while (r.more) {
+    const flags = r.next();
     let value: HistoryRecord["value"] = null;
     switch (flags & 0x07) {
       case KIND_NUMBER:
-        value = view.readDoubleLE(pos);
-        pos += 8;
+        value = r.double();
         break;
       case KIND_BOOLEAN:
         value = (flags & BOOLEAN_TRUE) !== 0;
         break;
-      case KIND_STRING: {
-        const length = varint();
-        value = view.toString("utf8", pos, pos + length);
-        pos += length;
+      case KIND_STRING:
+        value = r.text();
         break;
-      }
       case KIND_DATE:
-        value = new Date(view.readDoubleLE(pos));
-        pos += 8;
+        value = new Date(r.double());
         break;
     }
-    each({ value, sourceTime: time, serverTime: time + offset, status });
+    each({ value, sourceTime: r.time, serverTime: r.time + r.offset, status: r.status });
+  }
+}
+
+/** Where decodeNumbers puts a record: its source time, its value as a number (NaN: none), its status. */
+export type NumberSink = (time: number, value: number, status: number) => void;
+
+/**
+ * Unpacks a chunk's records as numbers, for aggregates (a Boolean is 0 or 1, a DateTime its epoch
+ * ms, a String NaN): no record object, no Date, no string is made.
+ */
+export function decodeNumbers(buf: Uint8Array, start: number, each: NumberSink): void {
+  const r = new ChunkReader(buf, start);
+  while (r.more) {
+    const flags = r.next();
+    let value = Number.NaN;
+    switch (flags & 0x07) {
+      case KIND_NUMBER:
+      case KIND_DATE:
+        value = r.double();
+        break;
+      case KIND_BOOLEAN:
+        value = (flags & BOOLEAN_TRUE) !== 0 ? 1 : 0;
+        break;
+      case KIND_STRING:
+        r.pos += r.varint();
+        break;
+    }
+    each(r.time, value, r.status);
   }
 }
 

@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import { decodeChunk, type HistoryRecord } from "./chunk-codec.js";
+import type { DataSpan, Series } from "../mapping/aggregates.js";
+import { decodeChunk, decodeNumbers, type HistoryRecord } from "./chunk-codec.js";
 
 export type Db = Database.Database;
 
@@ -105,7 +106,13 @@ export class RangeReader {
     }
     for (const row of this.recent.iterate(q.point, q.to, q.from)) decodeChunk(row.data, row.t, keep);
     // Chunks may overlap (a device's clock stepped back); a stable sort keeps arrival order at ties.
-    found.sort(q.forward ? (a, b) => a.sourceTime - b.sourceTime : (a, b) => b.sourceTime - a.sourceTime);
+    // Only then: sorting a day of values already in order cost 10-30 ms.
+    const order = q.forward
+      ? (a: HistoryRecord, b: HistoryRecord) => a.sourceTime - b.sourceTime
+      : (a: HistoryRecord, b: HistoryRecord) => b.sourceTime - a.sourceTime;
+    let ordered = true;
+    for (let i = 1; i < found.length && ordered; i++) ordered = order(found[i - 1]!, found[i]!) <= 0;
+    if (!ordered) found.sort(order);
     return found.slice(q.skip, q.limit === 0 ? undefined : q.skip + q.limit);
   }
 
@@ -115,6 +122,90 @@ export class RangeReader {
     const last = times[need - 1]!;
     return forward ? c.start > last : c.end < last;
   }
+}
+
+/**
+ * A point's values in a range as columns (a Series), for aggregates in the history thread: the
+ * chunks are decoded straight into typed arrays (2.6 million values, 52 MB, no object each).
+ */
+export class SeriesReader {
+  private readonly chunks;
+  private readonly recent;
+  private readonly span;
+  private readonly counted;
+
+  constructor(db: Db) {
+    this.chunks = db.prepare<[number, number, number], { start: number; data: Uint8Array }>(
+      "SELECT start, data FROM chunks WHERE point = ? AND start <= ? AND end >= ? ORDER BY start",
+    );
+    this.recent = db.prepare<[number, number, number], { t: number; data: Uint8Array }>(
+      "SELECT t, data FROM recent WHERE point = ? AND t <= ? AND end >= ? ORDER BY t, rowid",
+    );
+    this.counted = db.prepare<{ point: number; from: number; to: number }, { n: number }>(
+      `SELECT (SELECT coalesce(sum(n), 0) FROM chunks WHERE point = @point AND start <= @to AND end >= @from)
+            + (SELECT coalesce(sum(n), 0) FROM recent WHERE point = @point AND t <= @to AND end >= @from) AS n`,
+    );
+    this.span = db.prepare<{ point: number }, { first: number | null; last: number | null }>(
+      `SELECT min(first) AS first, max(last) AS last FROM (
+         SELECT min(start) AS first, max(end) AS last FROM chunks WHERE point = @point
+         UNION ALL SELECT min(t), max(end) FROM recent WHERE point = @point)`,
+    );
+  }
+
+  /** The values of `point` with source times in [from, to], in source-time order. */
+  read(point: number, from: number, to: number): Series {
+    let cap = 1024;
+    let x: Series = { n: 0, t: new Float64Array(cap), v: new Float64Array(cap), s: new Uint32Array(cap) };
+    const sink = (time: number, value: number, status: number) => {
+      if (time < from || time > to) return;
+      if (x.n === cap) {
+        cap *= 2;
+        x = grow(x, cap);
+      }
+      x.t[x.n] = time;
+      x.v[x.n] = value;
+      x.s[x.n] = status;
+      x.n++;
+    };
+    for (const c of this.chunks.iterate(point, to, from)) decodeNumbers(c.data, c.start, sink);
+    for (const r of this.recent.iterate(point, to, from)) decodeNumbers(r.data, r.t, sink);
+    return sorted(x);
+  }
+
+  /** How many values read(point, from, to) would decode, at most (whole rows are counted). */
+  count(point: number, from: number, to: number): number {
+    return this.counted.get({ point, from, to })!.n;
+  }
+
+  /** The source times of the point's first and last stored values; null: none. */
+  dataSpan(point: number): DataSpan | null {
+    const row = this.span.get({ point });
+    return row && row.first !== null && row.last !== null ? { first: row.first, last: row.last } : null;
+  }
+}
+
+function grow(x: Series, cap: number): Series {
+  const y: Series = { n: x.n, t: new Float64Array(cap), v: new Float64Array(cap), s: new Uint32Array(cap) };
+  y.t.set(x.t.subarray(0, x.n));
+  y.v.set(x.v.subarray(0, x.n));
+  y.s.set(x.s.subarray(0, x.n));
+  return y;
+}
+
+/** Chunks may overlap (a device's clock stepped back): a stable sort by time, only then. */
+function sorted(x: Series): Series {
+  let ordered = true;
+  for (let i = 1; i < x.n && ordered; i++) ordered = x.t[i - 1]! <= x.t[i]!;
+  if (ordered) return x;
+  const order = Array.from({ length: x.n }, (_, i) => i).sort((a, b) => x.t[a]! - x.t[b]! || a - b);
+  const y = grow({ ...x, n: 0 }, x.n);
+  for (const [k, i] of order.entries()) {
+    y.t[k] = x.t[i]!;
+    y.v[k] = x.v[i]!;
+    y.s[k] = x.s[i]!;
+  }
+  y.n = x.n;
+  return y;
 }
 
 /** `latest.kind`: how `latest.v` is read back. */

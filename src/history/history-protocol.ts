@@ -1,3 +1,4 @@
+import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { BatchColumns } from "./record-batch.js";
 
 /** What the history thread needs to open the store (structured-clone safe). */
@@ -15,7 +16,13 @@ export interface Batch {
   records: BatchColumns;
 }
 
-export type ToThread = { t: "batch"; batch: Batch } | { t: "stop" };
+/** A computation of the history thread, on the store's point. */
+export type ReadQuery = Computation & { point: number };
+
+export type ToThread =
+  | { t: "batch"; batch: Batch }
+  | { t: "read"; id: number; query: ReadQuery }
+  | { t: "stop" };
 
 /** After each batch and each upkeep: running totals, so a lost message loses nothing. */
 export interface WriterFigures {
@@ -29,4 +36,6 @@ export type FromThread =
   | { t: "written"; count: number; figures: WriterFigures }
   /** `topics`: the failed batch's new points, sent again with the next one. */
   | { t: "failed"; count: number; message: string; topics: [number, string][] }
-  | { t: "stopped" };
+  | { t: "stopped" }
+  /** A read's values (typed arrays, moved), or why it failed. */
+  | { t: "read"; id: number; values: AggregateValues | null; error?: string };

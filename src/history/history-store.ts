@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
+import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { HistoryCounters } from "../mapping/counters.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
@@ -45,6 +46,12 @@ export class HistoryStore {
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped: (() => void) | null = null;
+  /** Reads the history thread is computing, by id. */
+  private readonly reads = new Map<
+    number,
+    { resolve: (v: AggregateValues) => void; reject: (e: Error) => void }
+  >();
+  private nextRead = 1;
   private readonly log: RateLimitedLog;
   private readonly figures: HistoryCounters = {
     written: 0,
@@ -123,6 +130,8 @@ export class HistoryStore {
       await Promise.race([done, new Promise((r) => setTimeout(r, 5000).unref())]);
       await worker.terminate();
     }
+    for (const read of this.reads.values()) read.reject(new Error("history store stopped"));
+    this.reads.clear();
     this.db?.close();
     this.db = null;
     this.reader = null;
@@ -199,6 +208,22 @@ export class HistoryStore {
     return this.reader.read({ ...query, point });
   }
 
+  /**
+   * A processed or at-time read of the point mirrored from `topic`, computed in the history thread
+   * over its committed values (`point` of the query is filled in here); null when the store has
+   * never seen the point.
+   */
+  compute(topic: string, computation: Computation): Promise<AggregateValues> | null {
+    const point = this.ids.get(topic);
+    const worker = this.worker;
+    if (point === undefined || !worker) return null;
+    const id = this.nextRead++;
+    return new Promise((resolve, reject) => {
+      this.reads.set(id, { resolve, reject });
+      worker.postMessage({ t: "read", id, query: { ...computation, point } } satisfies ToThread);
+    });
+  }
+
   private get forgetAfterDays(): number {
     return this.options.forgetAfterDays || this.options.retentionDays;
   }
@@ -225,6 +250,13 @@ export class HistoryStore {
   private fromThread(m: FromThread): void {
     if (m.t === "stopped") {
       this.stopped?.();
+      return;
+    }
+    if (m.t === "read") {
+      const read = this.reads.get(m.id);
+      this.reads.delete(m.id);
+      if (m.values) read?.resolve(m.values);
+      else read?.reject(new Error(m.error ?? "history read failed"));
       return;
     }
     this.inFlight -= m.count;

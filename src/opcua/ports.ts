@@ -1,4 +1,5 @@
 import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
+import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { DataTypeName, PointDef } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
 import type { DeviceId } from "../model/device-identity.js";
@@ -98,4 +99,9 @@ export interface HistoryRange {
 export interface HistoryPort {
   /** Values of the point mirrored from `topic`; null when the store never had one. */
   read(topic: string, range: HistoryRange): HistoryValue[] | null;
+  /**
+   * A processed or at-time read (mapping/aggregates.ts) over the point's stored values, computed
+   * off the main thread; null when the store never had the point.
+   */
+  compute(topic: string, computation: Computation): Promise<AggregateValues> | null;
 }

@@ -29,7 +29,7 @@ export function routeHistoryReads(
     context: ISessionContext,
     details: unknown,
     continuation: ContinuationData,
-  ) => HistoryReadResult,
+  ) => HistoryReadResult | Promise<HistoryReadResult>,
 ): void {
   const target = variable as unknown as {
     historizing: boolean;
@@ -51,6 +51,11 @@ export function routeHistoryReads(
   ) => {
     if (!target.canUserReadHistory(context))
       callback(null, new HistoryReadResult({ statusCode: StatusCodes.BadUserAccessDenied }));
-    else callback(null, read(variable, context, details, continuation));
+    else {
+      const answer = read(variable, context, details, continuation);
+      // Processed and at-time reads are computed by the history thread: answered when it is done.
+      if (answer instanceof Promise) answer.then((r) => callback(null, r));
+      else callback(null, answer);
+    }
   };
 }
