@@ -45,6 +45,8 @@ const USAGE = `Usage: npm run simulate -- [options]
   --device-type <type>     breaker device type (default 3WA)
   --source <source>        breaker device source (default ETU)
   --lineup <name>          lineup name published in 21/21 (default "Lineup A")
+  --first-device <n>       number of the first feeder and group (default 1): a second lineup on
+                           the same broker starts after the first one's (Feeder 05, Group 05, …)
   --client-id <id>         MQTT client id (default smartgear-sim-<random>)
   --protocol-version <4|5> MQTT 3.1.1 or 5 (default 4)
   --catalog <file>         data-model catalog (default config/catalog.yaml)
@@ -76,6 +78,7 @@ interface Options {
   deviceType: string;
   source: string;
   lineup: string;
+  firstDevice: number;
   clientId: string;
   protocolVersion: 4 | 5;
   catalog?: string;
@@ -102,6 +105,7 @@ function parseOptions(argv: string[]): Options | "help" {
       "device-type": { type: "string", default: "3WA" },
       source: { type: "string", default: "ETU" },
       lineup: { type: "string", default: "Lineup A" },
+      "first-device": { type: "string", default: "1" },
       "client-id": { type: "string" },
       "protocol-version": { type: "string", default: "4" },
       catalog: { type: "string" },
@@ -142,6 +146,7 @@ function parseOptions(argv: string[]): Options | "help" {
     deviceType: level("device-type", values["device-type"]),
     source: level("source", values.source),
     lineup: values.lineup,
+    firstDevice: num("first-device", values["first-device"], 1, true),
     clientId: values["client-id"] ?? `smartgear-sim-${Math.random().toString(16).slice(2, 10)}`,
     protocolVersion: Number(oneOf("protocol-version", values["protocol-version"], ["4", "5"])) as 4 | 5,
     catalog: values.catalog,
@@ -190,6 +195,7 @@ async function main(argv: string[]): Promise<number> {
       source: opts.source,
       groupType: "50",
       groupSource: "PM",
+      firstDevice: opts.firstDevice,
       startMs: Date.now(),
     },
     opts.devices,

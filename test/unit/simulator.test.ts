@@ -307,6 +307,15 @@ describe("publishing", () => {
     expect(topicFor(point("48/1").point, s.feeders[0]!, s.info)).toBe("48/1/50/Group 01/PM");
   });
 
+  it("numbers a second lineup's feeders and groups after the first's, so that both share a broker", () => {
+    const s = initLineup({ ...INFO, firstDevice: 99 }, 2, rules, mulberry32(7));
+    expect(s.feeders.map((f) => [f.name, f.group])).toEqual([
+      ["Feeder 099", "Group 099"],
+      ["Feeder 100", "Group 100"],
+    ]);
+    expect(topicFor(point("48/1").point, s.feeders[1]!, s.info)).toBe("48/1/50/Group 100/PM");
+  });
+
   it("publishes the group config as JSON text naming the alarm thresholds", () => {
     const s = run(1, 0, 1, () => {});
     const text = point("48/0").value(s.feeders[0]!, s);
