@@ -8,11 +8,13 @@
  *
  * Messages are spread evenly: each timer tick publishes the batch the target rate allows, taking
  * points round-robin, so every point is refreshed every (points × devices / rate) seconds.
+ * The devices answer the gateway's commands, once per commandId (command-device.ts).
  */
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from "mqtt";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
+import { CommandDevice } from "./command-device.js";
 import {
   alarmRules,
   type CompiledPoint,
@@ -374,6 +376,33 @@ async function main(argv: string[]): Promise<number> {
     }
   };
 
+  // --- commands -----------------------------------------------------------------------------
+  const commands = new CommandDevice(
+    new Set(
+      state.feeders.flatMap((f) => [
+        `${opts.deviceType}/${f.name}/${opts.source}`,
+        `${state.info.groupType}/${f.group}/${state.info.groupSource}`,
+      ]),
+    ),
+  );
+  client.on("message", (topic, payload, packet) => {
+    const answer = commands.handle({
+      topic,
+      payload,
+      responseTopic: packet.properties?.responseTopic,
+      correlationData: packet.properties?.correlationData,
+    });
+    if (answer)
+      client.publish(answer.topic, answer.payload, {
+        qos: 1,
+        ...(answer.correlationData
+          ? { properties: { correlationData: Buffer.from(answer.correlationData) } }
+          : {}),
+      });
+  });
+  // QoS 2 as the gateway sends them; MQTT.js subscribes again after a reconnection.
+  client.subscribe("cmd/#", { qos: 2 });
+
   const t0 = performance.now();
   const sentAtStart = sent;
   let lastSummaryAt = t0;
@@ -388,6 +417,9 @@ async function main(argv: string[]): Promise<number> {
         ` (${final ? "average" : "last 5 s"} ${(count / Math.max(window, 1e-3)).toFixed(0)}/s, target ${opts.rate}/s)` +
         `, qos1 in flight ${inFlight}, behind ${shortfall}, alarms active ${active} (${alarmEdges} edges)` +
         (publishErrors > 0 ? `, publish errors ${publishErrors}` : "") +
+        (commands.executed + commands.duplicates + commands.refused > 0
+          ? `, commands ${commands.executed} (duplicates ${commands.duplicates}, refused ${commands.refused})`
+          : "") +
         (client.connected ? "" : ", broker disconnected"),
     );
     lastSummaryAt = now;
