@@ -65,6 +65,15 @@ const schemaDefault = (...path: string[]) =>
 /** dist/src/x.js ⇒ src/x.ts: the build compiles src/ with rootDir "." into dist/. */
 const sourceOf = (script: string) => script.replace(/^dist\//, "").replace(/\.js$/, ".ts");
 
+/** A compose service's environment, each ${VAR:-default} as compose substitutes it when VAR is unset. */
+const composeEnv = (environment: unknown): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(environment as Record<string, string>).map(([k, v]) => [
+      k,
+      v.replace(/\$\{\w+:-([^}]*)\}/g, "$1"),
+    ]),
+  );
+
 describe("the Dockerfile", () => {
   it("builds in one stage and runs in a slim one, on the Node.js major the package declares", () => {
     expect(stages.map((s) => s.name)).toEqual(["build", "runtime"]);
@@ -173,13 +182,7 @@ describe("docker-compose.yml, the Industrial Edge example", () => {
     networks: Record<string, { external?: boolean; name?: string }>;
   };
   const service = compose.services["smartgear-gateway"]!;
-  /** ${VAR:-default} as compose substitutes it when VAR is unset. */
-  const env = Object.fromEntries(
-    Object.entries(service.environment as Record<string, string>).map(([k, v]) => [
-      k,
-      v.replace(/\$\{\w+:-([^}]*)\}/g, "$1"),
-    ]),
-  );
+  const env = composeEnv(service.environment);
   const command = service.command as string[];
   const configFile = command[command.indexOf("--config") + 1]!;
   const setup = checkSetup(root(configFile), { ...imageEnv, ...env });
@@ -249,7 +252,7 @@ describe("deploy/shards/compose.yaml, the shard example", () => {
     const target = `/app/${command[command.indexOf("--config") + 1]}`;
     const [host] = mounts(s).find(([, t]) => t === target)!;
     const file = join(dir, host!);
-    return { file, ...checkSetup(file, { ...imageEnv, ...(s.environment as Record<string, string>) }) };
+    return { file, ...checkSetup(file, { ...imageEnv, ...composeEnv(s.environment) }) };
   };
 
   it("runs two shards of two members each, this project's image with its own CLI", () => {
@@ -271,11 +274,15 @@ describe("deploy/shards/compose.yaml, the shard example", () => {
     expect(new Set(configs.map((c) => c.mqtt.clientId)).size).toBe(members.length);
     const hostPorts = members.flatMap(([, s]) => (s.ports as string[]).map((p) => p.split(":")[0]));
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
-    for (const [, s] of members)
-      expect((s.ports as string[]).map((p) => Number(p.split(":").at(-1)))).toEqual([
-        configs[0]!.opcua.port,
-        configs[0]!.http.port,
+    // OPC UA on the published port itself: the endpoint a member advertises is the one clients reach.
+    members.forEach(([, s], i) => {
+      const { opcua, http } = configs[i]!;
+      expect(s.ports).toEqual([
+        `${opcua.port}:${opcua.port}`,
+        expect.stringMatching(new RegExp(`:${http.port}$`)),
       ]);
+      expect(opcua.hostname).toBe("localhost");
+    });
     const volumes = members.flatMap(([, s]) =>
       mounts(s)
         .filter(([, t]) => t === "/app/data")
