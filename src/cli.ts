@@ -3,6 +3,8 @@ import { writeFileSync } from "node:fs";
 import { format, parseArgs } from "node:util";
 import { checkSetup, loadSetup } from "./app/setup.js";
 import { checkConfig } from "./config/config-loader.js";
+import type { GatewayConfig } from "./config/config-types.js";
+import { groupShards, shardOverlaps } from "./config/shards.js";
 import { pointRows, toCsv } from "./model/point-list.js";
 import { didYouMean } from "./shared/did-you-mean.js";
 import { formatProblem, GatewayError, ProblemsError } from "./shared/errors.js";
@@ -16,6 +18,7 @@ Commands:
                                           print the point list for SCADA/PLC tag import
   nodeset [--out FILE] [--config FILE]    write the NodeSet2 XML of the Sm@rtGear information model
   validate [--config FILE]                check a gateway config, its catalog and users; exit 1 on any problem
+  shards FILE FILE...                     validate the configs of a sharded site, and that no topic matches two shards
   hash-password                           read a password on stdin, print its salted hash for a users file
   pki list [--users] [--config FILE]      list trusted, rejected and issuer certificates of the OPC UA PKI
   pki trust THUMBPRINT|FILE [--users]     trust a rejected certificate (thumbprint prefix) or a certificate file
@@ -47,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
     case "validate":
       noMore(positionals, command);
       return validate(values.config);
+    case "shards":
+      if (positionals.length < 2)
+        throw new UsageError("shards needs the config FILEs of every member of the site");
+      return shards(positionals);
     case "hash-password":
       noMore(positionals, command);
       return hashPasswordFromStdin();
@@ -200,6 +207,32 @@ function validate(configFile: string): number {
   process.stdout.write(
     `ok: ${configFile}, catalog ${setup.catalog.file} (${setup.catalog.points.length} points)\n`,
   );
+  return 0;
+}
+
+/**
+ * The site's members grouped into shards (same mqtt.subscriptions); exit 1 when a config is invalid
+ * or filters of two shards overlap.
+ */
+function shards(files: string[]): number {
+  const members: { file: string; config: GatewayConfig }[] = [];
+  let invalid = 0;
+  for (const file of files) {
+    const { setup, problems } = checkSetup(file);
+    for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+    if (setup) members.push({ file, config: setup.config });
+    else invalid++;
+  }
+  const found = groupShards(members);
+  for (const [i, shard] of found.entries())
+    process.stdout.write(`shard ${i + 1}: ${shard.filters.join(" ")} (${shard.files.join(", ")})\n`);
+  const overlaps = shardOverlaps(found);
+  for (const o of overlaps) process.stderr.write(`${o}: a device there would be mirrored by both shards\n`);
+  if (invalid > 0 || overlaps.length > 0) {
+    process.stderr.write(`${invalid} invalid config(s), ${overlaps.length} overlap(s)\n`);
+    return 1;
+  }
+  process.stdout.write(`ok: ${found.length} shard(s), no topic matches two of them\n`);
   return 0;
 }
 

@@ -266,6 +266,8 @@ export interface LineupInfo {
   source: string;
   groupType: string;
   groupSource: string;
+  /** Number of the first feeder and group (1 when absent): two lineups on one broker need distinct names. */
+  firstDevice?: number;
   /** Wall-clock start of the run; simulated time is startMs + tS·1000. */
   startMs: number;
 }
@@ -279,11 +281,11 @@ export interface LineupState {
   feeders: readonly FeederState[];
 }
 
-/** `Feeder 01`…`Feeder N` and `Group 01`…, zero-padded to at least two digits. */
-export function deviceNames(n: number): { feeder: string; group: string }[] {
-  const width = Math.max(2, String(n).length);
+/** `Feeder 01`…`Feeder N` and `Group 01`… (from `first`), zero-padded to at least two digits. */
+export function deviceNames(n: number, first = 1): { feeder: string; group: string }[] {
+  const width = Math.max(2, String(first + n - 1).length);
   return Array.from({ length: n }, (_, i) => {
-    const num = String(i + 1).padStart(width, "0");
+    const num = String(first + i).padStart(width, "0");
     return { feeder: `Feeder ${num}`, group: `Group ${num}` };
   });
 }
@@ -336,7 +338,7 @@ export function initLineup(
     flickerPlt: map3(() => 0.35),
     ambientC: params.ambientC,
   };
-  const feeders = deviceNames(devices).map(({ feeder, group }, index) => {
+  const feeders = deviceNames(devices, info.firstDevice).map(({ feeder, group }, index) => {
     const hot = index % 5 === 0;
     const breaker = makeBreaker(index, rng);
     const nominalLoad = hot ? 0.85 : 0.3 + 0.45 * rng();

@@ -8,11 +8,13 @@
  *
  * Messages are spread evenly: each timer tick publishes the batch the target rate allows, taking
  * points round-robin, so every point is refreshed every (points × devices / rate) seconds.
+ * The devices answer the gateway's commands, once per commandId (command-device.ts).
  */
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from "mqtt";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
+import { CommandDevice } from "./command-device.js";
 import {
   alarmRules,
   type CompiledPoint,
@@ -45,6 +47,8 @@ const USAGE = `Usage: npm run simulate -- [options]
   --device-type <type>     breaker device type (default 3WA)
   --source <source>        breaker device source (default ETU)
   --lineup <name>          lineup name published in 21/21 (default "Lineup A")
+  --first-device <n>       number of the first feeder and group (default 1): a second lineup on
+                           the same broker starts after the first one's (Feeder 05, Group 05, …)
   --client-id <id>         MQTT client id (default smartgear-sim-<random>)
   --protocol-version <4|5> MQTT 3.1.1 or 5 (default 4)
   --catalog <file>         data-model catalog (default config/catalog.yaml)
@@ -76,6 +80,7 @@ interface Options {
   deviceType: string;
   source: string;
   lineup: string;
+  firstDevice: number;
   clientId: string;
   protocolVersion: 4 | 5;
   catalog?: string;
@@ -102,6 +107,7 @@ function parseOptions(argv: string[]): Options | "help" {
       "device-type": { type: "string", default: "3WA" },
       source: { type: "string", default: "ETU" },
       lineup: { type: "string", default: "Lineup A" },
+      "first-device": { type: "string", default: "1" },
       "client-id": { type: "string" },
       "protocol-version": { type: "string", default: "4" },
       catalog: { type: "string" },
@@ -142,6 +148,7 @@ function parseOptions(argv: string[]): Options | "help" {
     deviceType: level("device-type", values["device-type"]),
     source: level("source", values.source),
     lineup: values.lineup,
+    firstDevice: num("first-device", values["first-device"], 1, true),
     clientId: values["client-id"] ?? `smartgear-sim-${Math.random().toString(16).slice(2, 10)}`,
     protocolVersion: Number(oneOf("protocol-version", values["protocol-version"], ["4", "5"])) as 4 | 5,
     catalog: values.catalog,
@@ -190,6 +197,7 @@ async function main(argv: string[]): Promise<number> {
       source: opts.source,
       groupType: "50",
       groupSource: "PM",
+      firstDevice: opts.firstDevice,
       startMs: Date.now(),
     },
     opts.devices,
@@ -368,6 +376,33 @@ async function main(argv: string[]): Promise<number> {
     }
   };
 
+  // --- commands -----------------------------------------------------------------------------
+  const commands = new CommandDevice(
+    new Set(
+      state.feeders.flatMap((f) => [
+        `${opts.deviceType}/${f.name}/${opts.source}`,
+        `${state.info.groupType}/${f.group}/${state.info.groupSource}`,
+      ]),
+    ),
+  );
+  client.on("message", (topic, payload, packet) => {
+    const answer = commands.handle({
+      topic,
+      payload,
+      responseTopic: packet.properties?.responseTopic,
+      correlationData: packet.properties?.correlationData,
+    });
+    if (answer)
+      client.publish(answer.topic, answer.payload, {
+        qos: 1,
+        ...(answer.correlationData
+          ? { properties: { correlationData: Buffer.from(answer.correlationData) } }
+          : {}),
+      });
+  });
+  // QoS 2 as the gateway sends them; MQTT.js subscribes again after a reconnection.
+  client.subscribe("cmd/#", { qos: 2 });
+
   const t0 = performance.now();
   const sentAtStart = sent;
   let lastSummaryAt = t0;
@@ -382,6 +417,9 @@ async function main(argv: string[]): Promise<number> {
         ` (${final ? "average" : "last 5 s"} ${(count / Math.max(window, 1e-3)).toFixed(0)}/s, target ${opts.rate}/s)` +
         `, qos1 in flight ${inFlight}, behind ${shortfall}, alarms active ${active} (${alarmEdges} edges)` +
         (publishErrors > 0 ? `, publish errors ${publishErrors}` : "") +
+        (commands.executed + commands.duplicates + commands.refused > 0
+          ? `, commands ${commands.executed} (duplicates ${commands.duplicates}, refused ${commands.refused})`
+          : "") +
         (client.connected ? "" : ", broker disconnected"),
     );
     lastSummaryAt = now;

@@ -125,6 +125,8 @@ export interface GatewayConfig {
       maxMessageSize: number;
       /** Values a monitored item may hold for a client that does not collect them. */
       maxMonitoredItemQueueSize: number;
+      /** Events an event monitored item holds: a ConditionRefresh of every active alarm at once. */
+      maxEventQueueSize: number;
       /** Notifications in one Publish response at most (fewer when the client asks, or bytes run out). */
       maxNotificationsPerPublish: number;
       /** Seconds from TCP connect to an activated session; a connection without one is then closed. */

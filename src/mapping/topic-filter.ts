@@ -48,3 +48,22 @@ export function filterCoveredBy(sub: string, acl: string): boolean {
   }
   return s.length === a.length;
 }
+
+/**
+ * True when some topic name matches both filters: two shards whose filters overlap would both
+ * mirror the devices of that topic (`+/+/3WA/#` and `11/#` share every 3WA measurement).
+ */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = a.split("/");
+  const y = b.split("/");
+  // [MQTT-4.7.2-1] a leading wildcard never matches a `$` topic, which a literal `$` level names.
+  const wild = (l: string | undefined) => l === "+" || l === "#";
+  if ((wild(x[0]) && y[0]?.startsWith("$")) || (wild(y[0]) && x[0]?.startsWith("$"))) return false;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if (x[i] === "#" || y[i] === "#") return true;
+    // One filter ended without `#` where the other goes on: no topic has both lengths.
+    if (x[i] === undefined || y[i] === undefined) return false;
+    if (x[i] !== "+" && y[i] !== "+" && x[i] !== y[i]) return false;
+  }
+  return true;
+}

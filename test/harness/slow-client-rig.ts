@@ -1,7 +1,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { AttributeIds, type ClientSubscription, type DataValue, TimestampsToReturn } from "node-opcua";
-import { startGateway } from "./gateway.js";
+import { anonymousOpcua, startGateway } from "./gateway.js";
 import { connectClient, nodeOf, type TestClient } from "./opcua-client.js";
 
 /**
@@ -69,9 +69,12 @@ export interface SlowClientResult {
 
 export async function runSlowClient(o: SlowClientOptions): Promise<SlowClientResult> {
   const devices = Array.from({ length: o.devices }, (_, i) => `Feeder ${String(i + 1).padStart(2, "0")}`);
+  // The queueSize asked for is granted (the default maxMonitoredItemQueueSize is smaller): the
+  // rig measures what a full queue of that size costs.
   const gw = await startGateway(
     `devices:\n${devices.map((d) => `  - { type: 3WA, name: ${d}, source: ETU }\n`).join("")}` +
-      "  - { type: 3WA, name: Victim, source: ETU }\n",
+      "  - { type: 3WA, name: Victim, source: ETU }\n" +
+      anonymousOpcua(`limits: { maxMonitoredItemQueueSize: ${o.queueSize} }`),
   );
   const clients: TestClient[] = [];
   const gcWindows: [number, number][] = [];

@@ -1,6 +1,7 @@
 import net from "node:net";
 import {
   AttributeIds,
+  constructEventFilter,
   MessageSecurityMode,
   OPCUAClient,
   SecurityPolicy,
@@ -12,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { useCleanups } from "../harness/cleanups.js";
 import { anonymousOpcua, startGateway } from "../harness/gateway.js";
 import { connectClient } from "../harness/opcua-client.js";
+import { RawSubscription } from "../harness/raw-subscription.js";
 import { describeSlowClient, percentile, runSlowClient, subscribe } from "../harness/slow-client-rig.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -45,7 +47,9 @@ describe("session and connection limits", () => {
   const { track, defer } = useCleanups();
 
   it("revises a monitored item's queueSize to opcua.limits.maxMonitoredItemQueueSize and advertises it", async () => {
-    const gw = track(await startGateway(anonymousOpcua("limits: { maxMonitoredItemQueueSize: 50 }")));
+    const gw = track(
+      await startGateway(anonymousOpcua("limits: { maxMonitoredItemQueueSize: 50, maxEventQueueSize: 200 }")),
+    );
     const client = track(await connectClient(gw.endpointUrl));
     // The server's CurrentTime: a node every gateway has.
     const { sub, items } = await subscribe(client, ["i=2258"], 5000);
@@ -60,6 +64,19 @@ describe("session and connection limits", () => {
     expect(small.monitoringParameters.queueSize).toBe(7);
     const capability = `i=${VariableIds.Server_ServerCapabilities_MaxMonitoredItemsQueueSize}`;
     expect((await client.read(capability)).value.value).toBe(50);
+    // An event item on the Server object has room for a ConditionRefresh: its own cap.
+    const events = await RawSubscription.create(client.session, 100);
+    const { result } = await events.monitor(
+      "i=2253",
+      {
+        samplingInterval: 0,
+        queueSize: 5000,
+        discardOldest: true,
+        filter: constructEventFilter(["Message"]),
+      },
+      AttributeIds.EventNotifier,
+    );
+    expect([result.statusCode.name, result.revisedQueueSize]).toEqual(["Good", 200]);
   });
 
   it("refuses sessions beyond opcua.limits.maxSessions with BadTooManySessions, and takes one again after a close", async () => {
@@ -74,6 +91,27 @@ describe("session and connection limits", () => {
     await open.pop()!.stop();
     const again = track(await connectClient(gw.endpointUrl));
     expect((await again.read("i=2259")).value.value).toBe(0);
+  });
+
+  it("refuses monitored items beyond opcua.limits.maxMonitoredItems, counted over all sessions, with BadTooManyMonitoredItems", async () => {
+    const gw = track(await startGateway(anonymousOpcua("limits: { maxMonitoredItems: 5 }")));
+    const [a, b] = [track(await connectClient(gw.endpointUrl)), track(await connectClient(gw.endpointUrl))];
+    // Raw CreateMonitoredItems: each item's StatusCode as the server sent it (Part 4 5.12.2.2:
+    // BadTooManyMonitoredItems, "the request could not be processed because there are too many
+    // monitored items in the subscription"; node-opcua counts them over the server).
+    const item = { samplingInterval: 100, queueSize: 1, discardOldest: true };
+    const subA = await RawSubscription.create(a.session, 100);
+    const subB = await RawSubscription.create(b.session, 100);
+    const codes = async (sub: RawSubscription, n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push((await sub.monitor("i=2258", item)).result.statusCode.name);
+      return out;
+    };
+    expect(await codes(subA, 3)).toEqual(["Good", "Good", "Good"]);
+    expect(await codes(subB, 3)).toEqual(["Good", "Good", "BadTooManyMonitoredItems"]);
+    // The bound is on items that exist: once A's subscription is gone, B gets its item.
+    await subA.delete();
+    expect(await codes(subB, 1)).toEqual(["Good"]);
   });
 
   it("does not lock a legitimate client out with connections that never create a session", async () => {

@@ -83,6 +83,24 @@ describe.concurrent("the command line", () => {
     expect(stderr).toContain("environment: SMARTGEAR_OPCUA_PORT: opcua.port: must be integer\n");
   });
 
+  it("checks a sharded site: members with the same filters are one shard, and no topic may match two", async () => {
+    const site = ["deploy/shards/shard-a.yaml", "deploy/shards/shard-b.yaml"];
+    const ok = await cli(["shards", ...site, site[0]!]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(
+      /^shard 1: .*\+\/\+\/\+\/Feeder 01\/\+ .*\(deploy\/shards\/shard-a\.yaml, deploy\/shards\/shard-a\.yaml\)\n/,
+    );
+    expect(ok.stdout).toMatch(/\nok: 2 shard\(s\), no topic matches two of them\n$/);
+    // The default configuration subscribes to whole families: every device of shard A's too.
+    const overlap = await cli(["shards", ...site, "config/gateway.yaml"]);
+    expect(overlap.code).toBe(1);
+    expect(overlap.stderr).toContain(
+      "'+/+/+/Feeder 01/+' (deploy/shards/shard-a.yaml) and '11/#' (config/gateway.yaml) overlap: a device there would be mirrored by both shards\n",
+    );
+    expect(overlap.stderr.trimEnd().split("\n").at(-1)).toBe("0 invalid config(s), 48 overlap(s)");
+  });
+
   it("refuses to print points for an invalid configuration, exiting 1", async () => {
     const { code, stdout, stderr } = await cli(["points", "--config", INVALID]);
     expect(code).toBe(1);
@@ -125,6 +143,7 @@ describe.concurrent("the command line", () => {
       [["pki", "crl"], "pki crl needs a FILE"],
       [["pki", "list", "all"], "pki list takes no further argument, not 'all'"],
       [["validate", "gateway.yaml"], "validate takes no further argument, not 'gateway.yaml'"],
+      [["shards", "gateway.yaml"], "shards needs the config FILEs of every member of the site"],
     ];
     for (const [args, message] of cases) {
       const { code, stdout, stderr } = await cli(args);

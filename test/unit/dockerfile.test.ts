@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { checkSetup } from "../../src/app/setup.js";
 import { envKeys } from "../../src/config/config-loader.js";
 import { configSchema } from "../../src/config/config-schema.js";
+import { groupShards, shardOverlaps } from "../../src/config/shards.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 // docker cannot build here: these tests hold the Dockerfile and the compose file to the project
@@ -63,6 +64,15 @@ const schemaDefault = (...path: string[]) =>
 
 /** dist/src/x.js ⇒ src/x.ts: the build compiles src/ with rootDir "." into dist/. */
 const sourceOf = (script: string) => script.replace(/^dist\//, "").replace(/\.js$/, ".ts");
+
+/** A compose service's environment, each ${VAR:-default} as compose substitutes it when VAR is unset. */
+const composeEnv = (environment: unknown): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(environment as Record<string, string>).map(([k, v]) => [
+      k,
+      v.replace(/\$\{\w+:-([^}]*)\}/g, "$1"),
+    ]),
+  );
 
 describe("the Dockerfile", () => {
   it("builds in one stage and runs in a slim one, on the Node.js major the package declares", () => {
@@ -172,13 +182,7 @@ describe("docker-compose.yml, the Industrial Edge example", () => {
     networks: Record<string, { external?: boolean; name?: string }>;
   };
   const service = compose.services["smartgear-gateway"]!;
-  /** ${VAR:-default} as compose substitutes it when VAR is unset. */
-  const env = Object.fromEntries(
-    Object.entries(service.environment as Record<string, string>).map(([k, v]) => [
-      k,
-      v.replace(/\$\{\w+:-([^}]*)\}/g, "$1"),
-    ]),
-  );
+  const env = composeEnv(service.environment);
   const command = service.command as string[];
   const configFile = command[command.indexOf("--config") + 1]!;
   const setup = checkSetup(root(configFile), { ...imageEnv, ...env });
@@ -229,5 +233,90 @@ describe("docker-compose.yml, the Industrial Edge example", () => {
     const mounts = (service.volumes as string[]).map((v) => v.split(":") as [string, string]);
     expect(mounts.map(([, target]) => target)).toEqual(all(runtime, "VOLUME").flatMap(jsonArgs));
     for (const [source] of mounts) expect(Object.keys(compose.volumes)).toContain(source);
+  });
+});
+
+describe("deploy/shards/compose.yaml, the shard example", () => {
+  const dir = root("deploy", "shards");
+  const compose = parse(readFileSync(join(dir, "compose.yaml"), "utf8"), { merge: true }) as {
+    services: Record<string, Record<string, unknown>>;
+    volumes: Record<string, unknown>;
+  };
+  const services = Object.entries(compose.services);
+  const members = services.filter(([, s]) => s.build !== undefined);
+  const simulators = services.filter(([, s]) => String(s.command).includes("scripts/simulator/main.ts"));
+  const mounts = (s: Record<string, unknown>) => (s.volumes as string[]).map((v) => v.split(":"));
+  /** The member's config file on the host and as the gateway loads it (image and service env). */
+  const memberSetup = (s: Record<string, unknown>) => {
+    const command = s.command as string[];
+    const target = `/app/${command[command.indexOf("--config") + 1]}`;
+    const [host] = mounts(s).find(([, t]) => t === target)!;
+    const file = join(dir, host!);
+    return { file, ...checkSetup(file, { ...imageEnv, ...composeEnv(s.environment) }) };
+  };
+
+  it("runs two shards of two members each, this project's image with its own CLI", () => {
+    expect(members.map(([name]) => name)).toEqual(["shard-a-1", "shard-a-2", "shard-b-1", "shard-b-2"]);
+    for (const [, s] of members) {
+      expect(join(dir, s.build as string)).toBe(PROJECT_ROOT);
+      expect(s.image).toBe(`smartgear-gateway:${pkg.version}`);
+      expect((s.command as string[]).slice(0, 3)).toEqual(all(runtime, "CMD").map(jsonArgs)[0]!.slice(0, 3));
+      expect(s.depends_on).toEqual(["broker"]);
+      expect((s.environment as Record<string, string>).NODE_OPTIONS).toBe("--max-semi-space-size=32");
+    }
+  });
+
+  it("mounts configs that validate, against the compose broker, each member with its own client id and ports", () => {
+    const setups = members.map(([, s]) => memberSetup(s));
+    for (const { problems } of setups) expect(problems).toEqual([]);
+    const configs = setups.map((m) => m.setup!.config);
+    for (const c of configs) expect(c.mqtt.url).toBe("mqtt://broker:1883");
+    expect(new Set(configs.map((c) => c.mqtt.clientId)).size).toBe(members.length);
+    const hostPorts = members.flatMap(([, s]) => (s.ports as string[]).map((p) => p.split(":")[0]));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    // OPC UA on the published port itself: the endpoint a member advertises is the one clients reach.
+    members.forEach(([, s], i) => {
+      const { opcua, http } = configs[i]!;
+      expect(s.ports).toEqual([
+        `${opcua.port}:${opcua.port}`,
+        expect.stringMatching(new RegExp(`:${http.port}$`)),
+      ]);
+      expect(opcua.hostname).toBe("localhost");
+    });
+    const volumes = members.flatMap(([, s]) =>
+      mounts(s)
+        .filter(([, t]) => t === "/app/data")
+        .map(([v]) => v),
+    );
+    expect(new Set(volumes).size).toBe(members.length);
+    for (const v of volumes) expect(Object.keys(compose.volumes)).toContain(v);
+  });
+
+  it("pairs the members into two shards whose filters no topic matches both of", () => {
+    const shards = groupShards(
+      members.map(([, s]) => memberSetup(s)).map((m) => ({ file: m.file, config: m.setup!.config })),
+    );
+    expect(shards.map((s) => s.files.map((f) => f.replace(`${dir}/`, "")))).toEqual([
+      ["shard-a.yaml", "shard-a.yaml"],
+      ["shard-b.yaml", "shard-b.yaml"],
+    ]);
+    expect(shardOverlaps(shards)).toEqual([]);
+  });
+
+  it("feeds them from a mosquitto with the mounted config and two simulated lineups with distinct names", () => {
+    const broker = compose.services.broker!;
+    expect(broker.image).toMatch(/^eclipse-mosquitto:2/);
+    const [conf] = mounts(broker).find(([, t]) => t === "/mosquitto/config/mosquitto.conf")!;
+    expect(readFileSync(join(dir, conf!), "utf8")).toMatch(/^listener 1883$/m);
+    expect(simulators.map(([name]) => name)).toEqual(["lineup-a", "lineup-b"]);
+    const firsts = simulators.map(([, s]) => {
+      const command = s.command as string[];
+      expect(mounts(s)[0]!.slice(0, 2)).toEqual(["../..", "/src"]);
+      expect(existsSync(join(PROJECT_ROOT, command[3]!))).toBe(true);
+      expect(command[command.indexOf("--url") + 1]).toBe("mqtt://broker:1883");
+      return Number(command[command.indexOf("--first-device") + 1]);
+    });
+    // Four devices each: lineup B's names start after lineup A's.
+    expect(firsts).toEqual([1, 5]);
   });
 });

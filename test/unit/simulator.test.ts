@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CommandDevice } from "../../scripts/simulator/command-device.js";
 import {
   type AlarmRule,
   alarmRules,
@@ -307,6 +308,15 @@ describe("publishing", () => {
     expect(topicFor(point("48/1").point, s.feeders[0]!, s.info)).toBe("48/1/50/Group 01/PM");
   });
 
+  it("numbers a second lineup's feeders and groups after the first's, so that both share a broker", () => {
+    const s = initLineup({ ...INFO, firstDevice: 99 }, 2, rules, mulberry32(7));
+    expect(s.feeders.map((f) => [f.name, f.group])).toEqual([
+      ["Feeder 099", "Group 099"],
+      ["Feeder 100", "Group 100"],
+    ]);
+    expect(topicFor(point("48/1").point, s.feeders[1]!, s.info)).toBe("48/1/50/Group 100/PM");
+  });
+
   it("publishes the group config as JSON text naming the alarm thresholds", () => {
     const s = run(1, 0, 1, () => {});
     const text = point("48/0").value(s.feeders[0]!, s);
@@ -356,5 +366,78 @@ describe("publishing", () => {
     const b = run(3, 10, 5, () => {}, 99);
     const values = (s: LineupState) => s.feeders.flatMap((f) => compiled.map((c) => c.value(f, s)));
     expect(values(a)).toEqual(values(b));
+  });
+});
+
+describe("the simulated devices' commands", () => {
+  const FEEDER = "3WA/Feeder 01/ETU";
+  const command = (commandId: string | undefined, extra: Record<string, unknown> = {}) => ({
+    topic: `cmd/11/0/${FEEDER}`,
+    payload: Buffer.from(JSON.stringify({ commandId, command: "ResetMaxValues", scope: "All", ...extra })),
+  });
+  const at = (ms: number) => () => new Date(Date.UTC(2026, 10, 29, 0, 0, 0, ms));
+  const body = (a: { payload: string } | null) => JSON.parse(a!.payload) as Record<string, unknown>;
+
+  it("answers a commandId it has seen with the first result, to each request's own reply topic (MQTT 5)", () => {
+    const device = new CommandDevice(new Set([FEEDER]), 10, at(1));
+    const first = device.handle({
+      ...command("c-1"),
+      responseTopic: "reply/gw-a/x",
+      correlationData: Buffer.from("A"),
+    });
+    // The same command again, through the other member of a redundant pair.
+    const retry = device.handle({
+      ...command("c-1"),
+      responseTopic: "reply/gw-b/x",
+      correlationData: Buffer.from("B"),
+    });
+    expect(first).toMatchObject({ topic: "reply/gw-a/x", correlationData: Buffer.from("A") });
+    expect(retry).toMatchObject({ topic: "reply/gw-b/x", correlationData: Buffer.from("B") });
+    expect(body(retry)).toEqual(body(first));
+    expect(body(first)).toEqual({
+      commandId: "c-1",
+      status: "ok",
+      command: "ResetMaxValues",
+      execution: 1,
+      executedAt: "2026-11-29T00:00:00.001Z",
+    });
+    expect([device.executed, device.duplicates]).toEqual([1, 1]);
+  });
+
+  it("echoes the correlationId of each request under MQTT 3.1.1, where replyTo is in the payload", () => {
+    const device = new CommandDevice(new Set([FEEDER]));
+    const a = device.handle(command("c-1", { replyTo: "reply/gw/3WA/Feeder 01/ETU", correlationId: "aa" }));
+    const b = device.handle(command("c-1", { replyTo: "reply/gw/3WA/Feeder 01/ETU", correlationId: "bb" }));
+    expect(a?.topic).toBe("reply/gw/3WA/Feeder 01/ETU");
+    expect([body(a).correlationId, body(b).correlationId]).toEqual(["aa", "bb"]);
+    expect(body(b).execution).toBe(1);
+    expect(device.executed).toBe(1);
+  });
+
+  it("remembers a bounded number of commandIds, the oldest forgotten first", () => {
+    const device = new CommandDevice(new Set([FEEDER]), 3);
+    for (const id of ["c-1", "c-2", "c-3", "c-4"]) device.handle(command(id));
+    device.handle(command("c-4"));
+    expect([device.executed, device.duplicates]).toEqual([4, 1]);
+    // c-1 left the memory when c-4 came: beyond the window a resend is carried out again.
+    device.handle(command("c-1"));
+    expect([device.executed, device.duplicates]).toEqual([5, 1]);
+  });
+
+  it("leaves other devices' commands alone and refuses one without a commandId, never carrying it out", () => {
+    const device = new CommandDevice(new Set([FEEDER]));
+    expect(device.handle({ ...command("c-1"), topic: "cmd/11/0/3WA/Feeder 05/ETU" })).toBeNull();
+    expect(device.handle({ ...command("c-1"), topic: "cmd/11/0/3WA/Feeder 01" })).toBeNull();
+    const refused = device.handle({ ...command(undefined), responseTopic: "r" });
+    expect(body(refused)).toMatchObject({ commandId: null, status: "error" });
+    expect(
+      device.handle({ topic: `cmd/11/0/${FEEDER}`, payload: Buffer.from("{"), responseTopic: "r" }),
+    ).toMatchObject({
+      topic: "r",
+    });
+    expect(
+      device.handle({ ...command("w-1"), topic: `cmd/11/5/${FEEDER}/set`, responseTopic: "r" }),
+    ).not.toBeNull();
+    expect([device.executed, device.refused]).toEqual([1, 2]);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { filterCoveredBy, isValidTopicFilter, topicMatchesFilter } from "../../src/mapping/topic-filter.js";
+import {
+  filterCoveredBy,
+  filtersOverlap,
+  isValidTopicFilter,
+  topicMatchesFilter,
+} from "../../src/mapping/topic-filter.js";
 
 describe("MQTT topic filters for the broker ACL", () => {
   it("accepts well-formed filters and refuses wildcards that do not stand alone", () => {
@@ -65,5 +70,27 @@ describe("MQTT topic filters for the broker ACL", () => {
     ];
     for (const [sub, acl, expected] of cases)
       expect(filterCoveredBy(sub, acl), `${sub} within ${acl}`).toBe(expected);
+  });
+
+  it("finds two shards' filters overlapping when one topic matches both, whichever order", () => {
+    const cases: [string, string, boolean][] = [
+      ["+/+/3WA/+/+", "+/+/50/+/+", false],
+      ["+/+/3WA/+/+", "11/#", true],
+      ["+/+/+/Feeder 01/+", "+/+/+/Feeder 02/+", false],
+      ["+/+/+/Feeder 01/+", "+/+/3WA/+/+", true],
+      ["11/#", "21/#", false],
+      ["11/#", "11", true],
+      ["11/+", "11", false],
+      ["11/+", "11/5/x", false],
+      ["#", "21/14/3WA/F/ETU", true],
+      ["+/+/3WA/+/+", "+/+/3WA/+", false],
+      ["$SYS/#", "#", false],
+      ["$SYS/#", "+/x", false],
+      ["$SYS/#", "$SYS/x", true],
+    ];
+    for (const [a, b, expected] of cases) {
+      expect(filtersOverlap(a, b), `${a} and ${b}`).toBe(expected);
+      expect(filtersOverlap(b, a), `${b} and ${a}`).toBe(expected);
+    }
   });
 });

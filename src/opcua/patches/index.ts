@@ -54,6 +54,8 @@ export function checkNodeOpcuaVersion(found: string = installedNodeOpcuaVersion(
 export interface PatchLimits {
   /** opcua.limits.maxMonitoredItemQueueSize */
   maxMonitoredItemQueueSize: number;
+  /** opcua.limits.maxEventQueueSize */
+  maxEventQueueSize: number;
   /** opcua.limits.maxNotificationsPerPublish */
   maxNotificationsPerPublish: number;
   /** opcua.limits.preSessionTimeout */
@@ -81,7 +83,7 @@ export function installNodeOpcuaPatches(limits: PatchLimits, logger: Logger): vo
   routeRefusalConsoleLog();
   checkHelloEndpointUrl();
   pacePublishingToInterval();
-  limitMonitoredItemQueues(limits.maxMonitoredItemQueueSize);
+  limitMonitoredItemQueues(limits.maxMonitoredItemQueueSize, limits.maxEventQueueSize);
   limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
   honourSampleRateZero();
 }
