@@ -35,6 +35,7 @@ import { routeOpcuaLogs } from "../opcua/patches/node-opcua-logs.js";
 import { preSessionClosures } from "../opcua/patches/pre-session-guard.js";
 import { applyDefaultRolePermissions } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
+import { listenError } from "../shared/errors.js";
 import { getLogger } from "../shared/logger.js";
 import { PROJECT_ROOT } from "../shared/paths.js";
 import { diagnosticsOf, type GatewayDiagnostics } from "./diagnostics-view.js";
@@ -108,6 +109,9 @@ export class Gateway {
 
   async start(): Promise<void> {
     const began = performance.now();
+    // Before any part: node-opcua, loaded with the gateway, prints some lines a moment later
+    // ([NODE-OPCUA-W27]), plain text amid the JSON log after a part that failed early (issue 16).
+    routeOpcuaLogs(getLogger("gateway:node-opcua"));
     const parts: Part[] = [
       // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
       { name: "http", start: () => this.startHttp(), stop: () => this.stopHttp() },
@@ -285,7 +289,6 @@ export class Gateway {
   }
 
   private async initializeServer(): Promise<void> {
-    routeOpcuaLogs(getLogger("gateway:node-opcua"));
     // Refuses a node-opcua release the patches were not written for, before anything is built on it.
     installNodeOpcuaPatches(this.config.opcua.limits, getLogger("gateway:opcua"));
     this.server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
@@ -430,7 +433,10 @@ export class Gateway {
   }
 
   private async listen(): Promise<void> {
-    await this.server!.start();
+    const { hostname, port } = this.config.opcua;
+    await this.server!.start().catch((err: Error) => {
+      throw listenError("opcua.port", hostname, port, err);
+    });
     this.opcuaListening = true;
   }
 

@@ -47,6 +47,8 @@ interface PointState<Node, Variable, Value> {
   sourceTimestamp: Date | null;
   /** Epoch ms of the last fresh value. */
   updatedAt: number;
+  /** The status the last fresh value came with, shown again when a reload ends its staleness. */
+  freshStatus: StatusCode;
   staleAfterMs: number;
   /** Its id in the history store (0 without one). */
   historyId: number;
@@ -217,7 +219,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     s.sourceTimestamp = decoded.sourceTimestamp ?? received;
     s.updatedAt = now;
     s.condition = "fresh";
-    this.write(s, statusOfQuality(decoded.quality), received);
+    s.freshStatus = statusOfQuality(decoded.quality);
+    this.write(s, s.freshStatus, received);
     // Counted once written: a write that throws is an internalError, not decoded as well.
     this.counters.decodedIn(def.family);
   }
@@ -399,6 +402,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       raw: null,
       sourceTimestamp: null,
       updatedAt: 0,
+      freshStatus: POINT_STATUS.good,
       staleAfterMs: staleAfterMs(stale, def),
       historyId: this.history?.pointId(topic) ?? 0,
     };
@@ -440,11 +444,21 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
 
   /**
    * Stale times (at start, and again on a reload): every point's is recomputed and the sweep
-   * follows the shortest. A point already stale stays so until its next value.
+   * follows the shortest. A stale point that its new stale time no longer makes stale (0, or
+   * longer than its age) shows its last value's own status again, as if it had never gone stale.
    */
-  setStaleTimes(stale: StaleAfter): void {
+  setStaleTimes(stale: StaleAfter, now = Date.now()): void {
     this.staleAfter = stale;
-    for (const s of this.points.values()) s.staleAfterMs = staleAfterMs(stale, s.def);
+    const at = new Date(now);
+    for (const s of this.points.values()) {
+      s.staleAfterMs = staleAfterMs(stale, s.def);
+      if (s.condition === "stale" && (s.staleAfterMs === 0 || now - s.updatedAt <= s.staleAfterMs)) {
+        // Written while still "stale": history records a status change now, not a fresh value
+        // (which would tell the store the device spoke at this moment).
+        this.write(s, s.freshStatus, at);
+        s.condition = "fresh";
+      }
+    }
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     const staleTimes = [

@@ -174,6 +174,7 @@ export const configSchema = {
         applicationName: { type: "string", minLength: 1, default: "Sm@rtGear Gateway" },
         namespaceUri: { type: "string", minLength: 1, default: "urn:smartgear-gateway:devices" },
         alternateHostnames: { type: "array", items: { type: "string", minLength: 1 }, default: [] },
+        advertiseAddresses: { type: "boolean", default: true },
         pkiFolder: { type: "string", minLength: 1, default: "data/pki" },
         usersFile: { type: "string", default: "" },
         allowAnonymous: { type: "boolean", default: false },

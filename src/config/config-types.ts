@@ -103,6 +103,8 @@ export interface GatewayConfig {
     namespaceUri: string;
     /** Extra host names and IP addresses for the certificate's subjectAltName (containers rename hosts). */
     alternateHostnames: string[];
+    /** The endpoint is offered at the machine's IPv4 addresses too, so a client connecting by IP finds it. */
+    advertiseAddresses: boolean;
     /** The server's PKI (own, trusted, rejected, issuers); relative to the working directory. */
     pkiFolder: string;
     /** YAML file of users with salted password hashes and roles; empty: no users. */

@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { GatewayConfig } from "../config/config-types.js";
+import { listenError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 
 /** What is ready: each part the gateway needs to do its job. */
@@ -51,10 +52,12 @@ export class HealthServer {
     });
     // A scraper keeps its connection open between scrapes; it must not hold up stop().
     server.keepAliveTimeout = 5000;
+    const { port, host } = this.config;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.config.port, this.config.host, () => {
-        server.off("error", reject);
+      const refused = (err: Error) => reject(listenError("http.port", host, port, err));
+      server.once("error", refused);
+      server.listen(port, host, () => {
+        server.off("error", refused);
         resolve();
       });
     });

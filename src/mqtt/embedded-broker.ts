@@ -4,7 +4,7 @@ import { Aedes, type AedesOptions, type AuthenticateError, type Client } from "a
 import { isLoopback } from "../config/check-security.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import { type BrokerRefusal, IngestCounters } from "../mapping/counters.js";
-import { GatewayError } from "../shared/errors.js";
+import { listenError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { BrokerAuth } from "./broker-auth.js";
@@ -120,6 +120,7 @@ export class EmbeddedBroker implements BrokerLink {
         net.createServer({ noDelay: true }, (socket) => this.admit(socket) && accept(socket)),
         b.host,
         b.port,
+        "broker.port",
       );
     if (tlsOptions) {
       // An unfinished handshake gets no longer than an unfinished CONNECT (Node's default: 120 s).
@@ -149,7 +150,7 @@ export class EmbeddedBroker implements BrokerLink {
             reason: err.code ?? err.message,
           });
       });
-      this.tlsServer = await listen(server, b.host, b.tls.port);
+      this.tlsServer = await listen(server, b.host, b.tls.port, "broker.tls.port");
     }
     broker.on("clientError", (client, err) =>
       this.logger.debug("client error", { client: client.id, error: err.message }),
@@ -376,15 +377,9 @@ function endpoints(socket: net.Socket): string {
   return `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
 }
 
-async function listen<S extends net.Server>(server: S, host: string, port: number): Promise<S> {
+async function listen<S extends net.Server>(server: S, host: string, port: number, key: string): Promise<S> {
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (err) =>
-      reject(
-        new GatewayError("E_BROKER_LISTEN", `embedded broker cannot listen on ${host}:${port}`, {
-          cause: err,
-        }),
-      ),
-    );
+    server.once("error", (err) => reject(listenError(key, host, port, err)));
     server.listen(port, host, () => resolve());
   });
   return server;

@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import {
   MessageSecurityMode,
   nodesets,
@@ -11,11 +12,24 @@ import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import type { Logger } from "../shared/logger.js";
 import { HISTORY_CONTINUATION_POINTS } from "./history-read.js";
+import { spareDetectedAddresses } from "./patches/certificate-san-check.js";
 import { negotiateTransportLimits } from "./patches/transport-limits.js";
 import { pkiFolders } from "./pki-folders.js";
 import { ReportingCertificateManager } from "./refused-certificates.js";
 
 export const PRODUCT_URI = "urn:smartgear-gateway";
+
+/**
+ * The machine's IPv4 addresses, loopback included (opcua.advertiseAddresses). A client that connects
+ * by an address the endpoint does not advertise gets no ServerEndpoints in its CreateSession
+ * response and makes node-opcua warn once per connection (`Cannot find suitable endpoints`); Part 4
+ * 5.6.2 wants the URL's host among the server's host names. IPv6 is left out: node-opcua writes the
+ * host into the URL unbracketed.
+ */
+function machineAddresses(): string[] {
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
+  return [...new Set(all.filter((i) => i.family === "IPv4").map((i) => i.address))];
+}
 
 /**
  * Creates (does not start) the OPC UA server. node-opcua's defaults are open (a None endpoint,
@@ -53,11 +67,14 @@ export function createOpcuaServer(
     getUserRoles: (username: string) => roleNodeIds(byName.get(username)?.roles ?? []),
   };
   const l = o.limits;
-  return new OPCUAServer({
+  const detected = o.advertiseAddresses
+    ? machineAddresses().filter((a) => !o.alternateHostnames.includes(a))
+    : [];
+  const server = new OPCUAServer({
     port: o.port,
     resourcePath: o.resourcePath,
     ...(o.hostname ? { hostname: o.hostname } : {}),
-    alternateHostname: o.alternateHostnames,
+    alternateHostname: [...o.alternateHostnames, ...detected],
     nodeset_filename: [nodesets.standard],
     serverCertificateManager: new ReportingCertificateManager(
       { rootFolder: pki.applications, automaticallyAcceptUnknownCertificate: false },
@@ -111,4 +128,6 @@ export function createOpcuaServer(
       productUri: PRODUCT_URI,
     },
   });
+  spareDetectedAddresses(server, detected);
+  return server;
 }

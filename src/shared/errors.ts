@@ -34,3 +34,19 @@ export class ProblemsError extends GatewayError {
     this.name = "ProblemsError";
   }
 }
+
+/**
+ * A listener that could not open its port, named by the configuration key that sets it, so that
+ * a user sees what to change (E_LISTEN; `cause` keeps the system error).
+ */
+export function listenError(key: string, host: string, port: number, cause: unknown): GatewayError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${host || "all addresses"} port ${port}`;
+  const why =
+    code === "EADDRINUSE"
+      ? `${where} is in use by another program (another gateway?): stop it, or set ${key} to a free port`
+      : code === "EACCES"
+        ? `${where} needs privileges this process does not have: set ${key} to 1024 or above`
+        : `cannot listen on ${where}: ${(cause as Error | undefined)?.message ?? String(cause)}`;
+  return new GatewayError("E_LISTEN", `${key}: ${why}`, { cause });
+}

@@ -74,6 +74,22 @@ describe("reloading the configuration of a running gateway", () => {
       await waitFor("good again", async () =>
         (await client.read(nodeOf(T5))).statusCode.equals(StatusCodes.Good),
       );
+      await waitFor("stale again", async () =>
+        (await client.read(nodeOf(T5))).statusCode.equals(StatusCodes.UncertainLastUsableValue),
+      );
+
+      // Back to 0 (never stale): the point shows its value's own status again without waiting for
+      // the next value; a retained point may never send one (issue 16).
+      writeFileSync(file, testConfig(""));
+      expect(
+        reloadConfig(gw.gateway, checkSetup(file, testEnv("")), getLogger("gateway"), file),
+      ).toMatchObject({
+        applied: ["mapping.staleAfter.default"],
+      });
+      const back = await client.read(nodeOf(T5));
+      expect(back.statusCode).toBe(StatusCodes.Good);
+      expect(back.value.value).toBe(231);
+      await waitFor("Good by subscription", () => seen.at(-1)?.statusCode.equals(StatusCodes.Good) ?? false);
     } finally {
       await client.stop();
       await gw.stop();

@@ -107,6 +107,8 @@ describe("health and metrics over HTTP", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     defer(() => new Promise((r) => blocker.close(() => r())));
     const { port } = blocker.address() as net.AddressInfo;
-    await expect(startGateway(`http: { port: ${port} }\n`)).rejects.toThrow(/EADDRINUSE/);
+    await expect(startGateway(`http: { port: ${port} }\n`)).rejects.toThrow(
+      /^http\.port: 127\.0\.0\.1 port \d+ is in use by another program/,
+    );
   });
 });

@@ -166,6 +166,32 @@ describe("the point state machine (PointMirror through its sink)", () => {
       r.send(VOLTAGE, "231");
       expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 231, status: StatusCodes.Good });
     });
+
+    it("gives a stale point its value's own status back when a reload turns stale detection off or longer", () => {
+      // Issue 16: a SIGHUP set mapping.staleAfter.default to 30, then back to 0; a retained point
+      // that had turned stale under 30 stayed UncertainLastUsableValue, with no stale time at all.
+      r = rig();
+      r.send(VOLTAGE, '{"value": 230.5, "quality": "uncertain"}');
+      r.send(CURRENT, "12");
+      vi.advanceTimersByTime(60_000);
+      const stale = { default: 30, families: {}, points: {} };
+      r.mirror.setStaleTimes(stale);
+      vi.advanceTimersByTime(1_000);
+      expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.UncertainLastUsableValue);
+      expect(r.sink.last(CURRENT)!.status).toBe(StatusCodes.UncertainLastUsableValue);
+
+      // Longer than the point's age: no longer stale. Off: never stale.
+      r.mirror.setStaleTimes({ ...stale, points: { "11/6": 600 } });
+      expect(r.sink.last(CURRENT)).toMatchObject({ value: 12, status: StatusCodes.Good });
+      expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.UncertainLastUsableValue);
+      r.mirror.setStaleTimes({ ...stale, default: 0 });
+      const back = r.sink.last(VOLTAGE)!;
+      expect(back).toMatchObject({ value: 230.5, status: StatusCodes.Uncertain });
+      expect(back.serverTime.getTime()).toBe(Date.now());
+      vi.advanceTimersByTime(60_000);
+      expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.Uncertain);
+      expect(r.sink.writes(CURRENT)).toHaveLength(3);
+    });
   });
 
   it("keeps the last value with BadDecodingError when a payload cannot be decoded, counted by reason", () => {

@@ -29,6 +29,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
  * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
  * | transport-limits | transportSettings.adjustTransportLimits (a server option that replaces node-opcua's adjustment; ours calls it, then refines) | Part 6 7.1.2.3-7.1.2.4 Tables 69, 70: the Acknowledge within what the client announced, chunks and messages bounded |
+ * | certificate-san-check | OPCUAServer.checkCertificateSAN (public, on the instance) | Part 4 6.1.3: the start-up check of the certificate's host names, for those configured, not the machine's addresses |
  * | node-opcua-logs | OPCUAServerEndPoint._prevent_DDOS_Attack (and node-opcua's public warning and error loggers) | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, and every other line of node-opcua, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
