@@ -1,3 +1,4 @@
+import type { RecordingRules } from "../mapping/history-recording.js";
 import type { DeviceDeclaration } from "../model/device-identity.js";
 
 export type TlsVersion = "TLSv1.3" | "TLSv1.2";
@@ -160,6 +161,8 @@ export interface GatewayConfig {
     maxBytes: number;
     /** Days without a fresh value after which a device is not restored at start; 0: retentionDays. */
     forgetAfterDays: number;
+    /** What is recorded of each point: a point's own setting, else its family's, else the default. */
+    record: RecordingRules;
   };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */
