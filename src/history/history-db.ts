@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { decodeChunk, type HistoryRecord } from "./chunk-codec.js";
 
@@ -52,6 +53,18 @@ export function openDb(file: string, readonly = false): Db {
     db.exec(SCHEMA);
   }
   return db;
+}
+
+/** The store's files as the disk sees them: the database and its write-ahead log. */
+export function storeBytes(file: string): number {
+  let bytes = 0;
+  for (const f of [file, `${file}-wal`, `${file}-shm`])
+    try {
+      bytes += statSync(f).size;
+    } catch {
+      // The WAL and its index exist only while a connection is open in WAL mode.
+    }
+  return bytes;
 }
 
 /** Records of one point in [from, to] (epoch ms, both inclusive), in source-time order. */

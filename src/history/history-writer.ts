@@ -1,6 +1,5 @@
-import { statSync } from "node:fs";
 import { decodeRecords, encodeChunk, type HistoryRecord } from "./chunk-codec.js";
-import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns } from "./history-db.js";
+import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns, storeBytes } from "./history-db.js";
 import type { Batch, WriterFigures } from "./history-protocol.js";
 import { recordAt } from "./record-batch.js";
 
@@ -116,7 +115,7 @@ export class HistoryWriter {
       const excess = (used - this.retention.maxBytes) / used;
       this.figures.droppedBySize += sum(this.dropOldest.all(Math.ceil(excess * chunks * 1.05)));
     }
-    this.figures.bytes = this.fileBytes();
+    this.figures.bytes = storeBytes(this.file);
   }
 
   /** One point's records from `recent` into chunks of at most CHUNK_VALUES, in source-time order. */
@@ -137,18 +136,6 @@ export class HistoryWriter {
     const pages = this.db.pragma("page_count", { simple: true }) as number;
     const free = this.db.pragma("freelist_count", { simple: true }) as number;
     return (pages - free) * (this.db.pragma("page_size", { simple: true }) as number);
-  }
-
-  /** The store's files as the disk sees them: the database and its write-ahead log. */
-  private fileBytes(): number {
-    let bytes = 0;
-    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`])
-      try {
-        bytes += statSync(f).size;
-      } catch {
-        // The WAL and its index exist only while a connection is open in WAL mode.
-      }
-    return bytes;
   }
 }
 
