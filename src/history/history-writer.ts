@@ -26,6 +26,7 @@ export class HistoryWriter {
   private readonly forgetLatest;
   private readonly writeBatch;
   private readonly compactPoints;
+  private readonly readPending;
 
   constructor(
     private readonly db: Db,
@@ -48,12 +49,10 @@ export class HistoryWriter {
       "INSERT OR REPLACE INTO latest (point, seen, t, status, kind, v) VALUES (?, ?, ?, ?, ?, ?)",
     );
     this.forgetLatest = db.prepare("DELETE FROM latest WHERE seen < ?");
-    for (const row of db
-      .prepare<[], { point: number; count: number; oldest: number }>(
-        "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
-      )
-      .all())
-      this.pending.set(row.point, { count: row.count, oldest: row.oldest });
+    this.readPending = db.prepare<[], { point: number; count: number; oldest: number }>(
+      "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
+    );
+    this.resync();
     this.writeBatch = db.transaction((batch: Batch) => {
       for (const [id, topic] of batch.topics) this.insertPoint.run(id, topic);
       // One row per point and flush, not per value: a flush costs as many inserts as points moved.
@@ -90,6 +89,16 @@ export class HistoryWriter {
     this.compactPoints = db.transaction((ids: number[]) => {
       for (const id of ids) this.compact(id);
     });
+  }
+
+  /**
+   * What waits in `recent`, read from the store: at start, and after a commit that failed (a full
+   * disk), whose rollback undid rows and packings this writer had already counted.
+   */
+  resync(): void {
+    this.pending.clear();
+    for (const row of this.readPending.all())
+      this.pending.set(row.point, { count: row.count, oldest: row.oldest });
   }
 
   write(batch: Batch): void {
