@@ -6,7 +6,15 @@ import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
 import type { HistoryRecord } from "./chunk-codec.js";
-import { DB_FILE, type Db, latestValue, openDb, type RangeQuery, RangeReader } from "./history-db.js";
+import {
+  DB_FILE,
+  type Db,
+  latestValue,
+  lockStore,
+  openDb,
+  type RangeQuery,
+  RangeReader,
+} from "./history-db.js";
 import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
 import { RecordBatch } from "./record-batch.js";
 
@@ -45,6 +53,8 @@ export interface RestoredPoint {
  */
 export class HistoryStore {
   private db: Db | null = null;
+  /** This process's claim on the store (history-db.ts lockStore), held while it is open. */
+  private lock: Db | null = null;
   private reader: RangeReader | null = null;
   private worker: Worker | null = null;
   private readonly ids = new Map<string, number>();
@@ -89,8 +99,12 @@ export class HistoryStore {
     let db: Db;
     try {
       mkdirSync(this.options.folder, { recursive: true });
+      // Before anything is read: a store another gateway writes is neither used nor moved aside.
+      this.lock = lockStore(this.options.folder);
       db = this.open(file);
     } catch (err) {
+      this.lock?.close();
+      this.lock = null;
       this.logger.error("history store cannot be opened: running without history", {
         file,
         error: (err as Error).message,
@@ -186,6 +200,8 @@ export class HistoryStore {
     this.db?.close();
     this.db = null;
     this.reader = null;
+    this.lock?.close();
+    this.lock = null;
   }
 
   /** The store's id of a point, given on first use (kept across restarts). */

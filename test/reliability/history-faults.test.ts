@@ -282,6 +282,29 @@ describe("a store that cannot be opened at start", () => {
     expect(readdirSync(dir).filter((f) => f.startsWith(`${DB_FILE}.corrupt-`))).toEqual(aside);
   });
 
+  it("is left alone while another gateway holds it: this one runs without history, and gets it once the other stops", async () => {
+    const dir = folder();
+    const { store: holder } = await startOn(dir);
+    holder.append(holder.pointId(TOPIC), at(1));
+    const { lines, logger } = capturingLogger();
+    const second = new HistoryStore(storeOptions(dir), logger);
+    expect(second.start()).toBe(false);
+    expect(lines).toEqual([
+      {
+        level: "error",
+        message: "history store cannot be opened: running without history",
+        fields: {
+          file: join(dir, DB_FILE),
+          error: "the store is in use by another gateway (history.lock is locked)",
+        },
+      },
+    ]);
+    await holder.stop();
+    const { store: third, files } = await startOn(dir);
+    expect(files.filter((f) => f.includes("corrupt"))).toEqual([]);
+    expect(third.read(TOPIC, { from: T0, to: T0 + 10, forward: true, limit: 0, skip: 0 })).toEqual([at(1)]);
+  });
+
   it("a gateway whose store cannot be opened runs without history and /readyz says so: 200 degraded, storeNotOpen", async () => {
     const dir = folder();
     // A file where the folder should be: nothing to move aside, and nothing the gateway may touch.
