@@ -5,6 +5,7 @@ import { checkSetup, loadSetup } from "./app/setup.js";
 import { checkConfig } from "./config/config-loader.js";
 import type { GatewayConfig } from "./config/config-types.js";
 import { groupShards, shardOverlaps } from "./config/shards.js";
+import { exportLines, HistoryReport, type StoreStats } from "./history/history-report.js";
 import { pointRows, toCsv } from "./model/point-list.js";
 import { didYouMean } from "./shared/did-you-mean.js";
 import { formatProblem, GatewayError, ProblemsError } from "./shared/errors.js";
@@ -19,6 +20,11 @@ Commands:
   nodeset [--out FILE] [--config FILE]    write the NodeSet2 XML of the Sm@rtGear information model
   validate [--config FILE]                check a gateway config, its catalog and users; exit 1 on any problem
   shards FILE FILE...                     validate the configs of a sharded site, and that no topic matches two shards
+  history export --point TOPIC --from TIME --to TIME [--format csv|json] [--config FILE]
+                                          print a point's stored values with a source time in [from, to)
+                                          (ISO 8601 times, e.g. 2026-11-29T08:00:00Z)
+  history stats [--format text|json] [--config FILE]
+                                          points, values, their time span and bytes of the history store
   hash-password                           read a password on stdin, print its salted hash for a users file
   pki list [--users] [--config FILE]      list trusted, rejected and issuer certificates of the OPC UA PKI
   pki trust THUMBPRINT|FILE [--users]     trust a rejected certificate (thumbprint prefix) or a certificate file
@@ -44,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case "points":
-      return points(values.config, values.format);
+      return points(values.config, values.format ?? "csv");
     case "nodeset":
       return nodeset(values.config, values.out);
     case "validate":
@@ -68,6 +74,19 @@ async function main(argv: string[]): Promise<number> {
       }
       return pki(values.config, values.users, action, target);
     }
+    case "history": {
+      const [action, ...extra] = positionals;
+      if (action !== "export" && action !== "stats")
+        throw new UsageError(
+          action === undefined
+            ? "history needs an action: export or stats"
+            : `history takes export or stats, not '${action}'`,
+        );
+      noMore(extra, `history ${action}`);
+      return action === "export"
+        ? historyExport(values)
+        : historyStats(values.config, values.format ?? "text");
+    }
     case "run": {
       const { runGateway } = await import("./app/run.js");
       return runGateway(values.config);
@@ -82,7 +101,11 @@ class UsageError extends Error {}
 
 const OPTIONS = {
   config: { type: "string", short: "c", default: DEFAULT_CONFIG_FILE },
-  format: { type: "string", default: "csv" },
+  // Each command has its own default: csv for points and history export, text for history stats.
+  format: { type: "string" },
+  point: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
   out: { type: "string", short: "o" },
   users: { type: "boolean", default: false },
   help: { type: "boolean", short: "h" },
@@ -195,6 +218,80 @@ async function opcuaLogsToStderr(): Promise<void> {
   };
   setWarningLogger(toStderr);
   setErrorLogger(toStderr);
+}
+
+/** An ISO 8601 time as epoch ms: a date, or a date and time; without a zone, UTC (Date.parse would take local time). */
+function isoTime(option: string, text: string): number {
+  const zoned = !text.includes("T") || /(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`;
+  const t = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(zoned) : Number.NaN;
+  if (Number.isNaN(t))
+    throw new UsageError(`--${option} must be an ISO 8601 time such as 2026-11-29T08:00:00Z, not '${text}'`);
+  return t;
+}
+
+/** `history export`: the store read-only, so that it works beside a running gateway. */
+async function historyExport(values: {
+  config: string;
+  point?: string;
+  from?: string;
+  to?: string;
+  format?: string;
+}) {
+  const missing = (["point", "from", "to"] as const)
+    .filter((o) => values[o] === undefined)
+    .map((o) => `--${o}`);
+  if (missing.length > 0) throw new UsageError(`history export needs ${missing.join(", ")}`);
+  const format = values.format ?? "csv";
+  if (format !== "csv" && format !== "json")
+    throw new UsageError(`--format must be csv or json, not '${format}'`);
+  const from = isoTime("from", values.from!);
+  const to = isoTime("to", values.to!);
+  if (from >= to) throw new UsageError(`--from must be before --to`);
+  const report = await openHistory(values.config);
+  try {
+    for (const line of exportLines(report.records(values.point!, from, to), format))
+      if (!process.stdout.write(line)) await new Promise((r) => process.stdout.once("drain", r));
+  } finally {
+    report.close();
+  }
+  return 0;
+}
+
+async function historyStats(configFile: string, format: string): Promise<number> {
+  if (format !== "text" && format !== "json")
+    throw new UsageError(`--format must be text or json, not '${format}'`);
+  const report = await openHistory(configFile);
+  let stats: StoreStats;
+  try {
+    stats = report.stats();
+  } finally {
+    report.close();
+  }
+  if (format === "json") {
+    process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
+    return 0;
+  }
+  const time = (t: number | null) => (t === null ? "-" : new Date(t).toISOString());
+  const rows = [
+    ["store", stats.file],
+    ["bytes", String(stats.bytes)],
+    ["points", String(stats.points)],
+    ["values", String(stats.values)],
+    ["oldest", time(stats.oldest)],
+    ["newest", time(stats.newest)],
+  ];
+  for (const [k, v] of rows) process.stdout.write(`${k!.padEnd(8)} ${v}\n`);
+  process.stdout.write("family   points   values\n");
+  for (const f of stats.families)
+    process.stdout.write(`${f.family.padEnd(8)} ${String(f.points).padStart(6)}   ${f.values}\n`);
+  return 0;
+}
+
+/** The store of the config's history.folder; an invalid config is reported as `validate` would. */
+async function openHistory(configFile: string): Promise<HistoryReport> {
+  const { config, problems } = checkConfig(configFile);
+  if (!config) throw new ProblemsError("E_CONFIG", `invalid configuration ${configFile}`, problems);
+  return HistoryReport.open(config.history.folder);
 }
 
 function validate(configFile: string): number {

@@ -79,6 +79,8 @@ export class Gateway {
   private source: BrokerLink | null = null;
   private mirror: PointMirror | null = null;
   private history: HistoryStore | null = null;
+  /** history.enabled, and the store could not be opened: /readyz says so. */
+  private historyNotOpen = false;
   /** Read from the store by the history part, made into points by the point mirror's part. */
   private restored: RestoredPoint[] = [];
   private dispatcher: CommandDispatcher | null = null;
@@ -182,14 +184,17 @@ export class Gateway {
 
   /**
    * Ready: the broker is connected and the OPC UA server listens. Degraded (still ready) while the
-   * broker refuses a subscription, or within TAKEOVER_SHOWN_MS of a session takeover.
+   * broker refuses a subscription, within TAKEOVER_SHOWN_MS of a session takeover, or while history
+   * records less than it should (its store not open, writes failing, the disk full, a backlog).
    */
   readiness(): Readiness {
     const { refused } = this.subscriptions;
     const takeover =
       this.lastTakeover && Date.now() - this.lastTakeover.at < TAKEOVER_SHOWN_MS ? this.lastTakeover : null;
+    const history = this.historyNotOpen ? { reason: "storeNotOpen" } : (this.history?.degradation() ?? null);
     const degraded = {
       ...(refused.length > 0 ? { refusedSubscriptions: refused } : {}),
+      ...(history ? { history } : {}),
       ...(takeover
         ? {
             sessionTakenOver: {
@@ -249,6 +254,7 @@ export class Gateway {
     const store = new HistoryStore(this.config.history, getLogger("gateway:history"));
     // A store that cannot be opened leaves history off; the mirror goes on (logged by the store).
     this.history = store.start() ? store : null;
+    this.historyNotOpen = this.history === null;
     this.restored = this.history?.restorable() ?? [];
   }
 

@@ -4,6 +4,7 @@ import type { HistoryStore, RestoredPoint } from "../history/history-store.js";
 import { coerceValue } from "../mapping/coerce.js";
 import type { IngestCounters, RejectReason } from "../mapping/counters.js";
 import { parseStatus, type StatusTopics } from "../mapping/device-status-topic.js";
+import { outsideBand, RECORD_ALL, recordingBand } from "../mapping/history-recording.js";
 import { decodePayload } from "../mapping/payload.js";
 import { POINT_STATUS, statusOfQuality } from "../mapping/point-status.js";
 import { type ParsedTopic, parseTopic } from "../mapping/topic.js";
@@ -52,6 +53,11 @@ interface PointState<Node, Variable, Value> {
   staleAfterMs: number;
   /** Its id in the history store (0 without one). */
   historyId: number;
+  /** history.record for this point (mapping/history-recording.ts): null off, RECORD_ALL every value. */
+  band: number | null;
+  /** The value and status last recorded, which the next is compared with under a deadband. */
+  recorded: PointValue;
+  recordedStatus: number;
 }
 
 /** Distinct unknown topics remembered for "log once per topic"; beyond, they are only counted. */
@@ -245,7 +251,13 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       s.sourceTimestamp,
       serverTime,
     );
-    if (this.history) {
+    if (this.history && s.band !== null) {
+      // Status changes always; values as history.record says (the per-message path: one comparison).
+      if (s.band !== RECORD_ALL) {
+        if (status.value === s.recordedStatus && !outsideBand(s.raw, s.recorded, s.band)) return;
+        s.recorded = s.raw;
+        s.recordedStatus = status.value;
+      }
       const fresh = s.condition === "fresh";
       this.history.append(
         s.historyId,
@@ -405,6 +417,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       freshStatus: POINT_STATUS.good,
       staleAfterMs: staleAfterMs(stale, def),
       historyId: this.history?.pointId(topic) ?? 0,
+      band: recordingBand(this.config.history.record, def),
+      recorded: null,
+      // No status recorded yet: the first write is recorded whatever its value.
+      recordedStatus: -1,
     };
     if (!this.connected) this.write(state, POINT_STATUS.connectionLostNoValue, new Date());
     else if (this.subscriptions.refused.length > 0 && this.isRefused(topic)) {

@@ -24,6 +24,24 @@ export function checkConfigAgainstCatalog(
         line: lineOf(["mapping", "staleAfter", "points", id]),
         message: `mapping.staleAfter.points: point ${id} is not in the catalog`,
       });
+  const { record } = config.history;
+  for (const family of Object.keys(record.families))
+    if (!catalog.families.has(family))
+      problems.push({
+        file,
+        line: lineOf(["history", "record", "families", family]),
+        message: `history.record.families: family ${family} is not in the catalog`,
+      });
+  for (const [id, r] of Object.entries(record.points)) {
+    const point = catalog.byTopicId.get(id);
+    const at = (message: string) =>
+      problems.push({ file, line: lineOf(["history", "record", "points", id]), message });
+    if (!point) at(`history.record.points: point ${id} is not in the catalog`);
+    else if (r.startsWith("deadband") && !NUMERIC_TYPES.has(point.dataType))
+      at(`history.record.points: point ${id} is not numeric (${point.dataType}): a deadband needs a number`);
+    else if (r.endsWith("%") && !point.range)
+      at(`history.record.points: point ${id} has no range in the catalog: a deadband in % needs its EURange`);
+  }
   config.alarms.limits.forEach((limit, i) => {
     const at = (message: string) =>
       problems.push({

@@ -13,6 +13,11 @@ const file = { type: "string", default: "" } as const;
 const tlsVersion = { enum: ["TLSv1.3", "TLSv1.2"], default: "TLSv1.3" } as const;
 const topicFilters = { type: "array", items: { type: "string", minLength: 1 }, default: [] } as const;
 const logLevel = { enum: ["error", "warn", "info", "debug"] } as const;
+/** How history records a point (README, History: what is recorded): all, change, off, deadband 0.5, deadband 1%. */
+const recording = {
+  type: "string",
+  pattern: "^(all|change|off|deadband (0|[1-9][0-9]*)(\\.[0-9]+)?%?)$",
+} as const;
 
 export const configSchema = {
   type: "object",
@@ -264,6 +269,26 @@ export const configSchema = {
         // 0: as history.retentionDays (a default cannot name another key's value).
         forgetAfterDays: { type: "number", minimum: 0, default: 0 },
         maxProcessedValues: { type: "integer", minimum: 1, maximum: 100000, default: 10000 },
+        record: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            default: { ...recording, default: "all" },
+            families: {
+              type: "object",
+              propertyNames: { pattern: "^[0-9]+$" },
+              additionalProperties: recording,
+              default: {},
+            },
+            points: {
+              type: "object",
+              propertyNames: { pattern: "^[0-9]+/[0-9]+$" },
+              additionalProperties: recording,
+              default: {},
+            },
+          },
+        },
       },
     },
     alarms: {

@@ -1,3 +1,4 @@
+import type { RecordingRules } from "../mapping/history-recording.js";
 import type { DeviceDeclaration } from "../model/device-identity.js";
 
 export type TlsVersion = "TLSv1.3" | "TLSv1.2";
@@ -166,6 +167,8 @@ export interface GatewayConfig {
     forgetAfterDays: number;
     /** Values (intervals, times) a processed or at-time HistoryRead returns a request; then a continuation point. */
     maxProcessedValues: number;
+    /** What is recorded of each point: a point's own setting, else its family's, else the default. */
+    record: RecordingRules;
   };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */

@@ -1,5 +1,8 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { DataSpan, Series } from "../mapping/aggregates.js";
+import { GatewayError } from "../shared/errors.js";
 import { decodeChunk, decodeNumbers, type HistoryRecord } from "./chunk-codec.js";
 
 export type Db = Database.Database;
@@ -35,6 +38,35 @@ export const CHUNK_VALUES = 128;
 export const COMPACT_AFTER_MS = 10 * 60_000;
 
 export const DB_FILE = "history.sqlite";
+/** Held by the gateway that writes the store (lockStore). */
+export const LOCK_FILE = "history.lock";
+
+/**
+ * Claims the store in `folder` for this process until the returned connection is closed: two
+ * gateways writing one store would each give ids to points, the same id to different topics. An
+ * exclusive lock on a small SQLite file of its own (a POSIX lock, which the OS releases when the
+ * process dies, `kill -9` included), so that the store itself stays open to readers (the CLI).
+ */
+export function lockStore(folder: string): Db {
+  const lock = new Database(join(folder, LOCK_FILE), { timeout: 0 });
+  try {
+    lock.pragma("locking_mode = EXCLUSIVE");
+    // The first write takes the exclusive lock; in this mode it is kept until the connection closes.
+    lock.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER); DELETE FROM holder;");
+    lock.prepare("INSERT INTO holder (pid) VALUES (?)").run(process.pid);
+    return lock;
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+    throw new GatewayError(
+      "E_STORE_LOCKED",
+      `the store is in use by another gateway (${LOCK_FILE} is locked)`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
 
 /**
  * Opens (creating) the store. WAL with synchronous NORMAL: a commit survives a killed process,
@@ -53,6 +85,18 @@ export function openDb(file: string, readonly = false): Db {
     db.exec(SCHEMA);
   }
   return db;
+}
+
+/** The store's files as the disk sees them: the database and its write-ahead log. */
+export function storeBytes(file: string): number {
+  let bytes = 0;
+  for (const f of [file, `${file}-wal`, `${file}-shm`])
+    try {
+      bytes += statSync(f).size;
+    } catch {
+      // The WAL and its index exist only while a connection is open in WAL mode.
+    }
+  return bytes;
 }
 
 /** Records of one point in [from, to] (epoch ms, both inclusive), in source-time order. */

@@ -34,8 +34,8 @@ export interface WriterFigures {
 
 export type FromThread =
   | { t: "written"; count: number; figures: WriterFigures }
-  /** `topics`: the failed batch's new points, sent again with the next one. */
-  | { t: "failed"; count: number; message: string; topics: [number, string][] }
+  /** `topics`: the failed batch's new points, sent again with the next one; `code`: SQLite's (SQLITE_FULL). */
+  | { t: "failed"; count: number; message: string; code: string; topics: [number, string][] }
   | { t: "stopped" }
   /** A read's values (typed arrays, moved), or why it failed. */
   | { t: "read"; id: number; values: AggregateValues | null; error?: string };

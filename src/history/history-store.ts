@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
@@ -7,7 +7,15 @@ import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
 import type { HistoryRecord } from "./chunk-codec.js";
-import { DB_FILE, type Db, latestValue, openDb, type RangeQuery, RangeReader } from "./history-db.js";
+import {
+  DB_FILE,
+  type Db,
+  latestValue,
+  lockStore,
+  openDb,
+  type RangeQuery,
+  RangeReader,
+} from "./history-db.js";
 import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
 import { RecordBatch } from "./record-batch.js";
 
@@ -23,6 +31,15 @@ export interface HistoryOptions {
   forgetAfterDays?: number;
 }
 
+/** After a full disk, how long appends are dropped before a flush tries the disk again. */
+const DISK_FULL_RETRY_MS = 10_000;
+
+/** Why history records less than it should (README, Operations: readiness); the store being shut is the gateway's to say. */
+export type HistoryDegradation =
+  | { reason: "diskFull"; since: string; dropped: number }
+  | { reason: "writeFailing"; since: string; error: string }
+  | { reason: "backlog"; backlog: number; maxBacklog: number };
+
 /** A point of a device that published within forgetAfterDays, with its last fresh value (null: none). */
 export interface RestoredPoint {
   topic: string;
@@ -37,6 +54,8 @@ export interface RestoredPoint {
  */
 export class HistoryStore {
   private db: Db | null = null;
+  /** This process's claim on the store (history-db.ts lockStore), held while it is open. */
+  private lock: Db | null = null;
   private reader: RangeReader | null = null;
   private worker: Worker | null = null;
   private readonly ids = new Map<string, number>();
@@ -61,7 +80,15 @@ export class HistoryStore {
     droppedBySize: 0,
     droppedByBacklog: 0,
     droppedByWriteError: 0,
+    droppedByDiskFull: 0,
   };
+  /** Appends are dropped (counted diskFull) until the retry timer lets a flush try the disk again. */
+  private paused = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Since when the disk has been full (epoch ms), and what was dropped since; null while it is not. */
+  private diskFull: { since: number; droppedBefore: number } | null = null;
+  /** The last commit failed for another reason than a full disk, and none has succeeded since. */
+  private writeFailing: { since: number; error: string } | null = null;
 
   constructor(
     private readonly options: HistoryOptions,
@@ -79,8 +106,12 @@ export class HistoryStore {
     let db: Db;
     try {
       mkdirSync(this.options.folder, { recursive: true });
-      db = openDb(file);
+      // Before anything is read: a store another gateway writes is neither used nor moved aside.
+      this.lock = lockStore(this.options.folder);
+      db = this.open(file);
     } catch (err) {
+      this.lock?.close();
+      this.lock = null;
       this.logger.error("history store cannot be opened: running without history", {
         file,
         error: (err as Error).message,
@@ -89,12 +120,6 @@ export class HistoryStore {
     }
     this.db = db;
     this.reader = new RangeReader(db);
-    for (const row of db
-      .prepare<[], { id: number; topic: string }>("SELECT id, topic FROM points")
-      .iterate()) {
-      this.ids.set(row.topic, row.id);
-      this.nextId = Math.max(this.nextId, row.id + 1);
-    }
     const data: HistoryThreadData = {
       file,
       retentionDays: this.options.retentionDays,
@@ -112,10 +137,59 @@ export class HistoryStore {
     return true;
   }
 
+  /**
+   * Opens the store and reads its points. A file that is no database, or whose structure is
+   * damaged, is moved aside (`history.sqlite.corrupt-<time>`, with its WAL) and a new one made: a
+   * restart must not meet the same file and fail again. Other failures (a folder that cannot be
+   * written, a file another process holds) throw: the file may be sound and is left alone.
+   */
+  private open(file: string): Db {
+    try {
+      return this.readPoints(openDb(file));
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      // SQLite's codes for a file that is no database, or whose structure is damaged (SQLITE_CORRUPT_*).
+      if (code !== "SQLITE_NOTADB" && !code.startsWith("SQLITE_CORRUPT")) throw err;
+      const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      for (const suffix of ["", "-wal", "-shm"])
+        if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+      this.logger.error(
+        "history store corrupt: moved aside, a new one made (its values are not in history)",
+        {
+          file,
+          movedTo: aside,
+          error: (err as Error).message,
+          code,
+        },
+      );
+      this.ids.clear();
+      this.nextId = 1;
+      return this.readPoints(openDb(file));
+    }
+  }
+
+  /** The store's points and their ids (kept across restarts); a damaged table throws SQLITE_CORRUPT here. */
+  private readPoints(db: Db): Db {
+    try {
+      for (const row of db
+        .prepare<[], { id: number; topic: string }>("SELECT id, topic FROM points")
+        .iterate()) {
+        this.ids.set(row.topic, row.id);
+        this.nextId = Math.max(this.nextId, row.id + 1);
+      }
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
   /** Sends what is waiting, waits for the thread to commit it and closes the store. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const worker = this.worker;
     this.worker = null;
     if (worker) {
@@ -135,6 +209,8 @@ export class HistoryStore {
     this.db?.close();
     this.db = null;
     this.reader = null;
+    this.lock?.close();
+    this.lock = null;
   }
 
   /** The store's id of a point, given on first use (kept across restarts). */
@@ -191,14 +267,43 @@ export class HistoryStore {
    * value from the device (not a status change), kept as the point's latest for a restart.
    */
   append(id: number, record: HistoryRecord, fresh = false): void {
-    if (this.batch.length + this.inFlight >= this.options.maxBacklog) {
-      this.figures.droppedByBacklog++;
-      this.log.warn("backlog", "history backlog full: values dropped", {
-        maxBacklog: this.options.maxBacklog,
-      });
+    if (this.paused || this.batch.length + this.inFlight >= this.options.maxBacklog) {
+      this.refuse();
       return;
     }
     this.batch.append(id, record, fresh);
+  }
+
+  /** A value not appended: the disk is full (history paused), or the backlog is. */
+  private refuse(): void {
+    if (this.paused) {
+      this.figures.droppedByDiskFull++;
+      return;
+    }
+    this.figures.droppedByBacklog++;
+    this.log.warn("backlog", "history backlog full: values dropped", { maxBacklog: this.options.maxBacklog });
+  }
+
+  /** Why history records less than it should, most serious first; null while it records all it is given. */
+  degradation(): HistoryDegradation | null {
+    const { diskFull, writeFailing } = this;
+    if (diskFull)
+      return {
+        reason: "diskFull",
+        since: new Date(diskFull.since).toISOString(),
+        dropped: this.figures.droppedByDiskFull - diskFull.droppedBefore,
+      };
+    if (writeFailing)
+      return {
+        reason: "writeFailing",
+        since: new Date(writeFailing.since).toISOString(),
+        error: writeFailing.error,
+      };
+    const { backlog } = this.counters;
+    // Half the bound: time to act before values are dropped.
+    if (backlog >= this.options.maxBacklog / 2)
+      return { reason: "backlog", backlog, maxBacklog: this.options.maxBacklog };
+    return null;
   }
 
   /** Committed records of the point mirrored from `topic`; null when the store has never seen it. */
@@ -247,6 +352,29 @@ export class HistoryStore {
     worker.postMessage({ t: "batch", batch } satisfies ToThread, transfer);
   }
 
+  /**
+   * A commit (or packing) found the disk full: history pauses, dropping what is appended (counted
+   * diskFull) rather than holding it, for DISK_FULL_RETRY_MS; then the next flush tries the disk.
+   * Logged once a pause, however many retries fail; the mirror is not touched.
+   */
+  private pauseOnFullDisk(count: number, error: string): void {
+    this.figures.droppedByDiskFull += count;
+    if (!this.diskFull) {
+      this.diskFull = { since: Date.now(), droppedBefore: this.figures.droppedByDiskFull - count };
+      this.logger.error("history paused: disk full; values are dropped until it takes writes again", {
+        file: join(this.options.folder, DB_FILE),
+        error,
+        retrySeconds: DISK_FULL_RETRY_MS / 1000,
+      });
+    }
+    this.paused = true;
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.paused = false;
+    }, DISK_FULL_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
   private fromThread(m: FromThread): void {
     if (m.t === "stopped") {
       this.stopped?.();
@@ -261,11 +389,26 @@ export class HistoryStore {
     }
     this.inFlight -= m.count;
     if (m.t === "failed") {
-      this.figures.droppedByWriteError += m.count;
       // Their ids are in use: a point must never lose its name in the store, or a restart reuses it.
       this.newTopics.push(...m.topics);
-      this.log.warn("write", "history write failed: values dropped", { error: m.message, values: m.count });
+      if (m.code === "SQLITE_FULL") this.pauseOnFullDisk(m.count, m.message);
+      else {
+        this.figures.droppedByWriteError += m.count;
+        this.writeFailing ??= { since: Date.now(), error: m.message };
+        this.log.warn("write", "history write failed: values dropped", { error: m.message, values: m.count });
+      }
       return;
+    }
+    // A batch committed (not an upkeep's report): the disk takes writes again.
+    if (m.count > 0) {
+      this.writeFailing = null;
+      if (this.diskFull) {
+        this.logger.info("history resumed: the disk takes writes again", {
+          pausedSeconds: Math.round((Date.now() - this.diskFull.since) / 1000),
+          dropped: this.figures.droppedByDiskFull - this.diskFull.droppedBefore,
+        });
+        this.diskFull = null;
+      }
     }
     const { written, droppedByAge, droppedBySize, bytes } = m.figures;
     Object.assign(this.figures, { written, droppedByAge, droppedBySize, bytes });

@@ -113,7 +113,8 @@ function upkeep(): void {
     writer.upkeep(Date.now());
     post({ t: "written", count: 0, figures: writer.figures });
   } catch (err) {
-    post({ t: "failed", count: 0, message: (err as Error).message, topics: [] });
+    writer.resync();
+    post({ t: "failed", count: 0, ...failure(err), topics: [] });
   }
 }
 
@@ -143,7 +144,14 @@ port.on("message", (m: ToThread) => {
     writer.write(m.batch);
     post({ t: "written", count, figures: writer.figures });
   } catch (err) {
-    // A full disk or an I/O error costs this batch, counted; the next one is tried as usual.
-    post({ t: "failed", count, message: (err as Error).message, topics: m.batch.topics });
+    // A full disk or an I/O error costs this batch, counted; the store decides when to try again.
+    writer.resync();
+    post({ t: "failed", count, ...failure(err), topics: m.batch.topics });
   }
 });
+
+/** What the store needs of an error: SQLite's code tells a full disk from other failures. */
+function failure(err: unknown): { message: string; code: string } {
+  const { message, code } = err as { message: string; code?: unknown };
+  return { message, code: typeof code === "string" ? code : "" };
+}

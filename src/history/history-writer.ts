@@ -1,6 +1,5 @@
-import { statSync } from "node:fs";
 import { decodeRecords, encodeChunk, type HistoryRecord } from "./chunk-codec.js";
-import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns } from "./history-db.js";
+import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns, storeBytes } from "./history-db.js";
 import type { Batch, WriterFigures } from "./history-protocol.js";
 import { recordAt } from "./record-batch.js";
 
@@ -27,6 +26,7 @@ export class HistoryWriter {
   private readonly forgetLatest;
   private readonly writeBatch;
   private readonly compactPoints;
+  private readonly readPending;
 
   constructor(
     private readonly db: Db,
@@ -49,12 +49,10 @@ export class HistoryWriter {
       "INSERT OR REPLACE INTO latest (point, seen, t, status, kind, v) VALUES (?, ?, ?, ?, ?, ?)",
     );
     this.forgetLatest = db.prepare("DELETE FROM latest WHERE seen < ?");
-    for (const row of db
-      .prepare<[], { point: number; count: number; oldest: number }>(
-        "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
-      )
-      .all())
-      this.pending.set(row.point, { count: row.count, oldest: row.oldest });
+    this.readPending = db.prepare<[], { point: number; count: number; oldest: number }>(
+      "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
+    );
+    this.resync();
     this.writeBatch = db.transaction((batch: Batch) => {
       for (const [id, topic] of batch.topics) this.insertPoint.run(id, topic);
       // One row per point and flush, not per value: a flush costs as many inserts as points moved.
@@ -93,6 +91,16 @@ export class HistoryWriter {
     });
   }
 
+  /**
+   * What waits in `recent`, read from the store: at start, and after a commit that failed (a full
+   * disk), whose rollback undid rows and packings this writer had already counted.
+   */
+  resync(): void {
+    this.pending.clear();
+    for (const row of this.readPending.all())
+      this.pending.set(row.point, { count: row.count, oldest: row.oldest });
+  }
+
   write(batch: Batch): void {
     this.writeBatch(batch);
     this.figures.written += batch.records.length;
@@ -116,7 +124,7 @@ export class HistoryWriter {
       const excess = (used - this.retention.maxBytes) / used;
       this.figures.droppedBySize += sum(this.dropOldest.all(Math.ceil(excess * chunks * 1.05)));
     }
-    this.figures.bytes = this.fileBytes();
+    this.figures.bytes = storeBytes(this.file);
   }
 
   /** One point's records from `recent` into chunks of at most CHUNK_VALUES, in source-time order. */
@@ -137,18 +145,6 @@ export class HistoryWriter {
     const pages = this.db.pragma("page_count", { simple: true }) as number;
     const free = this.db.pragma("freelist_count", { simple: true }) as number;
     return (pages - free) * (this.db.pragma("page_size", { simple: true }) as number);
-  }
-
-  /** The store's files as the disk sees them: the database and its write-ahead log. */
-  private fileBytes(): number {
-    let bytes = 0;
-    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`])
-      try {
-        bytes += statSync(f).size;
-      } catch {
-        // The WAL and its index exist only while a connection is open in WAL mode.
-      }
-    return bytes;
   }
 }
 

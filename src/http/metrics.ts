@@ -196,7 +196,7 @@ export class GatewayMetrics {
     ]);
     mirrored(
       "smartgear_history_values_dropped_total",
-      "values removed from history (age, size: retention) or never stored (backlog, writeError)",
+      "values removed from history (age, size: retention) or never stored (backlog, writeError, diskFull)",
       ["reason"],
       () => {
         const h = history();
@@ -205,6 +205,7 @@ export class GatewayMetrics {
           [{ reason: "size" }, h?.droppedBySize ?? 0],
           [{ reason: "backlog" }, h?.droppedByBacklog ?? 0],
           [{ reason: "writeError" }, h?.droppedByWriteError ?? 0],
+          [{ reason: "diskFull" }, h?.droppedByDiskFull ?? 0],
         ];
       },
     );

@@ -139,4 +139,6 @@ export interface HistoryCounters {
   droppedBySize: number;
   droppedByBacklog: number;
   droppedByWriteError: number;
+  /** Never stored because the disk was full (SQLITE_FULL): the failed commit's, then those appended while paused. */
+  droppedByDiskFull: number;
 }

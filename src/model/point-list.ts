@@ -1,3 +1,4 @@
+import { csvRecord } from "../shared/csv.js";
 import type { Catalog } from "./catalog-types.js";
 
 /** One row of the point list a SCADA or PLC engineer imports as tags. */
@@ -51,12 +52,5 @@ const COLUMNS: readonly (keyof PointRow)[] = [
 
 /** RFC 4180 CSV with a header row, CRLF line ends, as spreadsheet and SCADA importers expect. */
 export function toCsv(rows: readonly PointRow[]): string {
-  const cell = (v: unknown) => {
-    const s = v === null ? "" : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  // Every record ends with CRLF, the last one too (RFC 4180 §2.2 allows it; importers expect it).
-  return [COLUMNS.join(","), ...rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(","))]
-    .map((line) => `${line}\r\n`)
-    .join("");
+  return [csvRecord(COLUMNS), ...rows.map((r) => csvRecord(COLUMNS.map((c) => r[c])))].join("");
 }

@@ -246,6 +246,42 @@ describe("an invalid configuration", () => {
     ]);
   });
 
+  it("reports history.record naming what the catalog lacks, or a deadband a point cannot have", () => {
+    const file = join(dir, "record.yaml");
+    writeFileSync(
+      file,
+      [
+        "history:",
+        "  record:",
+        '    families: { "99": off }',
+        "    points:",
+        '      "11/9999": change',
+        '      "11/37": deadband 1',
+        '      "21/23": deadband 5%',
+        '      "11/5": deadband 0.5%',
+        "",
+      ].join("\n"),
+    );
+    expect(checkSetup(file, NO_ENV).problems).toEqual([
+      { file, line: 3, message: "history.record.families: family 99 is not in the catalog" },
+      { file, line: 5, message: "history.record.points: point 11/9999 is not in the catalog" },
+      {
+        file,
+        line: 6,
+        message: "history.record.points: point 11/37 is not numeric (String): a deadband needs a number",
+      },
+      {
+        file,
+        line: 7,
+        message: "history.record.points: point 21/23 is not numeric (Boolean): a deadband needs a number",
+      },
+    ]);
+    writeFileSync(file, "history: { record: { default: deadband -1 } }\n");
+    expect(checkConfig(file, NO_ENV).problems.map((p) => p.message)).toEqual([
+      'history.record.default: must match pattern "^(all|change|off|deadband (0|[1-9][0-9]*)(\\.[0-9]+)?%?)$"',
+    ]);
+  });
+
   it("reports a catalog that cannot be read", () => {
     const file = join(dir, "missing-catalog.yaml");
     writeFileSync(file, "catalog: nowhere.yaml\n");

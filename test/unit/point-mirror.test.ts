@@ -74,7 +74,28 @@ class RecordingSink implements Sink {
   }
 }
 
-function rig(mappingYaml = "") {
+/** What the mirror hands the history store, per topic (the store's side is test/unit/history-store.test.ts). */
+class RecordingHistory {
+  private readonly topics: string[] = [];
+  readonly records = new Map<string, { value: PointValue; status: number }[]>();
+
+  pointId(topic: string): number {
+    return this.topics.push(topic);
+  }
+
+  append(id: number, record: { value: PointValue; status: number }): void {
+    const topic = this.topics[id - 1]!;
+    const list = this.records.get(topic) ?? [];
+    list.push({ value: record.value, status: record.status });
+    this.records.set(topic, list);
+  }
+
+  values(topic: string): PointValue[] {
+    return (this.records.get(topic) ?? []).map((r) => r.value);
+  }
+}
+
+function rig(mappingYaml = "", history: RecordingHistory | null = null) {
   const { config, problems } = buildConfig(
     parseYamlText(`${mappingYaml}devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n`, "test.yaml"),
     {},
@@ -97,7 +118,7 @@ function rig(mappingYaml = "") {
   });
   const sink = new RecordingSink();
   const counters = new IngestCounters();
-  const mirror = new PointMirror(config, catalog, sink, counters, logger);
+  const mirror = new PointMirror(config, catalog, sink, counters, logger, undefined, null, history);
   mirror.start();
   const send = (topic: string, payload: string, now = Date.now()) =>
     mirror.handle(topic, Buffer.from(payload), now);
@@ -305,6 +326,57 @@ describe("the point state machine (PointMirror through its sink)", () => {
     r.send(VOLTAGE, "230.5", 1_000);
     r.mirror.subscriptionsChanged({ granted: ["11/+/3WA/#"], refused }, 2_000);
     expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.Good);
+  });
+});
+
+describe("what history records of each point (history.record)", () => {
+  it("every value, off, each change, or a change beyond an absolute or EURange-percent deadband from the last recorded value; status changes always", () => {
+    const history = new RecordingHistory();
+    const r = rig(
+      [
+        "history:",
+        "  record:",
+        "    default: all",
+        '    families: { "21": off, "11": change }',
+        // 11/5 and 11/6 are Voltage L1 and L2, EURange [0, 600]: 1 % is 6 V.
+        '    points: { "11/5": deadband 1, "11/6": deadband 1%, "48/50": all }',
+        "",
+      ].join("\n"),
+      history,
+    );
+    const send = (topic: string, values: (number | string)[], at: number) => {
+      for (const [i, v] of values.entries()) r.send(topic, String(v), at + i);
+    };
+    send(VOLTAGE, [230, 230.5, 231, 231.2, 231.9, 232.3, 229.9], 1_000);
+    // Beyond 1 V of the last recorded (230, then 231.2), not of the last received.
+    expect(history.values(VOLTAGE)).toEqual([230, 231.2, 232.3, 229.9]);
+    send(CURRENT, [230, 235, 236.1, 230], 1_000);
+    expect(history.values(CURRENT)).toEqual([230, 236.1, 230]);
+    const unbalance = `11/9/${DEVICE}`;
+    send(unbalance, [1, 1, 1.01, 1.01, 1], 1_000);
+    expect(history.values(unbalance)).toEqual([1, 1.01, 1]);
+    const phase = `11/37/${DEVICE}`;
+    send(phase, ['"L1"', '"L1"', '"L2"'], 1_000);
+    expect(history.values(phase)).toEqual(["L1", "L2"]);
+    const serial = `21/14/${DEVICE}`;
+    send(serial, ['"A1"', '"A2"'], 1_000);
+    expect(history.records.has(serial)).toBe(false);
+    const temperature = `48/50/${DEVICE}`;
+    send(temperature, [40, 40, 40], 1_000);
+    expect(history.values(temperature)).toEqual([40, 40, 40]);
+
+    // A status change is recorded with the unchanged value, and the next Good value after it too.
+    r.mirror.connectionLost(5_000);
+    r.mirror.connectionRestored();
+    send(VOLTAGE, [229.9], 6_000);
+    expect(history.records.get(VOLTAGE)!.slice(-2)).toEqual([
+      { value: 229.9, status: StatusCodes.UncertainNoCommunicationLastUsableValue.value },
+      { value: 229.9, status: StatusCodes.Good.value },
+    ]);
+    expect(history.records.has(serial)).toBe(false);
+    // The mirror itself shows every value whatever history keeps.
+    expect(r.sink.writes(VOLTAGE).filter((w) => w.status === StatusCodes.Good)).toHaveLength(8);
+    r.mirror.stop();
   });
 });
 
