@@ -177,12 +177,14 @@ export class Gateway {
 
   /**
    * Ready: the broker is connected and the OPC UA server listens. Degraded (still ready) while the
-   * broker refuses a subscription, or within TAKEOVER_SHOWN_MS of a session takeover.
+   * broker refuses a subscription, within TAKEOVER_SHOWN_MS of a session takeover, or while
+   * history cannot reach PostgreSQL (history.postgres.unreachableAfter).
    */
   readiness(): Readiness {
     const { refused } = this.subscriptions;
     const takeover =
       this.lastTakeover && Date.now() - this.lastTakeover.at < TAKEOVER_SHOWN_MS ? this.lastTakeover : null;
+    const historyReason = this.history?.degradedReason() ?? null;
     const degraded = {
       ...(refused.length > 0 ? { refusedSubscriptions: refused } : {}),
       ...(takeover
@@ -195,6 +197,7 @@ export class Gateway {
             },
           }
         : {}),
+      ...(historyReason ? { history: historyReason } : {}),
     };
     return {
       broker: this.source?.connected ?? false,

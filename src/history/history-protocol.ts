@@ -1,3 +1,5 @@
+import type { PostgresShippingCounters } from "../mapping/counters.js";
+import type { PostgresThreadOptions, ShippingNote } from "./postgres-forwarder.js";
 import type { BatchColumns } from "./record-batch.js";
 
 /** What the history thread needs to open the store (structured-clone safe). */
@@ -7,6 +9,8 @@ export interface HistoryThreadData {
   maxBytes: number;
   /** Latest values received longer ago than this are removed: their devices are not restored. */
   forgetAfterDays: number;
+  /** history.postgres, its secrets read; null: not enabled. */
+  postgres: PostgresThreadOptions | null;
 }
 
 /** One flush: its records; `topics` names the points new since the last. */
@@ -29,4 +33,6 @@ export type FromThread =
   | { t: "written"; count: number; figures: WriterFigures }
   /** `topics`: the failed batch's new points, sent again with the next one. */
   | { t: "failed"; count: number; message: string; topics: [number, string][] }
+  /** The forwarder's running totals, after each batch shipped and each failure, with a line to log. */
+  | { t: "shipping"; figures: PostgresShippingCounters; note?: ShippingNote }
   | { t: "stopped" };

@@ -1,13 +1,16 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
-import type { HistoryCounters } from "../mapping/counters.js";
+import type { GatewayConfig } from "../config/config-types.js";
+import type { HistoryCounters, PostgresShippingCounters } from "../mapping/counters.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
 import type { HistoryRecord } from "./chunk-codec.js";
 import { DB_FILE, type Db, latestValue, openDb, type RangeQuery, RangeReader } from "./history-db.js";
 import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
+import type { ShippingNote } from "./postgres-forwarder.js";
+import { loadPostgresOptions } from "./postgres-options.js";
 import { RecordBatch } from "./record-batch.js";
 
 export interface HistoryOptions {
@@ -20,6 +23,8 @@ export interface HistoryOptions {
   maxBytes: number;
   /** Days without a fresh value after which a device is not restored at start; 0 or absent: retentionDays. */
   forgetAfterDays?: number;
+  /** Shipping to PostgreSQL (README, History: PostgreSQL); absent or not enabled: none. */
+  postgres?: GatewayConfig["history"]["postgres"];
 }
 
 /** A point of a device that published within forgetAfterDays, with its last fresh value (null: none). */
@@ -54,6 +59,7 @@ export class HistoryStore {
     droppedBySize: 0,
     droppedByBacklog: 0,
     droppedByWriteError: 0,
+    postgres: null,
   };
 
   constructor(
@@ -69,6 +75,8 @@ export class HistoryStore {
    */
   start(): boolean {
     const file = join(this.options.folder, DB_FILE);
+    // Secrets first: a password file that cannot be read stops the start (ProblemsError), listed.
+    const postgres = this.options.postgres?.enabled ? loadPostgresOptions(this.options.postgres) : null;
     let db: Db;
     try {
       mkdirSync(this.options.folder, { recursive: true });
@@ -93,7 +101,21 @@ export class HistoryStore {
       retentionDays: this.options.retentionDays,
       maxBytes: this.options.maxBytes,
       forgetAfterDays: this.forgetAfterDays,
+      postgres,
     };
+    if (postgres)
+      this.figures.postgres = {
+        shipped: 0,
+        backlog: 0,
+        lastSuccess: 0,
+        unreachableSince: 0,
+        lastError: "",
+        mode: "",
+        errors: { connect: 0, schema: 0, ship: 0 },
+        droppedByAge: 0,
+        droppedByBacklog: 0,
+        droppedRejected: 0,
+      };
     const worker = newWorker(import.meta.url, "history-worker", data);
     worker.on("message", (m: FromThread) => this.fromThread(m));
     worker.on("error", (err) => this.logger.error("history thread failed", { error: err.message }));
@@ -203,6 +225,18 @@ export class HistoryStore {
     return this.options.forgetAfterDays || this.options.retentionDays;
   }
 
+  /**
+   * Why history is degraded, for /readyz: PostgreSQL not reached for longer than
+   * history.postgres.unreachableAfter (values wait in the local store meanwhile); null otherwise.
+   */
+  degradedReason(now = Date.now()): string | null {
+    const p = this.figures.postgres;
+    const after = (this.options.postgres?.unreachableAfter ?? 0) * 1000;
+    if (!p || p.unreachableSince === 0 || now - p.unreachableSince < after) return null;
+    const seconds = Math.round((now - p.unreachableSince) / 1000);
+    return `PostgreSQL unreachable for ${seconds} s, ${p.backlog} values waiting locally: ${p.lastError}`;
+  }
+
   get counters(): Readonly<HistoryCounters> {
     this.figures.backlog = this.batch.length + this.inFlight;
     return this.figures;
@@ -227,6 +261,10 @@ export class HistoryStore {
       this.stopped?.();
       return;
     }
+    if (m.t === "shipping") {
+      this.shipped(m.figures, m.note);
+      return;
+    }
     this.inFlight -= m.count;
     if (m.t === "failed") {
       this.figures.droppedByWriteError += m.count;
@@ -237,5 +275,12 @@ export class HistoryStore {
     }
     const { written, droppedByAge, droppedBySize, bytes } = m.figures;
     Object.assign(this.figures, { written, droppedByAge, droppedBySize, bytes });
+  }
+
+  private shipped(figures: PostgresShippingCounters, note?: ShippingNote): void {
+    this.figures.postgres = figures;
+    if (!note) return;
+    if (note.level === "info") this.logger.info(note.message, note.context);
+    else this.log.warn(note.key, note.message, note.context);
   }
 }
