@@ -291,7 +291,7 @@ export const configSchema = {
             // Rows are keyed by gateway and point: several gateways share one database.
             gateway: { type: "string", minLength: 1, default: hostname() },
             batchSize: { type: "integer", minimum: 100, maximum: 1000000, default: 20000 },
-            maxBacklog: { type: "integer", minimum: 1000, default: 50000000 },
+            maxBacklog: { type: "integer", minimum: 1000, default: 20000000 },
             unreachableAfter: { type: "number", minimum: 0, default: 60 },
             // 0: rows are never removed by the gateway.
             retentionDays: { type: "number", minimum: 0, default: 0 },

@@ -10,7 +10,7 @@ import type { HistoryRecord } from "./chunk-codec.js";
 import { DB_FILE, type Db, latestValue, openDb, type RangeQuery, RangeReader } from "./history-db.js";
 import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
 import type { ShippingNote } from "./postgres-forwarder.js";
-import { loadPostgresOptions } from "./postgres-options.js";
+import { loadPostgresOptions, noShippingYet } from "./postgres-options.js";
 import { RecordBatch } from "./record-batch.js";
 
 export interface HistoryOptions {
@@ -103,19 +103,7 @@ export class HistoryStore {
       forgetAfterDays: this.forgetAfterDays,
       postgres,
     };
-    if (postgres)
-      this.figures.postgres = {
-        shipped: 0,
-        backlog: 0,
-        lastSuccess: 0,
-        unreachableSince: 0,
-        lastError: "",
-        mode: "",
-        errors: { connect: 0, schema: 0, ship: 0 },
-        droppedByAge: 0,
-        droppedByBacklog: 0,
-        droppedRejected: 0,
-      };
+    if (postgres) this.figures.postgres = noShippingYet();
     const worker = newWorker(import.meta.url, "history-worker", data);
     worker.on("message", (m: FromThread) => this.fromThread(m));
     worker.on("error", (err) => this.logger.error("history thread failed", { error: err.message }));

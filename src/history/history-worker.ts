@@ -18,6 +18,8 @@ const data = workerData as HistoryThreadData;
 const post = (m: FromThread) => port.postMessage(m);
 const db = openDb(data.file);
 const outbox = data.postgres ? new Outbox(db, data.postgres.maxBacklog) : null;
+// history.postgres turned off: what waited to be shipped would only take room (history stays local).
+if (!outbox) db.exec("DELETE FROM outbox");
 const writer = new HistoryWriter(db, data.file, data, outbox);
 const forwarder =
   data.postgres && outbox

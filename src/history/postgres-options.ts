@@ -1,4 +1,5 @@
 import type { GatewayConfig } from "../config/config-types.js";
+import type { PostgresShippingCounters } from "../mapping/counters.js";
 import { SecretFiles } from "../security/secret-files.js";
 import { ProblemsError } from "../shared/errors.js";
 import type { PostgresThreadOptions } from "./postgres-forwarder.js";
@@ -42,5 +43,21 @@ export function loadPostgresOptions(pg: GatewayConfig["history"]["postgres"]): P
     maxBacklog: pg.maxBacklog,
     retentionDays: pg.retentionDays,
     compressAfterDays: pg.compressAfterDays,
+  };
+}
+
+/** The forwarder's figures before it has done anything. */
+export function noShippingYet(): PostgresShippingCounters {
+  return {
+    shipped: 0,
+    backlog: 0,
+    lastSuccess: 0,
+    unreachableSince: 0,
+    lastError: "",
+    mode: "",
+    errors: { connect: 0, schema: 0, ship: 0 },
+    droppedByAge: 0,
+    droppedByBacklog: 0,
+    droppedRejected: 0,
   };
 }
