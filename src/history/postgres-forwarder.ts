@@ -236,12 +236,25 @@ export class PostgresForwarder {
     const ids = await this.pointIds(rows);
     const last = rows.at(-1)!.seq;
     let values = 0;
+    let unshippable = 0;
     const lines: string[] = [];
     for (const row of rows) {
       const id = ids.get(row.point)!;
       const records = decodeRecords(row.data, row.t);
       values += records.length;
-      for (const r of records) lines.push(copyLine(id, r));
+      for (const r of records)
+        if (inPostgresRange(r.sourceTime) && inPostgresRange(r.serverTime)) lines.push(copyLine(id, r));
+        else unshippable++;
+    }
+    if (unshippable > 0) {
+      this.figures.droppedRejected += unshippable;
+      this.report(this.figures, {
+        level: "warn",
+        key: "postgres-time",
+        message:
+          "history values with a time PostgreSQL cannot take (before year 1 or after 9999): not shipped",
+        context: { values: unshippable },
+      });
     }
     await c.query("BEGIN");
     try {
@@ -273,7 +286,7 @@ export class PostgresForwarder {
       throw err;
     }
     this.outbox.remove(last);
-    this.figures.shipped += values;
+    this.figures.shipped += values - unshippable;
     this.figures.lastSuccess = Date.now();
     this.figures.backlog = this.outbox.values;
     this.report(this.figures);
@@ -365,15 +378,24 @@ export class PostgresForwarder {
 function copyLine(pointId: number, r: HistoryRecord): string {
   const v = r.value;
   const value = typeof v === "number" ? String(v) : typeof v === "boolean" ? (v ? "1" : "0") : "\\N";
-  const text = typeof v === "string" ? escapeCopy(v) : v instanceof Date ? isoTime(v.getTime()) : "\\N";
+  const text =
+    typeof v === "string"
+      ? escapeCopy(v)
+      : v instanceof Date && !Number.isNaN(v.getTime())
+        ? v.toISOString()
+        : "\\N";
+  const time = new Date(r.sourceTime).toISOString();
+  const serverTime = new Date(r.serverTime).toISOString();
   // int4 holds the StatusCode's 32 bits as a signed number (the view shows it unsigned).
-  return `${isoTime(r.sourceTime)}\t${isoTime(r.serverTime)}\t${value}\t${pointId}\t${r.status | 0}\t${text}\n`;
+  return `${time}\t${serverTime}\t${value}\t${pointId}\t${r.status | 0}\t${text}\n`;
 }
 
-function isoTime(ms: number): string {
-  const d = new Date(ms);
-  // Out of JavaScript's range: PostgreSQL's data exception drops the batch, counted, as it says.
-  return Number.isNaN(d.getTime()) ? "invalid" : d.toISOString();
+/** 0001-01-01 to 9999-12-31 UTC: what toISOString writes as PostgreSQL reads it (a year of four digits). */
+const EARLIEST = -62_135_596_800_000;
+const LATEST = 253_402_300_799_999;
+
+function inPostgresRange(ms: number): boolean {
+  return ms >= EARLIEST && ms <= LATEST;
 }
 
 /** Backslash, tab, line breaks escaped; NUL removed (a PostgreSQL text cannot hold it). */

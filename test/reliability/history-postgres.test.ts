@@ -146,6 +146,54 @@ describe("history shipped to PostgreSQL through its faults", needs("postgres"), 
     expect(await counts(pg)).toEqual({ rows: 400, distinct: 400 });
   });
 
+  it("ships every kind of value as SQL reads it, and only counts one whose time PostgreSQL cannot take", {
+    timeout: 60_000,
+  }, async () => {
+    const pg = track(await startPostgres());
+    const store = track(openStore(tempFolder(), postgresConfig(pg)));
+    const id = store.pointId("21/14/3WA/Feeder 01/ETU");
+    const values = [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      -0.000123,
+      true,
+      false,
+      null,
+      "tab\there, line\nbreak, back\\slash, NUL\u0000gone, ünïcode",
+      new Date(Date.UTC(2026, 1, 3, 4, 5, 6, 7)),
+    ];
+    values.forEach((value, i) =>
+      store.append(id, {
+        value,
+        sourceTime: T0 + i * 1000,
+        serverTime: T0 + i * 1000 + 3,
+        status: 0x80000000 + i,
+      }),
+    );
+    // Year 10000: JavaScript has it, PostgreSQL's text input does not; the values around it go.
+    store.append(id, { value: 1, sourceTime: Date.UTC(10000, 0, 1), serverTime: T0, status: 0 });
+    store.append(id, { value: 2, sourceTime: T0 + 100_000, serverTime: T0 + 100_003, status: 0 });
+    await waitFor("the values shipped", () => store.counters.postgres?.shipped === values.length + 1, 30_000);
+    expect(store.counters.postgres!.droppedRejected).toBe(1);
+    const rows = await pg.query<{ value: number | null; text: string | null; status: string }>(
+      "SELECT value, text, status FROM smartgear.history ORDER BY time",
+    );
+    expect(rows.map((r) => [r.value, r.text])).toEqual([
+      [Number.NaN, null],
+      [Number.POSITIVE_INFINITY, null],
+      [Number.NEGATIVE_INFINITY, null],
+      [-0.000123, null],
+      [1, null],
+      [0, null],
+      [null, null],
+      [null, "tab\there, line\nbreak, back\\slash, NULgone, ünïcode"],
+      [null, "2026-02-03T04:05:06.007Z"],
+      [2, null],
+    ]);
+    expect(rows.slice(0, 9).map((r) => Number(r.status))).toEqual(values.map((_, i) => 0x80000000 + i));
+  });
+
   it("keeps what PostgreSQL has not taken across a restart of the gateway, and ships it then", {
     timeout: 60_000,
   }, async () => {
