@@ -163,14 +163,13 @@ describe("history shipped to PostgreSQL through its faults", needs("postgres"), 
       "tab\there, line\nbreak, back\\slash, NUL\u0000gone, ünïcode",
       new Date(Date.UTC(2026, 1, 3, 4, 5, 6, 7)),
     ];
-    values.forEach((value, i) =>
+    for (const [i, value] of values.entries())
       store.append(id, {
         value,
         sourceTime: T0 + i * 1000,
         serverTime: T0 + i * 1000 + 3,
         status: 0x80000000 + i,
-      }),
-    );
+      });
     // Year 10000: JavaScript has it, PostgreSQL's text input does not; the values around it go.
     store.append(id, { value: 1, sourceTime: Date.UTC(10000, 0, 1), serverTime: T0, status: 0 });
     store.append(id, { value: 2, sourceTime: T0 + 100_000, serverTime: T0 + 100_003, status: 0 });
