@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import pg from "pg";
@@ -33,7 +33,12 @@ export interface TestPostgres {
  * and both programs run as that user through `setpriv`, which execs (no child in between, so the
  * process the test signals is postgres itself).
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(
+  options: {
+    /** PEM files of the server's certificate and key: TLS on (`ssl = on`), still optional for clients. */
+    tls?: { cert: string; key: string };
+  } = {},
+): Promise<TestPostgres> {
   const bin = dirname(toolPath("postgres"));
   const root = mkdtempSync(join(tmpdir(), "smartgear-postgres-"));
   const data = join(root, "data");
@@ -77,6 +82,18 @@ export async function startPostgres(): Promise<TestPostgres> {
   const sockets = join(root, "sockets");
   mkdirSync(sockets);
   give(sockets);
+  const tlsSettings: string[] = [];
+  if (options.tls) {
+    // PostgreSQL refuses a key that others than its owner can read.
+    const cert = join(root, "server.crt");
+    const key = join(root, "server.key");
+    copyFileSync(options.tls.cert, cert);
+    copyFileSync(options.tls.key, key);
+    chmodSync(key, 0o600);
+    give(cert);
+    give(key);
+    tlsSettings.push("-c", "ssl=on", "-c", `ssl_cert_file=${cert}`, "-c", `ssl_key_file=${key}`);
+  }
   let proc: ChildProcess | null = null;
   const start = async () => {
     // fsync off: a test's server never outlives the machine; a killed server still keeps what
@@ -94,6 +111,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       "fsync=off",
       "-c",
       "max_connections=20",
+      ...tlsSettings,
     ]);
     const child = spawn(cmd.file, cmd.args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";

@@ -7,6 +7,7 @@ import { getLogger } from "../../src/shared/logger.js";
 import { publish, startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
+import { makeTestPki } from "../harness/pki.js";
 import { startPostgres, type TestPostgres } from "../harness/postgres-server.js";
 import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
@@ -21,8 +22,8 @@ describe(
   () => {
     const { track, defer } = useCleanups();
 
-    async function setUp(extra = "") {
-      const pg = track(await startPostgres());
+    /** A gateway with its own broker and store, shipping to `pg` as `gateway`. */
+    async function startGatewayFor(pg: TestPostgres, gateway: string, extra = "") {
       const folder = mkdtempSync(join(tmpdir(), "history-pg-it-"));
       defer(async () => rmSync(folder, { recursive: true, force: true }));
       // The password from a file, as a Docker secret gives it.
@@ -31,12 +32,18 @@ describe(
       const broker = track(await startAedes());
       const gw = track(
         await startGateway(
-          `mqtt:\n  url: ${broker.url}\n  clientId: gw-history-pg-${process.pid}\n` +
+          `mqtt:\n  url: ${broker.url}\n  clientId: ${gateway}-${process.pid}\n` +
             `history:\n  folder: ${JSON.stringify(join(folder, "store"))}\n  flushInterval: 0.2\n` +
             `  postgres:\n    enabled: true\n    host: ${pg.host}\n    port: ${pg.port}\n    database: ${pg.database}\n` +
-            `    user: ${pg.user}\n    passwordFile: ${JSON.stringify(secret)}\n    gateway: gw-a\n${extra}`,
+            `    user: ${pg.user}\n    passwordFile: ${JSON.stringify(secret)}\n    gateway: ${gateway}\n${extra}`,
         ),
       );
+      return { broker, gw };
+    }
+
+    async function setUp(extra = "") {
+      const pg = track(await startPostgres());
+      const { broker, gw } = await startGatewayFor(pg, "gw-a", extra);
       const metric = async (name: string) => {
         const text = await (await fetch(`${gw.httpUrl}/metrics`)).text();
         return Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
@@ -251,6 +258,42 @@ describe(
         ["hall-1", 100, 0, 99],
         ["hall-2", 100, 1000, 1099],
       ]);
+    });
+
+    it("ships over TLS with the CA it is given, and refuses a server its CA did not sign, counted", {
+      timeout: 60_000,
+    }, async () => {
+      const pki = await makeTestPki();
+      defer(async () => pki.stop());
+      const pg = track(await startPostgres({ tls: { cert: pki.serverCert, key: pki.serverKey } }));
+      const tls = (caFile: string) =>
+        `    tls: { enabled: true, caFile: ${JSON.stringify(caFile)} }\n    unreachableAfter: 0\n`;
+      const trusted = await startGatewayFor(pg, "gw-tls", tls(pki.caCert));
+      await publish(trusted.broker.url, [{ topic: TOPIC, payload: "230.4" }]);
+      await waitFor("a value in PostgreSQL", async () => (await rowsOf(pg, TOPIC)).length > 0, 30_000);
+      // The gateway's own connection (its application_name), as the server sees it.
+      const [conn] = await pg.query<{ ssl: boolean; version: string }>(
+        `SELECT s.ssl, s.version FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+          WHERE a.application_name = 'smartgear-gateway gw-tls'`,
+      );
+      expect(conn).toEqual({ ssl: true, version: expect.stringMatching(/^TLSv1\.[23]$/) });
+
+      const { gw: stranger } = await startGatewayFor(pg, "gw-stranger", tls(pki.otherCaCert));
+      const ready = await waitFor(
+        "/readyz degraded",
+        async () => {
+          const body = (await (await fetch(`${stranger.httpUrl}/readyz`)).json()) as {
+            degraded?: { history?: string };
+          };
+          return body.degraded?.history;
+        },
+        30_000,
+      );
+      expect(ready).toMatch(/certificate/);
+      const text = await (await fetch(`${stranger.httpUrl}/metrics`)).text();
+      expect(
+        Number(/^smartgear_history_postgres_errors_total\{kind="connect"\} (\d+)/m.exec(text)?.[1]),
+      ).toBeGreaterThan(0);
     });
   },
 );
