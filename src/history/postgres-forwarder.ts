@@ -31,6 +31,8 @@ const MIN_RETRY_MS = 500;
 const MAX_RETRY_MS = 15_000;
 /** An idle forwarder looks at the outbox this often (a commit wakes it sooner). */
 const IDLE_MS = 1000;
+/** How long a ROLLBACK or a disconnect is waited for. */
+const SETTLE_MS = 2000;
 /** How long stop() lets a batch in flight finish. */
 const STOP_WAIT_MS = 2000;
 /** Plain tables: old rows are deleted this often (TimescaleDB has its own retention policy). */
@@ -139,7 +141,7 @@ export class PostgresForwarder {
     try {
       await client.connect();
     } catch (err) {
-      await client.end().catch(() => {});
+      await settled(client.end());
       throw err;
     }
     this.client = client;
@@ -165,7 +167,7 @@ export class PostgresForwarder {
       await c.query("COMMIT");
       this.figures.mode = mode;
     } catch (err) {
-      await c.query("ROLLBACK").catch(() => {});
+      await settled(c.query("ROLLBACK"));
       throw err;
     }
     const done = await c.query<{ seq: string }>(
@@ -269,7 +271,7 @@ export class PostgresForwarder {
       );
       await c.query("COMMIT");
     } catch (err) {
-      await c.query("ROLLBACK").catch(() => {});
+      await settled(c.query("ROLLBACK"));
       // Class 22 (data exception): these values would be refused on every try; they go, counted,
       // rather than hold up everything behind them.
       if ((err as { code?: string }).code?.startsWith("22")) {
@@ -355,7 +357,7 @@ export class PostgresForwarder {
     this.client = null;
     // Ids are PostgreSQL's: asked again on the next connection (the database may be another one).
     this.remoteIds.clear();
-    await client?.end().catch(() => {});
+    if (client) await settled(client.end());
   }
 
   private idle(ms: number): Promise<void> {
@@ -372,6 +374,16 @@ export class PostgresForwarder {
       };
     });
   }
+}
+
+/**
+ * Waits for `p` at most SETTLE_MS, its failure ignored: a ROLLBACK or a goodbye on a connection
+ * that stopped answering (half-open) must not hold the forwarder; pg times the statement out.
+ */
+async function settled(p: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => (timer = setTimeout(r, SETTLE_MS)))]);
+  clearTimeout(timer);
 }
 
 /** COPY text format (PostgreSQL docs, COPY: File Formats): tab-separated, \N for null. */

@@ -146,6 +146,23 @@ describe("history shipped to PostgreSQL through its faults", needs("postgres"), 
     expect(await counts(pg)).toEqual({ rows: 400, distinct: 400 });
   });
 
+  it("gives up a connection that stops answering (half-open) and ships everything on a new one, once", {
+    timeout: 120_000,
+  }, async () => {
+    const pg = track(await startPostgres());
+    const proxy = track(await startTcpProxy(pg.port));
+    const store = track(openStore(tempFolder(), postgresConfig(pg, proxy.port)));
+    append(store, 0, 100);
+    await waitFor("the first batch shipped", () => store.counters.postgres?.shipped === 100, 30_000);
+    // No FIN, no RST: only pg's statement timeout (30 s) can tell.
+    proxy.stall();
+    append(store, 100, 200);
+    await waitFor("the batch given up", () => (store.counters.postgres?.errors.ship ?? 0) > 0, 60_000);
+    proxy.resume();
+    await waitFor("everything shipped", () => store.counters.postgres?.shipped === 200, 60_000);
+    expect(await counts(pg)).toEqual({ rows: 200, distinct: 200 });
+  });
+
   it("ships every kind of value as SQL reads it, and only counts one whose time PostgreSQL cannot take", {
     timeout: 60_000,
   }, async () => {
