@@ -185,7 +185,8 @@ export class Gateway {
   /**
    * Ready: the broker is connected and the OPC UA server listens. Degraded (still ready) while the
    * broker refuses a subscription, within TAKEOVER_SHOWN_MS of a session takeover, or while history
-   * records less than it should (its store not open, writes failing, the disk full, a backlog).
+   * records less than it should (its store not open, writes failing, the disk full, a backlog,
+   * PostgreSQL unreachable for longer than history.postgres.unreachableAfter).
    */
   readiness(): Readiness {
     const { refused } = this.subscriptions;

@@ -6,7 +6,8 @@ import type { GatewayConfig } from "./config-types.js";
 
 /**
  * The MQTT security keys that the schema alone cannot check: secrets given twice, a certificate
- * without its key, plain-text broker passwords, ACLs naming nobody. Files are only named here;
+ * without its key, plain-text broker passwords, ACLs naming nobody (and history.postgres's
+ * password given twice). Files are only named here;
  * they are read (and their absence reported) when the gateway starts.
  */
 export function checkMqttSecurity(
@@ -20,6 +21,12 @@ export function checkMqttSecurity(
 
   if (mqtt.password && mqtt.passwordFile)
     at(["mqtt", "passwordFile"], "mqtt.password and mqtt.passwordFile exclude each other: set one");
+  const { postgres } = config.history;
+  if (postgres.password && postgres.passwordFile)
+    at(
+      ["history", "postgres", "passwordFile"],
+      "history.postgres.password and history.postgres.passwordFile exclude each other: set one",
+    );
   if (mqtt.tls.keyPassphrase && mqtt.tls.keyPassphraseFile)
     at(
       ["mqtt", "tls", "keyPassphraseFile"],

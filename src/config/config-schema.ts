@@ -289,6 +289,43 @@ export const configSchema = {
             },
           },
         },
+        // README, History: PostgreSQL. The local store buffers; the history thread ships to it.
+        postgres: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: "boolean", default: false },
+            host: { type: "string", minLength: 1, default: "localhost" },
+            port: { type: "integer", minimum: 1, maximum: 65535, default: 5432 },
+            database: { type: "string", minLength: 1, default: "smartgear" },
+            user: { type: "string", minLength: 1, default: "smartgear" },
+            password: { type: "string", default: "" },
+            passwordFile: file,
+            tls: {
+              type: "object",
+              additionalProperties: false,
+              default: {},
+              properties: {
+                enabled: { type: "boolean", default: false },
+                caFile: file,
+                certFile: file,
+                keyFile: file,
+                rejectUnauthorized: { type: "boolean", default: true },
+              },
+            },
+            // Unquoted in SQL, so a plain identifier.
+            schema: { type: "string", pattern: "^[a-z_][a-z0-9_]{0,62}$", default: "smartgear" },
+            // Rows are keyed by gateway and point: several gateways share one database.
+            gateway: { type: "string", minLength: 1, default: hostname() },
+            batchSize: { type: "integer", minimum: 100, maximum: 1000000, default: 20000 },
+            maxBacklog: { type: "integer", minimum: 1000, default: 20000000 },
+            unreachableAfter: { type: "number", minimum: 0, default: 60 },
+            // 0: rows are never removed by the gateway.
+            retentionDays: { type: "number", minimum: 0, default: 0 },
+            compressAfterDays: { type: "number", exclusiveMinimum: 0, default: 7 },
+          },
+        },
       },
     },
     alarms: {

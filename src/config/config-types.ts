@@ -169,6 +169,37 @@ export interface GatewayConfig {
     maxProcessedValues: number;
     /** What is recorded of each point: a point's own setting, else its family's, else the default. */
     record: RecordingRules;
+    /** Values shipped from the local store to PostgreSQL (README, History: PostgreSQL). */
+    postgres: {
+      enabled: boolean;
+      host: string;
+      port: number;
+      database: string;
+      user: string;
+      password: string;
+      passwordFile: string;
+      tls: {
+        enabled: boolean;
+        caFile: string;
+        certFile: string;
+        keyFile: string;
+        rejectUnauthorized: boolean;
+      };
+      /** The PostgreSQL schema of the tables. */
+      schema: string;
+      /** This gateway's name in the shared tables. */
+      gateway: string;
+      /** Values per transaction. */
+      batchSize: number;
+      /** Values kept locally and not yet shipped; beyond, the oldest are dropped and counted. */
+      maxBacklog: number;
+      /** Seconds unreachable after which /readyz says history is degraded. */
+      unreachableAfter: number;
+      /** Days PostgreSQL keeps; 0: forever. */
+      retentionDays: number;
+      /** TimescaleDB only: chunks older than this are compressed. */
+      compressAfterDays: number;
+    };
   };
   alarms: {
     /** Limit alarms on analog points: ExclusiveLimitAlarm on every device's variable of the point. */

@@ -14,7 +14,9 @@ export type Db = Database.Database;
  * `latest` keeps each point's last fresh value and when the gateway received it (`seen`): what a
  * restart restores (README, History: continuity), read in one pass rather than from chunks. Its
  * value is a plain column (a blob each cost the read ~10 µs a row): `kind` tells a Boolean (0/1)
- * or a DateTime (epoch ms) from a number.
+ * or a DateTime (epoch ms) from a number. `outbox` holds what is still to be shipped to PostgreSQL
+ * (history.postgres): each commit's rows of `recent` once more, in commit order (`seq`, never
+ * reused, so that PostgreSQL can say which was the last it took); `meta` names the store.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE);
@@ -30,6 +32,10 @@ CREATE INDEX IF NOT EXISTS chunks_by_end ON chunks (end);
 CREATE TABLE IF NOT EXISTS latest (
   point INTEGER PRIMARY KEY, seen INTEGER NOT NULL, t INTEGER NOT NULL, status INTEGER NOT NULL,
   kind INTEGER NOT NULL, v);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, point INTEGER NOT NULL, t INTEGER NOT NULL, end INTEGER NOT NULL,
+  n INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** Values of a point packed into one chunk row. */

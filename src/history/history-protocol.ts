@@ -1,4 +1,6 @@
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
+import type { PostgresShippingCounters } from "../mapping/counters.js";
+import type { PostgresThreadOptions, ShippingNote } from "./postgres-forwarder.js";
 import type { BatchColumns } from "./record-batch.js";
 
 /** What the history thread needs to open the store (structured-clone safe). */
@@ -8,6 +10,8 @@ export interface HistoryThreadData {
   maxBytes: number;
   /** Latest values received longer ago than this are removed: their devices are not restored. */
   forgetAfterDays: number;
+  /** history.postgres, its secrets read; null: not enabled. */
+  postgres: PostgresThreadOptions | null;
 }
 
 /** One flush: its records; `topics` names the points new since the last. */
@@ -36,6 +40,8 @@ export type FromThread =
   | { t: "written"; count: number; figures: WriterFigures }
   /** `topics`: the failed batch's new points, sent again with the next one; `code`: SQLite's (SQLITE_FULL). */
   | { t: "failed"; count: number; message: string; code: string; topics: [number, string][] }
-  | { t: "stopped" }
   /** A read's values (typed arrays, moved), or why it failed. */
-  | { t: "read"; id: number; values: AggregateValues | null; error?: string };
+  | { t: "read"; id: number; values: AggregateValues | null; error?: string }
+  /** The forwarder's running totals, after each batch shipped and each failure, with a line to log. */
+  | { t: "shipping"; figures: PostgresShippingCounters; note?: ShippingNote }
+  | { t: "stopped" };

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { HistoryCounters } from "../mapping/counters.js";
+import type { GatewayConfig } from "../config/config-types.js";
+import type { HistoryCounters, PostgresShippingCounters } from "../mapping/counters.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
@@ -17,6 +19,8 @@ import {
   RangeReader,
 } from "./history-db.js";
 import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
+import type { ShippingNote } from "./postgres-forwarder.js";
+import { loadPostgresOptions, noShippingYet } from "./postgres-options.js";
 import { RecordBatch } from "./record-batch.js";
 
 export interface HistoryOptions {
@@ -29,6 +33,8 @@ export interface HistoryOptions {
   maxBytes: number;
   /** Days without a fresh value after which a device is not restored at start; 0 or absent: retentionDays. */
   forgetAfterDays?: number;
+  /** Shipping to PostgreSQL (README, History: PostgreSQL); absent or not enabled: none. */
+  postgres?: GatewayConfig["history"]["postgres"];
 }
 
 /** After a full disk, how long appends are dropped before a flush tries the disk again. */
@@ -38,7 +44,9 @@ const DISK_FULL_RETRY_MS = 10_000;
 export type HistoryDegradation =
   | { reason: "diskFull"; since: string; dropped: number }
   | { reason: "writeFailing"; since: string; error: string }
-  | { reason: "backlog"; backlog: number; maxBacklog: number };
+  | { reason: "backlog"; backlog: number; maxBacklog: number }
+  /** Longer than history.postgres.unreachableAfter: what waits locally, and PostgreSQL's last error. */
+  | { reason: "postgresUnreachable"; since: string; backlog: number; error: string };
 
 /** A point of a device that published within forgetAfterDays, with its last fresh value (null: none). */
 export interface RestoredPoint {
@@ -81,6 +89,7 @@ export class HistoryStore {
     droppedByBacklog: 0,
     droppedByWriteError: 0,
     droppedByDiskFull: 0,
+    postgres: null,
   };
   /** Appends are dropped (counted diskFull) until the retry timer lets a flush try the disk again. */
   private paused = false;
@@ -103,6 +112,8 @@ export class HistoryStore {
    */
   start(): boolean {
     const file = join(this.options.folder, DB_FILE);
+    // Secrets first: a password file that cannot be read stops the start (ProblemsError), listed.
+    const postgres = this.options.postgres?.enabled ? loadPostgresOptions(this.options.postgres) : null;
     let db: Db;
     try {
       mkdirSync(this.options.folder, { recursive: true });
@@ -125,7 +136,9 @@ export class HistoryStore {
       retentionDays: this.options.retentionDays,
       maxBytes: this.options.maxBytes,
       forgetAfterDays: this.forgetAfterDays,
+      postgres,
     };
+    if (postgres) this.figures.postgres = noShippingYet();
     const worker = newWorker(import.meta.url, "history-worker", data);
     worker.on("message", (m: FromThread) => this.fromThread(m));
     worker.on("error", (err) => this.logger.error("history thread failed", { error: err.message }));
@@ -303,6 +316,15 @@ export class HistoryStore {
     // Half the bound: time to act before values are dropped.
     if (backlog >= this.options.maxBacklog / 2)
       return { reason: "backlog", backlog, maxBacklog: this.options.maxBacklog };
+    const p = this.figures.postgres;
+    const after = (this.options.postgres?.unreachableAfter ?? 0) * 1000;
+    if (p && p.unreachableSince !== 0 && Date.now() - p.unreachableSince >= after)
+      return {
+        reason: "postgresUnreachable",
+        since: new Date(p.unreachableSince).toISOString(),
+        backlog: p.backlog,
+        error: p.lastError,
+      };
     return null;
   }
 
@@ -332,6 +354,11 @@ export class HistoryStore {
   private get forgetAfterDays(): number {
     return this.options.forgetAfterDays || this.options.retentionDays;
   }
+
+  /**
+   * Why history is degraded, for /readyz: PostgreSQL not reached for longer than
+   * history.postgres.unreachableAfter (values wait in the local store meanwhile); null otherwise.
+   */
 
   get counters(): Readonly<HistoryCounters> {
     this.figures.backlog = this.batch.length + this.inFlight;
@@ -387,6 +414,10 @@ export class HistoryStore {
       else read?.reject(new Error(m.error ?? "history read failed"));
       return;
     }
+    if (m.t === "shipping") {
+      this.shipped(m.figures, m.note);
+      return;
+    }
     this.inFlight -= m.count;
     if (m.t === "failed") {
       // Their ids are in use: a point must never lose its name in the store, or a restart reuses it.
@@ -412,5 +443,12 @@ export class HistoryStore {
     }
     const { written, droppedByAge, droppedBySize, bytes } = m.figures;
     Object.assign(this.figures, { written, droppedByAge, droppedBySize, bytes });
+  }
+
+  private shipped(figures: PostgresShippingCounters, note?: ShippingNote): void {
+    this.figures.postgres = figures;
+    if (!note) return;
+    if (note.level === "info") this.logger.info(note.message, note.context);
+    else this.log.warn(note.key, note.message, note.context);
   }
 }

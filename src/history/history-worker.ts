@@ -1,6 +1,7 @@
 /**
  * The history thread: the store's only writer, so that no commit, packing or retention pass ever
- * holds the main thread (where the OPC UA address space lives). Started by HistoryStore.
+ * holds the main thread (where the OPC UA address space lives); with history.postgres, also the
+ * forwarder that ships what was committed to PostgreSQL. Started by HistoryStore.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import {
@@ -13,6 +14,8 @@ import {
 import { openDb, SeriesReader } from "./history-db.js";
 import type { FromThread, HistoryThreadData, ReadQuery, ToThread } from "./history-protocol.js";
 import { HistoryWriter } from "./history-writer.js";
+import { Outbox } from "./outbox.js";
+import { PostgresForwarder } from "./postgres-forwarder.js";
 
 /** How often records waiting in `recent` are packed and retention applied. */
 const UPKEEP_MS = 5000;
@@ -27,7 +30,16 @@ const port = parentPort!;
 const data = workerData as HistoryThreadData;
 const post = (m: FromThread) => port.postMessage(m);
 const db = openDb(data.file);
-const writer = new HistoryWriter(db, data.file, data);
+const outbox = data.postgres ? new Outbox(db, data.postgres.maxBacklog) : null;
+// history.postgres turned off: what waited to be shipped would only take room (history stays local).
+if (!outbox) db.exec("DELETE FROM outbox");
+const writer = new HistoryWriter(db, data.file, data, outbox);
+const forwarder =
+  data.postgres && outbox
+    ? new PostgresForwarder(db, outbox, data.postgres, (figures, note) =>
+        post({ t: "shipping", figures, note }),
+      )
+    : null;
 const series = new SeriesReader(db);
 
 /**
@@ -109,8 +121,10 @@ function answer(q: ReadQuery): AggregateValues {
 }
 
 function upkeep(): void {
+  const now = Date.now();
   try {
-    writer.upkeep(Date.now());
+    writer.upkeep(now);
+    forwarder?.upkeep(now - data.retentionDays * 86_400_000);
     post({ t: "written", count: 0, figures: writer.figures });
   } catch (err) {
     writer.resync();
@@ -120,10 +134,13 @@ function upkeep(): void {
 
 const timer = setInterval(upkeep, UPKEEP_MS);
 upkeep();
+forwarder?.start();
 
-port.on("message", (m: ToThread) => {
+port.on("message", async (m: ToThread) => {
   if (m.t === "stop") {
     clearInterval(timer);
+    // What it has not shipped stays in the outbox, for the next start.
+    await forwarder?.stop();
     db.close();
     post({ t: "stopped" });
     port.close();
@@ -143,6 +160,7 @@ port.on("message", (m: ToThread) => {
   try {
     writer.write(m.batch);
     post({ t: "written", count, figures: writer.figures });
+    forwarder?.wake();
   } catch (err) {
     // A full disk or an I/O error costs this batch, counted; the store decides when to try again.
     writer.resync();

@@ -1,6 +1,7 @@
 import { decodeRecords, encodeChunk, type HistoryRecord } from "./chunk-codec.js";
 import { CHUNK_VALUES, COMPACT_AFTER_MS, type Db, latestColumns, storeBytes } from "./history-db.js";
 import type { Batch, WriterFigures } from "./history-protocol.js";
+import type { Outbox } from "./outbox.js";
 import { recordAt } from "./record-batch.js";
 
 /** Passes of trimming when over history.maxBytes (pages free up only once wholly empty). */
@@ -32,6 +33,8 @@ export class HistoryWriter {
     private readonly db: Db,
     private readonly file: string,
     private readonly retention: { retentionDays: number; maxBytes: number; forgetAfterDays: number },
+    /** With history.postgres: each commit's rows once more, for the forwarder. */
+    private readonly outbox: Outbox | null = null,
   ) {
     this.insertPoint = db.prepare("INSERT OR IGNORE INTO points (id, topic) VALUES (?, ?)");
     this.insertRecent = db.prepare("INSERT INTO recent (point, t, end, n, data) VALUES (?, ?, ?, ?, ?)");
@@ -77,7 +80,9 @@ export class HistoryWriter {
           first = Math.min(first, r.sourceTime);
           last = Math.max(last, r.sourceTime);
         }
-        this.insertRecent.run(id, first, last, list.length, encodeChunk(list, first));
+        const data = encodeChunk(list, first);
+        this.insertRecent.run(id, first, last, list.length, data);
+        this.outbox?.add(id, first, last, list.length, data);
         const p = this.pending.get(id);
         if (p) {
           p.count += list.length;
@@ -104,6 +109,7 @@ export class HistoryWriter {
   write(batch: Batch): void {
     this.writeBatch(batch);
     this.figures.written += batch.records.length;
+    this.outbox?.added(batch.records.length);
   }
 
   /** Packs points whose records waited long enough, then applies retention (every few seconds). */

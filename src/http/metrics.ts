@@ -215,6 +215,46 @@ export class GatewayMetrics {
       () => history()?.backlog ?? 0,
     );
     gauge("smartgear_history_bytes", "bytes on disk of the history store", () => history()?.bytes ?? 0);
+    const shipping = () => history()?.postgres ?? null;
+    mirrored(
+      "smartgear_history_postgres_values_shipped_total",
+      "history values PostgreSQL committed",
+      [],
+      () => [[{}, shipping()?.shipped ?? 0]],
+    );
+    gauge(
+      "smartgear_history_postgres_backlog",
+      "history values committed locally and not yet shipped to PostgreSQL",
+      () => shipping()?.backlog ?? 0,
+    );
+    gauge(
+      "smartgear_history_postgres_last_success_seconds",
+      "Unix time of the last batch PostgreSQL committed (0: none yet)",
+      () => (shipping()?.lastSuccess ?? 0) / 1000,
+    );
+    mirrored(
+      "smartgear_history_postgres_errors_total",
+      "failures shipping history to PostgreSQL, by phase (connect, schema, ship)",
+      ["kind"],
+      () =>
+        Object.entries(shipping()?.errors ?? { connect: 0, schema: 0, ship: 0 }).map(([kind, n]) => [
+          { kind },
+          n,
+        ]),
+    );
+    mirrored(
+      "smartgear_history_postgres_values_dropped_total",
+      "history values never shipped: older than the retention (age), beyond the backlog bound, refused by PostgreSQL",
+      ["reason"],
+      () => {
+        const p = shipping();
+        return [
+          [{ reason: "age" }, p?.droppedByAge ?? 0],
+          [{ reason: "backlog" }, p?.droppedByBacklog ?? 0],
+          [{ reason: "rejected" }, p?.droppedRejected ?? 0],
+        ];
+      },
+    );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

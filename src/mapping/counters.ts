@@ -141,4 +141,27 @@ export interface HistoryCounters {
   droppedByWriteError: number;
   /** Never stored because the disk was full (SQLITE_FULL): the failed commit's, then those appended while paused. */
   droppedByDiskFull: number;
+  /** Shipping to PostgreSQL; null unless history.postgres.enabled. */
+  postgres: PostgresShippingCounters | null;
+}
+
+/** The history thread's shipping to PostgreSQL (README, History: PostgreSQL). */
+export interface PostgresShippingCounters {
+  /** Values PostgreSQL committed. */
+  shipped: number;
+  /** Values committed locally and not yet shipped. */
+  backlog: number;
+  /** Epoch ms of the last batch PostgreSQL committed; 0: none yet. */
+  lastSuccess: number;
+  /** Epoch ms of the first failure since PostgreSQL was last reached; 0: reachable. */
+  unreachableSince: number;
+  lastError: string;
+  /** How `samples` is stored; "" until the first connection. */
+  mode: "" | "timescaledb" | "plain";
+  /** Failures by phase: connecting (or logging in), making the tables, shipping a batch. */
+  errors: { connect: number; schema: number; ship: number };
+  /** Not shipped, removed locally: older than history.retentionDays, beyond maxBacklog, refused by PostgreSQL. */
+  droppedByAge: number;
+  droppedByBacklog: number;
+  droppedRejected: number;
 }

@@ -1,16 +1,33 @@
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
 /**
  * Programs from outside npm that some tests start, with the package that brings them; everything
- * else the suite needs comes with `npm ci`. Found on PATH only (Debian puts mosquitto in
- * /usr/sbin, which a user's PATH may lack: the skip line says so), so that hiding a tool is as
- * simple as a PATH without it.
+ * else the suite needs comes with `npm ci`. Found on PATH (Debian puts mosquitto in /usr/sbin,
+ * which a user's PATH may lack: the skip line says so), so that hiding a tool is as simple as a
+ * PATH without it; PostgreSQL's server programs are never on PATH in Debian (they live in
+ * /usr/lib/postgresql/<version>/bin, the newest version is taken), so also there.
  */
-const TOOLS = {
+const TOOLS: Record<
+  "mosquitto" | "postgres",
+  { program: string; install: string; folders?: () => string[] }
+> = {
   mosquitto: { program: "mosquitto", install: "apt-get install -y mosquitto" },
-} as const;
+  postgres: { program: "postgres", install: "apt-get install -y postgresql", folders: debianPostgresFolders },
+};
 export type Tool = keyof typeof TOOLS;
+
+/** /usr/lib/postgresql/<version>/bin, newest version first (the `postgresql` package's). */
+function debianPostgresFolders(): string[] {
+  try {
+    return readdirSync("/usr/lib/postgresql")
+      .filter((v) => /^[0-9]+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => join("/usr/lib/postgresql", v, "bin"));
+  } catch {
+    return [];
+  }
+}
 
 declare module "@vitest/runner" {
   interface TaskMeta {
@@ -22,9 +39,10 @@ declare module "@vitest/runner" {
 /** Set by CI (.ci/run): a missing tool fails its tests instead of skipping them. */
 export const REQUIRE_TOOLS_VARIABLE = "GATEWAY_TEST_REQUIRE_TOOLS";
 
-/** The path of the executable `program` on PATH, or undefined. */
-function onPath(program: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
+/** The path of `tool`'s executable on PATH or in its own folders, or undefined. */
+function find(tool: Tool): string | undefined {
+  const { program, folders } = TOOLS[tool];
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), ...(folders?.() ?? [])]) {
     const path = join(dir, program);
     try {
       accessSync(path, constants.X_OK);
@@ -40,11 +58,11 @@ function onPath(program: string): string | undefined {
 export const installHint = (tool: Tool): string => `${TOOLS[tool].install} (and /usr/sbin on PATH)`;
 
 /** Whether `tool` is missing on this machine. */
-export const toolMissing = (tool: Tool): boolean => onPath(TOOLS[tool].program) === undefined;
+export const toolMissing = (tool: Tool): boolean => find(tool) === undefined;
 
 /** The path of `tool`'s program, or an error that says how to install it. */
 export function toolPath(tool: Tool): string {
-  const path = onPath(TOOLS[tool].program);
+  const path = find(tool);
   if (!path) throw new Error(`${TOOLS[tool].program} is not on PATH: ${installHint(tool)}; .ci/run does`);
   return path;
 }

@@ -37,6 +37,10 @@ const ALTERNATIVES: Record<string, NodeJS.ProcessEnv> = {
     SMARTGEAR_MQTT_PASSWORD: "",
     SMARTGEAR_MQTT_PASSWORD_FILE: "/run/secrets/mqtt_password",
   },
+  "history.postgres.passwordFile": {
+    SMARTGEAR_HISTORY_POSTGRES_PASSWORD: "",
+    SMARTGEAR_HISTORY_POSTGRES_PASSWORD_FILE: "/run/secrets/postgres_password",
+  },
   "mqtt.tls.keyPassphrase": {
     SMARTGEAR_MQTT_TLS_KEY_PASSPHRASE_FILE: "",
     SMARTGEAR_MQTT_TLS_KEY_PASSPHRASE: "key-pass",
