@@ -32,6 +32,8 @@ export interface MetricSources {
   };
   /** The history store's figures; null with history.enabled false. */
   history?: () => HistoryCounters | null;
+  /** The web console's logins by outcome (ok, refused, rateLimited); null when it is not served. */
+  consoleLogins?: () => Readonly<Record<string, number>> | null;
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -214,6 +216,12 @@ export class GatewayMetrics {
       () => history()?.backlog ?? 0,
     );
     gauge("smartgear_history_bytes", "bytes on disk of the history store", () => history()?.bytes ?? 0);
+    mirrored(
+      "smartgear_console_logins_total",
+      "web console logins by outcome (ok, refused: wrong user name or password, rateLimited)",
+      ["outcome"],
+      () => Object.entries(sources.consoleLogins?.() ?? {}).map(([outcome, n]) => [{ outcome }, n]),
+    );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

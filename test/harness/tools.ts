@@ -8,7 +8,9 @@ import { delimiter, join } from "node:path";
  * simple as a PATH without it.
  */
 const TOOLS = {
-  mosquitto: { program: "mosquitto", install: "apt-get install -y mosquitto" },
+  mosquitto: { program: "mosquitto", install: "apt-get install -y mosquitto (and /usr/sbin on PATH)" },
+  // The browser the web console's tests drive (playwright-core, from npm, brings no browser).
+  chromium: { program: "chromium", install: "apt-get install -y chromium" },
 } as const;
 export type Tool = keyof typeof TOOLS;
 
@@ -37,7 +39,7 @@ function onPath(program: string): string | undefined {
 }
 
 /** The command that installs `tool` (and puts its folder on PATH). */
-export const installHint = (tool: Tool): string => `${TOOLS[tool].install} (and /usr/sbin on PATH)`;
+export const installHint = (tool: Tool): string => TOOLS[tool].install;
 
 /** Whether `tool` is missing on this machine. */
 export const toolMissing = (tool: Tool): boolean => onPath(TOOLS[tool].program) === undefined;
