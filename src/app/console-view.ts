@@ -39,6 +39,19 @@ export interface ConsoleParts {
   } | null;
 }
 
+/** How long a device's list of variables is reused before it is browsed again (for points added since). */
+const LAYOUT_REUSE_MS = 5000;
+/** Devices whose list of variables is kept (the pages open at once; the oldest is forgotten first). */
+const MAX_LAYOUTS = 64;
+
+/** A point variable of a device as the console lists it: browsed once, its value read at each look. */
+interface PointLayout {
+  variable: UAVariable;
+  nodeId: string;
+  path: string;
+  unit: string;
+}
+
 /** A NodeId as the console shows it and takes it back: `ns=<index>;s=<id>` (parsed strictly, see node-ids.ts). */
 const STRING_NODE_ID = /^ns=(\d+);s=([\s\S]+)$/;
 
@@ -49,6 +62,9 @@ const STRING_NODE_ID = /^ns=(\d+);s=([\s\S]+)$/;
 export function consoleSourcesOf(parts: ConsoleParts): ConsoleSources {
   let sample = { at: parts.startedAt, received: 0, decoded: 0, rejected: 0 };
   let rates = { received: 0, decoded: 0, rejected: 0 };
+  // A live page reads its device's points four times a second: the browse that finds them (folders,
+  // references, EngineeringUnits) costs ten times the reads, and is done once per LAYOUT_REUSE_MS.
+  const layouts = new Map<string, { at: number; points: PointLayout[] }>();
   const stores = (): Record<PkiKind, PkiStore> => {
     const folders = pkiFolders(parts.config());
     return { applications: new PkiStore(folders.applications), users: new PkiStore(folders.users) };
@@ -132,6 +148,9 @@ export function consoleSourcesOf(parts: ConsoleParts): ConsoleSources {
       const roots = parts.addressSpace();
       const m = STRING_NODE_ID.exec(deviceNodeId);
       if (!roots || !m) return null;
+      const now = Date.now();
+      const known = layouts.get(deviceNodeId);
+      if (known && now - known.at < LAYOUT_REUSE_MS) return known.points.map(pointOf);
       const node = roots.devicesFolder.addressSpace.findNode(
         new NodeId(NodeIdType.STRING, m[2]!, Number(m[1])),
       );
@@ -140,9 +159,12 @@ export function consoleSourcesOf(parts: ConsoleParts): ConsoleSources {
         (node as UAObject).typeDefinition.toString() !== roots.deviceType.nodeId.toString()
       )
         return null;
-      const points: ConsolePoint[] = [];
+      const points: PointLayout[] = [];
       collectPoints(node as UAObject, "", points);
-      return points;
+      layouts.delete(deviceNodeId);
+      if (layouts.size >= MAX_LAYOUTS) layouts.delete(layouts.keys().next().value!);
+      layouts.set(deviceNodeId, { at: now, points });
+      return points.map(pointOf);
     },
 
     alarms() {
@@ -194,11 +216,11 @@ function onlineOf(device: BaseNode): boolean | null {
 }
 
 /** The variables below a device: its points in their catalog folders; not its conditions or methods. */
-function collectPoints(node: UAObject, prefix: string, into: ConsolePoint[]): void {
+function collectPoints(node: UAObject, prefix: string, into: PointLayout[]): void {
   const children = [...node.findReferencesExAsObject("Organizes"), ...node.getComponents()];
   for (const child of children) {
     const path = `${prefix}${browseName(child)}`;
-    if (child.nodeClass === NodeClass.Variable) into.push(pointOf(child as UAVariable, path));
+    if (child.nodeClass === NodeClass.Variable) into.push(layoutOf(child as UAVariable, path));
     else if (child.nodeClass === NodeClass.Object && !isCondition(child as UAObject))
       collectPoints(child as UAObject, `${path}/`, into);
   }
@@ -207,17 +229,21 @@ function collectPoints(node: UAObject, prefix: string, into: ConsolePoint[]): vo
 const isCondition = (node: UAObject) =>
   node.typeDefinitionObj.isSubtypeOf(node.addressSpace.findEventType("ConditionType")!);
 
-function pointOf(variable: UAVariable, path: string): ConsolePoint {
-  const dv: DataValue = variable.readValue();
+function layoutOf(variable: UAVariable, path: string): PointLayout {
   const units = variable.getPropertyByName("EngineeringUnits")?.readValue().value.value as
     | { displayName?: { text?: string | null } }
     | null
     | undefined;
+  return { variable, nodeId: variable.nodeId.toString(), path, unit: units?.displayName?.text ?? "" };
+}
+
+function pointOf({ variable, nodeId, path, unit }: PointLayout): ConsolePoint {
+  const dv: DataValue = variable.readValue();
   return {
-    nodeId: variable.nodeId.toString(),
+    nodeId,
     path,
     value: shown(dv.value.value),
-    unit: units?.displayName?.text ?? "",
+    unit,
     status: dv.statusCode.name,
     sourceTimestamp: dv.sourceTimestamp?.toISOString() ?? "",
   };
