@@ -253,7 +253,7 @@ export class Gateway {
     const http = this.config.http;
     const refusal = consoleRefusal(http);
     if (refusal) {
-      if (http.console.enabled) this.logger.error("the web console is not served", { reason: refusal });
+      if (http.console.enabled) this.logger.warn("the web console is not served", { reason: refusal });
       return null;
     }
     const sources = consoleSourcesOf({

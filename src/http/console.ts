@@ -23,6 +23,8 @@ type Response = http.ServerResponse;
 const COOKIE = "smartgear_console";
 /** A form posted to the console is a few fields: anything larger is refused unread. */
 const MAX_FORM_BYTES = 8 * 1024;
+/** A certificate's SHA-1 thumbprint or a prefix of it, as `pki list` shows it (colons allowed). */
+const THUMBPRINT = /^[0-9a-f:]{4,59}$/i;
 /** Devices listed in the tree at most; a larger lineup says how many more there are. */
 const MAX_TREE_DEVICES = 2000;
 /** Live streams open at once (each reads one device's points four times a second). */
@@ -151,7 +153,15 @@ export class WebConsole {
     const kind = form.get("kind");
     if (kind !== "applications" && kind !== "users")
       return html(res, 400, messagePage(session, "Bad request", "kind must be applications or users."));
-    return this.decide(res, session, kind, action, form.get("thumbprint") ?? "");
+    const thumbprint = form.get("thumbprint") ?? "";
+    // A thumbprint (or a unique prefix), nothing else: `pki trust` also takes a file path, a form must not.
+    if (!THUMBPRINT.test(thumbprint))
+      return html(
+        res,
+        400,
+        messagePage(session, "Bad request", "thumbprint must be hexadecimal SHA-1 digits."),
+      );
+    return this.decide(res, session, kind, action, thumbprint);
   }
 
   private decide(

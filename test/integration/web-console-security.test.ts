@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/config-loader.js";
 import { consoleRefusal } from "../../src/http/console.js";
 import { hashPassword } from "../../src/security/password-hash.js";
+import { PkiStore } from "../../src/security/pki-store.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
 import { startGateway } from "../harness/gateway.js";
 
@@ -75,6 +76,32 @@ describe("the web console's security", () => {
     const forged = await login(gw.httpUrl, PASSWORD, "http://evil.example");
     expect(forged.status).toBe(403);
     expect(forged.headers.get("set-cookie")).toBeNull();
+  });
+
+  it("takes only a thumbprint from a form (never a file path, as `pki trust` would), and no form over 8 KB", async () => {
+    const ok = await login(gw.httpUrl, PASSWORD);
+    const cookie = ok.headers.get("set-cookie")!.split(";")[0]!;
+    const page = await (await fetch(`${gw.httpUrl}/console/certificates`, { headers: { cookie } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const post = (body: string) =>
+      fetch(`${gw.httpUrl}/console/certificates/trust`, {
+        method: "POST",
+        headers: { cookie, origin: gw.httpUrl, "content-type": "application/x-www-form-urlencoded" },
+        body,
+      });
+    // A certificate file that exists: `pki trust <file>` would trust whatever it holds.
+    const file = join(dir, "pki", "own", "certs", "certificate.pem");
+    const byPath = await post(
+      new URLSearchParams({ csrf, kind: "applications", thumbprint: file }).toString(),
+    );
+    expect(byPath.status).toBe(400);
+    expect(new PkiStore(join(dir, "pki")).list().filter((e) => e.list === "trusted")).toEqual([]);
+    const unknown = await post(
+      new URLSearchParams({ csrf, kind: "applications", thumbprint: "abcdef" }).toString(),
+    );
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain("no rejected certificate with thumbprint abcdef");
+    expect((await post(`csrf=${csrf}&kind=applications&thumbprint=${"a".repeat(9000)}`)).status).toBe(413);
   });
 
   it("answers 429 after loginAttemptsPerMinute failed logins from one address, even to the right password, and counts both", async () => {
