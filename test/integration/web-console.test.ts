@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { publish } from "../harness/brokers.js";
 import { startGateway } from "../harness/gateway.js";
 import { connectClient, nodeOf } from "../harness/opcua-client.js";
-import { needs } from "../harness/tools.js";
+import { needs, toolPath } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 const ENGINEER = { userName: "erika", password: "engineer-pw" };
@@ -82,7 +82,7 @@ describe("the web console in a browser", needs("chromium"), () => {
     await waitFor("the simulator's lineup", () => gw.gateway.diagnostics().devices >= 2, 30_000, 100);
     mkdirSync(SHOTS, { recursive: true });
     context = await chromium.launchPersistentContext(join(dir, "browser"), {
-      executablePath: "/usr/bin/chromium",
+      executablePath: toolPath("chromium"),
       headless: true,
       viewport: { width: 1280, height: 860 },
       args: [
