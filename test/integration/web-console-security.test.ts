@@ -10,6 +10,7 @@ import { hashPassword } from "../../src/security/password-hash.js";
 import { PkiStore } from "../../src/security/pki-store.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
 import { startGateway } from "../harness/gateway.js";
+import { makeTestPki } from "../harness/pki.js";
 
 const PASSWORD = "engineer-pw";
 
@@ -132,6 +133,21 @@ describe("the web console's security", () => {
       expect(String(ok.headers["set-cookie"])).toMatch(/; HttpOnly; SameSite=Strict; Secure$/);
     } finally {
       await secure.stop();
+    }
+  });
+
+  it("serves HTTPS with the certificate and key files of http.console.tls when they are named", async () => {
+    const pki = await makeTestPki();
+    const secure = await startGateway(
+      `${opcua}http: { port: 0, console: { tls: { enabled: true, certFile: ${JSON.stringify(pki.serverCert)}, keyFile: ${JSON.stringify(pki.serverKey)} } } }\n`,
+    );
+    try {
+      const health = await httpsRequest(`https://127.0.0.1:${secure.gateway.httpPort}/healthz`);
+      expect(health.status).toBe(200);
+      expect(health.certificate.equals(new X509Certificate(readFileSync(pki.serverCert)).raw)).toBe(true);
+    } finally {
+      await secure.stop();
+      pki.stop();
     }
   });
 
