@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Namespace, OPCUAServer, UAFolder, UAObject } from "node-opcua";
+import type { Namespace, OPCUAServer, UAFolder, UAObject, UAObjectType } from "node-opcua";
 import { alarmAcknowledgementRouter } from "../bridge/alarm-acknowledgements.js";
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import { HistoryStore, type RestoredPoint } from "../history/history-store.js";
+import { consoleRefusal, WebConsole } from "../http/console.js";
 import { HealthServer, type Readiness } from "../http/health-server.js";
 import { GatewayMetrics } from "../http/metrics.js";
 import { IngestCounters } from "../mapping/counters.js";
@@ -38,6 +39,7 @@ import type { UserDef } from "../security/users.js";
 import { listenError } from "../shared/errors.js";
 import { getLogger } from "../shared/logger.js";
 import { PROJECT_ROOT } from "../shared/paths.js";
+import { consoleSourcesOf } from "./console-view.js";
 import { diagnosticsOf, type GatewayDiagnostics } from "./diagnostics-view.js";
 import { EventHub } from "./events.js";
 
@@ -91,6 +93,12 @@ export class Gateway {
   /** The broker's last answer to the subscriptions, for /readyz and /metrics. */
   private subscriptions: SubscriptionState = { granted: [], refused: [] };
   private lastTakeover: (SessionTakeover & { at: number }) | null = null;
+  // What the web console reads (app/console-view.ts).
+  private console: WebConsole | null = null;
+  private startedAt = Date.now();
+  private brokerSince: number | null = null;
+  private consoleRoots: { devicesFolder: UAObject; deviceType: UAObjectType; alarms: AlarmNodes } | null =
+    null;
 
   constructor(
     /** The running configuration: a frozen snapshot, replaced whole by a reload (adopt). */
@@ -114,6 +122,7 @@ export class Gateway {
     // Before any part: node-opcua, loaded with the gateway, prints some lines a moment later
     // ([NODE-OPCUA-W27]), plain text amid the JSON log after a part that failed early (issue 16).
     routeOpcuaLogs(getLogger("gateway:node-opcua"));
+    this.startedAt = Date.now();
     const parts: Part[] = [
       // First: /healthz answers and /readyz says what is not ready yet while the rest starts.
       { name: "http", start: () => this.startHttp(), stop: () => this.stopHttp() },
@@ -155,6 +164,7 @@ export class Gateway {
     this.mirror = null;
     this.dispatcher = null;
     this.health = null;
+    this.consoleRoots = null;
     this.logger.info("gateway stopped");
   }
 
@@ -232,20 +242,51 @@ export class Gateway {
         preSessionClosed: preSessionClosures,
       }),
       history: () => this.history?.counters ?? null,
+      consoleLogins: () => this.console?.auth.logins ?? null,
     });
     metrics.collectProcessMetrics();
     this.metrics = metrics;
+    this.console = this.webConsole();
+    const { tls } = this.config.http.console;
     this.http = new HealthServer(
       this.config.http,
       { readiness: () => this.readiness(), metrics: () => metrics.scrape() },
       getLogger("gateway:http"),
+      this.console,
     );
     await this.http.start();
+    if (tls.enabled && tls.certFile)
+      this.http.useCertificate(readFileSync(tls.certFile), readFileSync(tls.keyFile));
+  }
+
+  /** The web console (README, Web console), or null when it is off or refused on this listener. */
+  private webConsole(): WebConsole | null {
+    const http = this.config.http;
+    const refusal = consoleRefusal(http);
+    if (refusal) {
+      if (http.console.enabled) this.logger.warn("the web console is not served", { reason: refusal });
+      return null;
+    }
+    const sources = consoleSourcesOf({
+      config: () => this.config,
+      version: VERSION,
+      startedAt: this.startedAt,
+      counters: this.counters,
+      source: () => this.source,
+      pointCount: () => this.mirror?.pointCount ?? 0,
+      brokerPort: () => this.brokerPort,
+      brokerSince: () => this.brokerSince,
+      server: () => this.server,
+      addressSpace: () =>
+        this.consoleRoots && { ...this.consoleRoots, conditions: this.consoleRoots.alarms.conditions },
+    });
+    return new WebConsole(http.console, this.users, sources, getLogger("gateway:console"));
   }
 
   private async stopHttp(): Promise<void> {
     const { http } = this;
     this.http = null;
+    this.console = null;
     await http?.stop();
   }
 
@@ -300,6 +341,13 @@ export class Gateway {
     installNodeOpcuaPatches(this.config.opcua.limits, getLogger("gateway:opcua"));
     this.server = createOpcuaServer(this.config, VERSION, this.users, getLogger("gateway:opcua"));
     await this.server.initialize();
+    // HTTPS with the gateway's own certificate (http.console.tls without files): made by initialize().
+    const { tls } = this.config.http.console;
+    if (this.http && tls.enabled && !tls.certFile)
+      this.http.useCertificate(
+        readFileSync(this.server.certificateFile),
+        readFileSync(this.server.privateKeyFile),
+      );
   }
 
   private async shutdownServer(): Promise<void> {
@@ -385,6 +433,7 @@ export class Gateway {
     this.dispatcher = dispatcher;
     this.mirror = mirror;
     this.health = health;
+    this.consoleRoots = { devicesFolder, deviceType: model.deviceType, alarms: alarmNodes };
     this.listenToEvents(mirror, health, diagnostics);
   }
 
@@ -402,6 +451,12 @@ export class Gateway {
       this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason }),
     );
     events.on("brokerLost", "point mirror", () => mirror.connectionLost());
+    events.on("brokerConnected", "console", () => {
+      this.brokerSince = Date.now();
+    });
+    events.on("brokerLost", "console", () => {
+      this.brokerSince = null;
+    });
     events.on("subscriptionsChanged", "readiness", (state) => {
       // Every refused filter is asked again in each SUBACK: each answer refuses them all anew.
       counters.subscriptionRefusals += state.refused.length;

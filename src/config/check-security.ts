@@ -62,6 +62,13 @@ export function checkMqttSecurity(
       `broker.host ${JSON.stringify(broker.host)} is not loopback and broker.users is empty: anyone who reaches the embedded broker could publish and subscribe. Add broker.users, or set broker.allowAnonymousOnNetwork: true to accept that risk`,
     );
 
+  const consoleTls = config.http.console.tls;
+  if (Boolean(consoleTls.certFile) !== Boolean(consoleTls.keyFile))
+    at(
+      ["http", "console", "tls"],
+      "http.console.tls.certFile and http.console.tls.keyFile go together (neither: the OPC UA server's own certificate)",
+    );
+
   const usernames = new Set<string>();
   broker.users.forEach((user, i) => {
     if (usernames.has(user.username))

@@ -50,6 +50,26 @@ export const configSchema = {
         // Loopback by default: the container image sets SMARTGEAR_HTTP_HOST=0.0.0.0.
         host: { type: "string", minLength: 1, default: "127.0.0.1" },
         port: { type: "integer", minimum: 0, maximum: 65535, default: 9102 },
+        // The web console (README, Web console) on the same listener.
+        console: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: "boolean", default: true },
+            // HTTPS for the whole listener: the OPC UA server's own certificate unless files are named.
+            tls: {
+              type: "object",
+              additionalProperties: false,
+              default: {},
+              properties: { enabled: { type: "boolean", default: false }, certFile: file, keyFile: file },
+            },
+            // A non-loopback host without TLS serves no console unless this says a proxy encrypts.
+            allowPlainHttp: { type: "boolean", default: false },
+            sessionIdleMinutes: { type: "number", exclusiveMinimum: 0, default: 30 },
+            loginAttemptsPerMinute: { type: "integer", minimum: 1, default: 5 },
+          },
+        },
       },
     },
     broker: {

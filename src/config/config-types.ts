@@ -21,6 +21,18 @@ export interface GatewayConfig {
     host: string;
     /** 0: any free port. */
     port: number;
+    /** The web console on the same listener (README, Web console). */
+    console: {
+      enabled: boolean;
+      /** HTTPS for the whole listener; empty files: the OPC UA server's own certificate and key. */
+      tls: { enabled: boolean; certFile: string; keyFile: string };
+      /** Serve the console over plain HTTP on a non-loopback host (a TLS proxy in front). */
+      allowPlainHttp: boolean;
+      /** A session not used for this long is logged out. */
+      sessionIdleMinutes: number;
+      /** Failed logins per client address and minute before further attempts get 429. */
+      loginAttemptsPerMinute: number;
+    };
   };
   broker: {
     /** The embedded aedes broker runs when mqtt.url is empty. */

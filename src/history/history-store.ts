@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
-import type { AggregateValues, Computation } from "../mapping/aggregates.js";
-import type { HistoryCounters } from "../mapping/counters.js";
 import type { GatewayConfig } from "../config/config-types.js";
+import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { HistoryCounters, PostgresShippingCounters } from "../mapping/counters.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";

@@ -1,8 +1,10 @@
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { GatewayConfig } from "../config/config-types.js";
 import { listenError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
+import type { WebConsole } from "./console.js";
 
 /** What is ready: each part the gateway needs to do its job. */
 export interface Readiness {
@@ -25,17 +27,32 @@ export interface HealthSources {
 
 /**
  * `/healthz` (the process answers), `/readyz` (broker connected and OPC UA listening; 503 with
- * the part that is not; 200 "degraded" with what is wrong while still ready) and `/metrics` (Prometheus text format), on plain node:http. Nothing here
- * changes state: every route is a GET (HEAD too).
+ * the part that is not; 200 "degraded" with what is wrong while still ready) and `/metrics` (Prometheus text format), on plain node:http
+ * (node:https with http.console.tls). Nothing here changes state: every route is a GET (HEAD too);
+ * the web console under /console (console.ts) has its own rules.
  */
 export class HealthServer {
-  private server: http.Server | null = null;
+  private server: http.Server | https.Server | null = null;
 
   constructor(
     private readonly config: GatewayConfig["http"],
     private readonly sources: HealthSources,
     private readonly logger: Logger,
+    /** The web console under /console (README, Web console); null: not served. */
+    private readonly console: WebConsole | null = null,
   ) {}
+
+  private get tls(): boolean {
+    return this.config.console.tls.enabled;
+  }
+
+  /**
+   * The certificate and key of the HTTPS listener (http.console.tls). Until it is given, TLS
+   * handshakes fail: the gateway's own certificate exists only once the OPC UA server has made it.
+   */
+  useCertificate(cert: string | Buffer, key: string | Buffer): void {
+    (this.server as https.Server | null)?.setSecureContext({ cert, key });
+  }
 
   /** The port listened on (the one the OS chose for port 0); 0 when not listening. */
   get port(): number {
@@ -43,13 +60,16 @@ export class HealthServer {
   }
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => {
+    const listener: http.RequestListener = (req, res) => {
       this.handle(req, res).catch((err: Error) => {
         this.logger.error("HTTP request failed", { url: req.url, error: err.message });
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
         res.end("internal error\n");
       });
-    });
+    };
+    const server = this.tls
+      ? https.createServer({ minVersion: "TLSv1.2" }, listener)
+      : http.createServer(listener);
     // A scraper keeps its connection open between scrapes; it must not hold up stop().
     server.keepAliveTimeout = 5000;
     const { port, host } = this.config;
@@ -64,8 +84,8 @@ export class HealthServer {
     server.on("error", (err) => this.logger.error("HTTP server error", { error: err.message }));
     this.server = server;
     this.logger.info("health and metrics listening", {
-      url: `http://${this.config.host}:${this.port}`,
-      routes: ["/healthz", "/readyz", "/metrics"],
+      url: `${this.tls ? "https" : "http"}://${this.config.host}:${this.port}`,
+      routes: this.routes,
     });
   }
 
@@ -73,14 +93,29 @@ export class HealthServer {
     const server = this.server;
     this.server = null;
     if (!server) return;
+    this.console?.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
     });
   }
 
+  private get routes(): string[] {
+    return ["/healthz", "/readyz", "/metrics", ...(this.console ? ["/console"] : [])];
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?")[0];
+    const [path = "/", query = ""] = (req.url ?? "/").split("?");
+    if (this.console && (path === "/console" || path.startsWith("/console/"))) {
+      await this.console.handle(req, res, path, new URLSearchParams(query));
+      return;
+    }
+    if (this.console && path === "/") {
+      // A browser pointed at the listener lands on the console.
+      res.writeHead(303, { location: "/console" });
+      res.end();
+      return;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       send(res, 405, { error: "method not allowed" }, { allow: "GET, HEAD" });
       return;
@@ -109,7 +144,7 @@ export class HealthServer {
         return;
       }
       default:
-        send(res, 404, { error: "not found", routes: ["/healthz", "/readyz", "/metrics"] });
+        send(res, 404, { error: "not found", routes: this.routes });
     }
   }
 }

@@ -32,6 +32,8 @@ export interface MetricSources {
   };
   /** The history store's figures; null with history.enabled false. */
   history?: () => HistoryCounters | null;
+  /** The web console's logins by outcome (ok, refused, rateLimited); null when it is not served. */
+  consoleLogins?: () => Readonly<Record<string, number>> | null;
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -254,6 +256,12 @@ export class GatewayMetrics {
           [{ reason: "rejected" }, p?.droppedRejected ?? 0],
         ];
       },
+    );
+    mirrored(
+      "smartgear_console_logins_total",
+      "web console logins by outcome (ok, refused: wrong user name or password, rateLimited)",
+      ["outcome"],
+      () => Object.entries(sources.consoleLogins?.() ?? {}).map(([outcome, n]) => [{ outcome }, n]),
     );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",

@@ -39,6 +39,8 @@ export type LimitAlarmConfig = GatewayConfig["alarms"]["limits"][number];
  * type; ConditionRefresh on the Server object replays active ones to a new client.
  */
 export class AlarmNodes {
+  /** Every condition built, for the web console's Alarms page (one per alarm point of a device that sent it). */
+  readonly conditions: UAAlarmConditionEx[] = [];
   private normalState: UAVariable | null = null;
 
   constructor(
@@ -176,6 +178,7 @@ export class AlarmNodes {
     };
     alarm.on("acknowledged", on("Acknowledged"));
     alarm.on("confirmed", on("Confirmed"));
+    this.conditions.push(alarm);
     return alarm;
   }
 

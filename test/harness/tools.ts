@@ -9,11 +9,13 @@ import { delimiter, join } from "node:path";
  * /usr/lib/postgresql/<version>/bin, the newest version is taken), so also there.
  */
 const TOOLS: Record<
-  "mosquitto" | "postgres",
+  "mosquitto" | "postgres" | "chromium",
   { program: string; install: string; folders?: () => string[] }
 > = {
-  mosquitto: { program: "mosquitto", install: "apt-get install -y mosquitto" },
+  mosquitto: { program: "mosquitto", install: "apt-get install -y mosquitto (and /usr/sbin on PATH)" },
   postgres: { program: "postgres", install: "apt-get install -y postgresql", folders: debianPostgresFolders },
+  // The browser the web console's tests drive (playwright-core, from npm, brings no browser).
+  chromium: { program: "chromium", install: "apt-get install -y chromium" },
 };
 export type Tool = keyof typeof TOOLS;
 
@@ -55,7 +57,7 @@ function find(tool: Tool): string | undefined {
 }
 
 /** The command that installs `tool` (and puts its folder on PATH). */
-export const installHint = (tool: Tool): string => `${TOOLS[tool].install} (and /usr/sbin on PATH)`;
+export const installHint = (tool: Tool): string => TOOLS[tool].install;
 
 /** Whether `tool` is missing on this machine. */
 export const toolMissing = (tool: Tool): boolean => find(tool) === undefined;
