@@ -22,6 +22,7 @@ import { DeviceHealth } from "../opcua/device-health.js";
 import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
+import { EventJournal } from "../opcua/event-journal.js";
 import { HistoryReadService } from "../opcua/history-read.js";
 import {
   buildInformationModel,
@@ -272,8 +273,10 @@ export class Gateway {
   /** HistoryRead on every mirrored variable, its continuation points released with their session. */
   private historyReadService(): HistoryReadService | null {
     if (!this.history) return null;
-    const service = new HistoryReadService(this.history, getLogger("gateway:history"));
+    const service = new HistoryReadService(this.history, getLogger("gateway:history"), this.history);
     this.server!.on("session_closed", (session) => service.release(session));
+    // The Server object's event history is every event's (Part 11 5.3); a device's, its own.
+    service.installEvents(this.server!.engine.addressSpace!.rootFolder.objects.server, null);
     return service;
   }
 
@@ -330,6 +333,7 @@ export class Gateway {
       alarmAcknowledgementRouter(this.commands, dispatcher),
     );
     alarmNodes.install();
+    this.recordEvents();
     const nodes = new DeviceNodes(
       ns,
       modelNs,
@@ -369,6 +373,12 @@ export class Gateway {
     this.mirror = mirror;
     this.health = health;
     this.listenToEvents(mirror, health, diagnostics);
+  }
+
+  /** The event journal (README, History: event history): every event the Server object sees, into the store. */
+  private recordEvents(): void {
+    if (!this.history) return;
+    new EventJournal(this.server!.engine.addressSpace!, this.history, getLogger("gateway:history")).start();
   }
 
   /** Who hears of what: a line per part and event; the hub catches what a listener throws. */

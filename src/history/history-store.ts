@@ -6,8 +6,18 @@ import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
 import type { HistoryRecord } from "./chunk-codec.js";
-import { DB_FILE, type Db, latestValue, openDb, type RangeQuery, RangeReader } from "./history-db.js";
-import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
+import {
+  DB_FILE,
+  type Db,
+  type EventQuery,
+  EventReader,
+  type EventRow,
+  latestValue,
+  openDb,
+  type RangeQuery,
+  RangeReader,
+} from "./history-db.js";
+import type { Batch, FromThread, HistoryThreadData, StoredEvent, ToThread } from "./history-protocol.js";
 import { RecordBatch } from "./record-batch.js";
 
 export interface HistoryOptions {
@@ -37,11 +47,13 @@ export interface RestoredPoint {
 export class HistoryStore {
   private db: Db | null = null;
   private reader: RangeReader | null = null;
+  private eventReader: EventReader | null = null;
   private worker: Worker | null = null;
   private readonly ids = new Map<string, number>();
   private nextId = 1;
   private newTopics: [number, string][] = [];
   private readonly batch = new RecordBatch();
+  private events: StoredEvent[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped: (() => void) | null = null;
@@ -54,6 +66,9 @@ export class HistoryStore {
     droppedBySize: 0,
     droppedByBacklog: 0,
     droppedByWriteError: 0,
+    eventsWritten: 0,
+    eventsDroppedByAge: 0,
+    eventsDroppedBySize: 0,
   };
 
   constructor(
@@ -82,6 +97,7 @@ export class HistoryStore {
     }
     this.db = db;
     this.reader = new RangeReader(db);
+    this.eventReader = new EventReader(db);
     for (const row of db
       .prepare<[], { id: number; topic: string }>("SELECT id, topic FROM points")
       .iterate()) {
@@ -126,6 +142,7 @@ export class HistoryStore {
     this.db?.close();
     this.db = null;
     this.reader = null;
+    this.eventReader = null;
   }
 
   /** The store's id of a point, given on first use (kept across restarts). */
@@ -182,7 +199,7 @@ export class HistoryStore {
    * value from the device (not a status change), kept as the point's latest for a restart.
    */
   append(id: number, record: HistoryRecord, fresh = false): void {
-    if (this.batch.length + this.inFlight >= this.options.maxBacklog) {
+    if (this.full()) {
       this.figures.droppedByBacklog++;
       this.log.warn("backlog", "history backlog full: values dropped", {
         maxBacklog: this.options.maxBacklog,
@@ -190,6 +207,38 @@ export class HistoryStore {
       return;
     }
     this.batch.append(id, record, fresh);
+  }
+
+  /** One event of the journal, committed with the next flush. */
+  appendEvent(event: StoredEvent): void {
+    if (this.full()) {
+      this.figures.droppedByBacklog++;
+      this.log.warn("backlog", "history backlog full: values dropped", {
+        maxBacklog: this.options.maxBacklog,
+      });
+      return;
+    }
+    this.events.push(event);
+  }
+
+  /** Committed events in the range, a page at a time (EventQuery.after). */
+  readEvents(query: EventQuery): EventRow[] {
+    return this.eventReader?.read(query) ?? [];
+  }
+
+  /**
+   * The last event of each condition that was active, unacknowledged or unconfirmed when the
+   * gateway stopped (what it had committed): read once at start.
+   */
+  openConditions(): { condition: string; fields: Uint8Array }[] {
+    if (!this.db) return [];
+    return this.db
+      .prepare<[], { condition: string; fields: Uint8Array }>("SELECT condition, fields FROM open_conditions")
+      .all();
+  }
+
+  private full(): boolean {
+    return this.batch.length + this.events.length + this.inFlight >= this.options.maxBacklog;
   }
 
   /** Committed records of the point mirrored from `topic`; null when the store has never seen it. */
@@ -204,7 +253,7 @@ export class HistoryStore {
   }
 
   get counters(): Readonly<HistoryCounters> {
-    this.figures.backlog = this.batch.length + this.inFlight;
+    this.figures.backlog = this.batch.length + this.events.length + this.inFlight;
     return this.figures;
   }
 
@@ -214,11 +263,12 @@ export class HistoryStore {
   }
 
   private flushTo(worker: Worker): void {
-    if (this.batch.length === 0 && this.newTopics.length === 0) return;
+    if (this.batch.length === 0 && this.newTopics.length === 0 && this.events.length === 0) return;
     const { columns, transfer } = this.batch.take();
-    const batch: Batch = { topics: this.newTopics, records: columns };
-    this.inFlight += columns.length;
+    const batch: Batch = { topics: this.newTopics, records: columns, events: this.events };
+    this.inFlight += columns.length + this.events.length;
     this.newTopics = [];
+    this.events = [];
     worker.postMessage({ t: "batch", batch } satisfies ToThread, transfer);
   }
 
@@ -235,7 +285,6 @@ export class HistoryStore {
       this.log.warn("write", "history write failed: values dropped", { error: m.message, values: m.count });
       return;
     }
-    const { written, droppedByAge, droppedBySize, bytes } = m.figures;
-    Object.assign(this.figures, { written, droppedByAge, droppedBySize, bytes });
+    Object.assign(this.figures, m.figures);
   }
 }

@@ -139,4 +139,8 @@ export interface HistoryCounters {
   droppedBySize: number;
   droppedByBacklog: number;
   droppedByWriteError: number;
+  /** The event journal (README, History: event history); its backlog and write errors count above. */
+  eventsWritten: number;
+  eventsDroppedByAge: number;
+  eventsDroppedBySize: number;
 }

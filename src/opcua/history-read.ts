@@ -1,21 +1,31 @@
 import { randomBytes } from "node:crypto";
 import {
+  type AddressSpace,
   DataValue,
   getStatusCodeFromCode,
   HistoryData,
   HistoryReadResult,
   type ISessionContext,
   isMinDate,
+  ReadEventDetails,
   ReadRawModifiedDetails,
   type StatusCode,
   StatusCodes,
+  type UAObject,
   type UAVariable,
   Variant,
 } from "node-opcua";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
-import { type ContinuationData, routeHistoryReads } from "./patches/history-read-hook.js";
-import type { HistoryPort, HistoryValue } from "./ports.js";
+import { unpackFields } from "./event-fields.js";
+import { StoredEventFilter } from "./event-filter.js";
+import {
+  type ContinuationData,
+  historyEventResult,
+  routeEventHistoryReads,
+  routeHistoryReads,
+} from "./patches/history-read-hook.js";
+import type { HistoryPort, HistoryValue, JournalPort } from "./ports.js";
 
 /** Continuation points a session may hold at once (advertised as MaxHistoryContinuationPoints). */
 export const HISTORY_CONTINUATION_POINTS = 50;
@@ -23,9 +33,20 @@ export const HISTORY_CONTINUATION_POINTS = 50;
 const CONTINUATION_TIMEOUT_MS = 10 * 60_000;
 
 const NEVER = Number.MAX_SAFE_INTEGER;
+/**
+ * Events one page holds at most, also when numValuesPerNode asks for more or for all (0): the rest
+ * comes through a continuation point (Part 11 6.4.2.2 lets the Server return fewer).
+ */
+export const MAX_EVENTS_PER_PAGE = 10_000;
+/** Stored events read from the store at a time while filling a page. */
+const EVENT_SLICE = 1000;
 
 /** Where a raw read stands between two pages. */
 interface Cursor {
+  kind: "values";
+  variable: UAVariable;
+  /** The variable's NodeId text: a continuation point is valid for its own node only. */
+  node: string;
   topic: string;
   forward: boolean;
   /** What is left of the range, epoch ms, both inclusive. */
@@ -36,6 +57,22 @@ interface Cursor {
   numValuesPerNode: number;
   /** The bounding value at the end (Part 11 4.4) still to come, and where it is looked for. */
   endBound: number | null;
+  expires: number;
+}
+
+/** Where a read of events stands between two pages. */
+interface EventCursor {
+  kind: "events";
+  /** The notifier read (NodeId text): a continuation point is valid for its own node only. */
+  node: string;
+  /** The SourceNode of the events, null: all (the Server object). */
+  source: string | null;
+  filter: StoredEventFilter;
+  forward: boolean;
+  from: number;
+  to: number;
+  after: { t: number; id: number } | null;
+  numValuesPerNode: number;
   expires: number;
 }
 
@@ -51,31 +88,58 @@ type Session = object;
  * the read stands; each page is read from the store when asked for.
  */
 export class HistoryReadService {
-  private readonly cursors = new Map<Session, Map<string, Cursor>>();
+  private readonly cursors = new Map<Session, Map<string, Cursor | EventCursor>>();
 
   private readonly log: RateLimitedLog;
 
   constructor(
     private readonly port: HistoryPort,
     logger: Logger,
+    /** The event journal; null: objects get no event history. */
+    private readonly journal: JournalPort | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
   }
 
   /** Makes `variable` historizing and readable through HistoryRead. */
   install(variable: UAVariable): void {
-    routeHistoryReads(variable, (v, context, details, continuation) => {
-      try {
-        return this.historyRead(v, context, details, continuation);
-      } catch (err) {
-        // A store that cannot be read answers this node, not the whole request.
-        this.log.warn("read", "history read failed", {
-          nodeId: v.nodeId.toString(),
-          error: (err as Error).message,
-        });
-        return result(StatusCodes.BadInternalError, []);
-      }
-    });
+    routeHistoryReads(variable, (v, context, details, continuation) =>
+      this.guarded(v.nodeId.toString(), () =>
+        this.historyRead(v.nodeId.toString(), context, continuation, (held) =>
+          details instanceof ReadRawModifiedDetails && !details.isReadModified
+            ? this.first(v, details, held)
+            : result(StatusCodes.BadHistoryOperationUnsupported, []),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Makes `object` a HistoricalEventNotifier whose HistoryRead of events (Part 11 6.4.2) returns
+   * the journal's events of SourceNode `source`, or every event (null: the Server object).
+   */
+  installEvents(object: UAObject, source: string | null): void {
+    if (!this.journal) return;
+    const node = object.nodeId.toString();
+    routeEventHistoryReads(object, (context, details, continuation) =>
+      this.guarded(node, () =>
+        this.historyRead(node, context, continuation, (held) =>
+          details instanceof ReadEventDetails
+            ? this.firstEvents(object.addressSpace as AddressSpace, node, source, details, held)
+            : result(StatusCodes.BadHistoryOperationUnsupported, []),
+        ),
+      ),
+    );
+  }
+
+  /** A store that cannot be read answers this node, not the whole request. */
+  private guarded(nodeId: string, read: () => HistoryReadResult): HistoryReadResult {
+    try {
+      return read();
+    } catch (err) {
+      this.log.warn("read", "history read failed", { nodeId, error: (err as Error).message });
+      return result(StatusCodes.BadInternalError, []);
+    }
   }
 
   /** A closed session's continuation points go with it (Part 4 5.10.3). */
@@ -83,37 +147,35 @@ export class HistoryReadService {
     this.cursors.delete(session);
   }
 
+  /** Continuation points (Part 11 6.3) for both kinds of read; `first` answers a read without one. */
   private historyRead(
-    variable: UAVariable,
+    node: string,
     context: ISessionContext,
-    details: unknown,
     continuation: ContinuationData,
+    first: (held: Map<string, Cursor | EventCursor>) => HistoryReadResult,
   ): HistoryReadResult {
     const session = (context as { session?: Session }).session ?? context;
     this.expire(Date.now());
-    const held = this.cursors.get(session) ?? new Map<string, Cursor>();
+    const held = this.cursors.get(session) ?? new Map<string, Cursor | EventCursor>();
     this.cursors.set(session, held);
     const point = continuation.continuationPoint;
     if (point && point.length > 0) {
       const key = point.toString("hex");
       const cursor = held.get(key);
       held.delete(key);
-      if (!cursor || cursor.topic !== topicOf(variable))
-        return result(StatusCodes.BadContinuationPointInvalid, []);
+      if (!cursor || cursor.node !== node) return result(StatusCodes.BadContinuationPointInvalid, []);
       if (continuation.releaseContinuationPoints) return result(StatusCodes.Good, []);
-      return this.page(variable, cursor, held, []);
+      return cursor.kind === "events" ? this.eventPage(cursor, held) : this.page(cursor, held, []);
     }
     if (continuation.releaseContinuationPoints) return result(StatusCodes.Good, []);
-    if (!(details instanceof ReadRawModifiedDetails) || details.isReadModified)
-      return result(StatusCodes.BadHistoryOperationUnsupported, []);
-    return this.first(variable, details, held);
+    return first(held);
   }
 
   /** The first page of a raw read: the time domain of Part 11 6.4.3.2 and its start bound. */
   private first(
     variable: UAVariable,
     d: ReadRawModifiedDetails,
-    held: Map<string, Cursor>,
+    held: Map<string, Cursor | EventCursor>,
   ): HistoryReadResult {
     const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
     const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
@@ -124,8 +186,12 @@ export class HistoryReadService {
     const forward = end === null || (start !== null && end >= start);
     const topic = topicOf(variable);
     // The start is included, the end is not (Part 11 3.1.8), unless both are the same (one value).
+    const node = variable.nodeId.toString();
     const cursor: Cursor = forward
       ? {
+          kind: "values",
+          variable,
+          node,
           topic,
           forward,
           from: start!,
@@ -136,6 +202,9 @@ export class HistoryReadService {
           expires: 0,
         }
       : {
+          kind: "values",
+          variable,
+          node,
           topic,
           forward,
           from: start === null ? -NEVER : end! + 1,
@@ -152,16 +221,74 @@ export class HistoryReadService {
       const atEdge = this.read(topic, { from: edge, to: edge, forward, limit: 1, skip: 0 });
       if (atEdge.length === 0) out.push(this.bound(variable, edge, forward ? -1 : 1));
     }
-    return this.page(variable, cursor, held, out);
+    return this.page(cursor, held, out);
+  }
+
+  /** The first page of a read of events: its time domain as a raw read's (Part 11 6.4.2.2, 6.4.3.2). */
+  private firstEvents(
+    addressSpace: AddressSpace,
+    node: string,
+    source: string | null,
+    d: ReadEventDetails,
+    held: Map<string, Cursor | EventCursor>,
+  ): HistoryReadResult {
+    const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
+    const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
+    const n = d.numValuesPerNode;
+    if ((start === null && end === null) || ((start === null || end === null) && n === 0))
+      return historyEventResult(StatusCodes.BadHistoryOperationInvalid, []);
+    const filter = StoredEventFilter.of(addressSpace, d.filter);
+    if (!(filter instanceof StoredEventFilter)) return historyEventResult(filter, []);
+    const forward = end === null || (start !== null && end >= start);
+    const range = forward
+      ? { from: start!, to: end === null ? NEVER : end === start ? end : end - 1 }
+      : { from: start === null ? -NEVER : end! + 1, to: start ?? end! };
+    const cursor: EventCursor = {
+      kind: "events",
+      node,
+      source,
+      filter,
+      forward,
+      ...range,
+      after: null,
+      numValuesPerNode: n,
+      expires: 0,
+    };
+    return this.eventPage(cursor, held);
+  }
+
+  /** One page of events from where `cursor` stands, read in slices as the where clause may leave rows out. */
+  private eventPage(cursor: EventCursor, held: Map<string, Cursor | EventCursor>): HistoryReadResult {
+    const room = Math.min(cursor.numValuesPerNode || MAX_EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE);
+    const out: Variant[][] = [];
+    let more = false;
+    for (;;) {
+      const rows = this.journal!.readEvents({ ...cursor, limit: EVENT_SLICE });
+      for (const row of rows) {
+        const fields = cursor.filter.apply({ ...row, fields: unpackFields(row.fields) });
+        if (fields === null) {
+          cursor.after = { t: row.t, id: row.id };
+          continue;
+        }
+        if (out.length === room) {
+          more = true;
+          break;
+        }
+        out.push(fields);
+        cursor.after = { t: row.t, id: row.id };
+      }
+      if (more || rows.length < EVENT_SLICE) break;
+    }
+    if (!more) return historyEventResult(out.length === 0 ? StatusCodes.GoodNoData : StatusCodes.Good, out);
+    const key = hold(held, cursor);
+    return key
+      ? historyEventResult(StatusCodes.Good, out, key)
+      : historyEventResult(StatusCodes.BadNoContinuationPoints, []);
   }
 
   /** Fills one page from where `cursor` stands; registers a continuation point if more is left. */
-  private page(
-    variable: UAVariable,
-    cursor: Cursor,
-    held: Map<string, Cursor>,
-    out: DataValue[],
-  ): HistoryReadResult {
+  private page(cursor: Cursor, held: Map<string, Cursor | EventCursor>, out: DataValue[]): HistoryReadResult {
+    const { variable } = cursor;
     const n = cursor.numValuesPerNode;
     const room = n === 0 ? 0 : n - out.length;
     const values =
@@ -186,11 +313,8 @@ export class HistoryReadService {
     }
     if (!more && cursor.endBound === null)
       return result(out.length === 0 ? StatusCodes.GoodNoData : StatusCodes.Good, out);
-    if (held.size >= HISTORY_CONTINUATION_POINTS) return result(StatusCodes.BadNoContinuationPoints, []);
-    const key = randomBytes(12);
-    cursor.expires = Date.now() + CONTINUATION_TIMEOUT_MS;
-    held.set(key.toString("hex"), cursor);
-    return result(StatusCodes.Good, out, key);
+    const key = hold(held, cursor);
+    return key ? result(StatusCodes.Good, out, key) : result(StatusCodes.BadNoContinuationPoints, []);
   }
 
   /** The range left after `taken`: it starts at the last time returned, skipping what was returned at it. */
@@ -231,6 +355,15 @@ export class HistoryReadService {
       if (held.size === 0) this.cursors.delete(session);
     }
   }
+}
+
+/** Registers a continuation point for `cursor`; null when the session holds as many as it may. */
+function hold(held: Map<string, Cursor | EventCursor>, cursor: Cursor | EventCursor): Buffer | null {
+  if (held.size >= HISTORY_CONTINUATION_POINTS) return null;
+  const key = randomBytes(12);
+  cursor.expires = Date.now() + CONTINUATION_TIMEOUT_MS;
+  held.set(key.toString("hex"), cursor);
+  return key;
 }
 
 /** A mirrored variable's NodeId is its topic (s=<topic>, see DeviceNodes). */
