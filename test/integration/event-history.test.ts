@@ -343,4 +343,74 @@ describe("event history: the alarm journal and command audits (README, History: 
       StatusCodes.BadContentFilterInvalid,
     );
   });
+
+  it("brings an active unacknowledged alarm back after a restart: ConditionRefresh shows it with its original time, acknowledging it works, the device's next value returns it to normal", {
+    timeout: 120_000,
+  }, async () => {
+    const { broker, yaml, connect } = await setUp();
+    const first = await startGateway(yaml);
+    const before = await connect(first, "otto");
+    await waitFor(
+      "broker connected",
+      async () => (await before.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
+    );
+    await publish(broker.url, [
+      { topic: ALARM, payload: JSON.stringify({ value: true, ts: new Date(RAISED).toISOString() }) },
+    ]);
+    const range = { start: RAISED - 1000, end: Date.now() + 600_000 };
+    await waitFor(
+      "the activation committed",
+      async () => fieldsOf(await readEvents(before, DEVICE, range)).length > 0,
+    );
+    await before.stop();
+    await first.stop();
+
+    const second = track(await startGateway(yaml));
+    const otto = track(await connect(second, "otto"));
+    const { subscription, events } = await watchConditions(otto);
+    // ConditionType.ConditionRefresh on the Server object (Part 9 5.5.7).
+    await otto.session.call({
+      objectId: SERVER,
+      methodId: `i=${3875}`,
+      inputArguments: [{ dataType: DataType.UInt32, value: subscription.subscriptionId }],
+    });
+    const refreshed = await waitFor("the refreshed condition", () =>
+      events.find((e) => e.conditionId === CONDITION),
+    );
+    expect(refreshed).toMatchObject({ active: true, acked: false });
+    expect(refreshed.time.getTime()).toBe(RAISED);
+    const ack = await otto.session.call({
+      objectId: CONDITION,
+      methodId: `i=${9111}`,
+      inputArguments: [
+        { dataType: DataType.ByteString, value: refreshed.eventId },
+        { dataType: DataType.LocalizedText, value: { text: "after the restart" } },
+      ],
+    });
+    expect(ack.statusCode).toEqual(StatusCodes.Good);
+    await waitFor("acknowledged", () => events.find((e) => e.acked && e.active));
+    await waitFor(
+      "broker connected",
+      async () => (await otto.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
+    );
+    await publish(broker.url, [
+      { topic: ALARM, payload: JSON.stringify({ value: false, ts: new Date(CLEARED).toISOString() }) },
+    ]);
+    await waitFor("back to normal", () => events.find((e) => e.active === false));
+    await subscription.terminate();
+
+    // The journal: the activation once (the refresh after the restart is no new event), then the
+    // acknowledgement and the return to normal.
+    const journal = await waitFor("the journal", async () => {
+      const rows = fieldsOf(await readEvents(otto, DEVICE, range))
+        .map(rowOf)
+        .filter((r) => r.conditionId === CONDITION);
+      return rows.length >= 3 ? rows : null;
+    });
+    expect(journal.map((r) => [r.active, r.acked, r.user, r.comment])).toEqual([
+      [true, false, "", null],
+      [true, true, "otto", "after the restart"],
+      [false, true, "otto", "after the restart"],
+    ]);
+  });
 });
