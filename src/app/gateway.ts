@@ -17,12 +17,13 @@ import type { BrokerLink, SessionTakeover, SourceHandlers, SubscriptionState } f
 import { createBrokerLink } from "../mqtt/broker-links.js";
 import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
 import { redactUrl } from "../mqtt/tls-options.js";
-import { AlarmNodes } from "../opcua/alarm-nodes.js";
+import { AlarmNodes, type RestoredCondition } from "../opcua/alarm-nodes.js";
 import { CommandNodes } from "../opcua/command-nodes.js";
 import { DeviceHealth } from "../opcua/device-health.js";
 import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
 import { DeviceNodes } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
+import { EventJournal } from "../opcua/event-journal.js";
 import { advertiseHistory, HistoryConfigurations } from "../opcua/history-nodes.js";
 import { HistoryReadService } from "../opcua/history-read.js";
 import {
@@ -85,6 +86,9 @@ export class Gateway {
   private historyNotOpen = false;
   /** Read from the store by the history part, made into points by the point mirror's part. */
   private restored: RestoredPoint[] = [];
+  /** Conditions not back to normal, acknowledged and confirmed when the gateway stopped: brought back with their points. */
+  private openConditions: RestoredCondition[] = [];
+  private alarmNodes: AlarmNodes | null = null;
   private dispatcher: CommandDispatcher | null = null;
   private health: DeviceHealth | null = null;
   private metrics: GatewayMetrics | null = null;
@@ -298,22 +302,32 @@ export class Gateway {
     this.history = store.start() ? store : null;
     this.historyNotOpen = this.history === null;
     this.restored = this.history?.restorable() ?? [];
+    this.openConditions = this.history?.openConditions() ?? [];
   }
 
-  /** Declared devices first (mapping.maxDevices keeps room for them), then those the store restores. */
+  /**
+   * Declared devices first (mapping.maxDevices keeps room for them), then those the store restores;
+   * open conditions come back as their points are made (README, Alarms and device health).
+   */
   private startMirror(): void {
     const mirror = this.mirror!;
+    // Before the declared devices are made: their conditions come back with them too.
+    this.alarmNodes!.restoreAtStart(this.openConditions);
     mirror.start();
-    if (this.restored.length === 0) return;
-    const at = performance.now();
-    const devices = mirror.deviceCount;
-    mirror.restore(this.restored);
-    this.logger.info("devices restored from history", {
-      points: this.restored.length,
-      devices: mirror.deviceCount - devices,
-      ms: Math.round(performance.now() - at),
-    });
+    if (this.restored.length > 0) {
+      const at = performance.now();
+      const devices = mirror.deviceCount;
+      mirror.restore(this.restored);
+      this.logger.info("devices restored from history", {
+        points: this.restored.length,
+        devices: mirror.deviceCount - devices,
+        openConditions: this.openConditions.length,
+        ms: Math.round(performance.now() - at),
+      });
+    }
+    this.alarmNodes!.restoreAtStart([]);
     this.restored = [];
+    this.openConditions = [];
   }
 
   private async stopHistory(): Promise<void> {
@@ -331,8 +345,11 @@ export class Gateway {
       getLogger("gateway:history"),
       new HistoryConfigurations(ns, parent),
       this.config.history.maxProcessedValues,
+      this.history,
     );
     this.server!.on("session_closed", (session) => service.release(session));
+    // The Server object's event history is every event's (Part 11 5.3); a device's, its own.
+    service.installEvents(this.server!.engine.addressSpace!.rootFolder.objects.server, null);
     return service;
   }
 
@@ -389,12 +406,15 @@ export class Gateway {
       (latencyMs, outcome) => this.metrics?.observeCommand(latencyMs, outcome),
     );
     const commandNodes = new CommandNodes(ns, this.commands, dispatcher, config.opcua.allowAnonymous);
+    const journal = this.recordEvents();
     const alarmNodes = new AlarmNodes(
       ns,
       getLogger("gateway:opcua:alarms"),
       alarmAcknowledgementRouter(this.commands, dispatcher),
+      (condition, eventId) => journal?.known(condition, eventId),
     );
     alarmNodes.install();
+    this.alarmNodes = alarmNodes;
     const nodes = new DeviceNodes(
       ns,
       modelNs,
@@ -435,6 +455,18 @@ export class Gateway {
     this.health = health;
     this.consoleRoots = { devicesFolder, deviceType: model.deviceType, alarms: alarmNodes };
     this.listenToEvents(mirror, health, diagnostics);
+  }
+
+  /** The event journal (README, History: event history): every event the Server object sees, into the store. */
+  private recordEvents(): EventJournal | null {
+    if (!this.history) return null;
+    const journal = new EventJournal(
+      this.server!.engine.addressSpace!,
+      this.history,
+      getLogger("gateway:history"),
+    );
+    journal.start();
+    return journal;
   }
 
   /** Who hears of what: a line per part and event; the hub catches what a listener throws. */

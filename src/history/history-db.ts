@@ -17,6 +17,10 @@ export type Db = Database.Database;
  * or a DateTime (epoch ms) from a number. `outbox` holds what is still to be shipped to PostgreSQL
  * (history.postgres): each commit's rows of `recent` once more, in commit order (`seq`, never
  * reused, so that PostgreSQL can say which was the last it took); `meta` names the store.
+ * `events` is the event journal (README, History: event history): one row an event, its fields
+ * packed by the OPC UA side (`fields`, opaque here), beside the columns a read selects on.
+ * `open_conditions` keeps, per condition, the fields of its last event while it is active,
+ * unacknowledged or unconfirmed: what a restart brings back, without reading the journal.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS points (id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE);
@@ -36,6 +40,12 @@ CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, point INTEGER NOT NULL, t INTEGER NOT NULL, end INTEGER NOT NULL,
   n INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  t INTEGER NOT NULL, received INTEGER NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL,
+  condition TEXT NOT NULL, severity INTEGER NOT NULL, fields BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (t);
+CREATE INDEX IF NOT EXISTS events_by_source ON events (source, t);
+CREATE TABLE IF NOT EXISTS open_conditions (condition TEXT PRIMARY KEY, fields BLOB NOT NULL);
 `;
 
 /** Values of a point packed into one chunk row. */
@@ -275,4 +285,55 @@ export function latestValue(kind: number, v: number | string | null): HistoryRec
   if (kind === LATEST_BOOLEAN) return v === 1;
   if (kind === LATEST_DATE) return new Date(v as number);
   return v;
+}
+
+/** Events of one source (or all) in [from, to] (epoch ms, both inclusive), by time then arrival. */
+export interface EventQuery {
+  /** The SourceNode of the events, as text; null: every event. */
+  source: string | null;
+  from: number;
+  to: number;
+  forward: boolean;
+  /** Where the previous page ended: events after it (in the read's order) only. */
+  after: { t: number; id: number } | null;
+  /** At most this many; 0: all. */
+  limit: number;
+}
+
+/** One stored event: the columns and the packed fields. */
+export interface EventRow {
+  id: number;
+  t: number;
+  type: string;
+  condition: string;
+  fields: Uint8Array;
+}
+
+/** Reads the journal page by page: keyset on (time, rowid), so a page costs its own rows only. */
+export class EventReader {
+  private readonly statements = new Map<string, ReturnType<Db["prepare"]>>();
+
+  constructor(private readonly db: Db) {}
+
+  read(q: EventQuery): EventRow[] {
+    const key = `${q.source === null}${q.forward}${q.after === null}`;
+    let statement = this.statements.get(key);
+    if (!statement) {
+      const order = q.forward ? "" : " DESC";
+      const beyond = q.forward ? ">" : "<";
+      statement = this.db.prepare(
+        `SELECT rowid AS id, t, type, condition, fields FROM events WHERE t >= @from AND t <= @to${
+          q.source === null ? "" : " AND source = @source"
+        }${q.after === null ? "" : ` AND (t, rowid) ${beyond} (@afterT, @afterId)`} ORDER BY t${order}, rowid${order} LIMIT @limit`,
+      );
+      this.statements.set(key, statement);
+    }
+    return statement.all({
+      from: q.from,
+      to: q.to,
+      limit: q.limit === 0 ? -1 : q.limit,
+      ...(q.source === null ? {} : { source: q.source }),
+      ...(q.after === null ? {} : { afterT: q.after.t, afterId: q.after.id }),
+    }) as EventRow[];
+  }
 }

@@ -11,13 +11,16 @@ import type { HistoryRecord } from "./chunk-codec.js";
 import {
   DB_FILE,
   type Db,
+  type EventQuery,
+  EventReader,
+  type EventRow,
   latestValue,
   lockStore,
   openDb,
   type RangeQuery,
   RangeReader,
 } from "./history-db.js";
-import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
+import type { Batch, FromThread, HistoryThreadData, StoredEvent, ToThread } from "./history-protocol.js";
 import type { ShippingNote } from "./postgres-forwarder.js";
 import { loadPostgresOptions, noShippingYet } from "./postgres-options.js";
 import { RecordBatch } from "./record-batch.js";
@@ -64,11 +67,13 @@ export class HistoryStore {
   /** This process's claim on the store (history-db.ts lockStore), held while it is open. */
   private lock: Db | null = null;
   private reader: RangeReader | null = null;
+  private eventReader: EventReader | null = null;
   private worker: Worker | null = null;
   private readonly ids = new Map<string, number>();
   private nextId = 1;
   private newTopics: [number, string][] = [];
   private readonly batch = new RecordBatch();
+  private events: StoredEvent[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped: (() => void) | null = null;
@@ -89,6 +94,9 @@ export class HistoryStore {
     droppedByWriteError: 0,
     droppedByDiskFull: 0,
     postgres: null,
+    eventsWritten: 0,
+    eventsDroppedByAge: 0,
+    eventsDroppedBySize: 0,
   };
   /** Appends are dropped (counted diskFull) until the retry timer lets a flush try the disk again. */
   private paused = false;
@@ -130,6 +138,7 @@ export class HistoryStore {
     }
     this.db = db;
     this.reader = new RangeReader(db);
+    this.eventReader = new EventReader(db);
     const data: HistoryThreadData = {
       file,
       retentionDays: this.options.retentionDays,
@@ -223,6 +232,7 @@ export class HistoryStore {
     this.reader = null;
     this.lock?.close();
     this.lock = null;
+    this.eventReader = null;
   }
 
   /** The store's id of a point, given on first use (kept across restarts). */
@@ -279,7 +289,7 @@ export class HistoryStore {
    * value from the device (not a status change), kept as the point's latest for a restart.
    */
   append(id: number, record: HistoryRecord, fresh = false): void {
-    if (this.paused || this.batch.length + this.inFlight >= this.options.maxBacklog) {
+    if (this.paused || this.full()) {
       this.refuse();
       return;
     }
@@ -327,6 +337,35 @@ export class HistoryStore {
     return null;
   }
 
+  /** One event of the journal, committed with the next flush. */
+  appendEvent(event: StoredEvent): void {
+    if (this.paused || this.full()) {
+      this.refuse();
+      return;
+    }
+    this.events.push(event);
+  }
+
+  /** Committed events in the range, a page at a time (EventQuery.after). */
+  readEvents(query: EventQuery): EventRow[] {
+    return this.eventReader?.read(query) ?? [];
+  }
+
+  /**
+   * The last event of each condition that was active, unacknowledged or unconfirmed when the
+   * gateway stopped (what it had committed): read once at start.
+   */
+  openConditions(): { condition: string; fields: Uint8Array }[] {
+    if (!this.db) return [];
+    return this.db
+      .prepare<[], { condition: string; fields: Uint8Array }>("SELECT condition, fields FROM open_conditions")
+      .all();
+  }
+
+  private full(): boolean {
+    return this.batch.length + this.events.length + this.inFlight >= this.options.maxBacklog;
+  }
+
   /** Committed records of the point mirrored from `topic`; null when the store has never seen it. */
   read(topic: string, query: Omit<RangeQuery, "point">): HistoryRecord[] | null {
     const point = this.ids.get(topic);
@@ -354,13 +393,8 @@ export class HistoryStore {
     return this.options.forgetAfterDays || this.options.retentionDays;
   }
 
-  /**
-   * Why history is degraded, for /readyz: PostgreSQL not reached for longer than
-   * history.postgres.unreachableAfter (values wait in the local store meanwhile); null otherwise.
-   */
-
   get counters(): Readonly<HistoryCounters> {
-    this.figures.backlog = this.batch.length + this.inFlight;
+    this.figures.backlog = this.batch.length + this.events.length + this.inFlight;
     return this.figures;
   }
 
@@ -370,11 +404,12 @@ export class HistoryStore {
   }
 
   private flushTo(worker: Worker): void {
-    if (this.batch.length === 0 && this.newTopics.length === 0) return;
+    if (this.batch.length === 0 && this.newTopics.length === 0 && this.events.length === 0) return;
     const { columns, transfer } = this.batch.take();
-    const batch: Batch = { topics: this.newTopics, records: columns };
-    this.inFlight += columns.length;
+    const batch: Batch = { topics: this.newTopics, records: columns, events: this.events };
+    this.inFlight += columns.length + this.events.length;
     this.newTopics = [];
+    this.events = [];
     worker.postMessage({ t: "batch", batch } satisfies ToThread, transfer);
   }
 
@@ -440,8 +475,7 @@ export class HistoryStore {
         this.diskFull = null;
       }
     }
-    const { written, droppedByAge, droppedBySize, bytes } = m.figures;
-    Object.assign(this.figures, { written, droppedByAge, droppedBySize, bytes });
+    Object.assign(this.figures, m.figures);
   }
 
   private shipped(figures: PostgresShippingCounters, note?: ShippingNote): void {

@@ -156,7 +156,8 @@ port.on("message", async (m: ToThread) => {
     }
     return;
   }
-  const count = m.batch.records.length;
+  // Events share the backlog with values: both wait for the same commit.
+  const count = m.batch.records.length + m.batch.events.length;
   try {
     writer.write(m.batch);
     post({ t: "written", count, figures: writer.figures });

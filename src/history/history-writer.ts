@@ -12,7 +12,15 @@ const SIZE_TRIM_PASSES = 20;
  * points' records into chunks, and removes what retention says, oldest first, counting it.
  */
 export class HistoryWriter {
-  readonly figures: WriterFigures = { written: 0, droppedByAge: 0, droppedBySize: 0, bytes: 0 };
+  readonly figures: WriterFigures = {
+    written: 0,
+    droppedByAge: 0,
+    droppedBySize: 0,
+    eventsWritten: 0,
+    eventsDroppedByAge: 0,
+    eventsDroppedBySize: 0,
+    bytes: 0,
+  };
   /** Per point: its records in `recent` and the source time of its oldest. */
   private readonly pending = new Map<number, { count: number; oldest: number }>();
   private readonly insertPoint;
@@ -25,6 +33,12 @@ export class HistoryWriter {
   private readonly countChunks;
   private readonly setLatest;
   private readonly forgetLatest;
+  private readonly insertEvent;
+  private readonly openCondition;
+  private readonly closeCondition;
+  private readonly dropOldEvents;
+  private readonly dropOldestEvents;
+  private readonly countEvents;
   private readonly writeBatch;
   private readonly compactPoints;
   private readonly readPending;
@@ -52,6 +66,18 @@ export class HistoryWriter {
       "INSERT OR REPLACE INTO latest (point, seen, t, status, kind, v) VALUES (?, ?, ?, ?, ?, ?)",
     );
     this.forgetLatest = db.prepare("DELETE FROM latest WHERE seen < ?");
+    this.insertEvent = db.prepare(
+      "INSERT INTO events (t, received, source, type, condition, severity, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.openCondition = db.prepare(
+      "INSERT OR REPLACE INTO open_conditions (condition, fields) VALUES (?, ?)",
+    );
+    this.closeCondition = db.prepare("DELETE FROM open_conditions WHERE condition = ?");
+    this.dropOldEvents = db.prepare("DELETE FROM events WHERE t < ?");
+    this.dropOldestEvents = db.prepare(
+      "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events ORDER BY t LIMIT ?)",
+    );
+    this.countEvents = db.prepare<[], number>("SELECT count(*) FROM events").pluck();
     this.readPending = db.prepare<[], { point: number; count: number; oldest: number }>(
       "SELECT point, sum(n) AS count, min(t) AS oldest FROM recent GROUP BY point",
     );
@@ -90,6 +116,11 @@ export class HistoryWriter {
         } else this.pending.set(id, { count: list.length, oldest: first });
       }
       for (const [id, p] of this.pending) if (p.count >= CHUNK_VALUES) this.compact(id);
+      for (const e of batch.events) {
+        this.insertEvent.run(e.time, e.receiveTime, e.source, e.type, e.condition, e.severity, e.fields);
+        if (e.open === true) this.openCondition.run(e.condition, e.fields);
+        else if (e.open === false) this.closeCondition.run(e.condition);
+      }
     });
     this.compactPoints = db.transaction((ids: number[]) => {
       for (const id of ids) this.compact(id);
@@ -110,6 +141,7 @@ export class HistoryWriter {
     this.writeBatch(batch);
     this.figures.written += batch.records.length;
     this.outbox?.added(batch.records.length);
+    this.figures.eventsWritten += batch.events.length;
   }
 
   /** Packs points whose records waited long enough, then applies retention (every few seconds). */
@@ -120,15 +152,20 @@ export class HistoryWriter {
     const cutoff = now - this.retention.retentionDays * 86_400_000;
     this.figures.droppedByAge += sum(this.dropOld.all(cutoff));
     this.figures.droppedByAge += sum(this.dropOldRecent.all(cutoff));
+    this.figures.eventsDroppedByAge += this.dropOldEvents.run(cutoff).changes;
     // Pages freed by a DELETE are reused by later writes; the file does not shrink, so the bound
     // is on pages in use. A point's records still in `recent` are never the oldest trimmed here.
     for (let pass = 0; pass < SIZE_TRIM_PASSES; pass++) {
       const used = this.usedBytes();
       const chunks = this.countChunks.get()!;
-      if (used <= this.retention.maxBytes || chunks === 0) break;
-      // The share of chunks that the excess is, a little more, so that few passes are needed.
+      const events = this.countEvents.get()!;
+      if (used <= this.retention.maxBytes || chunks + events === 0) break;
+      // The share of chunks (and of events) that the excess is, a little more, so that few passes are needed.
       const excess = (used - this.retention.maxBytes) / used;
       this.figures.droppedBySize += sum(this.dropOldest.all(Math.ceil(excess * chunks * 1.05)));
+      this.figures.eventsDroppedBySize += this.dropOldestEvents.run(
+        Math.ceil(excess * events * 1.05),
+      ).changes;
     }
     this.figures.bytes = storeBytes(this.file);
   }

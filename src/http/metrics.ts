@@ -263,6 +263,18 @@ export class GatewayMetrics {
       ["outcome"],
       () => Object.entries(sources.consoleLogins?.() ?? {}).map(([outcome, n]) => [{ outcome }, n]),
     );
+    mirrored("smartgear_history_events_written_total", "events committed to the event journal", [], () => [
+      [{}, history()?.eventsWritten ?? 0],
+    ]);
+    mirrored(
+      "smartgear_history_events_dropped_total",
+      "events removed from the event journal by retention (age, size)",
+      ["reason"],
+      () => [
+        [{ reason: "age" }, history()?.eventsDroppedByAge ?? 0],
+        [{ reason: "size" }, history()?.eventsDroppedBySize ?? 0],
+      ],
+    );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

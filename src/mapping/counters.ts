@@ -141,6 +141,10 @@ export interface HistoryCounters {
   droppedByWriteError: number;
   /** Never stored because the disk was full (SQLITE_FULL): the failed commit's, then those appended while paused. */
   droppedByDiskFull: number;
+  /** The event journal (README, History: event history); its backlog and write errors count above. */
+  eventsWritten: number;
+  eventsDroppedByAge: number;
+  eventsDroppedBySize: number;
   /** Shipping to PostgreSQL; null unless history.postgres.enabled. */
   postgres: PostgresShippingCounters | null;
 }

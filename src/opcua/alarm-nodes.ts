@@ -15,6 +15,7 @@ import type { PointDef } from "../model/catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { Logger } from "../shared/logger.js";
 import { deviceNodeKey } from "./device-nodes.js";
+import { type EventFields, unpackFields } from "./event-fields.js";
 import { stringNodeId } from "./node-ids.js";
 import { gateLimitAlarmInput } from "./patches/limit-alarm-input.js";
 
@@ -23,6 +24,14 @@ export type AckState = "Acknowledged" | "Confirmed";
 /** The parts of node-opcua's alarm implementations used here (not in their public types). */
 interface OffNormalAlarm {
   updateAlarmState(isActive: boolean, message: string): void;
+}
+
+/** A condition's state as its last event before a restart left it (the journal's open_conditions). */
+export interface RestoredCondition {
+  /** The ConditionId, as NodeId text. */
+  condition: string;
+  /** Its last event's fields, packed (event-fields.ts). */
+  fields: Uint8Array;
 }
 
 type BaseAlarmOptions = Omit<Parameters<Namespace["instantiateOffNormalAlarm"]>[0], "normalState">;
@@ -42,6 +51,8 @@ export class AlarmNodes {
   /** Every condition built, for the web console's Alarms page (one per alarm point of a device that sent it). */
   readonly conditions: UAAlarmConditionEx[] = [];
   private normalState: UAVariable | null = null;
+  /** Conditions to bring back as their device's points are restored at start (restoreAtStart). */
+  private restored = new Map<string, Uint8Array>();
 
   constructor(
     private readonly ns: Namespace,
@@ -53,7 +64,18 @@ export class AlarmNodes {
       state: AckState,
       comment: string,
     ) => void = () => {},
+    /** Told of each condition brought back, with the EventId it now carries (the journal has it). */
+    private readonly broughtBack: (condition: string, eventId: Buffer) => void = () => {},
   ) {}
+
+  /**
+   * Conditions that were active, unacknowledged or unconfirmed when the gateway stopped: each is
+   * built with its point's variable, before any value, in the state it had (README, Alarms); an
+   * empty list ends the restore (what is left belongs to devices not restored).
+   */
+  restoreAtStart(conditions: readonly RestoredCondition[]): void {
+    this.restored = new Map(conditions.map((c) => [c.condition, c.fields]));
+  }
 
   /** Binds Acknowledge, Confirm, ConditionRefresh and the other A&C methods of the standard types. */
   install(): void {
@@ -65,10 +87,23 @@ export class AlarmNodes {
    * declared device that never publishes its alarm flags should not carry them for nothing.
    */
   watch(variable: UAVariable, point: PointDef, id: DeviceId, deviceNode: UAObject): void {
-    this.onFirstValue(variable, (dataValue) => {
-      const alarm = this.create(variable, point, id, deviceNode, "", (options) =>
+    const build = () =>
+      this.create(variable, point, id, deviceNode, "", (options) =>
         this.ns.instantiateOffNormalAlarm({ ...options, normalState: this.normalStateNode() }),
       );
+    const key = stringNodeId(this.ns, `${deviceNodeKey(id)}/Conditions/${point.browseName}`).toString();
+    const restored = this.restored.get(key);
+    if (restored) {
+      this.restored.delete(key);
+      // node-opcua's input listener takes it from here: a restored value (not Good) changes
+      // nothing, the device's next one keeps it active or returns it to normal.
+      const alarm = build();
+      bringBack(alarm, unpackFields(restored));
+      this.broughtBack(key, alarm.currentBranch().getEventId());
+      return;
+    }
+    this.onFirstValue(variable, (dataValue) => {
+      const alarm = build();
       // Created after the change it reacts to: evaluate that first value now.
       if (dataValue.statusCode.isGood() && dataValue.value.value === true)
         (alarm as unknown as OffNormalAlarm).updateAlarmState(true, "");
@@ -194,4 +229,41 @@ export class AlarmNodes {
     });
     return this.normalState;
   }
+}
+
+/**
+ * Sets a new condition's current branch to the state its last event carried, without raising an
+ * event (nothing happened: the gateway restarted): ActiveState with its original TransitionTime,
+ * AckedState, ConfirmedState, Time, ReceiveTime, Severity, Message, Comment and ClientUserId,
+ * Retain (Part 9 5.5.2) so that ConditionRefresh sends it (5.5.7).
+ */
+function bringBack(alarm: UAAlarmConditionEx, fields: EventFields): void {
+  const value = <T>(key: string): T | undefined => (fields.get(key)?.value ?? undefined) as T | undefined;
+  const branch = alarm.currentBranch();
+  const activeSince = value<Date>("activeState.transitionTime") ?? value<Date>("time");
+  // Its implementation takes the transition times (ConditionSnapshotImpl), its public type does not.
+  (branch as unknown as { setActiveState(active: boolean, options: object): void }).setActiveState(
+    value<boolean>("activeState.id") === true,
+    {
+      transitionTime: activeSince,
+      effectiveTransitionTime: activeSince,
+    },
+  );
+  branch.setAckedState(value<boolean>("ackedState.id") !== false);
+  branch.setConfirmedState(value<boolean>("confirmedState.id") !== false);
+  const time = value<Date>("time");
+  if (time) branch.setTime(time);
+  const receiveTime = value<Date>("receiveTime");
+  if (receiveTime) branch.setReceiveTime(receiveTime);
+  const severity = value<number>("severity");
+  if (severity !== undefined) branch.setSeverity(severity);
+  const message = value<LocalizedText>("message");
+  if (message) branch.setMessage(message);
+  const comment = value<LocalizedText>("comment");
+  if (comment) branch.setComment(comment);
+  const user = value<string>("clientUserId");
+  if (user) branch.setClientUserId(user);
+  branch.setRetain(true);
+  // An EventId for the refreshes and the Acknowledge to name (a new condition has none yet).
+  branch.renewEventId();
 }

@@ -16,13 +16,14 @@ import {
   WellKnownRoles,
 } from "node-opcua";
 import type { CommandDef, CommandInput } from "../model/command-catalog-types.js";
-import type { DeviceId } from "../model/device-identity.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
 import { OPCUA_DATA_TYPE } from "./data-types.js";
+import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
 import { routeWrites } from "./patches/write-hook.js";
-import type { Caller, CommandPort } from "./ports.js";
+import type { Caller, CommandOutcome, CommandPort } from "./ports.js";
 
 const OUTPUTS = [
   {
@@ -89,7 +90,7 @@ export class CommandNodes {
         const args = inputArguments.map((v) => v.value);
         const caller = this.callerOf(context);
         const outcome = await this.dispatcher.call(command, device, args, caller);
-        this.raiseAudit("AuditUpdateMethodEventType", caller, command.name, outcome.status, {
+        this.raiseAudit("AuditUpdateMethodEventType", caller, command.name, device, outcome, {
           methodId: { dataType: DataType.NodeId, value: method.nodeId },
           inputArguments: {
             dataType: DataType.Variant,
@@ -119,32 +120,42 @@ export class CommandNodes {
     );
     const write = async (context: ISessionContext, dataValue: DataValue): Promise<StatusCode> => {
       const caller = this.callerOf(context);
-      const { status } = await this.dispatcher.call(command, device, [dataValue.value.value], caller);
-      this.raiseAudit("AuditWriteUpdateEventType", caller, command.name, status, {
+      const outcome = await this.dispatcher.call(command, device, [dataValue.value.value], caller);
+      this.raiseAudit("AuditWriteUpdateEventType", caller, command.name, device, outcome, {
         attributeId: { dataType: DataType.UInt32, value: AttributeIds.Value },
         newValue: { dataType: DataType.Variant, value: dataValue.value },
       });
-      return status;
+      return outcome.status;
     };
     routeWrites(variable, write);
   }
 
-  /** OPC UA audit event (Part 5, 6.4.3) on the Server object, beside the audit log line. */
+  /**
+   * OPC UA audit event (Part 5, 6.4.3) on the Server object, beside the audit log line. Its
+   * SourceNode is the device, so that the device's event history holds its commands; the message
+   * names device, outcome and the commandId the device received.
+   */
   private raiseAudit(
     eventType: "AuditUpdateMethodEventType" | "AuditWriteUpdateEventType",
     caller: Caller,
     what: string,
-    status: StatusCode,
+    device: DeviceId,
+    outcome: CommandOutcome,
     fields: Record<string, VariantOptions>,
   ): void {
+    const { status, commandId } = outcome;
     this.ns.addressSpace.rootFolder.objects.server.raiseEvent(eventType, {
       actionTimeStamp: { dataType: DataType.DateTime, value: new Date() },
       status: { dataType: DataType.Boolean, value: status.isGood() },
       serverId: { dataType: DataType.String, value: "" },
       clientAuditEntryId: { dataType: DataType.String, value: caller.session },
       clientUserId: { dataType: DataType.String, value: caller.user },
+      sourceNode: { dataType: DataType.NodeId, value: stringNodeId(this.ns, deviceNodeKey(device)) },
       sourceName: { dataType: DataType.String, value: "SmartGear/Commands" },
-      message: { dataType: DataType.LocalizedText, value: { text: `${what}: ${status.name}` } },
+      message: {
+        dataType: DataType.LocalizedText,
+        value: { text: `${what} on ${deviceKeyOf(device)}: ${status.name} (commandId ${commandId})` },
+      },
       severity: { dataType: DataType.UInt16, value: status.isGood() ? 100 : 500 },
       ...fields,
     });

@@ -6,6 +6,7 @@ import type { HistoryReadService } from "./history-read.js";
 
 /**
  * What hangs on the nodes DeviceNodes creates: a device's and each catalog folder's methods, a
+ * device's event history,
  * point's opted-in write, its HistoryRead, its alarm condition (catalog alarm points) and its limit alarm
  * (alarms.limits). Called as each node is made, before its first value is written.
  */
@@ -17,7 +18,11 @@ export function deviceNodeHooks(
 ): DeviceNodesListener {
   const limits = new Map(limitAlarms.map((l) => [l.point, l]));
   return {
-    folderCreated: (node, path, folder, device) => commandNodes.add(node, path, folder, device),
+    folderCreated: (node, path, folder, device) => {
+      commandNodes.add(node, path, folder, device);
+      // A device object: a HistoricalEventNotifier of the events whose SourceNode it is.
+      if (folder.length === 0) historyRead?.installEvents(node, node.nodeId.toString());
+    },
     variableCreated: (variable, point, device, deviceNode) => {
       commandNodes.bindWrite(variable, point.topicId, device);
       historyRead?.install(variable);

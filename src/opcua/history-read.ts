@@ -1,15 +1,19 @@
 import { randomBytes } from "node:crypto";
 import {
+  type AddressSpace,
   DataType,
   HistoryReadResult,
   type ISessionContext,
   isMinDate,
   ReadAtTimeDetails,
+  ReadEventDetails,
   ReadProcessedDetails,
   ReadRawModifiedDetails,
   type StatusCode,
   StatusCodes,
+  type UAObject,
   type UAVariable,
+  type Variant,
 } from "node-opcua";
 import {
   type AggregateConfig,
@@ -22,14 +26,21 @@ import {
 } from "../mapping/aggregates.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
+import { unpackFields } from "./event-fields.js";
+import { StoredEventFilter } from "./event-filter.js";
 import { aggregateOf, type HistoryConfigurations } from "./history-nodes.js";
 import {
   type EncodableValue,
   EncodedHistoryData,
   encodeHistoryData,
 } from "./patches/encoded-history-data.js";
-import { type ContinuationData, routeHistoryReads } from "./patches/history-read-hook.js";
-import type { HistoryPort, HistoryValue } from "./ports.js";
+import {
+  type ContinuationData,
+  historyEventResult,
+  routeEventHistoryReads,
+  routeHistoryReads,
+} from "./patches/history-read-hook.js";
+import type { HistoryPort, HistoryValue, JournalPort } from "./ports.js";
 
 /** Continuation points a session may hold at once (advertised as MaxHistoryContinuationPoints). */
 export const HISTORY_CONTINUATION_POINTS = 50;
@@ -37,10 +48,19 @@ export const HISTORY_CONTINUATION_POINTS = 50;
 const CONTINUATION_TIMEOUT_MS = 10 * 60_000;
 
 const NEVER = Number.MAX_SAFE_INTEGER;
+/**
+ * Events one page holds at most, also when numValuesPerNode asks for more or for all (0): the rest
+ * comes through a continuation point (Part 11 6.4.2.2 lets the Server return fewer).
+ */
+export const MAX_EVENTS_PER_PAGE = 10_000;
+/** Stored events read from the store at a time while filling a page. */
+const EVENT_SLICE = 1000;
 
 /** Where a processed or at-time read stands between two pages: its next interval or time. */
 interface ComputedCursor {
   kind: "computed";
+  /** The variable's NodeId text: a continuation point is valid for its own node only. */
+  node: string;
   topic: string;
   /** Intervals or times in all. */
   total: number;
@@ -56,6 +76,8 @@ interface ComputedCursor {
 /** Where a raw read stands between two pages. */
 interface RawCursor {
   kind: "raw";
+  variable: UAVariable;
+  node: string;
   topic: string;
   dataType: DataType;
   forward: boolean;
@@ -70,7 +92,23 @@ interface RawCursor {
   expires: number;
 }
 
-type Cursor = RawCursor | ComputedCursor;
+/** Where a read of events stands between two pages. */
+interface EventCursor {
+  kind: "events";
+  /** The notifier read (NodeId text). */
+  node: string;
+  /** The SourceNode of the events, null: all (the Server object). */
+  source: string | null;
+  filter: StoredEventFilter;
+  forward: boolean;
+  from: number;
+  to: number;
+  after: { t: number; id: number } | null;
+  numValuesPerNode: number;
+  expires: number;
+}
+
+type Cursor = RawCursor | ComputedCursor | EventCursor;
 
 type Session = object;
 
@@ -80,7 +118,8 @@ type Answer = HistoryReadResult | Promise<HistoryReadResult>;
  * HistoryRead on every mirrored variable, from the history store through HistoryPort: raw values
  * (Part 11 6.4.3, ReadRawModifiedDetails with isReadModified false), processed values (6.4.4, the
  * Part 13 aggregates of mapping/aggregates.ts, computed by the store's thread) and values at
- * given times (6.4.5).
+ * given times (6.4.5); and events from the journal through JournalPort on the objects that are
+ * HistoricalEventNotifiers (6.4.2).
  *
  * node-opcua's own historian (installHistoricalDataNode) is not used: it keeps values in memory,
  * adds an HA Configuration object per variable, reads every value of the range before paging,
@@ -101,6 +140,8 @@ export class HistoryReadService {
     logger: Logger,
     private readonly configurations: HistoryConfigurations,
     private readonly maxProcessedValues: number,
+    /** The event journal; null: objects get no event history. */
+    private readonly journal: JournalPort | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
   }
@@ -109,21 +150,45 @@ export class HistoryReadService {
   install(variable: UAVariable): void {
     this.configurations.attach(variable);
     routeHistoryReads(variable, (v, context, details, continuation) => {
-      const failed = (err: unknown) => {
-        // A store that cannot be read answers this node, not the whole request.
-        this.log.warn("read", "history read failed", {
-          nodeId: v.nodeId.toString(),
-          error: (err as Error).message,
-        });
-        return result(StatusCodes.BadInternalError, []);
-      };
-      try {
-        const answer = this.historyRead(v, context, details, continuation);
-        return answer instanceof Promise ? answer.catch(failed) : answer;
-      } catch (err) {
-        return failed(err);
-      }
+      const node = v.nodeId.toString();
+      return this.guarded(node, () =>
+        this.historyRead(node, context, continuation, (held) => this.firstValues(v, details, held)),
+      );
     });
+  }
+
+  /**
+   * Makes `object` a HistoricalEventNotifier whose HistoryRead of events (Part 11 6.4.2) returns
+   * the journal's events of SourceNode `source`, or every event (null: the Server object).
+   */
+  installEvents(object: UAObject, source: string | null): void {
+    if (!this.journal) return;
+    const node = object.nodeId.toString();
+    routeEventHistoryReads(
+      object,
+      (context, details, continuation) =>
+        this.guarded(node, () =>
+          this.historyRead(node, context, continuation, (held) =>
+            details instanceof ReadEventDetails
+              ? this.firstEvents(object.addressSpace as AddressSpace, node, source, details, held)
+              : historyEventResult(StatusCodes.BadHistoryOperationUnsupported, []),
+          ),
+        ) as HistoryReadResult,
+    );
+  }
+
+  /** A store that cannot be read answers this node, not the whole request. */
+  private guarded(nodeId: string, read: () => Answer): Answer {
+    const failed = (err: unknown) => {
+      this.log.warn("read", "history read failed", { nodeId, error: (err as Error).message });
+      return result(StatusCodes.BadInternalError, []);
+    };
+    try {
+      const answer = read();
+      return answer instanceof Promise ? answer.catch(failed) : answer;
+    } catch (err) {
+      return failed(err);
+    }
   }
 
   /** A closed session's continuation points go with it (Part 4 5.10.3). */
@@ -131,11 +196,12 @@ export class HistoryReadService {
     this.cursors.delete(session);
   }
 
+  /** Continuation points (Part 11 6.3) for every kind of read; `first` answers a read without one. */
   private historyRead(
-    variable: UAVariable,
+    node: string,
     context: ISessionContext,
-    details: unknown,
     continuation: ContinuationData,
+    first: (held: Map<string, Cursor>) => Answer,
   ): Answer {
     const session = (context as { session?: Session }).session ?? context;
     this.expire(Date.now());
@@ -146,17 +212,86 @@ export class HistoryReadService {
       const key = point.toString("hex");
       const cursor = held.get(key);
       held.delete(key);
-      if (!cursor || cursor.topic !== topicOf(variable))
-        return result(StatusCodes.BadContinuationPointInvalid, []);
+      if (!cursor || cursor.node !== node) return result(StatusCodes.BadContinuationPointInvalid, []);
       if (continuation.releaseContinuationPoints) return result(StatusCodes.Good, []);
-      return cursor.kind === "raw" ? this.page(variable, cursor, held, []) : this.computedPage(cursor, held);
+      if (cursor.kind === "events") return this.eventPage(cursor, held);
+      return cursor.kind === "raw"
+        ? this.page(cursor.variable, cursor, held, [])
+        : this.computedPage(cursor, held);
     }
     if (continuation.releaseContinuationPoints) return result(StatusCodes.Good, []);
+    return first(held);
+  }
+
+  /** A variable's read without a continuation point: raw, processed or at time. */
+  private firstValues(variable: UAVariable, details: unknown, held: Map<string, Cursor>): Answer {
     if (details instanceof ReadProcessedDetails) return this.processed(variable, details, held);
     if (details instanceof ReadAtTimeDetails) return this.atTime(variable, details, held);
     if (!(details instanceof ReadRawModifiedDetails) || details.isReadModified)
       return result(StatusCodes.BadHistoryOperationUnsupported, []);
     return this.first(variable, details, held);
+  }
+
+  /** The first page of a read of events: its time domain as a raw read's (Part 11 6.4.2.2, 6.4.3.2). */
+  private firstEvents(
+    addressSpace: AddressSpace,
+    node: string,
+    source: string | null,
+    d: ReadEventDetails,
+    held: Map<string, Cursor>,
+  ): HistoryReadResult {
+    const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
+    const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
+    const n = d.numValuesPerNode;
+    if ((start === null && end === null) || ((start === null || end === null) && n === 0))
+      return historyEventResult(StatusCodes.BadHistoryOperationInvalid, []);
+    const filter = StoredEventFilter.of(addressSpace, d.filter);
+    if (!(filter instanceof StoredEventFilter)) return historyEventResult(filter, []);
+    const forward = end === null || (start !== null && end >= start);
+    const range = forward
+      ? { from: start!, to: end === null ? NEVER : end === start ? end : end - 1 }
+      : { from: start === null ? -NEVER : end! + 1, to: start ?? end! };
+    const cursor: EventCursor = {
+      kind: "events",
+      node,
+      source,
+      filter,
+      forward,
+      ...range,
+      after: null,
+      numValuesPerNode: n,
+      expires: 0,
+    };
+    return this.eventPage(cursor, held);
+  }
+
+  /** One page of events from where `cursor` stands, read in slices as the where clause may leave rows out. */
+  private eventPage(cursor: EventCursor, held: Map<string, Cursor>): HistoryReadResult {
+    const room = Math.min(cursor.numValuesPerNode || MAX_EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE);
+    const out: Variant[][] = [];
+    let more = false;
+    for (;;) {
+      const rows = this.journal!.readEvents({ ...cursor, limit: EVENT_SLICE });
+      for (const row of rows) {
+        const fields = cursor.filter.apply({ ...row, fields: unpackFields(row.fields) });
+        if (fields === null) {
+          cursor.after = { t: row.t, id: row.id };
+          continue;
+        }
+        if (out.length === room) {
+          more = true;
+          break;
+        }
+        out.push(fields);
+        cursor.after = { t: row.t, id: row.id };
+      }
+      if (more || rows.length < EVENT_SLICE) break;
+    }
+    if (!more) return historyEventResult(out.length === 0 ? StatusCodes.GoodNoData : StatusCodes.Good, out);
+    const key = this.register(cursor, held);
+    return key
+      ? historyEventResult(StatusCodes.Good, out, key)
+      : historyEventResult(StatusCodes.BadNoContinuationPoints, []);
   }
 
   /**
@@ -192,6 +327,7 @@ export class HistoryReadService {
     return this.computedPage(
       {
         kind: "computed",
+        node: variable.nodeId.toString(),
         topic: topicOf(variable),
         total: intervalCount(query),
         next: 0,
@@ -217,6 +353,7 @@ export class HistoryReadService {
     return this.computedPage(
       {
         kind: "computed",
+        node: variable.nodeId.toString(),
         topic: topicOf(variable),
         total: times.length,
         next: 0,
@@ -251,12 +388,24 @@ export class HistoryReadService {
   }
 
   /** Registers `cursor` as a continuation point of this session, or answers that none is left. */
-  private hold(cursor: Cursor, held: Map<string, Cursor>, values: EncodableValue[]): HistoryReadResult {
-    if (held.size >= HISTORY_CONTINUATION_POINTS) return result(StatusCodes.BadNoContinuationPoints, []);
+  private hold(
+    cursor: RawCursor | ComputedCursor,
+    held: Map<string, Cursor>,
+    values: EncodableValue[],
+  ): HistoryReadResult {
+    const key = this.register(cursor, held);
+    return key
+      ? result(StatusCodes.Good, values, cursor.dataType, key)
+      : result(StatusCodes.BadNoContinuationPoints, []);
+  }
+
+  /** Registers a continuation point for `cursor`; null when the session holds as many as it may. */
+  private register(cursor: Cursor, held: Map<string, Cursor>): Buffer | null {
+    if (held.size >= HISTORY_CONTINUATION_POINTS) return null;
     const key = randomBytes(12);
     cursor.expires = Date.now() + CONTINUATION_TIMEOUT_MS;
     held.set(key.toString("hex"), cursor);
-    return result(StatusCodes.Good, values, cursor.dataType, key);
+    return key;
   }
 
   /** The first page of a raw read: the time domain of Part 11 6.4.3.2 and its start bound. */
@@ -278,6 +427,8 @@ export class HistoryReadService {
     const cursor: RawCursor = forward
       ? {
           kind: "raw",
+          variable,
+          node: variable.nodeId.toString(),
           topic,
           dataType,
           forward,
@@ -290,6 +441,8 @@ export class HistoryReadService {
         }
       : {
           kind: "raw",
+          variable,
+          node: variable.nodeId.toString(),
           topic,
           dataType,
           forward,

@@ -45,4 +45,28 @@ export function applyDefaultRolePermissions(addressSpace: IAddressSpace, anonymo
     ...ROLES.map((r) => ({ roleId: WellKnownRoles[r], permissions: PERMISSIONS[r] })),
   ].map((p) => ({ roleId: makeRoles([p.roleId])[0]!, permissions: p.permissions }));
   for (const ns of addressSpace.getNamespaceArray()) ns.setDefaultRolePermissions(rolePermissions);
+  grantServerEventHistory(addressSpace, anonymousIsObserver);
+}
+
+/**
+ * The Server object carries role permissions of its own (node-opcua's: Browse, ReceiveEvents and
+ * Call for every session, the rest for the admin roles), which the defaults above do not reach:
+ * whoever observes may also read its event history (Part 11 5.3, README History: event history).
+ */
+function grantServerEventHistory(addressSpace: IAddressSpace, anonymousIsObserver: boolean): void {
+  const server = addressSpace.rootFolder.objects.server;
+  const own = server.rolePermissions ?? [];
+  const observers = [
+    ...ROLES.map((r) => WellKnownRoles[r]),
+    ...(anonymousIsObserver ? [WellKnownRoles.Anonymous] : []),
+  ];
+  const granted = makeRoles(observers);
+  const kept = own
+    .filter((p) => !granted.some((g) => g.toString() === p.roleId.toString()))
+    .map((p) => ({ roleId: p.roleId, permissions: p.permissions }));
+  const previous = (id: NodeId) => own.find((p) => p.roleId.toString() === id.toString())?.permissions ?? 0;
+  server.setRolePermissions([
+    ...kept,
+    ...granted.map((roleId) => ({ roleId, permissions: previous(roleId) | OBSERVE })),
+  ]);
 }

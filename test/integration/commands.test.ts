@@ -244,11 +244,16 @@ describe("OPC UA methods publish MQTT commands (embedded aedes broker, MQTT 3.1.
     expect(engineer.statusCode).toEqual(StatusCodes.Good);
     expect(device.received.map((m) => m.body.command)).toEqual(["ResetEnergyCounters"]);
     await waitFor("three audit events", () => audits.length >= 3);
-    expect(audits).toEqual([
-      "olivia ResetMaxValues: BadUserAccessDenied false",
-      "otto ResetEnergyCounters: BadUserAccessDenied false",
-      "erin ResetEnergyCounters: Good true",
-    ]);
+    // The message names the device and the commandId it was (or would have been) sent with.
+    const id = "\\(commandId [0-9a-f-]{36}\\)";
+    expect(audits).toHaveLength(3);
+    expect(audits[0]).toMatch(
+      new RegExp(`^olivia ResetMaxValues on 3WA/Feeder 01/ETU: BadUserAccessDenied ${id} false$`),
+    );
+    expect(audits[1]).toMatch(
+      new RegExp(`^otto ResetEnergyCounters on 3WA/Feeder 01/ETU: BadUserAccessDenied ${id} false$`),
+    );
+    expect(audits[2]).toMatch(new RegExp(`^erin ResetEnergyCounters on 3WA/Feeder 01/ETU: Good ${id} true$`));
     await sub.terminate();
   });
 

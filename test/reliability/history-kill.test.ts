@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { StatusCodes } from "node-opcua";
+import { AttributeIds, makeBrowsePath, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { DB_FILE, openDb } from "../../src/history/history-db.js";
 import { HistoryReport } from "../../src/history/history-report.js";
@@ -161,5 +161,53 @@ describe("the history store killed with SIGKILL while it writes", () => {
       expect(due).toBeGreaterThan(100);
       expect(stored.slice(0, due), topic).toEqual(Array.from({ length: due }, (_, i) => i));
     });
+  });
+
+  it("a gateway killed with SIGKILL brings its active unacknowledged alarm back with its original time", {
+    timeout: 90_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "history-kill-alarm-"));
+    defer(async () => rmSync(dir, { recursive: true, force: true }));
+    const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
+    const config = join(dir, "gateway.yaml");
+    writeFileSync(
+      config,
+      [
+        `broker: { port: ${brokerPort} }`,
+        `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
+        "http: { enabled: false }",
+        `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
+        "log: { format: json }",
+        "",
+      ].join("\n"),
+    );
+    const endpoint = `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear`;
+    const topic = "48/1/3WA/Killed 02/ETU";
+    const condition = "ns=2;s=Devices/3WA/Killed 02/ETU/Conditions/Phase1MaxTempAlarm";
+    const raised = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const start = () => startGatewayProcess(config, endpoint, defer);
+
+    const first = await start();
+    await publish(`mqtt://127.0.0.1:${brokerPort}`, [
+      { topic, payload: JSON.stringify({ value: true, ts: new Date(raised).toISOString() }) },
+    ]);
+    await waitStatus(first.client, topic, StatusCodes.Good);
+    await new Promise((r) => setTimeout(r, FLUSH_S * 1000 * 6));
+    const exited = new Promise((r) => first.child.once("exit", r));
+    first.child.kill("SIGKILL");
+    await exited;
+
+    const { client } = await start();
+    // An anonymous client may not call ConditionRefresh (Call); it reads the condition's state.
+    const read = async (path: string) => {
+      const found = await client.session.translateBrowsePath(makeBrowsePath(condition, path));
+      const nodeId = found.targets?.[0]?.targetId;
+      if (!nodeId) throw new Error(`no ${path} below ${condition}`);
+      return (await client.session.read({ nodeId, attributeId: AttributeIds.Value })).value.value;
+    };
+    expect(await read("/ActiveState/Id")).toBe(true);
+    expect(await read("/AckedState/Id")).toBe(false);
+    expect(await read("/Retain")).toBe(true);
+    expect(((await read("/Time")) as Date).getTime()).toBe(raised);
   });
 });

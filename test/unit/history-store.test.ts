@@ -73,7 +73,11 @@ describe("the history writer and its reads", () => {
   const batch = (id: number, records: HistoryRecord[], fresh = true) => {
     const b = new RecordBatch();
     for (const r of records) b.append(id, r, fresh);
-    return { topics: [[id, `11/${id}/3WA/F/ETU`]] as [number, string][], records: b.take().columns };
+    return {
+      topics: [[id, `11/${id}/3WA/F/ETU`]] as [number, string][],
+      records: b.take().columns,
+      events: [],
+    };
   };
 
   it("reads a range forward and in reverse, paged with skip at equal times, across chunks and recent rows", () => {

@@ -1,9 +1,16 @@
+import { createRequire } from "node:module";
 import {
   AccessLevelFlag,
+  EventNotifierFlags,
+  type ExtensionObject,
   HistoryReadResult,
   type ISessionContext,
+  PermissionType,
+  type StatusCode,
   StatusCodes,
+  type UAObject,
   type UAVariable,
+  type Variant,
 } from "node-opcua";
 
 /** What node-opcua hands a variable's history read besides the details. */
@@ -58,4 +65,51 @@ export function routeHistoryReads(
       else callback(null, answer);
     }
   };
+}
+
+/**
+ * Answers every HistoryRead of `object` with `read`, and makes it a HistoricalEventNotifier:
+ * `HistoryRead` in its EventNotifier (Part 3 5.4, Part 11 5.3).
+ *
+ * node-opcua 2.182 calls `historyRead(context, details, indexRange, dataEncoding, continuationData)`
+ * on whatever node a HistoryRead names (AddressSpaceAccessor.historyReadNode) and throws, failing the
+ * whole request, when an object has none: objects get one here. The ReadHistory permission is
+ * checked first, as for a variable (Part 3 5.9.2, Part 4 5.10.3: BadUserAccessDenied).
+ */
+export function routeEventHistoryReads(
+  object: UAObject,
+  read: (context: ISessionContext, details: unknown, continuation: ContinuationData) => HistoryReadResult,
+): void {
+  object.setEventNotifier(object.eventNotifier | EventNotifierFlags.HistoryRead);
+  (object as unknown as { historyRead: unknown }).historyRead = async (
+    context: ISessionContext,
+    details: unknown,
+    _indexRange: unknown,
+    _dataEncoding: unknown,
+    continuation: ContinuationData,
+  ): Promise<HistoryReadResult> =>
+    context.checkPermission(object, PermissionType.ReadHistory)
+      ? read(context, details, continuation)
+      : new HistoryReadResult({ statusCode: StatusCodes.BadUserAccessDenied });
+}
+
+/** node-opcua's own generated types: HistoryEvent and HistoryEventFieldList are not re-exported by "node-opcua". */
+const types = createRequire(createRequire(import.meta.url).resolve("node-opcua"))("node-opcua-types") as {
+  HistoryEvent: new (options: { events: unknown[] }) => ExtensionObject;
+  HistoryEventFieldList: new (options: { eventFields: Variant[] }) => object;
+};
+
+/** A HistoryRead result of events (Part 11 6.6.4 HistoryEvent): one field list an event. */
+export function historyEventResult(
+  statusCode: StatusCode,
+  events: Variant[][],
+  continuationPoint?: Buffer,
+): HistoryReadResult {
+  return new HistoryReadResult({
+    statusCode,
+    continuationPoint,
+    historyData: new types.HistoryEvent({
+      events: events.map((eventFields) => new types.HistoryEventFieldList({ eventFields })),
+    }),
+  });
 }
