@@ -32,6 +32,8 @@ export interface MetricSources {
   };
   /** The history store's figures; null with history.enabled false. */
   history?: () => HistoryCounters | null;
+  /** Server/ServiceLevel now, and what became of acknowledgements seen on the broker (README, Redundancy). */
+  redundancy?: () => { serviceLevel: number; sharedAcknowledgements: Readonly<Record<string, number>> };
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -214,6 +216,19 @@ export class GatewayMetrics {
       () => history()?.backlog ?? 0,
     );
     gauge("smartgear_history_bytes", "bytes on disk of the history store", () => history()?.bytes ?? 0);
+    const redundancy = () => sources.redundancy?.() ?? null;
+    gauge(
+      "smartgear_service_level",
+      "Server/ServiceLevel: 0 maintenance, 1 no data, 2-199 degraded, 200-255 healthy",
+      () => redundancy()?.serviceLevel ?? 1,
+    );
+    mirrored(
+      "smartgear_alarm_acknowledgements_shared_total",
+      "acknowledgements of a redundant set seen on the broker, by outcome (applied, unchanged, noCondition)",
+      ["outcome"],
+      () =>
+        Object.entries(redundancy()?.sharedAcknowledgements ?? {}).map(([outcome, n]) => [{ outcome }, n]),
+    );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",
       help: "time from an OPC UA call to its answer (PUBCOMP, the device's reply, or the refusal), by outcome",

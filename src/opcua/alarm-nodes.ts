@@ -17,8 +17,12 @@ import type { Logger } from "../shared/logger.js";
 import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
 import { gateLimitAlarmInput } from "./patches/limit-alarm-input.js";
+import { applyPeerAcknowledgement } from "./patches/peer-acknowledgement.js";
 
 export type AckState = "Acknowledged" | "Confirmed";
+
+/** What became of an acknowledgement another member of a redundant set published. */
+export type SharedAckOutcome = "applied" | "unchanged" | "noCondition";
 
 /** The parts of node-opcua's alarm implementations used here (not in their public types). */
 interface OffNormalAlarm {
@@ -40,6 +44,10 @@ export type LimitAlarmConfig = GatewayConfig["alarms"]["limits"][number];
  */
 export class AlarmNodes {
   private normalState: UAVariable | null = null;
+  /** Alarm-point conditions by device key and topic id, for acknowledgements seen on the broker. */
+  private readonly conditions = new Map<string, UAAlarmConditionEx>();
+  /** Set while applying one: its `acknowledged` event is not a new acknowledgement to publish. */
+  private applyingShared = false;
 
   constructor(
     private readonly ns: Namespace,
@@ -67,6 +75,7 @@ export class AlarmNodes {
       const alarm = this.create(variable, point, id, deviceNode, "", (options) =>
         this.ns.instantiateOffNormalAlarm({ ...options, normalState: this.normalStateNode() }),
       );
+      this.conditions.set(conditionKey(id, point.topicId), alarm);
       // Created after the change it reacts to: evaluate that first value now.
       if (dataValue.statusCode.isGood() && dataValue.value.value === true)
         (alarm as unknown as OffNormalAlarm).updateAlarmState(true, "");
@@ -107,6 +116,22 @@ export class AlarmNodes {
       // Created after the change it reacts to: evaluate that first value now.
       evaluate(dataValue);
     });
+  }
+
+  /**
+   * An Acknowledge or Confirm of an alarm point that the broker delivered, whoever published it
+   * (README, Redundancy: a member applies what another one's client acknowledged). One already in
+   * that state (this member's own, coming back) is left as it is, and nothing is published again.
+   */
+  applyShared(id: DeviceId, topicId: string, state: AckState, comment: string): SharedAckOutcome {
+    const alarm = this.conditions.get(conditionKey(id, topicId));
+    if (!alarm) return "noCondition";
+    this.applyingShared = true;
+    try {
+      return applyPeerAcknowledgement(alarm, state, comment) ? "applied" : "unchanged";
+    } finally {
+      this.applyingShared = false;
+    }
   }
 
   private onFirstValue(variable: UAVariable, then: (dataValue: DataValue) => void): void {
@@ -171,8 +196,9 @@ export class AlarmNodes {
       return Object.assign(info, { time, receiveTime: new Date() });
     };
     const on = (state: AckState) => (_eventId: unknown, comment: LocalizedText | null) => {
-      this.logger.info(`alarm ${state.toLowerCase()}`, { device: key, point: point.topicId });
-      this.acknowledged(point, id, state, comment?.text ?? "");
+      const shared = this.applyingShared;
+      this.logger.info(`alarm ${state.toLowerCase()}`, { device: key, point: point.topicId, shared });
+      if (!shared) this.acknowledged(point, id, state, comment?.text ?? "");
     };
     alarm.on("acknowledged", on("Acknowledged"));
     alarm.on("confirmed", on("Confirmed"));
@@ -192,3 +218,5 @@ export class AlarmNodes {
     return this.normalState;
   }
 }
+
+const conditionKey = (id: DeviceId, topicId: string) => `${deviceKeyOf(id)}\n${topicId}`;
