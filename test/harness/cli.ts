@@ -53,6 +53,7 @@ export async function startGatewayProcess(
   configFile: string,
   endpoint: string,
   defer: (undo: () => Promise<void>) => void,
+  timeoutMs = 30_000,
 ): Promise<{ child: ReturnType<typeof runGateway>; client: TestClient }> {
   const child = runGateway(configFile);
   defer(async () => {
@@ -67,7 +68,7 @@ export async function startGatewayProcess(
       if (child.exitCode !== null) throw new Error(`gateway exited: ${child.output()}`);
       return await connectClient(endpoint);
     },
-    30_000,
+    timeoutMs,
     250,
   );
   defer(() => client.stop().catch(() => {}));
