@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import winston from "winston";
+import { ServiceLevelMonitor } from "../../src/bridge/service-level-monitor.js";
 import { buildConfig } from "../../src/config/config-loader.js";
 import { freshShare, SERVICE_LEVEL, serviceLevel } from "../../src/mapping/service-level.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
@@ -74,5 +76,38 @@ describe("redundancy configuration", () => {
         "mqtt: { url: mqtt://broker:1883 }\nopcua: { applicationUri: urn:a }\nredundancy: { enabled: true, serverUris: [urn:a, urn:b] }\n",
       ),
     ).toEqual([]);
+  });
+});
+
+describe("the ServiceLevel monitor", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("writes each change once: NoData at once on a broker loss, healthy after warm-up, Maintenance on stop", async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const written: number[] = [];
+    const freshness = { fresh: 10, known: 10 };
+    const monitor = new ServiceLevelMonitor(
+      { ...RULES, warmUp: 2 },
+      { freshness: () => freshness, backlogBatches: async () => 0 },
+      (level) => written.push(level),
+      winston.createLogger({ silent: true }),
+    );
+    monitor.brokerConnected();
+    monitor.start(true);
+    expect(written).toEqual([199]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(written).toEqual([199, 255]);
+    // The point mirror has turned every point uncertain before the monitor hears of the loss.
+    freshness.fresh = 0;
+    monitor.brokerLost();
+    expect(written).toEqual([199, 255, 1]);
+    monitor.brokerConnected();
+    expect(written).toEqual([199, 255, 1, 2 + 9]);
+    freshness.fresh = 5;
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(written).toEqual([199, 255, 1, 2 + 9, 2 + 94 + 9]);
+    monitor.stop();
+    expect(written.at(-1)).toBe(0);
+    expect(monitor.level).toBe(0);
   });
 });
