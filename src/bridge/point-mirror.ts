@@ -224,8 +224,12 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.decodeError(s, coerced.reason, coerced.detail, now);
       return;
     }
-    if (s.value === null) this.known++;
-    if (s.condition !== "fresh") this.fresh++;
+    // Only a point turning fresh changes the counts (a point without a value is never fresh): a point
+    // that stays fresh, most messages, pays one comparison.
+    if (s.condition !== "fresh") {
+      this.fresh++;
+      if (s.value === null) this.known++;
+    }
     s.value = this.sink.value(def.dataType, coerced.value);
     s.raw = coerced.value;
     const received = new Date(now);

@@ -91,7 +91,7 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
       serviceLevel: 255,
     });
     expect(await sample(b.httpUrl, "smartgear_service_level")).toBe(200);
-  });
+  }, 180_000);
 
   it("drops the ServiceLevel of the member that loses the broker within its keep-alive, and the client moves to the other", async () => {
     const broker = track(await startAedes());
@@ -140,7 +140,7 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
       broker: false,
       serviceLevel: 1,
     });
-  });
+  }, 180_000);
 
   it("applies an acknowledgement and a confirmation made on one member on the other, and publishes each once", async () => {
     const broker = track(await startAedes());
@@ -198,5 +198,5 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     expect(
       await sample(a.httpUrl, 'smartgear_alarm_acknowledgements_shared_total{outcome="unchanged"}'),
     ).toBe(2);
-  });
+  }, 180_000);
 });
