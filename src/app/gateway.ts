@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Namespace, OPCUAServer, UAFolder, UAObject, UAObjectType } from "node-opcua";
-import { alarmAcknowledgementRouter } from "../bridge/alarm-acknowledgements.js";
+import { alarmAcknowledgementRouter, SharedAcknowledgements } from "../bridge/alarm-acknowledgements.js";
 import { CommandDispatcher } from "../bridge/command-dispatcher.js";
 import { PointMirror } from "../bridge/point-mirror.js";
+import { ServiceLevelMonitor } from "../bridge/service-level-monitor.js";
 import type { GatewayConfig } from "../config/config-types.js";
 import { HistoryStore, type RestoredPoint } from "../history/history-store.js";
 import { consoleRefusal, WebConsole } from "../http/console.js";
@@ -11,6 +12,7 @@ import { HealthServer, type Readiness } from "../http/health-server.js";
 import { GatewayMetrics } from "../http/metrics.js";
 import { IngestCounters } from "../mapping/counters.js";
 import { StatusTopics } from "../mapping/device-status-topic.js";
+import { SERVICE_LEVEL } from "../mapping/service-level.js";
 import type { Catalog } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
 import type { BrokerLink, SessionTakeover, SourceHandlers, SubscriptionState } from "../mqtt/broker-link.js";
@@ -35,6 +37,7 @@ import { createOpcuaServer } from "../opcua/opcua-server.js";
 import { installNodeOpcuaPatches } from "../opcua/patches/index.js";
 import { routeOpcuaLogs } from "../opcua/patches/node-opcua-logs.js";
 import { preSessionClosures } from "../opcua/patches/pre-session-guard.js";
+import { bindServiceLevel, declareHotRedundancy } from "../opcua/patches/server-redundancy.js";
 import { applyDefaultRolePermissions } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import { listenError } from "../shared/errors.js";
@@ -103,6 +106,9 @@ export class Gateway {
   private brokerSince: number | null = null;
   private consoleRoots: { devicesFolder: UAObject; deviceType: UAObjectType; alarms: AlarmNodes } | null =
     null;
+  // Redundancy (README, Redundancy): ServiceLevel always; shared acknowledgements in a redundant set.
+  private serviceLevel: ServiceLevelMonitor | null = null;
+  private sharedAcks: SharedAcknowledgements | null = null;
 
   constructor(
     /** The running configuration: a frozen snapshot, replaced whole by a reload (adopt). */
@@ -141,6 +147,12 @@ export class Gateway {
       // Stopped before the broker link: calls still waiting are answered while the server can still reply.
       { name: "commands", start: () => {}, stop: () => this.dispatcher?.stop() },
       { name: "OPC UA endpoint", start: () => this.listen(), stop: () => this.stopListening() },
+      // Last, so stopped first: ServiceLevel 0 (Maintenance) tells clients to go while they still can.
+      {
+        name: "service level",
+        start: () => this.serviceLevel!.start(this.source!.connected),
+        stop: () => this.serviceLevel?.stop(),
+      },
     ];
     for (const part of parts) {
       // Listed before it starts: one that fails half-way may hold a socket already, and is stopped too.
@@ -169,6 +181,8 @@ export class Gateway {
     this.dispatcher = null;
     this.health = null;
     this.consoleRoots = null;
+    this.serviceLevel = null;
+    this.sharedAcks = null;
     this.logger.info("gateway stopped");
   }
 
@@ -225,6 +239,7 @@ export class Gateway {
       broker: this.source?.connected ?? false,
       opcua: this.opcuaListening,
       ...(Object.keys(degraded).length > 0 ? { degraded } : {}),
+      serviceLevel: this.serviceLevel?.level ?? SERVICE_LEVEL.noData,
     };
   }
 
@@ -247,6 +262,10 @@ export class Gateway {
       }),
       history: () => this.history?.counters ?? null,
       consoleLogins: () => this.console?.auth.logins ?? null,
+      redundancy: () => ({
+        serviceLevel: this.serviceLevel?.level ?? SERVICE_LEVEL.noData,
+        sharedAcknowledgements: this.sharedAcks?.counts ?? {},
+      }),
     });
     metrics.collectProcessMetrics();
     this.metrics = metrics;
@@ -398,7 +417,15 @@ export class Gateway {
   private buildAddressSpace(): void {
     const { ns, modelNs, model, smartGear, devicesFolder } = this.addressSpaceRoots();
     const config = this.config;
-    const source = createBrokerLink(config, this.counters);
+    // In a redundant set, every member applies the acknowledgements any member publishes; the
+    // alarm nodes they apply to are built below, after the command path they publish through.
+    let alarmNodes: AlarmNodes | null = null;
+    const sharedAcks = config.redundancy.enabled
+      ? new SharedAcknowledgements(this.commands, {
+          applyShared: (...ack) => alarmNodes?.applyShared(...ack) ?? "noCondition",
+        })
+      : null;
+    const source = createBrokerLink(config, this.counters, sharedAcks?.subscriptions);
     const dispatcher = new CommandDispatcher(
       source,
       getLogger("gateway:opcuaToMqtt"),
@@ -407,7 +434,7 @@ export class Gateway {
     );
     const commandNodes = new CommandNodes(ns, this.commands, dispatcher, config.opcua.allowAnonymous);
     const journal = this.recordEvents();
-    const alarmNodes = new AlarmNodes(
+    alarmNodes = new AlarmNodes(
       ns,
       getLogger("gateway:opcua:alarms"),
       alarmAcknowledgementRouter(this.commands, dispatcher),
@@ -448,7 +475,10 @@ export class Gateway {
           }
         : null,
       this.history,
+      sharedAcks && ((topic, payload) => sharedAcks.take(topic, payload)),
     );
+    this.serviceLevel = this.serviceLevelMonitor(mirror);
+    this.sharedAcks = sharedAcks;
     this.source = source;
     this.dispatcher = dispatcher;
     this.mirror = mirror;
@@ -467,6 +497,25 @@ export class Gateway {
     );
     journal.start();
     return journal;
+  }
+
+  /**
+   * ServiceLevel (Part 4 6.6.2.4.2) on Server/ServiceLevel, and in a redundant set ServerRedundancy
+   * as a Hot NonTransparentRedundancyType naming the set (Part 5 6.3.9).
+   */
+  private serviceLevelMonitor(mirror: PointMirror): ServiceLevelMonitor {
+    const addressSpace = this.server!.engine.addressSpace!;
+    const { redundancy } = this.config;
+    if (redundancy.enabled) declareHotRedundancy(addressSpace, redundancy.serverUris);
+    return new ServiceLevelMonitor(
+      redundancy,
+      {
+        freshness: () => mirror.freshness,
+        backlogBatches: async () => (await this.diagnostics().threadBacklog())?.batchesInFlight ?? 0,
+      },
+      bindServiceLevel(addressSpace, SERVICE_LEVEL.noData),
+      getLogger("gateway:redundancy"),
+    );
   }
 
   /** Who hears of what: a line per part and event; the hub catches what a listener throws. */
@@ -489,6 +538,10 @@ export class Gateway {
     events.on("brokerLost", "console", () => {
       this.brokerSince = null;
     });
+    // After the point mirror's: the fresh share it counts has dropped by now.
+    const level = this.serviceLevel!;
+    events.on("brokerConnected", "service level", () => level.brokerConnected());
+    events.on("brokerLost", "service level", () => level.brokerLost());
     events.on("subscriptionsChanged", "readiness", (state) => {
       // Every refused filter is asked again in each SUBACK: each answer refuses them all anew.
       counters.subscriptionRefusals += state.refused.length;

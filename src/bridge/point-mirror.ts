@@ -31,7 +31,7 @@ export interface DeviceState<Node = UAObject> extends DeviceId {
 type Condition = "waiting" | "fresh" | "stale" | "decodeError" | "connectionLost" | "refused" | "restored";
 
 /** Why a new topic has no point: what the first message of it is rejected for. */
-interface Refusal {
+export interface Refusal {
   reason: RejectReason;
   detail: string;
 }
@@ -74,6 +74,9 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   private readonly points = new Map<string, PointState<Node, Variable, Value>>();
   private readonly unknownTopics = new Set<string>();
   private unmappedCount = 0;
+  /** Points now fresh, and points that have had a value: ServiceLevel's share, kept O(1) a message. */
+  private fresh = 0;
+  private known = 0;
   private readonly log: RateLimitedLog;
   private sweepTimer: NodeJS.Timeout | null = null;
   private connected = true;
@@ -95,6 +98,11 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     } | null = null,
     /** Records every value and status the variables show (history.enabled). */
     private readonly history: Pick<HistoryStore, "pointId" | "append"> | null = null,
+    /**
+     * Topics that are no point's yet are taken by someone else (SharedAcknowledgements.take): false
+     * when not theirs. Asked only for a topic without a point, so known points pay nothing for it.
+     */
+    private readonly otherTopic: ((topic: string, payload: Uint8Array) => boolean | Refusal) | null = null,
   ) {
     this.log = new RateLimitedLog(logger);
     this.staleAfter = config.mapping.staleAfter;
@@ -124,6 +132,11 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   /** Distinct unknown topics remembered to log each once (at most MAX_REMEMBERED_UNKNOWN). */
   get rememberedUnknownTopics(): number {
     return this.unknownTopics.size;
+  }
+
+  /** Points whose last value is fresh, and points that have had a value at all (README, Redundancy). */
+  get freshness(): { fresh: number; known: number } {
+    return { fresh: this.fresh, known: this.known };
   }
 
   get isConnected(): boolean {
@@ -169,6 +182,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     if (!this.connected) return;
     this.connected = false;
     const at = new Date(now);
+    this.fresh = 0;
     for (const s of this.points.values()) {
       s.condition = "connectionLost";
       const status = s.value ? POINT_STATUS.connectionLostWithValue : POINT_STATUS.connectionLostNoValue;
@@ -187,7 +201,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     const at = new Date(now);
     for (const [topic, s] of this.points)
       if (s.condition !== "refused" && this.isRefused(topic)) {
-        s.condition = "refused";
+        this.leave(s, "refused");
         this.write(s, POINT_STATUS.subscriptionRefused, at);
       }
   }
@@ -218,6 +232,12 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.decodeError(s, coerced.reason, coerced.detail, now);
       return;
     }
+    // Only a point turning fresh changes the counts (a point without a value is never fresh): a point
+    // that stays fresh, most messages, pays one comparison.
+    if (s.condition !== "fresh") {
+      this.fresh++;
+      if (s.value === null) this.known++;
+    }
     s.value = this.sink.value(def.dataType, coerced.value);
     s.raw = coerced.value;
     const received = new Date(now);
@@ -237,7 +257,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     detail: string,
     now: number,
   ): void {
-    s.condition = "decodeError";
+    this.leave(s, "decodeError");
     this.write(s, POINT_STATUS.decodeError, new Date(now));
     this.reject(reason, `${s.def.topicId}/${s.device.key}`, detail);
   }
@@ -274,11 +294,17 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     }
   }
 
+  /** A point's condition turns from whatever it was to one that is not fresh. */
+  private leave(s: PointState<Node, Variable, Value>, condition: Exclude<Condition, "fresh">): void {
+    if (s.condition === "fresh") this.fresh--;
+    s.condition = condition;
+  }
+
   private sweepStale(now: number): void {
     const at = new Date(now);
     for (const s of this.points.values())
       if (s.condition === "fresh" && s.staleAfterMs > 0 && now - s.updatedAt > s.staleAfterMs) {
-        s.condition = "stale";
+        this.leave(s, "stale");
         this.write(s, POINT_STATUS.stale, at);
       }
   }
@@ -294,6 +320,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.statusMessage(topic, statusOf, payload, now);
       return undefined;
     }
+    const taken = this.otherTopic?.(topic, payload) ?? false;
+    if (taken === true) this.counters.decoded++;
+    else if (taken) this.reject(taken.reason, topic, taken.detail);
+    if (taken) return undefined;
     const made = this.newPoint(topic);
     if ("reason" in made) {
       this.reject(made.reason, topic, made.detail);
@@ -343,6 +373,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       // The catalog may have changed the point's type since: such a point waits for a value.
       const coerced = coerceValue(last.value, s.def.dataType);
       if (!coerced.ok) continue;
+      this.known++;
       s.value = this.sink.value(s.def.dataType, coerced.value);
       s.raw = coerced.value;
       s.sourceTimestamp = new Date(last.sourceTime);
@@ -473,6 +504,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
         // (which would tell the store the device spoke at this moment).
         this.write(s, s.freshStatus, at);
         s.condition = "fresh";
+        this.fresh++;
       }
     }
     if (this.sweepTimer) clearInterval(this.sweepTimer);

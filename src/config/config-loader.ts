@@ -182,11 +182,46 @@ function crossCheck(config: GatewayConfig, src: YamlSource): Problem[] {
       line: src.lineOf(["mapping", "statusTopic"]),
       message: `mapping.statusTopic needs ${missing.map((m) => `{${m}}`).join(", ")} to name a device`,
     });
+  problems.push(...redundancyProblems(config, src));
   if (config.mqtt.reconnectPeriodMax < config.mqtt.reconnectPeriod)
     problems.push({
       file: src.file,
       line: src.lineOf(["mqtt", "reconnectPeriodMax"]),
       message: "mqtt.reconnectPeriodMax must not be below mqtt.reconnectPeriod",
     });
+  return problems;
+}
+
+/**
+ * A redundant set shares one broker, and a client tells its members apart by ApplicationUri: it
+ * finds them in ServerUriArray, which holds the local server too (Part 4 6.6.2, Part 5 6.3.9).
+ */
+function redundancyProblems(config: GatewayConfig, src: YamlSource): Problem[] {
+  const { redundancy, opcua, mqtt } = config;
+  if (!redundancy.enabled) return [];
+  const at = (path: string[], message: string) => ({ file: src.file, line: src.lineOf(path), message });
+  const problems: Problem[] = [];
+  if (!mqtt.url)
+    problems.push(
+      at(
+        ["redundancy", "enabled"],
+        "redundancy.enabled needs mqtt.url: the members of a set share one broker",
+      ),
+    );
+  if (!opcua.applicationUri)
+    problems.push(
+      at(["redundancy", "enabled"], "redundancy.enabled needs opcua.applicationUri: each member its own"),
+    );
+  else if (!redundancy.serverUris.includes(opcua.applicationUri))
+    problems.push(
+      at(
+        ["redundancy", "serverUris"],
+        `redundancy.serverUris must hold this member's opcua.applicationUri (${opcua.applicationUri})`,
+      ),
+    );
+  if (redundancy.serverUris.length < 2)
+    problems.push(
+      at(["redundancy", "serverUris"], "redundancy.serverUris names every member of the set: two or more"),
+    );
   return problems;
 }

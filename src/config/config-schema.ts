@@ -197,6 +197,8 @@ export const configSchema = {
         port: { type: "integer", minimum: 0, maximum: 65535, default: 4840 },
         resourcePath: { type: "string", pattern: "^(/[A-Za-z0-9._-]+)*$", default: "/UA/SmartGear" },
         applicationName: { type: "string", minLength: 1, default: "Sm@rtGear Gateway" },
+        // Empty: node-opcua's urn:<hostname>:NodeOPCUA-Server. Members of a redundant set each need their own.
+        applicationUri: { type: "string", default: "" },
         namespaceUri: { type: "string", minLength: 1, default: "urn:smartgear-gateway:devices" },
         alternateHostnames: { type: "array", items: { type: "string", minLength: 1 }, default: [] },
         advertiseAddresses: { type: "boolean", default: true },
@@ -384,6 +386,25 @@ export const configSchema = {
           pattern: "^[^+#]*\\{clientId\\}([^+#]*[^+#/])?$",
           default: "reply/{clientId}",
         },
+      },
+    },
+    // Non-transparent redundancy (README, Redundancy): ServerRedundancy and ServiceLevel.
+    redundancy: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: false },
+        serverUris: {
+          type: "array",
+          items: { type: "string", minLength: 1 },
+          uniqueItems: true,
+          default: [],
+        },
+        preference: { type: "integer", minimum: 0, maximum: 55, default: 55 },
+        healthyFreshShare: { type: "number", minimum: 0, maximum: 1, default: 0.9 },
+        warmUp: { ...seconds, default: 10 },
+        degradedBacklog: { type: "integer", minimum: 1, default: 4 },
       },
     },
     devices: {

@@ -112,6 +112,8 @@ export interface GatewayConfig {
     port: number;
     resourcePath: string;
     applicationName: string;
+    /** The server's ApplicationUri (in its certificate); empty: node-opcua's urn:<hostname>:NodeOPCUA-Server. */
+    applicationUri: string;
     /** Namespace of the mirrored devices: NodeId of topic T is ns=<index of this URI>;s=T. */
     namespaceUri: string;
     /** Extra host names and IP addresses for the certificate's subjectAltName (containers rename hosts). */
@@ -229,6 +231,20 @@ export interface GatewayConfig {
     file: string;
     /** Devices answer commands on <replyTopic>/<type>/<name>/<source>; {clientId} is the gateway's MQTT client id. */
     replyTopic: string;
+  };
+  /** Non-transparent redundancy (Part 4 6.6.2): what Server/ServerRedundancy and ServiceLevel say. */
+  redundancy: {
+    enabled: boolean;
+    /** The set's ApplicationUris, this member's among them (Server/ServerRedundancy/ServerUriArray). */
+    serverUris: string[];
+    /** 0–55, added to 200 while healthy: the member with the highest is the clients' primary. */
+    preference: number;
+    /** Share of the points with a value that must be fresh for healthy (ServiceLevel ≥ 200). */
+    healthyFreshShare: number;
+    /** Seconds connected and subscribed before healthy: the broker's replay settles first. */
+    warmUp: number;
+    /** Ingest-thread batches waiting for the main thread from which the member is degraded. */
+    degradedBacklog: number;
   };
   /** Devices whose points exist from start-up, BadWaitingForInitialData until data arrives. */
   devices: DeviceDeclaration[];

@@ -18,6 +18,8 @@ export interface Readiness {
    * restart fixes neither a broker ACL nor another client's id.
    */
   degraded?: Record<string, unknown>;
+  /** Server/ServiceLevel (README, Redundancy): reported, never a reason to be not ready. */
+  serviceLevel?: number;
 }
 
 export interface HealthSources {
@@ -125,13 +127,14 @@ export class HealthServer {
         send(res, 200, { status: "ok" });
         return;
       case "/readyz": {
-        const { degraded, ...parts } = this.sources.readiness();
+        const { degraded, serviceLevel, ...parts } = this.sources.readiness();
         const notReady = Object.entries(parts)
           .filter(([, ok]) => !ok)
           .map(([part]) => part);
         send(res, notReady.length === 0 ? 200 : 503, {
           status: notReady.length > 0 ? "not ready" : degraded ? "degraded" : "ready",
           ...parts,
+          ...(serviceLevel !== undefined ? { serviceLevel } : {}),
           ...(notReady.length > 0 ? { notReady } : {}),
           ...(degraded ? { degraded } : {}),
         });

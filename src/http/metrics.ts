@@ -34,6 +34,8 @@ export interface MetricSources {
   history?: () => HistoryCounters | null;
   /** The web console's logins by outcome (ok, refused, rateLimited); null when it is not served. */
   consoleLogins?: () => Readonly<Record<string, number>> | null;
+  /** Server/ServiceLevel now, and what became of acknowledgements seen on the broker (README, Redundancy). */
+  redundancy?: () => { serviceLevel: number; sharedAcknowledgements: Readonly<Record<string, number>> };
 }
 
 const COMMAND_OUTCOMES: readonly CommandOutcomeKind[] = [
@@ -274,6 +276,19 @@ export class GatewayMetrics {
         [{ reason: "age" }, history()?.eventsDroppedByAge ?? 0],
         [{ reason: "size" }, history()?.eventsDroppedBySize ?? 0],
       ],
+    );
+    const redundancy = () => sources.redundancy?.() ?? null;
+    gauge(
+      "smartgear_service_level",
+      "Server/ServiceLevel: 0 maintenance, 1 no data, 2-199 degraded, 200-255 healthy",
+      () => redundancy()?.serviceLevel ?? 1,
+    );
+    mirrored(
+      "smartgear_alarm_acknowledgements_shared_total",
+      "acknowledgements of a redundant set seen on the broker, by outcome (applied, unchanged, noCondition)",
+      ["outcome"],
+      () =>
+        Object.entries(redundancy()?.sharedAcknowledgements ?? {}).map(([outcome, n]) => [{ outcome }, n]),
     );
     this.commandLatency = new Histogram({
       name: "smartgear_command_duration_seconds",

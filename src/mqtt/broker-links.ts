@@ -11,12 +11,17 @@ import { IngestThread } from "./ingest-thread.js";
 /**
  * The broker link the configuration asks for: the embedded broker when mqtt.url is empty, else a
  * client of that broker, in a worker thread with mqtt.ingestThread. Each subscribes to
- * brokerSubscriptions(config). `counters` takes the embedded broker's refusals.
+ * brokerSubscriptions(config) and `more` (what the bridge needs beside, e.g. shared
+ * acknowledgements). `counters` takes the embedded broker's refusals.
  */
-export function createBrokerLink(config: GatewayConfig, counters: IngestCounters): BrokerLink {
+export function createBrokerLink(
+  config: GatewayConfig,
+  counters: IngestCounters,
+  more: GatewayConfig["mqtt"]["subscriptions"] = [],
+): BrokerLink {
   const linked = deepFreeze({
     ...config,
-    mqtt: { ...config.mqtt, subscriptions: brokerSubscriptions(config) },
+    mqtt: { ...config.mqtt, subscriptions: [...brokerSubscriptions(config), ...more] },
   });
   if (!config.mqtt.url) return new EmbeddedBroker(linked, getLogger("gateway:broker"), counters);
   return config.mqtt.ingestThread

@@ -18,8 +18,12 @@ import { deviceNodeKey } from "./device-nodes.js";
 import { type EventFields, unpackFields } from "./event-fields.js";
 import { stringNodeId } from "./node-ids.js";
 import { gateLimitAlarmInput } from "./patches/limit-alarm-input.js";
+import { applyPeerAcknowledgement } from "./patches/peer-acknowledgement.js";
 
 export type AckState = "Acknowledged" | "Confirmed";
+
+/** What became of an acknowledgement another member of a redundant set published. */
+export type SharedAckOutcome = "applied" | "unchanged" | "noCondition";
 
 /** The parts of node-opcua's alarm implementations used here (not in their public types). */
 interface OffNormalAlarm {
@@ -53,6 +57,10 @@ export class AlarmNodes {
   private normalState: UAVariable | null = null;
   /** Conditions to bring back as their device's points are restored at start (restoreAtStart). */
   private restored = new Map<string, Uint8Array>();
+  /** Alarm-point conditions by device key and topic id, for acknowledgements seen on the broker. */
+  private readonly byPoint = new Map<string, UAAlarmConditionEx>();
+  /** Set while applying one: its `acknowledged` event is not a new acknowledgement to publish. */
+  private applyingShared = false;
 
   constructor(
     private readonly ns: Namespace,
@@ -87,10 +95,13 @@ export class AlarmNodes {
    * declared device that never publishes its alarm flags should not carry them for nothing.
    */
   watch(variable: UAVariable, point: PointDef, id: DeviceId, deviceNode: UAObject): void {
-    const build = () =>
-      this.create(variable, point, id, deviceNode, "", (options) =>
+    const build = () => {
+      const alarm = this.create(variable, point, id, deviceNode, "", (options) =>
         this.ns.instantiateOffNormalAlarm({ ...options, normalState: this.normalStateNode() }),
       );
+      this.byPoint.set(conditionKey(id, point.topicId), alarm);
+      return alarm;
+    };
     const key = stringNodeId(this.ns, `${deviceNodeKey(id)}/Conditions/${point.browseName}`).toString();
     const restored = this.restored.get(key);
     if (restored) {
@@ -144,6 +155,22 @@ export class AlarmNodes {
       // Created after the change it reacts to: evaluate that first value now.
       evaluate(dataValue);
     });
+  }
+
+  /**
+   * An Acknowledge or Confirm of an alarm point that the broker delivered, whoever published it
+   * (README, Redundancy: a member applies what another one's client acknowledged). One already in
+   * that state (this member's own, coming back) is left as it is, and nothing is published again.
+   */
+  applyShared(id: DeviceId, topicId: string, state: AckState, comment: string): SharedAckOutcome {
+    const alarm = this.byPoint.get(conditionKey(id, topicId));
+    if (!alarm) return "noCondition";
+    this.applyingShared = true;
+    try {
+      return applyPeerAcknowledgement(alarm, state, comment) ? "applied" : "unchanged";
+    } finally {
+      this.applyingShared = false;
+    }
   }
 
   private onFirstValue(variable: UAVariable, then: (dataValue: DataValue) => void): void {
@@ -208,8 +235,9 @@ export class AlarmNodes {
       return Object.assign(info, { time, receiveTime: new Date() });
     };
     const on = (state: AckState) => (_eventId: unknown, comment: LocalizedText | null) => {
-      this.logger.info(`alarm ${state.toLowerCase()}`, { device: key, point: point.topicId });
-      this.acknowledged(point, id, state, comment?.text ?? "");
+      const shared = this.applyingShared;
+      this.logger.info(`alarm ${state.toLowerCase()}`, { device: key, point: point.topicId, shared });
+      if (!shared) this.acknowledged(point, id, state, comment?.text ?? "");
     };
     alarm.on("acknowledged", on("Acknowledged"));
     alarm.on("confirmed", on("Confirmed"));
@@ -267,3 +295,5 @@ function bringBack(alarm: UAAlarmConditionEx, fields: EventFields): void {
   // An EventId for the refreshes and the Acknowledge to name (a new condition has none yet).
   branch.renewEventId();
 }
+
+const conditionKey = (id: DeviceId, topicId: string) => `${deviceKeyOf(id)}\n${topicId}`;

@@ -125,6 +125,8 @@ export function createOpcuaServer(
     },
     serverInfo: {
       applicationName: { text: o.applicationName },
+      // Its own per member of a redundant set (ServerUriArray); node-opcua makes the certificate for it.
+      ...(o.applicationUri ? { applicationUri: o.applicationUri } : {}),
       productUri: PRODUCT_URI,
     },
   });

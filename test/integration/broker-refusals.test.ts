@@ -95,6 +95,7 @@ describe("the gateway when the broker refuses a subscription (issue 17)", needs(
       status: "degraded",
       broker: true,
       opcua: true,
+      serviceLevel: expect.any(Number),
       degraded: { refusedSubscriptions: [{ filter: "48/#", reasonCode: 0x87, reason: "Not authorized" }] },
     });
     expect(await sample(gw.httpUrl, "smartgear_mqtt_subscriptions_refused")).toBe(1);

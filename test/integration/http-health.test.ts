@@ -22,7 +22,8 @@ describe("health and metrics over HTTP", () => {
     });
     const ready = await get(`${gw.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.text)).toEqual({ status: "ready", broker: true, opcua: true });
+    // ServiceLevel degraded (README, Redundancy): no point has a value yet; 2 + ⌊55 / 6⌋.
+    expect(JSON.parse(ready.text)).toEqual({ status: "ready", broker: true, opcua: true, serviceLevel: 11 });
     expect((await get(`${gw.httpUrl}/nowhere`)).status).toBe(404);
     expect((await get(`${gw.httpUrl}/healthz`, { method: "POST" })).status).toBe(405);
   });
@@ -85,8 +86,10 @@ describe("health and metrics over HTTP", () => {
       status: "not ready",
       broker: false,
       opcua: true,
+      serviceLevel: 1,
       notReady: ["broker"],
     });
+    expect(await sample(gw.httpUrl, "smartgear_service_level")).toBe(1);
     expect(await sample(gw.httpUrl, "smartgear_broker_connected")).toBe(0);
     // The process is up all the while: a liveness probe must not restart it for a broker outage.
     expect((await get(`${gw.httpUrl}/healthz`)).status).toBe(200);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   ALARM_ACKNOWLEDGEMENT_CALLER,
   alarmAcknowledgementRouter,
+  SharedAcknowledgements,
 } from "../../src/bridge/alarm-acknowledgements.js";
 import { loadCatalog } from "../../src/model/catalog-loader.js";
 import { loadCommands } from "../../src/model/command-catalog-loader.js";
@@ -51,5 +52,42 @@ describe("alarm acknowledgements sent to the device", () => {
     const without = commands.filter((c) => c.acknowledgeOf !== "48/1");
     alarmAcknowledgementRouter(without, port)(catalog.byTopicId.get("48/1")!, device, "Confirmed", "");
     expect(calls).toEqual([]);
+  });
+});
+
+describe("acknowledgements shared by a redundant set (what every member sees on the broker)", () => {
+  const applied: unknown[][] = [];
+  const shared = new SharedAcknowledgements(commands, {
+    applyShared: (...ack) => {
+      applied.push(ack);
+      return "applied";
+    },
+  });
+
+  it("subscribe to each acknowledgement topic at its command's QoS", () => {
+    expect(shared.subscriptions).toEqual([
+      { topic: "cmd/48/1/+/+/+/ack", qos: 2 },
+      { topic: "cmd/48/3/+/+/+/ack", qos: 2 },
+      { topic: "cmd/48/4/+/+/+/ack", qos: 2 },
+    ]);
+  });
+
+  it("apply an acknowledgement to the device and point its topic names, whoever published it", () => {
+    const ack = '{"state": "Confirmed", "comment": "done", "command": "AcknowledgePhase1MaxTempAlarm"}';
+    expect(shared.take("cmd/48/1/3WA/Feeder 01/ETU/ack", Buffer.from(ack))).toBe(true);
+    expect(applied).toEqual([[device, "48/1", "Confirmed", "done"]]);
+    expect(shared.counts.applied).toBe(1);
+  });
+
+  it("leave other topics to the point mirror, and refuse a payload that names no state", () => {
+    expect(shared.take("11/5/3WA/Feeder 01/ETU", Buffer.from("230"))).toBe(false);
+    expect(shared.take("cmd/48/2/3WA/Feeder 01/ETU/ack", Buffer.from("{}"))).toBe(false);
+    expect(shared.take("cmd/48/1/3WA/Feeder 01/ETU/ack", Buffer.from("{"))).toMatchObject({
+      reason: "invalidJson",
+    });
+    expect(shared.take("cmd/48/1/3WA/Feeder 01/ETU/ack", Buffer.from('{"state": "Seen"}'))).toMatchObject({
+      reason: "noValue",
+    });
+    expect(applied).toHaveLength(1);
   });
 });

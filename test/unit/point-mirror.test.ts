@@ -212,6 +212,29 @@ describe("the point state machine (PointMirror through its sink)", () => {
       vi.advanceTimersByTime(60_000);
       expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.Uncertain);
       expect(r.sink.writes(CURRENT)).toHaveLength(3);
+      // ServiceLevel's share counts them fresh again.
+      expect(r.mirror.freshness).toEqual({ fresh: 2, known: 2 });
+    });
+
+    it("counts the points fresh and the points known through every change of state (ServiceLevel's share)", () => {
+      r = rig("mapping:\n  staleAfter: { default: 2 }\n");
+      expect(r.mirror.freshness).toEqual({ fresh: 0, known: 0 });
+      r.send(VOLTAGE, "230.5");
+      r.send(VOLTAGE, "230.6");
+      r.send(CURRENT, "12");
+      expect(r.mirror.freshness).toEqual({ fresh: 2, known: 2 });
+      r.send(CURRENT, "not a number");
+      expect(r.mirror.freshness).toEqual({ fresh: 1, known: 2 });
+      vi.advanceTimersByTime(2_600);
+      expect(r.mirror.freshness).toEqual({ fresh: 0, known: 2 });
+      r.send(VOLTAGE, "231");
+      r.send(CURRENT, "13");
+      expect(r.mirror.freshness).toEqual({ fresh: 2, known: 2 });
+      r.mirror.connectionLost();
+      expect(r.mirror.freshness).toEqual({ fresh: 0, known: 2 });
+      r.mirror.connectionRestored();
+      r.send(VOLTAGE, "232");
+      expect(r.mirror.freshness).toEqual({ fresh: 1, known: 2 });
     });
   });
 

@@ -32,6 +32,8 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
  * | transport-limits | transportSettings.adjustTransportLimits (a server option that replaces node-opcua's adjustment; ours calls it, then refines) | Part 6 7.1.2.3-7.1.2.4 Tables 69, 70: the Acknowledge within what the client announced, chunks and messages bounded |
  * | certificate-san-check | OPCUAServer.checkCertificateSAN (public, on the instance) | Part 4 6.1.3: the start-up check of the certificate's host names, for those configured, not the machine's addresses |
+ * | server-redundancy | the nodeset's Server/ServerRedundancy (type, RedundancySupport, ServerUriArray); ServerEngine's ServiceLevel getter | Part 5 6.3.9, Part 4 6.6.2.4.2: a Hot non-transparent set, and a ServiceLevel that says what the gateway can deliver |
+ * | peer-acknowledgement | AcknowledgeableCondition._acknowledge_branch, _confirm_branch | Part 9 5.7.3, 5.7.4: an acknowledgement made on another member of the set, applied as the method would |
  * | node-opcua-logs | OPCUAServerEndPoint._prevent_DDOS_Attack (and node-opcua's public warning and error loggers) | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, and every other line of node-opcua, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
