@@ -15,8 +15,13 @@ import { waitFor } from "../harness/wait.js";
 
 const ENGINEER = { userName: "erika", password: "engineer-pw" };
 const OBSERVER = { userName: "otto", password: "observer-pw" };
-/** Where the README's screenshots come from: each page as this test saw it. */
-const SHOTS = join(PROJECT_ROOT, "docs", "console");
+/**
+ * Where the README's screenshots come from: each page as this test saw it. Written into docs/ only
+ * when asked (GATEWAY_TEST_SCREENSHOTS=1), so that a test run leaves the working tree as it was.
+ */
+const SHOTS = process.env.GATEWAY_TEST_SCREENSHOTS
+  ? join(PROJECT_ROOT, "docs", "console")
+  : mkdtempSync(join(tmpdir(), "console-shots-"));
 /** An alarm flag of the catalog (48/1 Phase1MaxTempAlarm, severity 800) on a group the simulator does not run. */
 const ALARM_TOPIC = "48/1/50/Group 99/PM";
 /** node-opcua notices a certificate leaving rejected/ only after its folder watcher saw it arrive. */
