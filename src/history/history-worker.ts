@@ -21,8 +21,8 @@ function upkeep(): void {
     writer.upkeep(Date.now());
     post({ t: "written", count: 0, figures: writer.figures });
   } catch (err) {
-    writer.resync();
     post({ t: "failed", count: 0, ...failure(err), topics: [] });
+    resync();
   }
 }
 
@@ -43,10 +43,19 @@ port.on("message", (m: ToThread) => {
     post({ t: "written", count, figures: writer.figures });
   } catch (err) {
     // A full disk or an I/O error costs this batch, counted; the store decides when to try again.
-    writer.resync();
     post({ t: "failed", count, ...failure(err), topics: m.batch.topics });
+    resync();
   }
 });
+
+/** After a failed commit; one that fails too (the store unreadable) must not end the thread. */
+function resync(): void {
+  try {
+    writer.resync();
+  } catch {
+    // The next batch meets the same fault, fails as this one did and is reported the same way.
+  }
+}
 
 /** What the store needs of an error: SQLite's code tells a full disk from other failures. */
 function failure(err: unknown): { message: string; code: string } {
