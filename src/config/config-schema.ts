@@ -284,6 +284,8 @@ export const configSchema = {
               additionalProperties: recording,
               default: {},
             },
+            // MQTT topic filters (checked in check-against-catalog.ts, with the filter named).
+            topics: { type: "object", additionalProperties: recording, default: {} },
           },
         },
       },
