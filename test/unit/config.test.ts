@@ -281,7 +281,8 @@ describe("an invalid configuration", () => {
       {
         file,
         line: 11,
-        message: "history.record.topics: '11/#/ETU' is not an MQTT topic filter (+ and # each a whole level, # last)",
+        message:
+          "history.record.topics: '11/#/ETU' is not an MQTT topic filter (+ and # each a whole level, # last)",
       },
     ]);
     writeFileSync(file, "history: { record: { default: deadband -1 } }\n");
