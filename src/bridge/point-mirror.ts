@@ -448,7 +448,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       freshStatus: POINT_STATUS.good,
       staleAfterMs: staleAfterMs(stale, def),
       historyId: this.history?.pointId(topic) ?? 0,
-      band: recordingBand(this.config.history.record, def),
+      band: recordingBand(this.config.history.record, def, topic),
       recorded: null,
       // No status recorded yet: the first write is recorded whatever its value.
       recordedStatus: -1,

@@ -1,3 +1,4 @@
+import { isValidTopicFilter } from "../mapping/topic-filter.js";
 import { type Catalog, NUMERIC_TYPES } from "../model/catalog-types.js";
 import type { Problem } from "../shared/errors.js";
 import type { GatewayConfig } from "./config-types.js";
@@ -42,6 +43,13 @@ export function checkConfigAgainstCatalog(
     else if (r.endsWith("%") && !point.range)
       at(`history.record.points: point ${id} has no range in the catalog: a deadband in % needs its EURange`);
   }
+  for (const filter of Object.keys(record.topics))
+    if (!isValidTopicFilter(filter))
+      problems.push({
+        file,
+        line: lineOf(["history", "record", "topics", filter]),
+        message: `history.record.topics: '${filter}' is not an MQTT topic filter (+ and # each a whole level, # last)`,
+      });
   config.alarms.limits.forEach((limit, i) => {
     const at = (message: string) =>
       problems.push({

@@ -309,6 +309,8 @@ export const configSchema = {
               additionalProperties: recording,
               default: {},
             },
+            // MQTT topic filters (checked in check-against-catalog.ts, with the filter named).
+            topics: { type: "object", additionalProperties: recording, default: {} },
           },
         },
         // README, History: PostgreSQL. The local store buffers; the history thread ships to it.

@@ -127,8 +127,8 @@ function upkeep(): void {
     forwarder?.upkeep(now - data.retentionDays * 86_400_000);
     post({ t: "written", count: 0, figures: writer.figures });
   } catch (err) {
-    writer.resync();
     post({ t: "failed", count: 0, ...failure(err), topics: [] });
+    resync();
   }
 }
 
@@ -164,10 +164,19 @@ port.on("message", async (m: ToThread) => {
     forwarder?.wake();
   } catch (err) {
     // A full disk or an I/O error costs this batch, counted; the store decides when to try again.
-    writer.resync();
     post({ t: "failed", count, ...failure(err), topics: m.batch.topics });
+    resync();
   }
 });
+
+/** After a failed commit; one that fails too (the store unreadable) must not end the thread. */
+function resync(): void {
+  try {
+    writer.resync();
+  } catch {
+    // The next batch meets the same fault, fails as this one did and is reported the same way.
+  }
+}
 
 /** What the store needs of an error: SQLite's code tells a full disk from other failures. */
 function failure(err: unknown): { message: string; code: string } {

@@ -1,4 +1,5 @@
 import type { PointDef } from "../model/catalog-types.js";
+import { topicMatchesFilter } from "./topic-filter.js";
 
 /**
  * How history records a point: every value (`all`), off, or only a value that differs from the last
@@ -7,11 +8,15 @@ import type { PointDef } from "../model/catalog-types.js";
  */
 export type Recording = "all" | "change" | "off" | `deadband ${string}`;
 
-/** `history.record`: a point's own setting (by topic id), else its family's, else the default. */
+/**
+ * `history.record`: the first MQTT topic filter that matches a point's topic (a device, a few of
+ * its points), else the point's own setting (by topic id), else its family's, else the default.
+ */
 export interface RecordingRules {
   default: Recording;
   families: Record<string, Recording>;
   points: Record<string, Recording>;
+  topics: Record<string, Recording>;
 }
 
 /** The band of a point that records every value, whether it changed or not. */
@@ -21,8 +26,12 @@ export const RECORD_ALL = -1;
  * A point's band, resolved once when the point is made: null records nothing, RECORD_ALL every
  * value, otherwise a value whose distance from the last recorded one exceeds the band.
  */
-export function recordingBand(rules: RecordingRules, def: PointDef): number | null {
-  const r = rules.points[def.topicId] ?? rules.families[def.family] ?? rules.default;
+export function recordingBand(rules: RecordingRules, def: PointDef, topic: string): number | null {
+  const r =
+    Object.entries(rules.topics).find(([filter]) => topicMatchesFilter(topic, filter))?.[1] ??
+    rules.points[def.topicId] ??
+    rules.families[def.family] ??
+    rules.default;
   if (r === "off") return null;
   if (r === "all") return RECORD_ALL;
   if (r === "change") return 0;

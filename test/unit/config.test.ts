@@ -263,6 +263,9 @@ describe("an invalid configuration", () => {
         '      "11/37": deadband 1',
         '      "21/23": deadband 5%',
         '      "11/5": deadband 0.5%',
+        "    topics:",
+        '      "11/+/3WA/Feeder 01/#": all',
+        '      "11/#/ETU": off',
         "",
       ].join("\n"),
     );
@@ -278,6 +281,12 @@ describe("an invalid configuration", () => {
         file,
         line: 7,
         message: "history.record.points: point 21/23 is not numeric (Boolean): a deadband needs a number",
+      },
+      {
+        file,
+        line: 11,
+        message:
+          "history.record.topics: '11/#/ETU' is not an MQTT topic filter (+ and # each a whole level, # last)",
       },
     ]);
     writeFileSync(file, "history: { record: { default: deadband -1 } }\n");

@@ -247,6 +247,38 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     expect(lines).toEqual(["history store cannot be opened: running without history"]);
   });
 
+  it("says why it records less than it should: a backlog at half history.maxBacklog, commits that fail until one succeeds", async () => {
+    const folder = tempFolder();
+    const store = new HistoryStore(options(folder, { maxBacklog: 1000, flushInterval: 60 }), logger);
+    store.start();
+    try {
+      const id = store.pointId("11/5/3WA/F/ETU");
+      for (let i = 0; i < 499; i++) store.append(id, at(i));
+      expect(store.degradation()).toBeNull();
+      store.append(id, at(499));
+      expect(store.degradation()).toEqual({ reason: "backlog", backlog: 500, maxBacklog: 1000 });
+      store.flush();
+      await waitFor("the backlog committed", async () => store.counters.written === 500 || undefined);
+      expect(store.degradation()).toBeNull();
+      // Another process damages the store: the writer's commits fail (not for a full disk).
+      const other = openDb(join(folder, "history.sqlite"));
+      other.exec("ALTER TABLE recent RENAME TO recent_moved");
+      store.append(id, at(500));
+      store.flush();
+      await waitFor("the commit failed", async () => store.counters.droppedByWriteError === 1 || undefined);
+      expect(store.degradation()).toMatchObject({ reason: "writeFailing", error: "no such table: recent" });
+      expect(store.counters.droppedByDiskFull).toBe(0);
+      other.exec("ALTER TABLE recent_moved RENAME TO recent");
+      other.close();
+      store.append(id, at(501));
+      store.flush();
+      await waitFor("a commit again", async () => store.counters.written === 501 || undefined);
+      expect(store.degradation()).toBeNull();
+    } finally {
+      await store.stop();
+    }
+  });
+
   it("drops and counts values beyond history.maxBacklog instead of growing", async () => {
     const store = new HistoryStore(options(tempFolder(), { maxBacklog: 1000, flushInterval: 60 }), logger);
     store.start();

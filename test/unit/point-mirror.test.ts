@@ -363,6 +363,8 @@ describe("what history records of each point (history.record)", () => {
         '    families: { "21": off, "11": change }',
         // 11/5 and 11/6 are Voltage L1 and L2, EURange [0, 600]: 1 % is 6 V.
         '    points: { "11/5": deadband 1, "11/6": deadband 1%, "48/50": all }',
+        // A filter wins over the point's and family's settings; the first that matches is taken.
+        '    topics: { "11/10/3WA/+/ETU": all, "+/+/3WA/Feeder 02/ETU": off, "11/10/#": off }',
         "",
       ].join("\n"),
       history,
@@ -381,6 +383,13 @@ describe("what history records of each point (history.record)", () => {
     const phase = `11/37/${DEVICE}`;
     send(phase, ['"L1"', '"L1"', '"L2"'], 1_000);
     expect(history.values(phase)).toEqual(["L1", "L2"]);
+    const other = `11/10/${DEVICE}`;
+    send(other, [1, 1], 1_000);
+    expect(history.values(other)).toEqual([1, 1]);
+    // A device discovered by its first message, whose points a filter turns off.
+    const off = "11/5/3WA/Feeder 02/ETU";
+    send(off, [400, 401], 1_000);
+    expect(history.records.has(off)).toBe(false);
     const serial = `21/14/${DEVICE}`;
     send(serial, ['"A1"', '"A2"'], 1_000);
     expect(history.records.has(serial)).toBe(false);
