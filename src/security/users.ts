@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Problem } from "../shared/errors.js";
 import { compileSchema } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
@@ -35,6 +36,10 @@ const usersSchema = {
   },
 } as const;
 
+/** What a named users file that is not there gets: how to write one. */
+export const USERS_FILE_MISSING =
+  "the users file (opcua.usersFile) does not exist: nobody can log in. Make one: `printf '%s' 'a passphrase' | smartgear-gateway hash-password` prints a hash; write it as `users: [{ username: engineer, passwordHash: \"<hash>\", roles: [Engineer] }]` (README, Security)";
+
 const validate = compileSchema<{
   users: { username: string; passwordHash?: string; password?: unknown; roles: RoleName[] }[];
 }>(usersSchema);
@@ -45,6 +50,8 @@ const validate = compileSchema<{
  * in the users' PKI. Plain-text and empty passwords are refused with the line they stand on.
  */
 export function checkUsers(file: string): { users?: UserDef[]; problems: Problem[] } {
+  // The file a site adds to its volume (config/industrial-edge.yaml names one there): say how.
+  if (!existsSync(file)) return { problems: [{ file, line: 0, message: USERS_FILE_MISSING }] };
   const src = readYamlFile(file);
   if (src.problems.length > 0) return { problems: src.problems };
   if (!validate(src.data)) return { problems: schemaProblems(src, validate.errors) };

@@ -1,11 +1,21 @@
-import { existsSync, readFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { checkSetup } from "../../src/app/setup.js";
 import { envKeys } from "../../src/config/config-loader.js";
 import { configSchema } from "../../src/config/config-schema.js";
 import { groupShards, shardOverlaps } from "../../src/config/shards.js";
+import { USERS_FILE_MISSING } from "../../src/security/users.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
 // docker cannot build here: these tests hold the Dockerfile and the compose file to the project
@@ -75,10 +85,15 @@ const composeEnv = (environment: unknown): Record<string, string> =>
   );
 
 describe("the Dockerfile", () => {
-  it("builds in one stage and runs in a slim one, on the Node.js major the package declares", () => {
+  it("builds in one stage and runs in a slim one, on a supported Node.js LTS the package accepts", () => {
     expect(stages.map((s) => s.name)).toEqual(["build", "runtime"]);
-    const major = Number(/\d+/.exec(pkg.engines.node)?.[0]);
-    for (const s of stages) expect(s.from).toMatch(new RegExp(`^node:${major}-[a-z]+-slim$`));
+    const majors = stages.map((s) => /^node:(\d+)-[a-z]+-slim$/.exec(s.from)?.[1]);
+    expect(majors[0]).toBe(majors[1]);
+    const major = Number(majors[1]);
+    // Node 20 reached its end of life on 2026-04-30 (issue 16); LTS lines are the even majors.
+    expect(major % 2).toBe(0);
+    expect(major).toBeGreaterThanOrEqual(22);
+    expect(major).toBeGreaterThanOrEqual(Number(/\d+/.exec(pkg.engines.node)?.[0]));
     expect(all(build, "RUN")).toEqual(["npm ci", "npm run build"]);
     expect(all(runtime, "RUN")[0]).toBe("npm ci --omit=dev && npm cache clean --force");
   });
@@ -185,7 +200,17 @@ describe("docker-compose.yml, the Industrial Edge example", () => {
   const env = composeEnv(service.environment);
   const command = service.command as string[];
   const configFile = command[command.indexOf("--config") + 1]!;
-  const setup = checkSetup(root(configFile), { ...imageEnv, ...env });
+  // As in the container: the config file in /app/config, the site volume beside it holding the
+  // users file a site puts there.
+  const app = mkdtempSync(join(tmpdir(), "smartgear-ie-"));
+  afterAll(() => rmSync(app, { recursive: true, force: true }));
+  mkdirSync(join(app, "config", "site"), { recursive: true });
+  writeFileSync(
+    join(app, "config", "site", "users.yaml"),
+    "users:\n  - { username: engineer, roles: [Engineer] }\n",
+  );
+  copyFileSync(root(configFile), join(app, configFile));
+  const setup = checkSetup(join(app, configFile), { ...imageEnv, ...env });
 
   it("builds this project's image, tagged with the package version, and starts its CLI", () => {
     expect(service.build).toBe(".");
@@ -209,6 +234,21 @@ describe("docker-compose.yml, the Industrial Edge example", () => {
     const names = new Set(envKeys().map((k) => k.env));
     for (const name of Object.keys(env).filter((n) => n.startsWith("SMARTGEAR_")))
       expect(names.has(name), name).toBe(true);
+  });
+
+  it("reads the OPC UA users from the site volume, and until a site puts the file there says how to make it", () => {
+    const config = setup.setup!.config;
+    expect(config.opcua.allowAnonymous).toBe(false);
+    expect(config.opcua.usersFile).toBe(join(app, "config", "site", "users.yaml"));
+    expect(setup.setup!.users.map((u) => u.username)).toEqual(["engineer"]);
+    const site = (service.volumes as string[]).find((v) => v.endsWith(":/app/config/site"));
+    expect(site).toBeDefined();
+    // Without it (the project's config/site is no site): one problem, naming the file and the CLI.
+    const bare = checkSetup(root(configFile), { ...imageEnv, ...env });
+    expect(bare.problems).toEqual([
+      { file: root("config", "site", "users.yaml"), line: 0, message: USERS_FILE_MISSING },
+    ]);
+    expect(USERS_FILE_MISSING).toContain("smartgear-gateway hash-password");
   });
 
   it("sets a memory limit, joins the Databus network and publishes only exposed ports", () => {
