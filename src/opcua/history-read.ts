@@ -9,6 +9,7 @@ import {
   ReadRawModifiedDetails,
   type StatusCode,
   StatusCodes,
+  TimestampsToReturn,
   type UAVariable,
 } from "node-opcua";
 import {
@@ -74,7 +75,15 @@ type Cursor = RawCursor | ComputedCursor;
 
 type Session = object;
 
-type Answer = HistoryReadResult | Promise<HistoryReadResult>;
+/** A node's answer before it is encoded with the timestamps the request asked for. */
+interface Page {
+  statusCode: StatusCode;
+  values: readonly EncodableValue[];
+  dataType: DataType;
+  continuationPoint?: Buffer;
+}
+
+type Answer = Page | Promise<Page>;
 
 /**
  * HistoryRead on every mirrored variable, from the history store through HistoryPort: raw values
@@ -109,6 +118,7 @@ export class HistoryReadService {
   install(variable: UAVariable): void {
     this.configurations.attach(variable);
     routeHistoryReads(variable, (v, context, details, continuation) => {
+      const timestamps = continuation.timestampsToReturn ?? TimestampsToReturn.Both;
       const failed = (err: unknown) => {
         // A store that cannot be read answers this node, not the whole request.
         this.log.warn("read", "history read failed", {
@@ -118,10 +128,12 @@ export class HistoryReadService {
         return result(StatusCodes.BadInternalError, []);
       };
       try {
-        const answer = this.historyRead(v, context, details, continuation);
-        return answer instanceof Promise ? answer.catch(failed) : answer;
+        const answer = this.historyRead(v, context, details, continuation, timestamps);
+        return answer instanceof Promise
+          ? answer.catch(failed).then((page) => encoded(page, timestamps))
+          : encoded(answer, timestamps);
       } catch (err) {
-        return failed(err);
+        return encoded(failed(err), timestamps);
       }
     });
   }
@@ -136,7 +148,15 @@ export class HistoryReadService {
     context: ISessionContext,
     details: unknown,
     continuation: ContinuationData,
+    timestamps: TimestampsToReturn,
   ): Answer {
+    // Part 4 5.10.3.1: Neither is not valid for HistoryRead; Part 13 5.4.3.1: an aggregate (and
+    // an at-time value, interpolated as one) has only a source timestamp.
+    if (
+      timestamps === TimestampsToReturn.Neither ||
+      (timestamps === TimestampsToReturn.Server && !(details instanceof ReadRawModifiedDetails))
+    )
+      return result(StatusCodes.BadTimestampsToReturnInvalid, []);
     const session = (context as { session?: Session }).session ?? context;
     this.expire(Date.now());
     const held = this.cursors.get(session) ?? new Map<string, Cursor>();
@@ -237,7 +257,7 @@ export class HistoryReadService {
   }
 
   /** Up to maxProcessedValues values from where `cursor` stands; a continuation point if more are left. */
-  private async computedPage(cursor: ComputedCursor, held: Map<string, Cursor>): Promise<HistoryReadResult> {
+  private async computedPage(cursor: ComputedCursor, held: Map<string, Cursor>): Promise<Page> {
     const count = Math.min(this.maxProcessedValues, cursor.total - cursor.next);
     const computed = await this.compute(cursor.topic, cursor.part(cursor.next, count));
     const values = computed ? computedValues(computed) : cursor.missing(cursor.next, count);
@@ -251,7 +271,7 @@ export class HistoryReadService {
   }
 
   /** Registers `cursor` as a continuation point of this session, or answers that none is left. */
-  private hold(cursor: Cursor, held: Map<string, Cursor>, values: EncodableValue[]): HistoryReadResult {
+  private hold(cursor: Cursor, held: Map<string, Cursor>, values: EncodableValue[]): Page {
     if (held.size >= HISTORY_CONTINUATION_POINTS) return result(StatusCodes.BadNoContinuationPoints, []);
     const key = randomBytes(12);
     cursor.expires = Date.now() + CONTINUATION_TIMEOUT_MS;
@@ -260,11 +280,7 @@ export class HistoryReadService {
   }
 
   /** The first page of a raw read: the time domain of Part 11 6.4.3.2 and its start bound. */
-  private first(
-    variable: UAVariable,
-    d: ReadRawModifiedDetails,
-    held: Map<string, Cursor>,
-  ): HistoryReadResult {
+  private first(variable: UAVariable, d: ReadRawModifiedDetails, held: Map<string, Cursor>): Page {
     const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
     const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
     const n = d.numValuesPerNode;
@@ -316,7 +332,7 @@ export class HistoryReadService {
     cursor: RawCursor,
     held: Map<string, Cursor>,
     out: EncodableValue[],
-  ): HistoryReadResult {
+  ): Page {
     const n = cursor.numValuesPerNode;
     const room = n === 0 ? 0 : n - out.length;
     const values =
@@ -447,14 +463,23 @@ function statusOfPage(values: readonly EncodableValue[]): StatusCode {
     : StatusCodes.Good;
 }
 
-/** A node's result; its values encoded at once (patches/encoded-history-data.ts) as `dataType`. */
 function result(
   statusCode: StatusCode,
   values: readonly EncodableValue[],
   dataType: DataType = DataType.Null,
   continuationPoint?: Buffer,
-): HistoryReadResult {
-  const r = new HistoryReadResult({ statusCode, continuationPoint });
-  r.historyData = new EncodedHistoryData(encodeHistoryData(values, dataType));
+): Page {
+  return { statusCode, values, dataType, continuationPoint };
+}
+
+/**
+ * A node's result, its values encoded at once (patches/encoded-history-data.ts) with the
+ * timestamps asked for (Part 4 5.10.3: Source, Server or Both).
+ */
+function encoded(page: Page, timestamps: TimestampsToReturn): HistoryReadResult {
+  const r = new HistoryReadResult({ statusCode: page.statusCode, continuationPoint: page.continuationPoint });
+  const source = timestamps !== TimestampsToReturn.Server;
+  const server = timestamps !== TimestampsToReturn.Source;
+  r.historyData = new EncodedHistoryData(encodeHistoryData(page.values, page.dataType, { source, server }));
   return r;
 }

@@ -111,7 +111,11 @@ function writeScalar(out: Out, type: DataType, v: number | boolean | string | Da
  * straight from stored values: 86,400 DataValue objects cost ~5 µs each to build and node-opcua
  * another ~7 µs each to encode (measured), which a day of 1 Hz values in one response would pay.
  */
-export function encodeHistoryData(values: readonly EncodableValue[], type: DataType): Buffer {
+export function encodeHistoryData(
+  values: readonly EncodableValue[],
+  type: DataType,
+  timestamps: { source: boolean; server: boolean } = { source: true, server: true },
+): Buffer {
   const out = new Out();
   out.room(4);
   out.buf.writeInt32LE(values.length, 0);
@@ -121,7 +125,7 @@ export function encodeHistoryData(values: readonly EncodableValue[], type: DataT
     const v = r.value;
     const text = v === null || fixed !== undefined ? null : Buffer.from(String(v), "utf8");
     out.room(1 + 1 + (text ? 4 + text.length : 8) + 4 + 16);
-    let mask = HAS_SOURCE_TIME | HAS_SERVER_TIME;
+    let mask = (timestamps.source ? HAS_SOURCE_TIME : 0) | (timestamps.server ? HAS_SERVER_TIME : 0);
     if (v !== null) mask |= HAS_VALUE;
     if (r.status !== 0) mask |= HAS_STATUS;
     out.buf[out.pos++] = mask;
@@ -137,8 +141,8 @@ export function encodeHistoryData(values: readonly EncodableValue[], type: DataT
       out.buf.writeUInt32LE(r.status >>> 0, out.pos);
       out.pos += 4;
     }
-    out.dateTime(r.sourceTime);
-    out.dateTime(r.serverTime);
+    if (timestamps.source) out.dateTime(r.sourceTime);
+    if (timestamps.server) out.dateTime(r.serverTime);
   }
   return out.buf.subarray(0, out.pos);
 }

@@ -24,7 +24,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
  * | limit-alarm-input | ExclusiveLimitAlarm._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's value |
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
- * | history-read-hook | UAVariable._historyRead, historizing, accessLevel | Part 11 6.4.3-6.4.5, Part 3 5.6.2: HistoryRead answered from the history store, the variable marked historizing |
+ * | history-read-hook | UAVariable._historyRead, historizing, accessLevel; the engine's AddressSpaceAccessor.historyReadNode (on the instance) | Part 11 6.4.3-6.4.5, Part 3 5.6.2: HistoryRead answered from the history store, the variable marked historizing; Part 4 5.10.3: the TimestampsToReturn asked for |
  * | encoded-history-data | HistoryData.encode (an ExtensionObject body node-opcua writes through it) | Part 6 5.2.2.17, Part 11 6.5.2: a page's DataValues encoded from stored values, byte for byte as node-opcua would |
  * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
  * | hello-endpoint-url | ServerTCP_transport.init, _on_HEL_message | Part 6 7.1.2.3 Table 69: a Hello's EndpointUrl up to 4,096 bytes, BadTcpEndpointUrlInvalid beyond |
