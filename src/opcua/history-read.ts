@@ -259,15 +259,11 @@ export class HistoryReadService {
   /** Up to maxProcessedValues values from where `cursor` stands; a continuation point if more are left. */
   private async computedPage(cursor: ComputedCursor, held: Map<string, Cursor>): Promise<Page> {
     const count = Math.min(this.maxProcessedValues, cursor.total - cursor.next);
-    const computed = await this.compute(cursor.topic, cursor.part(cursor.next, count));
+    const computed = await this.port.compute(cursor.topic, cursor.part(cursor.next, count));
     const values = computed ? computedValues(computed) : cursor.missing(cursor.next, count);
     cursor.next += count;
     if (cursor.next >= cursor.total) return result(statusOfPage(values), values, cursor.dataType);
     return this.hold(cursor, held, values);
-  }
-
-  private compute(topic: string, computation: Computation): Promise<AggregateValues> | null {
-    return this.port.compute(topic, computation);
   }
 
   /** Registers `cursor` as a continuation point of this session, or answers that none is left. */

@@ -1,15 +1,11 @@
 import { type BinaryStream, DataType, HistoryData } from "node-opcua";
+import type { HistoryValue } from "../ports.js";
 
-/** A value as HistoryRead returns it: its type is the variable's (or the aggregate's, Part 13). */
-export interface EncodableValue {
-  value: number | boolean | string | Date | null;
-  /** Epoch ms. */
-  sourceTime: number;
-  /** Epoch ms. */
-  serverTime: number;
-  /** The full StatusCode, info bits included. */
-  status: number;
-}
+/**
+ * A value as HistoryRead returns it (a stored one, or an aggregate's, whose status carries the
+ * Part 13 info bits); its Variant type is the variable's (or the aggregate's, Part 13).
+ */
+export type EncodableValue = HistoryValue;
 
 /** DataValue encoding mask bits (Part 6 5.2.2.17). */
 const HAS_VALUE = 0x01;
