@@ -61,14 +61,15 @@ function inParts(
   compute: (values: Series, first: number, count: number) => AggregateValues,
 ): AggregateValues {
   const [from, to] = window(first, count);
-  if (count > 1 && series.count(point, from, to) > MAX_SERIES_VALUES) {
+  const values = series.count(point, from, to);
+  if (count > 1 && values > MAX_SERIES_VALUES) {
     const half = Math.floor(count / 2);
     return concat(
       inParts(point, first, half, window, compute),
       inParts(point, first + half, count - half, window, compute),
     );
   }
-  return compute(series.read(point, from, to), first, count);
+  return compute(series.read(point, from, to, values), first, count);
 }
 
 function concat(a: AggregateValues, b: AggregateValues): AggregateValues {

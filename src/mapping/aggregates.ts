@@ -151,11 +151,12 @@ export function computeAggregate(
     out.t[i] = from;
     // Part 13 5.3.3.2: before the first stored value or after the last, Bad_NoData; an interval
     // that holds either edge of the data, or is cut short by the end time, is Partial.
-    const before = span === null || hi <= span.first;
-    const after = span !== null && lo > span.last;
-    const partial = span !== null && (lo < span.first || hi > span.last || Math.abs(to - from) < width);
     // Forward, [from, to); in reverse (time running backwards) (to, from].
-    const [a, b] = q.end >= q.start ? calc.range(lo, hi, true) : calc.range(lo, hi, false);
+    const forward = q.end >= q.start;
+    const before = span === null || (forward ? hi <= span.first : hi < span.first);
+    const after = span !== null && (forward ? lo > span.last : lo >= span.last);
+    const partial = span !== null && (lo < span.first || hi > span.last || Math.abs(to - from) < width);
+    const [a, b] = calc.range(lo, hi, forward);
     const r = calc.compute(q.aggregate, from, lo, hi, a, b, before, after);
     out.v[i] = r.value;
     out.s[i] = r.partialBit && partial && !isBadStatus(r.status) ? r.status | PARTIAL : r.status;

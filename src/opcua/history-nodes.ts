@@ -14,6 +14,7 @@ import {
   type UAVariable,
 } from "node-opcua";
 import { AGGREGATES, type AggregateName, DEFAULT_AGGREGATE_CONFIG } from "../mapping/aggregates.js";
+import { passTimestampsToReturn } from "./patches/history-read-hook.js";
 
 /** The standard AggregateFunction objects (Part 13 4.2.2) of the aggregates the gateway computes. */
 const AGGREGATE_IDS: Record<AggregateName, number> = {
@@ -44,7 +45,8 @@ function organizeAggregates(folder: UAObject): void {
  * What Server/ServerCapabilities says of history (Part 11 5.4.2, Part 13 4.4): data history is
  * read (raw, processed, at time), never written; its AggregateFunctions folders, and
  * ServerCapabilities' own, organize the aggregates computed. node-opcua binds the capability
- * variables to `engine.historyServerCapabilities` (all false until set).
+ * variables to `engine.historyServerCapabilities` (all false until set). Also has node-opcua hand
+ * each history read the request's TimestampsToReturn (patches/history-read-hook.ts).
  */
 export function advertiseHistory(server: OPCUAServer): void {
   Object.assign(server.engine.historyServerCapabilities, {
@@ -64,6 +66,7 @@ export function advertiseHistory(server: OPCUAServer): void {
     deleteEventCapability: false,
     insertAnnotationCapability: false,
   });
+  passTimestampsToReturn((server.engine as unknown as { addressSpaceAccessor: object }).addressSpaceAccessor);
   const addressSpace = server.engine.addressSpace!;
   for (const id of [
     ObjectIds.Server_ServerCapabilities_AggregateFunctions,

@@ -11,6 +11,7 @@ import {
   ReadRawModifiedDetails,
   type StatusCode,
   StatusCodes,
+  TimestampsToReturn,
   type UAObject,
   type UAVariable,
   type Variant,
@@ -112,7 +113,15 @@ type Cursor = RawCursor | ComputedCursor | EventCursor;
 
 type Session = object;
 
-type Answer = HistoryReadResult | Promise<HistoryReadResult>;
+/** A node's answer before it is encoded with the timestamps the request asked for. */
+interface Page {
+  statusCode: StatusCode;
+  values: readonly EncodableValue[];
+  dataType: DataType;
+  continuationPoint?: Buffer;
+}
+
+type Answer = Page | Promise<Page>;
 
 /**
  * HistoryRead on every mirrored variable, from the history store through HistoryPort: raw values
@@ -151,9 +160,28 @@ export class HistoryReadService {
     this.configurations.attach(variable);
     routeHistoryReads(variable, (v, context, details, continuation) => {
       const node = v.nodeId.toString();
-      return this.guarded(node, () =>
-        this.historyRead(node, context, continuation, (held) => this.firstValues(v, details, held)),
+      const timestamps = continuation.timestampsToReturn ?? TimestampsToReturn.Both;
+      // Part 4 5.10.3.1: Neither is not valid for HistoryRead; Part 13 5.4.3.1: an aggregate (and
+      // an at-time value, interpolated as one) has only a source timestamp.
+      if (
+        timestamps === TimestampsToReturn.Neither ||
+        (timestamps === TimestampsToReturn.Server && !(details instanceof ReadRawModifiedDetails))
+      )
+        return encoded(result(StatusCodes.BadTimestampsToReturnInvalid, []), timestamps);
+      const answer = this.guarded(node, result(StatusCodes.BadInternalError, []), () =>
+        this.historyRead<Answer>(node, context, continuation, {
+          status: (code) => result(code, []),
+          first: (held) => this.firstValues(v, details, held),
+          next: (cursor, held) => {
+            if (cursor.kind === "raw") return this.page(cursor.variable, cursor, held, []);
+            if (cursor.kind === "computed") return this.computedPage(cursor, held);
+            return result(StatusCodes.BadContinuationPointInvalid, []);
+          },
+        }),
       );
+      return answer instanceof Promise
+        ? answer.then((page) => encoded(page, timestamps))
+        : encoded(answer, timestamps);
     });
   }
 
@@ -164,30 +192,34 @@ export class HistoryReadService {
   installEvents(object: UAObject, source: string | null): void {
     if (!this.journal) return;
     const node = object.nodeId.toString();
-    routeEventHistoryReads(
-      object,
-      (context, details, continuation) =>
-        this.guarded(node, () =>
-          this.historyRead(node, context, continuation, (held) =>
+    routeEventHistoryReads(object, (context, details, continuation) =>
+      this.guarded(node, historyEventResult(StatusCodes.BadInternalError, []), () =>
+        this.historyRead<HistoryReadResult>(node, context, continuation, {
+          status: (code) => historyEventResult(code, []),
+          first: (held) =>
             details instanceof ReadEventDetails
               ? this.firstEvents(object.addressSpace as AddressSpace, node, source, details, held)
               : historyEventResult(StatusCodes.BadHistoryOperationUnsupported, []),
-          ),
-        ) as HistoryReadResult,
+          next: (cursor, held) =>
+            cursor.kind === "events"
+              ? this.eventPage(cursor, held)
+              : historyEventResult(StatusCodes.BadContinuationPointInvalid, []),
+        }),
+      ),
     );
   }
 
-  /** A store that cannot be read answers this node, not the whole request. */
-  private guarded(nodeId: string, read: () => Answer): Answer {
-    const failed = (err: unknown) => {
+  /** A store that cannot be read answers this node (`failed`), not the whole request. */
+  private guarded<T>(nodeId: string, failed: T, read: () => T): T {
+    const fail = (err: unknown) => {
       this.log.warn("read", "history read failed", { nodeId, error: (err as Error).message });
-      return result(StatusCodes.BadInternalError, []);
+      return failed;
     };
     try {
       const answer = read();
-      return answer instanceof Promise ? answer.catch(failed) : answer;
+      return (answer instanceof Promise ? answer.catch(fail) : answer) as T;
     } catch (err) {
-      return failed(err);
+      return fail(err);
     }
   }
 
@@ -196,13 +228,20 @@ export class HistoryReadService {
     this.cursors.delete(session);
   }
 
-  /** Continuation points (Part 11 6.3) for every kind of read; `first` answers a read without one. */
-  private historyRead(
+  /**
+   * Continuation points (Part 11 6.3) for every kind of read: `first` answers a read without one,
+   * `next` one that continues, `status` one answered by a status alone.
+   */
+  private historyRead<T>(
     node: string,
     context: ISessionContext,
     continuation: ContinuationData,
-    first: (held: Map<string, Cursor>) => Answer,
-  ): Answer {
+    reply: {
+      status(code: StatusCode): T;
+      first(held: Map<string, Cursor>): T;
+      next(cursor: Cursor, held: Map<string, Cursor>): T;
+    },
+  ): T {
     const session = (context as { session?: Session }).session ?? context;
     this.expire(Date.now());
     const held = this.cursors.get(session) ?? new Map<string, Cursor>();
@@ -212,15 +251,12 @@ export class HistoryReadService {
       const key = point.toString("hex");
       const cursor = held.get(key);
       held.delete(key);
-      if (!cursor || cursor.node !== node) return result(StatusCodes.BadContinuationPointInvalid, []);
-      if (continuation.releaseContinuationPoints) return result(StatusCodes.Good, []);
-      if (cursor.kind === "events") return this.eventPage(cursor, held);
-      return cursor.kind === "raw"
-        ? this.page(cursor.variable, cursor, held, [])
-        : this.computedPage(cursor, held);
+      if (!cursor || cursor.node !== node) return reply.status(StatusCodes.BadContinuationPointInvalid);
+      if (continuation.releaseContinuationPoints) return reply.status(StatusCodes.Good);
+      return reply.next(cursor, held);
     }
-    if (continuation.releaseContinuationPoints) return result(StatusCodes.Good, []);
-    return first(held);
+    if (continuation.releaseContinuationPoints) return reply.status(StatusCodes.Good);
+    return reply.first(held);
   }
 
   /** A variable's read without a continuation point: raw, processed or at time. */
@@ -374,17 +410,13 @@ export class HistoryReadService {
   }
 
   /** Up to maxProcessedValues values from where `cursor` stands; a continuation point if more are left. */
-  private async computedPage(cursor: ComputedCursor, held: Map<string, Cursor>): Promise<HistoryReadResult> {
+  private async computedPage(cursor: ComputedCursor, held: Map<string, Cursor>): Promise<Page> {
     const count = Math.min(this.maxProcessedValues, cursor.total - cursor.next);
-    const computed = await this.compute(cursor.topic, cursor.part(cursor.next, count));
+    const computed = await this.port.compute(cursor.topic, cursor.part(cursor.next, count));
     const values = computed ? computedValues(computed) : cursor.missing(cursor.next, count);
     cursor.next += count;
     if (cursor.next >= cursor.total) return result(statusOfPage(values), values, cursor.dataType);
     return this.hold(cursor, held, values);
-  }
-
-  private compute(topic: string, computation: Computation): Promise<AggregateValues> | null {
-    return this.port.compute(topic, computation);
   }
 
   /** Registers `cursor` as a continuation point of this session, or answers that none is left. */
@@ -392,7 +424,7 @@ export class HistoryReadService {
     cursor: RawCursor | ComputedCursor,
     held: Map<string, Cursor>,
     values: EncodableValue[],
-  ): HistoryReadResult {
+  ): Page {
     const key = this.register(cursor, held);
     return key
       ? result(StatusCodes.Good, values, cursor.dataType, key)
@@ -409,11 +441,7 @@ export class HistoryReadService {
   }
 
   /** The first page of a raw read: the time domain of Part 11 6.4.3.2 and its start bound. */
-  private first(
-    variable: UAVariable,
-    d: ReadRawModifiedDetails,
-    held: Map<string, Cursor>,
-  ): HistoryReadResult {
+  private first(variable: UAVariable, d: ReadRawModifiedDetails, held: Map<string, Cursor>): Page {
     const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
     const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
     const n = d.numValuesPerNode;
@@ -469,7 +497,7 @@ export class HistoryReadService {
     cursor: RawCursor,
     held: Map<string, Cursor>,
     out: EncodableValue[],
-  ): HistoryReadResult {
+  ): Page {
     const n = cursor.numValuesPerNode;
     const room = n === 0 ? 0 : n - out.length;
     const values =
@@ -600,14 +628,23 @@ function statusOfPage(values: readonly EncodableValue[]): StatusCode {
     : StatusCodes.Good;
 }
 
-/** A node's result; its values encoded at once (patches/encoded-history-data.ts) as `dataType`. */
 function result(
   statusCode: StatusCode,
   values: readonly EncodableValue[],
   dataType: DataType = DataType.Null,
   continuationPoint?: Buffer,
-): HistoryReadResult {
-  const r = new HistoryReadResult({ statusCode, continuationPoint });
-  r.historyData = new EncodedHistoryData(encodeHistoryData(values, dataType));
+): Page {
+  return { statusCode, values, dataType, continuationPoint };
+}
+
+/**
+ * A node's result, its values encoded at once (patches/encoded-history-data.ts) with the
+ * timestamps asked for (Part 4 5.10.3: Source, Server or Both).
+ */
+function encoded(page: Page, timestamps: TimestampsToReturn): HistoryReadResult {
+  const r = new HistoryReadResult({ statusCode: page.statusCode, continuationPoint: page.continuationPoint });
+  const source = timestamps !== TimestampsToReturn.Server;
+  const server = timestamps !== TimestampsToReturn.Source;
+  r.historyData = new EncodedHistoryData(encodeHistoryData(page.values, page.dataType, { source, server }));
   return r;
 }

@@ -13,6 +13,7 @@ import {
   ObjectIds,
   ReadAtTimeDetails,
   ReadProcessedDetails,
+  ReadRawModifiedDetails,
   ReferenceTypeIds,
   resolveNodeId,
   StatusCodes,
@@ -282,6 +283,54 @@ describe("processed and at-time HistoryRead (Part 11 6.4.4, 6.4.5) with the Part
     });
     expect(before.status).toEqual(StatusCodes.GoodNoData);
     expect(before.values.map((dv) => dv.statusCode.value)).toEqual([BAD_NO_DATA, BAD_NO_DATA]);
+  });
+
+  it("returns the timestamps asked for (Part 4 5.10.3): Source alone, Server alone; Neither, or Server for an aggregate, is BadTimestampsToReturnInvalid", {
+    timeout: 60_000,
+  }, async () => {
+    const raw = async (timestampsToReturn: TimestampsToReturn) =>
+      (
+        await client.session.historyRead(
+          new HistoryReadRequest({
+            historyReadDetails: new ReadRawModifiedDetails({
+              isReadModified: false,
+              startTime: new Date(T0),
+              endTime: new Date(T0 + 15 * S),
+              numValuesPerNode: 0,
+              returnBounds: false,
+            }),
+            timestampsToReturn,
+            nodesToRead: [{ nodeId: nodeOf(VOLTAGE) }],
+          }),
+        )
+      ).results![0]!;
+    const source = valuesOf(await raw(TimestampsToReturn.Source));
+    expect(source.map((dv) => [dv.sourceTimestamp?.getTime(), dv.serverTimestamp])).toEqual([
+      [T0, null],
+      [T0 + 10 * S, null],
+    ]);
+    const server = valuesOf(await raw(TimestampsToReturn.Server));
+    expect(server.map((dv) => [dv.sourceTimestamp, dv.serverTimestamp !== null])).toEqual([
+      [null, true],
+      [null, true],
+    ]);
+    expect((await raw(TimestampsToReturn.Neither)).statusCode).toEqual(
+      StatusCodes.BadTimestampsToReturnInvalid,
+    );
+    const response = await client.session.historyRead(
+      new HistoryReadRequest({
+        historyReadDetails: new ReadProcessedDetails({
+          startTime: new Date(T0),
+          endTime: new Date(T0 + 90 * S),
+          processingInterval: 20 * S,
+          aggregateType: [resolveNodeId(ObjectIds.AggregateFunction_Average)],
+          aggregateConfiguration: new AggregateConfiguration({ useServerCapabilitiesDefaults: true }),
+        }),
+        timestampsToReturn: TimestampsToReturn.Server,
+        nodesToRead: [{ nodeId: nodeOf(VOLTAGE) }],
+      }),
+    );
+    expect(response.results![0]!.statusCode).toEqual(StatusCodes.BadTimestampsToReturnInvalid);
   });
 
   it("reads values at given times, raw or interpolated, with and without simple bounds", {

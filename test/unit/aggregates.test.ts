@@ -79,6 +79,31 @@ describe("Part 13 aggregates over a known series with a gap, a Bad and an Uncert
     expect(intervalAt({ start: 90, end: 0, interval: 20 }, 1)).toEqual([70, 50]);
   });
 
+  it("runs backwards when the start is after the end: (70,90], (50,70], ... each including its later end (Table 12)", () => {
+    const query = {
+      aggregate: "Count" as const,
+      start: 90 * S,
+      end: 0,
+      interval: 20 * S,
+      config: DEFAULT_AGGREGATE_CONFIG,
+      stepped: false,
+    };
+    const out = computeAggregate(series, query, span, 0, intervalCount(query));
+    expect(
+      Array.from({ length: out.n }, (_, i) => [
+        out.t[i]! / S,
+        Number.isNaN(out.v[i]!) ? null : out.v[i],
+        out.s[i],
+      ]),
+    ).toEqual([
+      [90, null, BAD_NO_DATA],
+      [70, 1, UNCERTAIN_DATA_SUB_NORMAL | CALCULATED],
+      [50, 0, GOOD | CALCULATED],
+      [30, 1, UNCERTAIN_DATA_SUB_NORMAL | CALCULATED],
+      [10, 1, GOOD | CALCULATED | PARTIAL],
+    ]);
+  });
+
   it("Average: the mean of Good values, Uncertain by PercentDataGood, Bad_NoData in the gap and after the data, never Partial", () => {
     expect(run("Average")).toEqual([
       { t: 0, v: 15, s: GOOD | CALCULATED },

@@ -8,6 +8,7 @@ import {
   PermissionType,
   type StatusCode,
   StatusCodes,
+  type TimestampsToReturn,
   type UAObject,
   type UAVariable,
   type Variant,
@@ -17,6 +18,35 @@ import {
 export interface ContinuationData {
   continuationPoint?: Buffer | null;
   releaseContinuationPoints?: boolean;
+  /** The request's, added by passTimestampsToReturn (node-opcua does not pass it on). */
+  timestampsToReturn?: TimestampsToReturn;
+}
+
+/**
+ * node-opcua 2.182's AddressSpaceAccessor.historyReadNode(context, nodeToRead, details,
+ * timestampsToReturn, continuationData) checks the request's TimestampsToReturn but does not
+ * hand it to the variable: this adds it to the continuation data it does hand on, so that a
+ * HistoryRead returns the timestamps asked for (Part 4 5.10.3) and a day of values asked with
+ * Source carries a third fewer bytes for the client to decode. `accessor` is the server engine's
+ * `addressSpaceAccessor`, patched on the instance.
+ */
+export function passTimestampsToReturn(accessor: object): void {
+  const target = accessor as {
+    historyReadNode(
+      context: ISessionContext,
+      nodeToRead: unknown,
+      details: unknown,
+      timestampsToReturn: TimestampsToReturn,
+      continuationData: ContinuationData,
+    ): Promise<HistoryReadResult>;
+  };
+  const original = target.historyReadNode;
+  target.historyReadNode = function (context, nodeToRead, details, timestampsToReturn, continuationData) {
+    return original.call(this, context, nodeToRead, details, timestampsToReturn, {
+      ...continuationData,
+      timestampsToReturn,
+    });
+  };
 }
 
 /**

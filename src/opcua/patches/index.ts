@@ -25,7 +25,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
  * | limit-alarm-input | ExclusiveLimitAlarm._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's value |
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
- * | history-read-hook | UAVariable._historyRead, historizing, accessLevel; UAObject.historyRead, eventNotifier; node-opcua-types' HistoryEvent | Part 11 6.4.2-6.4.5, Part 3 5.6.2, 5.4: HistoryRead answered from the history store, the variable marked historizing, the object a HistoricalEventNotifier |
+ * | history-read-hook | UAVariable._historyRead, historizing, accessLevel; UAObject.historyRead, eventNotifier; node-opcua-types' HistoryEvent; the engine's AddressSpaceAccessor.historyReadNode (on the instance) | Part 11 6.4.2-6.4.5, Part 3 5.6.2, 5.4, Part 4 5.10.3: HistoryRead answered from the history store with the timestamps asked for, the variable marked historizing, the object a HistoricalEventNotifier |
  * | encoded-history-data | HistoryData.encode (an ExtensionObject body node-opcua writes through it) | Part 6 5.2.2.17, Part 11 6.5.2: a page's DataValues encoded from stored values, byte for byte as node-opcua would |
  * | condition-caller | UAConditionImplBase.with_condition_method | Part 9 5.5.2: an Acknowledge's, Confirm's or AddComment's event carries its caller in ClientUserId |
  * | pre-session-guard | ServerSecureChannelLayer.init | Part 4 5.5.2 / Part 6 7.1.2.5: a peer holds bounded time and bytes before ActivateSession, then gets an Error message |
