@@ -1,5 +1,5 @@
 # Build: compile TypeScript with the dev dependencies.
-FROM node:24-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -8,7 +8,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime: production dependencies, the compiled gateway, its catalog and NodeSet2; non-root.
-FROM node:24-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 # The embedded broker and /healthz, /readyz, /metrics listen on all interfaces in a container
 # (the defaults are loopback); logs are JSON lines. NODE_OPTIONS: src/shared/runtime-flags.ts.
 # Risk accepted for `docker run` to work out of the box: without broker.users, anyone who reaches

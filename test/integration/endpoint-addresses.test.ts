@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGatewayProcess } from "../harness/cli.js";
-import { TEST_PKI } from "../harness/gateway.js";
 import { discoverEndpoints } from "../harness/uacp.js";
 
 const dir = mkdtempSync(join(tmpdir(), "smartgear-endpoints-it-"));
@@ -13,6 +12,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** node-opcua's line for a CreateSession whose EndpointUrl names a host the server does not advertise. */
 const NO_SUITABLE = "Cannot find suitable endpoints";
+
+/**
+ * The server's PKI of both gateways: the first makes its certificate without the machine's
+ * loopback address, as a gateway before opcua.advertiseAddresses did.
+ */
+const pki = join(dir, "pki");
 
 /** A gateway process (its log is what a user reads) on fixed free ports, the broker embedded. */
 async function gatewayOn(advertise: string, defer: Parameters<typeof startGatewayProcess>[2]) {
@@ -22,7 +27,7 @@ async function gatewayOn(advertise: string, defer: Parameters<typeof startGatewa
     config,
     [
       `broker: { port: ${await freePort()} }`,
-      `opcua: { port: ${port}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None]${advertise} }`,
+      `opcua: { port: ${port}, pkiFolder: ${JSON.stringify(pki)}, allowAnonymous: true, securityPolicies: [None]${advertise} }`,
       "http: { enabled: false }",
       `mqtt: { storeFolder: ${JSON.stringify(join(dir, `store-${port}`))} }`,
       `history: { enabled: false }`,
@@ -38,6 +43,18 @@ async function gatewayOn(advertise: string, defer: Parameters<typeof startGatewa
 describe("a client that connects by IP address (issue 16)", () => {
   const { defer } = useCleanups();
 
+  it("with opcua.advertiseAddresses false, is served the host name's endpoint and node-opcua warns", {
+    timeout: 150_000,
+  }, async () => {
+    const { port, url, child } = await gatewayOn(", advertiseAddresses: false", defer);
+    const found = await discoverEndpoints(port, url);
+    // The host name's URL, which a client elsewhere may not resolve (a container's, say).
+    expect(found.getEndpoints).toHaveLength(1);
+    expect(found.getEndpoints[0]).not.toBe(url);
+    expect(found.createSession).toEqual(found.getEndpoints);
+    expect(child.output()).toContain(NO_SUITABLE);
+  });
+
   it("finds the endpoints at that address in GetEndpoints and CreateSession, without a warning a connection", {
     timeout: 150_000,
   }, async () => {
@@ -50,17 +67,8 @@ describe("a client that connects by IP address (issue 16)", () => {
       expect(found.createSession).toEqual(found.getEndpoints);
     }
     expect(child.output()).not.toContain(NO_SUITABLE);
-  });
-
-  it("with opcua.advertiseAddresses false, is served the host name's endpoint and node-opcua warns", {
-    timeout: 150_000,
-  }, async () => {
-    const { port, url, child } = await gatewayOn(", advertiseAddresses: false", defer);
-    const found = await discoverEndpoints(port, url);
-    // The host name's URL, which a client elsewhere may not resolve (a container's, say).
-    expect(found.getEndpoints).toHaveLength(1);
-    expect(found.getEndpoints[0]).not.toBe(url);
-    expect(found.createSession).toEqual(found.getEndpoints);
-    expect(child.output()).toContain(NO_SUITABLE);
+    // The certificate made before lacks 127.0.0.1: not a reason for node-opcua's start-up warning
+    // that the certificate misses a configured address (the machine's change with the network).
+    expect(child.output()).not.toContain("NODE-OPCUA-W26");
   });
 });
