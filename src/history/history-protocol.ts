@@ -1,3 +1,4 @@
+import type { JournalEvent } from "../mapping/journal-types.js";
 import type { BatchColumns } from "./record-batch.js";
 
 /** What the history thread needs to open the store (structured-clone safe). */
@@ -9,30 +10,11 @@ export interface HistoryThreadData {
   forgetAfterDays: number;
 }
 
-/** One event of the journal as the store keeps it (a few a second at most: cloned, not packed). */
-export interface StoredEvent {
-  /** Its Time and ReceiveTime, epoch ms. */
-  time: number;
-  receiveTime: number;
-  /** SourceNode and EventType NodeIds as text; ConditionId, "" for an event of no condition. */
-  source: string;
-  type: string;
-  condition: string;
-  severity: number;
-  /** Every field, packed by the OPC UA side. */
-  fields: Uint8Array;
-  /**
-   * A condition's event: true while the condition is active, unacknowledged or unconfirmed (kept
-   * for a restart), false once it is none of these; null for another event.
-   */
-  open: boolean | null;
-}
-
 /** One flush: its records and events; `topics` names the points new since the last. */
 export interface Batch {
   topics: [number, string][];
   records: BatchColumns;
-  events: StoredEvent[];
+  events: JournalEvent[];
 }
 
 export type ToThread = { t: "batch"; batch: Batch } | { t: "stop" };

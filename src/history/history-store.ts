@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
 import type { HistoryCounters } from "../mapping/counters.js";
+import type { JournalEvent, JournalQuery, JournalRow } from "../mapping/journal-types.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
@@ -9,15 +10,13 @@ import type { HistoryRecord } from "./chunk-codec.js";
 import {
   DB_FILE,
   type Db,
-  type EventQuery,
   EventReader,
-  type EventRow,
   latestValue,
   openDb,
   type RangeQuery,
   RangeReader,
 } from "./history-db.js";
-import type { Batch, FromThread, HistoryThreadData, StoredEvent, ToThread } from "./history-protocol.js";
+import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
 import { RecordBatch } from "./record-batch.js";
 
 export interface HistoryOptions {
@@ -53,7 +52,7 @@ export class HistoryStore {
   private nextId = 1;
   private newTopics: [number, string][] = [];
   private readonly batch = new RecordBatch();
-  private events: StoredEvent[] = [];
+  private events: JournalEvent[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped: (() => void) | null = null;
@@ -210,7 +209,7 @@ export class HistoryStore {
   }
 
   /** One event of the journal, committed with the next flush. */
-  appendEvent(event: StoredEvent): void {
+  appendEvent(event: JournalEvent): void {
     if (this.full()) {
       this.figures.droppedByBacklog++;
       this.log.warn("backlog", "history backlog full: values dropped", {
@@ -221,8 +220,8 @@ export class HistoryStore {
     this.events.push(event);
   }
 
-  /** Committed events in the range, a page at a time (EventQuery.after). */
-  readEvents(query: EventQuery): EventRow[] {
+  /** Committed events in the range, a page at a time (JournalQuery.after). */
+  readEvents(query: JournalQuery): JournalRow[] {
     return this.eventReader?.read(query) ?? [];
   }
 

@@ -20,6 +20,26 @@ const CHILD_TOPIC = "11/5/3WA/Kill/ETU";
 describe("the history store killed with SIGKILL while it writes", () => {
   const { defer } = useCleanups();
 
+  /** A child-process gateway's configuration: its own broker and OPC UA ports and history store. */
+  async function childGateway(prefix: string) {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    defer(async () => rmSync(dir, { recursive: true, force: true }));
+    const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
+    const config = join(dir, "gateway.yaml");
+    writeFileSync(
+      config,
+      [
+        `broker: { port: ${brokerPort} }`,
+        `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
+        "http: { enabled: false }",
+        `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
+        "log: { format: json }",
+        "",
+      ].join("\n"),
+    );
+    return { brokerPort, config, endpoint: `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear` };
+  }
+
   it("reopens intact and has lost at most the last flush interval's values", {
     timeout: 60_000,
   }, async () => {
@@ -71,22 +91,7 @@ describe("the history store killed with SIGKILL while it writes", () => {
   it("a gateway killed with SIGKILL comes back with its discovered device, its last committed value and source time as UncertainLastUsableValue", {
     timeout: 90_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "history-kill-gateway-"));
-    defer(async () => rmSync(dir, { recursive: true, force: true }));
-    const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
-    const config = join(dir, "gateway.yaml");
-    writeFileSync(
-      config,
-      [
-        `broker: { port: ${brokerPort} }`,
-        `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
-        "http: { enabled: false }",
-        `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
-        "log: { format: json }",
-        "",
-      ].join("\n"),
-    );
-    const endpoint = `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear`;
+    const { brokerPort, config, endpoint } = await childGateway("history-kill-gateway-");
     const topic = "11/5/3WA/Killed 01/ETU";
     const source = Math.floor(Date.now() / 1000) * 1000 - 60_000;
     const start = () => startGatewayProcess(config, endpoint, defer);
@@ -112,22 +117,7 @@ describe("the history store killed with SIGKILL while it writes", () => {
   it("a gateway killed with SIGKILL brings its active unacknowledged alarm back with its original time", {
     timeout: 90_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "history-kill-alarm-"));
-    defer(async () => rmSync(dir, { recursive: true, force: true }));
-    const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
-    const config = join(dir, "gateway.yaml");
-    writeFileSync(
-      config,
-      [
-        `broker: { port: ${brokerPort} }`,
-        `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
-        "http: { enabled: false }",
-        `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
-        "log: { format: json }",
-        "",
-      ].join("\n"),
-    );
-    const endpoint = `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear`;
+    const { brokerPort, config, endpoint } = await childGateway("history-kill-alarm-");
     const topic = "48/1/3WA/Killed 02/ETU";
     const condition = "ns=2;s=Devices/3WA/Killed 02/ETU/Conditions/Phase1MaxTempAlarm";
     const raised = Math.floor(Date.now() / 1000) * 1000 - 60_000;
