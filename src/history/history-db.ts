@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { DataSpan, Series } from "../mapping/aggregates.js";
+import type { JournalQuery, JournalRow } from "../mapping/journal-types.js";
 import { GatewayError } from "../shared/errors.js";
 import { decodeChunk, decodeNumbers, type HistoryRecord } from "./chunk-codec.js";
 
@@ -280,35 +281,13 @@ export function latestValue(kind: number, v: number | string | null): HistoryRec
   return v;
 }
 
-/** Events of one source (or all) in [from, to] (epoch ms, both inclusive), by time then arrival. */
-export interface EventQuery {
-  /** The SourceNode of the events, as text; null: every event. */
-  source: string | null;
-  from: number;
-  to: number;
-  forward: boolean;
-  /** Where the previous page ended: events after it (in the read's order) only. */
-  after: { t: number; id: number } | null;
-  /** At most this many; 0: all. */
-  limit: number;
-}
-
-/** One stored event: the columns and the packed fields. */
-export interface EventRow {
-  id: number;
-  t: number;
-  type: string;
-  condition: string;
-  fields: Uint8Array;
-}
-
 /** Reads the journal page by page: keyset on (time, rowid), so a page costs its own rows only. */
 export class EventReader {
   private readonly statements = new Map<string, ReturnType<Db["prepare"]>>();
 
   constructor(private readonly db: Db) {}
 
-  read(q: EventQuery): EventRow[] {
+  read(q: JournalQuery): JournalRow[] {
     const key = `${q.source === null}${q.forward}${q.after === null}`;
     let statement = this.statements.get(key);
     if (!statement) {
@@ -327,6 +306,6 @@ export class EventReader {
       limit: q.limit === 0 ? -1 : q.limit,
       ...(q.source === null ? {} : { source: q.source }),
       ...(q.after === null ? {} : { afterT: q.after.t, afterId: q.after.id }),
-    }) as EventRow[];
+    }) as JournalRow[];
   }
 }

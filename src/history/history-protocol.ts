@@ -1,5 +1,6 @@
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { PostgresShippingCounters } from "../mapping/counters.js";
+import type { JournalEvent } from "../mapping/journal-types.js";
 import type { PostgresThreadOptions, ShippingNote } from "./postgres-forwarder.js";
 import type { BatchColumns } from "./record-batch.js";
 
@@ -14,30 +15,11 @@ export interface HistoryThreadData {
   postgres: PostgresThreadOptions | null;
 }
 
-/** One event of the journal as the store keeps it (a few a second at most: cloned, not packed). */
-export interface StoredEvent {
-  /** Its Time and ReceiveTime, epoch ms. */
-  time: number;
-  receiveTime: number;
-  /** SourceNode and EventType NodeIds as text; ConditionId, "" for an event of no condition. */
-  source: string;
-  type: string;
-  condition: string;
-  severity: number;
-  /** Every field, packed by the OPC UA side. */
-  fields: Uint8Array;
-  /**
-   * A condition's event: true while the condition is active, unacknowledged or unconfirmed (kept
-   * for a restart), false once it is none of these; null for another event.
-   */
-  open: boolean | null;
-}
-
 /** One flush: its records and events; `topics` names the points new since the last. */
 export interface Batch {
   topics: [number, string][];
   records: BatchColumns;
-  events: StoredEvent[];
+  events: JournalEvent[];
 }
 
 /** A computation of the history thread, on the store's point. */

@@ -4,6 +4,7 @@ import type { Worker } from "node:worker_threads";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { HistoryCounters, PostgresShippingCounters } from "../mapping/counters.js";
+import type { JournalEvent, JournalQuery, JournalRow } from "../mapping/journal-types.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { newWorker } from "../shared/worker-thread.js";
@@ -11,16 +12,14 @@ import type { HistoryRecord } from "./chunk-codec.js";
 import {
   DB_FILE,
   type Db,
-  type EventQuery,
   EventReader,
-  type EventRow,
   latestValue,
   lockStore,
   openDb,
   type RangeQuery,
   RangeReader,
 } from "./history-db.js";
-import type { Batch, FromThread, HistoryThreadData, StoredEvent, ToThread } from "./history-protocol.js";
+import type { Batch, FromThread, HistoryThreadData, ToThread } from "./history-protocol.js";
 import type { ShippingNote } from "./postgres-forwarder.js";
 import { loadPostgresOptions, noShippingYet } from "./postgres-options.js";
 import { RecordBatch } from "./record-batch.js";
@@ -73,7 +72,7 @@ export class HistoryStore {
   private nextId = 1;
   private newTopics: [number, string][] = [];
   private readonly batch = new RecordBatch();
-  private events: StoredEvent[] = [];
+  private events: JournalEvent[] = [];
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped: (() => void) | null = null;
@@ -338,7 +337,7 @@ export class HistoryStore {
   }
 
   /** One event of the journal, committed with the next flush. */
-  appendEvent(event: StoredEvent): void {
+  appendEvent(event: JournalEvent): void {
     if (this.paused || this.full()) {
       this.refuse();
       return;
@@ -346,8 +345,8 @@ export class HistoryStore {
     this.events.push(event);
   }
 
-  /** Committed events in the range, a page at a time (EventQuery.after). */
-  readEvents(query: EventQuery): EventRow[] {
+  /** Committed events in the range, a page at a time (JournalQuery.after). */
+  readEvents(query: JournalQuery): JournalRow[] {
     return this.eventReader?.read(query) ?? [];
   }
 

@@ -1,5 +1,6 @@
 import type { StatusCode, UAObject, UAVariable, Variant } from "node-opcua";
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
+import type { JournalEvent, JournalQuery, JournalRow } from "../mapping/journal-types.js";
 import type { DataTypeName, PointDef } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
 import type { DeviceId } from "../model/device-identity.js";
@@ -106,37 +107,8 @@ export interface HistoryPort {
   compute(topic: string, computation: Computation): Promise<AggregateValues> | null;
 }
 
-/** One event as the journal keeps it; its fields packed by event-fields.ts. */
-export interface JournalEvent {
-  /** Time and ReceiveTime, epoch ms. */
-  time: number;
-  receiveTime: number;
-  /** SourceNode and EventType as NodeId text; ConditionId, "" for an event of no condition. */
-  source: string;
-  type: string;
-  condition: string;
-  severity: number;
-  fields: Uint8Array;
-  /** A condition's event: true while it is active, unacknowledged or unconfirmed; null: no condition. */
-  open: boolean | null;
-}
-
-/** A page of stored events: in [from, to] (epoch ms, inclusive), after where the last page ended. */
-export interface JournalQuery {
-  /** Events of this SourceNode (NodeId text); null: every event. */
-  source: string | null;
-  from: number;
-  to: number;
-  forward: boolean;
-  after: { t: number; id: number } | null;
-  /** At most this many; 0: all. */
-  limit: number;
-}
-
 /** The event journal in the history store (the app wires src/history's store to it). */
 export interface JournalPort {
   appendEvent(event: JournalEvent): void;
-  readEvents(
-    query: JournalQuery,
-  ): { id: number; t: number; type: string; condition: string; fields: Uint8Array }[];
+  readEvents(query: JournalQuery): JournalRow[];
 }

@@ -168,27 +168,14 @@ describe("the history store killed with SIGKILL while it writes", () => {
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "history-kill-alarm-"));
     defer(async () => rmSync(dir, { recursive: true, force: true }));
-    const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
-    const config = join(dir, "gateway.yaml");
-    writeFileSync(
-      config,
-      [
-        `broker: { port: ${brokerPort} }`,
-        `opcua: { port: ${opcuaPort}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: [None] }`,
-        "http: { enabled: false }",
-        `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
-        "log: { format: json }",
-        "",
-      ].join("\n"),
-    );
-    const endpoint = `opc.tcp://127.0.0.1:${opcuaPort}/UA/SmartGear`;
+    const { file: config, brokerUrl, endpoint } = await gatewayConfig(dir);
     const topic = "48/1/3WA/Killed 02/ETU";
     const condition = "ns=2;s=Devices/3WA/Killed 02/ETU/Conditions/Phase1MaxTempAlarm";
     const raised = Math.floor(Date.now() / 1000) * 1000 - 60_000;
     const start = () => startGatewayProcess(config, endpoint, defer);
 
     const first = await start();
-    await publish(`mqtt://127.0.0.1:${brokerPort}`, [
+    await publish(brokerUrl, [
       { topic, payload: JSON.stringify({ value: true, ts: new Date(raised).toISOString() }) },
     ]);
     await waitStatus(first.client, topic, StatusCodes.Good);

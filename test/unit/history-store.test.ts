@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeRecords, encodeChunk, type HistoryRecord } from "../../src/history/chunk-codec.js";
-import { CHUNK_VALUES, openDb, RangeReader } from "../../src/history/history-db.js";
+import { CHUNK_VALUES, EventReader, openDb, RangeReader } from "../../src/history/history-db.js";
 import { HistoryStore } from "../../src/history/history-store.js";
 import { HistoryWriter } from "../../src/history/history-writer.js";
 import { RecordBatch, recordAt } from "../../src/history/record-batch.js";
+import type { JournalEvent } from "../../src/mapping/journal-types.js";
 import { getLogger, type Logger } from "../../src/shared/logger.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -162,6 +163,82 @@ describe("the history writer and its reads", () => {
     expect(last[0]!.sourceTime).toBe(T0 + 399_999_000);
     const kept = db.prepare("SELECT sum(n) FROM chunks").pluck().get() as number;
     expect(kept + writer.figures.droppedBySize).toBe(400_000);
+  });
+});
+
+describe("the event journal in the store", () => {
+  const open = (options = { retentionDays: 30, maxBytes: 1 << 30, forgetAfterDays: 30 }) => {
+    const file = join(tempFolder(), "h.sqlite");
+    const db = openDb(file);
+    return { db, writer: new HistoryWriter(db, file, options), reader: new EventReader(db) };
+  };
+  const DEVICE = "ns=2;s=Devices/3WA/F/ETU";
+  const CONDITION = `${DEVICE}/Conditions/Phase1MaxTempAlarm`;
+  const event = (i: number, extra: Partial<JournalEvent> = {}): JournalEvent => ({
+    time: T0 + i * 1000,
+    receiveTime: T0 + i * 1000 + 5,
+    source: DEVICE,
+    type: "ns=0;i=10637",
+    condition: CONDITION,
+    severity: 800,
+    fields: new Uint8Array([i % 256, 1, 2, 3]),
+    open: null,
+    ...extra,
+  });
+  const write = (writer: HistoryWriter, events: JournalEvent[]) =>
+    writer.write({ topics: [], records: new RecordBatch().take().columns, events });
+  const all = { source: null, from: 0, to: Number.MAX_SAFE_INTEGER, forward: true, after: null, limit: 0 };
+
+  it("reads events by source and time, forward and back, a page after another at equal times", () => {
+    const { writer, reader } = open();
+    // Two events at one time, and one of another source (the Server object's audits).
+    write(writer, [
+      event(0),
+      event(1),
+      event(1, { fields: new Uint8Array([9]) }),
+      event(2, { source: "ns=0;i=2253" }),
+    ]);
+    expect(reader.read(all).map((r) => r.t - T0)).toEqual([0, 1000, 1000, 2000]);
+    expect(reader.read({ ...all, source: DEVICE }).map((r) => r.t - T0)).toEqual([0, 1000, 1000]);
+    const first = reader.read({ ...all, source: DEVICE, limit: 2 });
+    const rest = reader.read({ ...all, source: DEVICE, after: { t: first[1]!.t, id: first[1]!.id } });
+    expect([...first, ...rest].map((r) => Array.from(r.fields)[0])).toEqual([0, 1, 9]);
+    expect(reader.read({ ...all, forward: false, limit: 1 })[0]!.t).toBe(T0 + 2000);
+    expect(reader.read({ ...all, from: T0 + 1000, to: T0 + 1000 })).toHaveLength(2);
+  });
+
+  it("keeps a condition's last event while it is open, and forgets it once closed", () => {
+    const { db, writer } = open();
+    const open_ = () =>
+      db.prepare("SELECT condition, fields FROM open_conditions").all() as { fields: Uint8Array }[];
+    write(writer, [event(0, { open: true }), event(1, { open: true })]);
+    expect(open_().map((r) => Array.from(r.fields)[0])).toEqual([1]);
+    write(writer, [event(2, { open: false })]);
+    expect(open_()).toEqual([]);
+    expect(writer.figures.eventsWritten).toBe(3);
+  });
+
+  it("removes events older than history.retentionDays and the oldest over history.maxBytes, counted", () => {
+    const { reader, writer } = open({ retentionDays: 1, maxBytes: 1 << 30, forgetAfterDays: 1 });
+    write(writer, [event(0), event(1), event(2 * 86_400)]);
+    writer.upkeep(T0 + 2 * 86_400_000 - 1000);
+    expect(writer.figures.eventsDroppedByAge).toBe(2);
+    expect(reader.read(all).map((r) => r.t)).toEqual([T0 + 2 * 86_400_000]);
+
+    const maxBytes = 1024 * 1024;
+    const small = open({ retentionDays: 30, maxBytes, forgetAfterDays: 30 });
+    const big = new Uint8Array(2000).fill(7);
+    for (let k = 0; k < 10; k++)
+      write(
+        small.writer,
+        Array.from({ length: 100 }, (_, i) => event(k * 100 + i, { fields: big })),
+      );
+    small.writer.upkeep(T0 + 1_000_000);
+    expect(small.writer.figures.eventsDroppedBySize).toBeGreaterThan(0);
+    const kept = small.reader.read(all);
+    expect(kept.length + small.writer.figures.eventsDroppedBySize).toBe(1000);
+    // The oldest went first.
+    expect(kept[0]!.t).toBe(T0 + small.writer.figures.eventsDroppedBySize * 1000);
   });
 });
 
