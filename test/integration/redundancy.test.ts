@@ -4,12 +4,14 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import {
   AttributeIds,
+  constructEventFilter,
   DataType,
   makeBrowsePath,
   ObjectIds,
   ObjectTypeIds,
   StatusCodes,
   VariableIds,
+  type Variant,
 } from "node-opcua";
 import { afterAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
@@ -158,7 +160,13 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
         user: { userName: "otto", password: "pw" },
       }),
     );
-    const cb = track(await connectClient(b.endpointUrl));
+    // An Operator on b too: the client that fails over there calls ConditionRefresh (Call permission).
+    const cb = track(
+      await connectTrusted(b.endpointUrl, join(dir, "pki-b"), {
+        pkiFolder: join(dir, "client-pki"),
+        user: { userName: "otto", password: "pw" },
+      }),
+    );
     const field = async (c: TestClient, path: string) => {
       const [target] = await c.session.translateBrowsePath([makeBrowsePath(CONDITION, path)]);
       const nodeId = target?.targets?.[0]?.targetId;
@@ -187,6 +195,9 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     await call(9111, "seen on a"); // AcknowledgeableConditionType.Acknowledge (Part 9 5.7.3)
     await waitFor("acknowledged on b", async () => (await field(cb, ".AckedState.Id")) === true);
     expect((await field(cb, ".Comment")).text).toBe("seen on a");
+    // A client that fails over to b calls ConditionRefresh (Part 4 6.6.2.2): it gets the state a's
+    // operator left, acknowledged and still active.
+    expect(await conditionRefresh(cb)).toContainEqual({ conditionId: CONDITION, active: true, acked: true });
     await call(9113, "confirmed on a"); // AcknowledgeableConditionType.Confirm (Part 9 5.7.4)
     await waitFor("confirmed on b", async () => (await field(cb, ".ConfirmedState.Id")) === true);
     // Each went to the device once: b applied them and published nothing of its own.
@@ -200,3 +211,33 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     ).toBe(2);
   }, 180_000);
 });
+
+/** ConditionRefresh (Part 9 5.5.7) on a new subscription: the conditions it replays and their state. */
+async function conditionRefresh(client: TestClient) {
+  const subscription = await client.session.createSubscription2({
+    requestedPublishingInterval: 50,
+    publishingEnabled: true,
+    requestedMaxKeepAliveCount: 10,
+    requestedLifetimeCount: 100,
+  });
+  const events: { conditionId: string; active: boolean; acked: boolean }[] = [];
+  const item = await subscription.monitor(
+    { nodeId: `i=${ObjectIds.Server}`, attributeId: AttributeIds.EventNotifier },
+    { queueSize: 100, filter: constructEventFilter(["ConditionId", "ActiveState.Id", "AckedState.Id"]) },
+    2,
+  );
+  item.on("changed", (v: Variant[]) => {
+    // RefreshStartEvent and RefreshEndEvent name no condition.
+    if (v[0]?.value)
+      events.push({ conditionId: v[0].value.toString(), active: v[1]!.value, acked: v[2]!.value });
+  });
+  const result = await client.session.call({
+    objectId: `i=${ObjectIds.Server}`,
+    methodId: `i=${3875}`, // ConditionType.ConditionRefresh
+    inputArguments: [{ dataType: DataType.UInt32, value: subscription.subscriptionId }],
+  });
+  expect(result.statusCode).toEqual(StatusCodes.Good);
+  await waitFor("the refreshed condition", () => events.length > 0);
+  await subscription.terminate();
+  return events;
+}
