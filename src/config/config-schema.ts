@@ -19,6 +19,34 @@ const recording = {
   pattern: "^(all|change|off|deadband (0|[1-9][0-9]*)(\\.[0-9]+)?%?)$",
 } as const;
 
+/**
+ * A setting with a default and overrides per family (`{ "21": … }`) and per point (`{ "11/5": … }`),
+ * as staleAfter and history.record take it; `more`: further overrides of its own.
+ */
+function perFamilyAndPoint<V extends object, D, M extends object = object>(value: V, byDefault: D, more?: M) {
+  return {
+    type: "object",
+    additionalProperties: false,
+    default: {},
+    properties: {
+      default: { ...value, default: byDefault },
+      families: {
+        type: "object",
+        propertyNames: { pattern: "^[0-9]+$" },
+        additionalProperties: value,
+        default: {},
+      },
+      points: {
+        type: "object",
+        propertyNames: { pattern: "^[0-9]+/[0-9]+$" },
+        additionalProperties: value,
+        default: {},
+      },
+      ...more,
+    },
+  } as const;
+}
+
 export const configSchema = {
   type: "object",
   additionalProperties: false,
@@ -246,26 +274,7 @@ export const configSchema = {
         offlineAfter: { type: "number", minimum: 0, default: 300 },
         statusTopic: { type: "string", pattern: "^$|^[^+#]+$", default: "" },
         maxPayloadBytes: { type: "integer", minimum: 16, default: 65536 },
-        staleAfter: {
-          type: "object",
-          additionalProperties: false,
-          default: {},
-          properties: {
-            default: { ...seconds, default: 0 },
-            families: {
-              type: "object",
-              propertyNames: { pattern: "^[0-9]+$" },
-              additionalProperties: seconds,
-              default: {},
-            },
-            points: {
-              type: "object",
-              propertyNames: { pattern: "^[0-9]+/[0-9]+$" },
-              additionalProperties: seconds,
-              default: {},
-            },
-          },
-        },
+        staleAfter: perFamilyAndPoint(seconds, 0),
         unmapped: {
           type: "object",
           additionalProperties: false,
@@ -291,28 +300,10 @@ export const configSchema = {
         // 0: as history.retentionDays (a default cannot name another key's value).
         forgetAfterDays: { type: "number", minimum: 0, default: 0 },
         maxProcessedValues: { type: "integer", minimum: 1, maximum: 100000, default: 10000 },
-        record: {
-          type: "object",
-          additionalProperties: false,
-          default: {},
-          properties: {
-            default: { ...recording, default: "all" },
-            families: {
-              type: "object",
-              propertyNames: { pattern: "^[0-9]+$" },
-              additionalProperties: recording,
-              default: {},
-            },
-            points: {
-              type: "object",
-              propertyNames: { pattern: "^[0-9]+/[0-9]+$" },
-              additionalProperties: recording,
-              default: {},
-            },
-            // MQTT topic filters (checked in check-against-catalog.ts, with the filter named).
-            topics: { type: "object", additionalProperties: recording, default: {} },
-          },
-        },
+        record: perFamilyAndPoint(recording, "all", {
+          // MQTT topic filters (checked in check-against-catalog.ts, with the filter named).
+          topics: { type: "object", additionalProperties: recording, default: {} },
+        }),
         // README, History: PostgreSQL. The local store buffers; the history thread ships to it.
         postgres: {
           type: "object",

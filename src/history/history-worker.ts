@@ -32,7 +32,7 @@ const post = (m: FromThread) => port.postMessage(m);
 const db = openDb(data.file);
 const outbox = data.postgres ? new Outbox(db, data.postgres.maxBacklog) : null;
 // history.postgres turned off: what waited to be shipped would only take room (history stays local).
-if (!outbox) db.exec("DELETE FROM outbox");
+if (!outbox) dropOutbox();
 const writer = new HistoryWriter(db, data.file, data, outbox);
 const forwarder =
   data.postgres && outbox
@@ -183,4 +183,16 @@ function resync(): void {
 function failure(err: unknown): { message: string; code: string } {
   const { message, code } = err as { message: string; code?: unknown };
   return { message, code: typeof code === "string" ? code : "" };
+}
+
+/**
+ * Empties the outbox, if there is anything in it: at start, before anything else, so that a full
+ * disk (a delete writes too) must not end the thread; then it waits for a later start.
+ */
+function dropOutbox(): void {
+  try {
+    if (db.prepare("SELECT 1 FROM outbox LIMIT 1").get()) db.exec("DELETE FROM outbox");
+  } catch {
+    // Kept for a later start; the rows take no more room than they do now.
+  }
 }

@@ -32,7 +32,7 @@ describe("reliability: failover of a redundant pair", needs("mosquitto"), () => 
       config,
       [
         `mqtt: { url: ${brokerUrl}, clientId: gw-failover-${name}-${process.pid}, reconnectPeriod: 200, storeFolder: ${JSON.stringify(join(dir, `store-${name}`))} }`,
-        `opcua: { port: ${port}, pkiFolder: ${JSON.stringify(join(dir, `pki-${name}`))}, applicationUri: ${URIS[i]}, allowAnonymous: true, securityPolicies: [None] }`,
+        `opcua: { port: ${port}, pkiFolder: ${JSON.stringify(join(dir, `pki-${name}`))}, applicationUri: ${URIS[i]}, allowAnonymous: true, securityPolicies: [None], limits: { maxMonitoredItemQueueSize: 5000 } }`,
         `redundancy: { enabled: true, serverUris: ${JSON.stringify(URIS)}, preference: ${i === 0 ? 55 : 0}, warmUp: 1 }`,
         `history: { folder: ${JSON.stringify(join(dir, `history-${name}`))} }`,
         "http: { enabled: false }",
@@ -75,7 +75,8 @@ describe("reliability: failover of a redundant pair", needs("mosquitto"), () => 
     );
     expect(client.serverUris()[b.endpoint]).toEqual(URIS);
     // The other member's own record of the point, from before the switch: what it had during it
-    // (monitored once the point exists: a monitored item of an unknown NodeId stays Bad).
+    // (monitored once the point exists: a monitored item of an unknown NodeId stays Bad). Every
+    // value: queues beyond the default maxMonitoredItemQueueSize (10) are allowed above.
     const witness = new Set<number>();
     const sub = await b.client.session.createSubscription2({
       requestedPublishingInterval: 100,

@@ -318,6 +318,7 @@ describe("a store that cannot be opened at start", () => {
       broker: true,
       opcua: true,
       degraded: { history: { reason: "storeNotOpen" } },
+      serviceLevel: expect.any(Number),
     });
     expect(readdirSync(dir)).toEqual(["history"]);
     expect(readFileSync(blocked, "utf8")).toBe("a file");
