@@ -30,14 +30,16 @@ export function commandsSetup(timeoutMs: number) {
     commandsFile,
     readFileSync(DEFAULT_COMMANDS_FILE, "utf8").replace(/timeoutMs: \d+/g, `timeoutMs: ${timeoutMs}`),
   );
-  const serverPki = join(dir, "server-pki");
-  const yaml = (mqttSection = "") =>
-    `opcua:\n  port: 0\n  pkiFolder: ${JSON.stringify(serverPki)}\n  usersFile: ${JSON.stringify(usersFile)}\n  securityPolicies: [None, Basic256Sha256]\n` +
+  // `member`: one gateway of a redundant pair, with its own certificate store and ApplicationUri.
+  const serverPkiOf = (member = "") => join(dir, `server-pki${member && `-${member}`}`);
+  const yaml = (mqttSection = "", member = "") =>
+    `opcua:\n  port: 0\n  pkiFolder: ${JSON.stringify(serverPkiOf(member))}\n  usersFile: ${JSON.stringify(usersFile)}\n  securityPolicies: [None, Basic256Sha256]\n` +
+    (member && `  applicationUri: urn:smartgear-test:commands-${member}\n`) +
     `commands:\n  file: ${JSON.stringify(commandsFile)}\n` +
     "devices:\n  - { type: 3WA, name: Feeder 01, source: ETU }\n" +
     mqttSection;
-  const operator = (endpointUrl: string) =>
-    connectTrusted(endpointUrl, serverPki, {
+  const operator = (endpointUrl: string, member = "") =>
+    connectTrusted(endpointUrl, serverPkiOf(member), {
       pkiFolder: join(dir, "client-pki"),
       user: { userName: "otto", password: PASSWORD },
     });

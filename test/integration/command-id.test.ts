@@ -45,17 +45,23 @@ describe("a client-given CommandId: a retry through the other member is dropped 
 
   it("the same CommandId on member A, then (A gone) on member B reaches the device twice, is carried out once, and both calls get the first answer", async () => {
     const broker = track(await startAedes());
-    const member = (name: string) =>
+    // A redundant pair (README, Redundancy): own ApplicationUri, certificate and MQTT client id each.
+    const uris = ["a", "b"].map((m) => `urn:smartgear-test:commands-${m}`);
+    const member = (name: "a" | "b") =>
       startGateway(
-        s.yaml(`mqtt: { url: ${JSON.stringify(broker.url)}, clientId: gw-${name}-${process.pid} }\n`),
+        s.yaml(
+          `mqtt: { url: ${JSON.stringify(broker.url)}, clientId: gw-${name}-${process.pid} }\n` +
+            `redundancy: { enabled: true, serverUris: ${JSON.stringify(uris)}, preference: ${name === "a" ? 55 : 0} }\n`,
+          name,
+        ),
       );
     const a = track(await member("a"));
     const b = track(await member("b"));
     const sim = track(startSimulator(["--url", broker.url, "--devices", "1", "--rate", "20"]));
     const commandIds = await commandIdsOnWire(broker.url);
-    const onA = await s.operator(a.endpointUrl);
+    const onA = await s.operator(a.endpointUrl, "a");
     defer(() => onA.stop());
-    const onB = await s.operator(b.endpointUrl);
+    const onB = await s.operator(b.endpointUrl, "b");
     defer(() => onB.stop());
 
     // The simulator is up once it answers a call without a CommandId, as every existing client makes
