@@ -1,10 +1,12 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CallMethodResult, DataType } from "node-opcua";
+import { type CallMethodResult, DataType, StatusCodes } from "node-opcua";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { DEFAULT_COMMANDS_FILE } from "../../src/shared/paths.js";
 import { connectTrusted, type TestClient } from "./opcua-client.js";
+import type { startSimulator } from "./simulator.js";
+import { waitFor } from "./wait.js";
 
 /**
  * What calling commands over OPC UA takes (tests and `npm run soak` alike): a gateway
@@ -58,3 +60,16 @@ export const sendCommand = (command: string) => ({
 
 export const callSendCommand = (client: TestClient, command: string) =>
   client.session.call(sendCommand(command)) as Promise<CallMethodResult>;
+
+/** The first Good answer to Feeder 01's SendCommand Reset, once the simulator `sim` has started. */
+export const untilSimulatorAnswers = (client: TestClient, sim: ReturnType<typeof startSimulator>) =>
+  waitFor(
+    "the simulator answering",
+    async () => {
+      if (sim.exitCode !== null) throw new Error(`simulator exited: ${sim.output()}`);
+      const r = await callSendCommand(client, "Reset");
+      return r.statusCode.equals(StatusCodes.Good) ? r : null;
+    },
+    30_000,
+    500,
+  );

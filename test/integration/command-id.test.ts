@@ -3,7 +3,7 @@ import { type CallMethodResult, DataType, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
-import { callSendCommand, commandsSetup, sendCommand } from "../harness/commands-rig.js";
+import { commandsSetup, sendCommand, untilSimulatorAnswers } from "../harness/commands-rig.js";
 import { startGateway } from "../harness/gateway.js";
 import type { TestClient } from "../harness/opcua-client.js";
 import { startSimulator } from "../harness/simulator.js";
@@ -66,16 +66,7 @@ describe("a client-given CommandId: a retry through the other member is dropped 
 
     // The simulator is up once it answers a call without a CommandId, as every existing client makes
     // it (two arguments: the trailing one left out, Part 4 5.12.2.2): the gateway's UUID goes out.
-    const warmUp = await waitFor(
-      "the simulator answering",
-      async () => {
-        if (sim.exitCode !== null) throw new Error(`simulator exited: ${sim.output()}`);
-        const r = await callSendCommand(onA, "Reset");
-        return r.statusCode.equals(StatusCodes.Good) ? r : null;
-      },
-      30_000,
-      500,
-    );
+    const warmUp = await untilSimulatorAnswers(onA, sim);
     expect(warmUp.outputArguments?.[0]?.value).toMatch(/^[0-9a-f-]{36}$/);
 
     const id = `scada-retry-${process.pid}`;
