@@ -37,6 +37,12 @@ function outcomeKind(status: StatusCode): CommandOutcomeKind {
   return "rejected";
 }
 
+/**
+ * A client's commandId (README, Commands): it goes into the payload and the audit log, and the
+ * device keys its memory by it, so it is kept to what every device and log line takes.
+ */
+const CLIENT_COMMAND_ID = /^[\x21-\x7e]{1,64}$/;
+
 interface Pending {
   /** `<type>/<name>/<source>` of the device the command went to: only its reply topic may answer. */
   device: string;
@@ -52,7 +58,7 @@ interface Pending {
 export class CommandDispatcher implements CommandPort {
   readonly counters = new CommandCounters();
   private readonly pending = new Map<string, Pending>();
-  private readonly replyLog: RateLimitedLog;
+  private readonly refusals: RateLimitedLog;
 
   constructor(
     private readonly source: BrokerLink,
@@ -61,7 +67,7 @@ export class CommandDispatcher implements CommandPort {
     /** Each finished call, for metrics (a latency histogram needs every observation). */
     private readonly onCommand: (latencyMs: number, outcome: CommandOutcomeKind) => void = () => {},
   ) {
-    this.replyLog = new RateLimitedLog(logger);
+    this.refusals = new RateLimitedLog(logger);
   }
 
   async call(
@@ -69,11 +75,14 @@ export class CommandDispatcher implements CommandPort {
     device: DeviceId,
     args: readonly unknown[],
     caller: Caller,
+    requestedId = "",
   ): Promise<CommandOutcome> {
     const started = performance.now();
-    const commandId = randomUUID();
+    // A refused id is not echoed: the outcome and the audit log say the call had none.
+    const refusedId = requestedId !== "" && !CLIENT_COMMAND_ID.test(requestedId);
+    const commandId = refusedId ? "" : requestedId || randomUUID();
     this.counters.calls++;
-    const outcome = await this.execute(command, device, args, caller, commandId).catch(
+    const outcome = await this.execute(command, device, args, caller, commandId, refusedId).catch(
       (err: Error): CommandOutcome => {
         this.logger.error("command failed", { command: command.name, error: err.message });
         return { status: StatusCodes.BadInternalError, commandId, deviceStatus: "", reply: "" };
@@ -104,6 +113,7 @@ export class CommandDispatcher implements CommandPort {
     args: readonly unknown[],
     caller: Caller,
     commandId: string,
+    refusedId: boolean,
   ): Promise<CommandOutcome> {
     const answer = (status: StatusCode, extra: Partial<CommandOutcome> = {}): CommandOutcome => ({
       status,
@@ -115,9 +125,28 @@ export class CommandDispatcher implements CommandPort {
     // None is for reading at most: a command must come over a signed channel.
     if (!caller.secure) return answer(StatusCodes.BadSecurityModeInsufficient);
     if (!satisfies(caller.roles, command.role)) return answer(StatusCodes.BadUserAccessDenied);
+    // One result per declared argument, the method's trailing CommandId included.
+    const idResult = refusedId ? StatusCodes.BadInvalidArgument : StatusCodes.Good;
     const checked = checkArguments(command, args);
     if (!checked.ok)
-      return answer(checked.status, { inputArgumentResults: checked.results, reply: checked.detail });
+      return answer(checked.status, {
+        inputArgumentResults: [...checked.results, idResult],
+        reply: checked.detail,
+      });
+    if (refusedId) {
+      this.refusals.warn(
+        "refusedCommandId",
+        "command refused: its CommandId is not 1-64 printable characters",
+        {
+          command: command.name,
+          device: deviceKeyOf(device),
+        },
+      );
+      return answer(StatusCodes.BadInvalidArgument, {
+        inputArgumentResults: [...args.map(() => StatusCodes.Good), idResult],
+        reply: "CommandId: 1-64 printable ASCII characters without space, or empty",
+      });
+    }
     if (!this.source.connected) return answer(StatusCodes.BadNoCommunication);
 
     const topic = renderTopic(command, device);
@@ -217,14 +246,14 @@ export class CommandDispatcher implements CommandPort {
         return;
       }
       this.counters.refusedReplies++;
-      this.replyLog.warn("refusedReply", "reply refused: not on the reply topic of the command's device", {
+      this.refusals.warn("refusedReply", "reply refused: not on the reply topic of the command's device", {
         topic,
         device: pending.device,
       });
       return;
     }
     this.counters.lateReplies++;
-    this.replyLog.warn("lateReply", "reply matches no waiting command (late, duplicate or unknown)", {
+    this.refusals.warn("lateReply", "reply matches no waiting command (late, duplicate or unknown)", {
       correlationId: reply.correlationId ?? "",
     });
   }

@@ -72,6 +72,8 @@ export function checkCommands(
     for (const problem of placeholderProblems(topic)) at(problem);
     const names = new Set(c.inputs.map((a) => a.name));
     if (names.size !== c.inputs.length) at("two inputs have the same name");
+    // The gateway adds it to every method (README, Commands: the client's commandId).
+    if (names.has("CommandId")) at("an input may not be named CommandId, the gateway's own last argument");
     const referenced = new Set(
       [...JSON.stringify(c.payload ?? {}).matchAll(/\{input:([^}]*)\}/g)].map((m) => m[1]!),
     );

@@ -22,8 +22,22 @@ import { roleNamesOf } from "../security/roles.js";
 import { OPCUA_DATA_TYPE } from "./data-types.js";
 import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
+import { COMMAND_ID_ARGUMENT } from "./patches/optional-command-id.js";
 import { routeWrites } from "./patches/write-hook.js";
 import type { Caller, CommandOutcome, CommandPort } from "./ports.js";
+
+/**
+ * Optional, last on every command method (patches/optional-command-id): the id a client gives so
+ * that its retry through the other member of a redundant pair carries the same commandId.
+ */
+const COMMAND_ID_INPUT = {
+  name: COMMAND_ID_ARGUMENT,
+  dataType: DataType.String,
+  valueRank: -1,
+  description: {
+    text: "Optional: the commandId to publish (1-64 printable ASCII characters, no space); a retry with the same id, through this or another member, lets the device drop it. Empty or left out: the gateway makes a UUID",
+  },
+};
 
 const OUTPUTS = [
   {
@@ -77,19 +91,23 @@ export class CommandNodes {
         nodeId: stringNodeId(this.ns, `${nodePath}/${command.name}`),
         browseName: command.name,
         description: `${command.description} Needs role ${command.role}.`,
-        inputArguments: command.inputs.map((a) => ({
-          name: a.name,
-          dataType: OPCUA_DATA_TYPE[a.dataType],
-          valueRank: -1,
-          description: { text: describeInput(a) },
-        })),
+        inputArguments: [
+          ...command.inputs.map((a) => ({
+            name: a.name,
+            dataType: OPCUA_DATA_TYPE[a.dataType],
+            valueRank: -1,
+            description: { text: describeInput(a) },
+          })),
+          COMMAND_ID_INPUT,
+        ],
         outputArguments: OUTPUTS.map((o) => ({ ...o, valueRank: -1 })),
         rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read | PermissionType.Call),
       });
       method.bindMethod(async (inputArguments: Variant[], context: ISessionContext) => {
-        const args = inputArguments.map((v) => v.value);
+        const args = inputArguments.slice(0, command.inputs.length).map((v) => v.value);
+        const commandId = String(inputArguments[command.inputs.length]?.value ?? "");
         const caller = this.callerOf(context);
-        const outcome = await this.dispatcher.call(command, device, args, caller);
+        const outcome = await this.dispatcher.call(command, device, args, caller, commandId);
         this.raiseAudit("AuditUpdateMethodEventType", caller, command.name, device, outcome, {
           methodId: { dataType: DataType.NodeId, value: method.nodeId },
           inputArguments: {

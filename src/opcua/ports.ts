@@ -35,6 +35,8 @@ export interface CommandPort {
     device: DeviceId,
     args: readonly unknown[],
     caller: Caller,
+    /** The client's CommandId argument; empty: the dispatcher makes one. */
+    commandId?: string,
   ): Promise<CommandOutcome>;
 }
 

@@ -2,7 +2,7 @@ import mqtt from "mqtt";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../harness/cleanups.js";
-import { callSendCommand, commandsSetup } from "../harness/commands-rig.js";
+import { callSendCommand, commandsSetup, untilSimulatorAnswers } from "../harness/commands-rig.js";
 import { startGateway } from "../harness/gateway.js";
 import { startSimulator } from "../harness/simulator.js";
 import { waitFor } from "../harness/wait.js";
@@ -27,16 +27,7 @@ describe("the simulator's devices answer commands once per commandId", () => {
     const operator = await s.operator(gw.endpointUrl);
     defer(() => operator.stop());
 
-    const first = await waitFor(
-      "the simulator answering",
-      async () => {
-        if (sim.exitCode !== null) throw new Error(`simulator exited: ${sim.output()}`);
-        const r = await callSendCommand(operator, "Reset");
-        return r.statusCode.equals(StatusCodes.Good) ? r : null;
-      },
-      30_000,
-      500,
-    );
+    const first = await untilSimulatorAnswers(operator, sim);
     expect(first.outputArguments?.[1]?.value).toBe("ok");
     // The gateway's own subscription may see the answer before this client's socket does.
     const answer = await waitFor("the answer on the wire", () => answers.at(-1));

@@ -65,6 +65,21 @@ describe("the shipped command catalog", () => {
       `${lines} command Bad: payload names input 'Missing', which is not declared`,
     ]);
   });
+
+  it("rejects an input named CommandId, the name of every method's own last argument", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smartgear-cmd-"));
+    const file = join(dir, "commands.yaml");
+    const text = readFileSync(DEFAULT_COMMANDS_FILE, "utf8");
+    writeFileSync(
+      file,
+      `${text.trimEnd()}\n  - { name: Twice, description: x, on: PowerQuality, family: "11", id: "1", payload: { id: "{input:CommandId}" }, inputs: [{ name: CommandId, dataType: String, description: x }] }\n`,
+    );
+    const { commands: none, problems } = checkCommands(file, catalog);
+    expect(none).toBeUndefined();
+    expect(problems.map((p) => p.message)).toEqual([
+      "command Twice: an input may not be named CommandId, the gateway's own last argument",
+    ]);
+  });
 });
 
 describe("command encoding", () => {

@@ -6,6 +6,7 @@ import { setConditionCallerFirst } from "./condition-caller.js";
 import { checkHelloEndpointUrl } from "./hello-endpoint-url.js";
 import { routeRefusalConsoleLog } from "./node-opcua-logs.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
+import { acceptOmittedCommandId } from "./optional-command-id.js";
 import { guardPreSession } from "./pre-session-guard.js";
 import { pacePublishingToInterval } from "./publish-pacing.js";
 import { limitMonitoredItemQueues } from "./queue-limit.js";
@@ -34,6 +35,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | certificate-san-check | OPCUAServer.checkCertificateSAN (public, on the instance) | Part 4 6.1.3: the start-up check of the certificate's host names, for those configured, not the machine's addresses |
  * | server-redundancy | the nodeset's Server/ServerRedundancy (type, RedundancySupport, ServerUriArray); ServerEngine's ServiceLevel getter | Part 5 6.3.9, Part 4 6.6.2.4.2: a Hot non-transparent set, and a ServiceLevel that says what the gateway can deliver |
  * | peer-acknowledgement | AcknowledgeableCondition._acknowledge_branch, _confirm_branch | Part 9 5.7.3, 5.7.4: an acknowledgement made on another member of the set, applied as the method would |
+ * | optional-command-id | verifyArguments_ArgumentList (through node-opcua-address-space's argument_list module exports) | Part 3 5.7.3, Part 4 5.12.2.2: a command method's trailing CommandId argument may be left out |
  * | node-opcua-logs | OPCUAServerEndPoint._prevent_DDOS_Attack (and node-opcua's public warning and error loggers) | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, and every other line of node-opcua, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
@@ -92,4 +94,5 @@ export function installNodeOpcuaPatches(limits: PatchLimits, logger: Logger): vo
   limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
   honourSampleRateZero();
   setConditionCallerFirst();
+  acceptOmittedCommandId();
 }
