@@ -116,14 +116,23 @@ function checkKeyPair(
     tls.createSecureContext(pair);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason =
-      code === "ERR_OSSL_BAD_DECRYPT"
-        ? prefix === "mqtt.tls"
-          ? `the key does not decrypt: ${pair.passphrase ? "wrong" : "no"} passphrase (mqtt.tls.keyPassphrase or mqtt.tls.keyPassphraseFile)`
-          : "the key is encrypted; the embedded broker takes an unencrypted key (protect the file instead)"
-        : code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
-          ? `the key is not the one of ${prefix}.certFile`
-          : `unusable key (${(err as Error).message})`;
+    // A wrong passphrase usually fails the padding check (BAD_DECRYPT); now and then (about one in
+    // 256) the padding passes and the garbage fails to decode instead: either way it did not decrypt.
+    const undecrypted =
+      code === "ERR_OSSL_BAD_DECRYPT" || (isEncryptedPem(pair.key) && code === "ERR_OSSL_UNSUPPORTED");
+    const reason = undecrypted
+      ? prefix === "mqtt.tls"
+        ? `the key does not decrypt: ${pair.passphrase ? "wrong" : "no"} passphrase (mqtt.tls.keyPassphrase or mqtt.tls.keyPassphraseFile)`
+        : "the key is encrypted; the embedded broker takes an unencrypted key (protect the file instead)"
+      : code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
+        ? `the key is not the one of ${prefix}.certFile`
+        : `unusable key (${(err as Error).message})`;
     files.problem(`${prefix}.keyFile`, resolve(keyFile), reason);
   }
+}
+
+/** A PEM private key under a passphrase (PKCS#8 "ENCRYPTED PRIVATE KEY", or a legacy Proc-Type header). */
+function isEncryptedPem(key: Buffer): boolean {
+  const text = key.toString("latin1");
+  return text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.includes("Proc-Type: 4,ENCRYPTED");
 }

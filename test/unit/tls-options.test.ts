@@ -1,5 +1,6 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
@@ -87,6 +88,31 @@ describe("the MQTT client's secrets, read at start", () => {
     expect(
       problemsOf(() => loadClientSecurity(configOf(`mqtt:\n  passwordFile: ${pki.dir}/empty\n`).mqtt)),
     ).toEqual([`${pki.dir}/empty: mqtt.passwordFile: the file is empty`]);
+  });
+
+  it("says a wrong passphrase is wrong also when the garbage passes the padding check (about 1 in 256)", () => {
+    // The PKI's key is new each run: find a passphrase whose decryption fails to decode, not to unpad.
+    const key = readFileSync(pki.clientKey);
+    let passphrase = "";
+    for (let i = 0; i < 20_000 && !passphrase; i++) {
+      try {
+        createSecureContext({ key, passphrase: `guess-${i}` });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ERR_OSSL_UNSUPPORTED") passphrase = `guess-${i}`;
+      }
+    }
+    expect(passphrase).not.toBe("");
+    expect(
+      problemsOf(() =>
+        loadClientSecurity(
+          configOf(
+            `mqtt:\n  tls:\n    certFile: ${pki.clientCert}\n    keyFile: ${pki.clientKey}\n    keyPassphrase: ${passphrase}\n`,
+          ).mqtt,
+        ),
+      ),
+    ).toEqual([
+      `${pki.clientKey}: mqtt.tls.keyFile: the key does not decrypt: wrong passphrase (mqtt.tls.keyPassphrase or mqtt.tls.keyPassphraseFile)`,
+    ]);
   });
 
   it("says when the key does not decrypt or is not the certificate's, never quoting the passphrase", () => {
