@@ -173,7 +173,7 @@ export class HistoryReadService {
           status: (code) => result(code, []),
           first: (held) => this.firstValues(v, details, held),
           next: (cursor, held) => {
-            if (cursor.kind === "raw") return this.page(cursor.variable, cursor, held, []);
+            if (cursor.kind === "raw") return this.page(cursor, held, []);
             if (cursor.kind === "computed") return this.computedPage(cursor, held);
             return result(StatusCodes.BadContinuationPointInvalid, []);
           },
@@ -276,26 +276,21 @@ export class HistoryReadService {
     d: ReadEventDetails,
     held: Map<string, Cursor>,
   ): HistoryReadResult {
-    const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
-    const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
-    const n = d.numValuesPerNode;
-    if ((start === null && end === null) || ((start === null || end === null) && n === 0))
-      return historyEventResult(StatusCodes.BadHistoryOperationInvalid, []);
+    const domain = timeDomain(d);
+    if (!domain) return historyEventResult(StatusCodes.BadHistoryOperationInvalid, []);
     const filter = StoredEventFilter.of(addressSpace, d.filter);
     if (!(filter instanceof StoredEventFilter)) return historyEventResult(filter, []);
-    const forward = end === null || (start !== null && end >= start);
-    const range = forward
-      ? { from: start!, to: end === null ? NEVER : end === start ? end : end - 1 }
-      : { from: start === null ? -NEVER : end! + 1, to: start ?? end! };
+    const { forward, from, to } = domain;
     const cursor: EventCursor = {
       kind: "events",
       node,
       source,
       filter,
       forward,
-      ...range,
+      from,
+      to,
       after: null,
-      numValuesPerNode: n,
+      numValuesPerNode: d.numValuesPerNode,
       expires: 0,
     };
     return this.eventPage(cursor, held);
@@ -442,45 +437,25 @@ export class HistoryReadService {
 
   /** The first page of a raw read: the time domain of Part 11 6.4.3.2 and its start bound. */
   private first(variable: UAVariable, d: ReadRawModifiedDetails, held: Map<string, Cursor>): Page {
-    const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
-    const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
-    const n = d.numValuesPerNode;
-    // Two of the three shall be given (Part 11 6.4.3.1).
-    if ((start === null && end === null) || ((start === null || end === null) && n === 0))
-      return result(StatusCodes.BadHistoryOperationInvalid, []);
-    const forward = end === null || (start !== null && end >= start);
+    const domain = timeDomain(d);
+    if (!domain) return result(StatusCodes.BadHistoryOperationInvalid, []);
+    const { start, end, forward, from, to } = domain;
     const topic = topicOf(variable);
-    const dataType = variable.getBasicDataType();
-    // The start is included, the end is not (Part 11 3.1.8), unless both are the same (one value).
-    const cursor: RawCursor = forward
-      ? {
-          kind: "raw",
-          variable,
-          node: variable.nodeId.toString(),
-          topic,
-          dataType,
-          forward,
-          from: start!,
-          to: end === null ? NEVER : end === start ? end : end - 1,
-          skip: 0,
-          numValuesPerNode: n,
-          endBound: d.returnBounds && end !== null && end !== start ? end : null,
-          expires: 0,
-        }
-      : {
-          kind: "raw",
-          variable,
-          node: variable.nodeId.toString(),
-          topic,
-          dataType,
-          forward,
-          from: start === null ? -NEVER : end! + 1,
-          to: start ?? end!,
-          skip: 0,
-          numValuesPerNode: n,
-          endBound: d.returnBounds && start !== null ? end : null,
-          expires: 0,
-        };
+    const cursor: RawCursor = {
+      kind: "raw",
+      variable,
+      node: variable.nodeId.toString(),
+      topic,
+      dataType: variable.getBasicDataType(),
+      forward,
+      from,
+      to,
+      skip: 0,
+      numValuesPerNode: d.numValuesPerNode,
+      // The value at or beyond the end (Part 11 4.4): none for a range of one time, or without a start read backwards.
+      endBound: d.returnBounds && (forward ? end !== null && end !== start : start !== null) ? end : null,
+      expires: 0,
+    };
     const out: EncodableValue[] = [];
     const edge = forward ? cursor.from : cursor.to;
     if (d.returnBounds) {
@@ -488,16 +463,12 @@ export class HistoryReadService {
       const atEdge = this.read(topic, { from: edge, to: edge, forward, limit: 1, skip: 0 });
       if (atEdge.length === 0) out.push(this.bound(variable, edge, forward ? -1 : 1));
     }
-    return this.page(variable, cursor, held, out);
+    return this.page(cursor, held, out);
   }
 
   /** Fills one page from where `cursor` stands; registers a continuation point if more is left. */
-  private page(
-    variable: UAVariable,
-    cursor: RawCursor,
-    held: Map<string, Cursor>,
-    out: EncodableValue[],
-  ): Page {
+  private page(cursor: RawCursor, held: Map<string, Cursor>, out: EncodableValue[]): Page {
+    const { variable } = cursor;
     const n = cursor.numValuesPerNode;
     const room = n === 0 ? 0 : n - out.length;
     const values =
@@ -563,6 +534,29 @@ export class HistoryReadService {
       if (held.size === 0) this.cursors.delete(session);
     }
   }
+}
+
+/**
+ * The time domain of a raw read (Part 11 6.4.3.2), and of an event read (6.4.2.2): two of start,
+ * end and numValuesPerNode shall be given (6.4.3.1), else null; the start is included, the end is
+ * not (3.1.8) unless both are the same (one value); an end before the start, or an end without a
+ * start, reads backwards. `from` and `to` are epoch ms, both inclusive.
+ */
+function timeDomain(d: { startTime?: Date | null; endTime?: Date | null; numValuesPerNode: number }): {
+  start: number | null;
+  end: number | null;
+  forward: boolean;
+  from: number;
+  to: number;
+} | null {
+  const start = d.startTime && !isMinDate(d.startTime) ? d.startTime.getTime() : null;
+  const end = d.endTime && !isMinDate(d.endTime) ? d.endTime.getTime() : null;
+  if ((start === null && end === null) || ((start === null || end === null) && d.numValuesPerNode === 0))
+    return null;
+  const forward = end === null || (start !== null && end >= start);
+  return forward
+    ? { start, end, forward, from: start!, to: end === null ? NEVER : end === start ? end : end - 1 }
+    : { start, end, forward, from: start === null ? -NEVER : end! + 1, to: start ?? end! };
 }
 
 /** A mirrored variable's NodeId is its topic (s=<topic>, see DeviceNodes). */
