@@ -8,6 +8,7 @@ import {
   makeRoles,
   PermissionType,
   type StatusCode,
+  type UAMethod,
   type UAObject,
   type UAVariable,
   Variant,
@@ -103,6 +104,7 @@ export class CommandNodes {
         outputArguments: OUTPUTS.map((o) => ({ ...o, valueRank: -1 })),
         rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read | PermissionType.Call),
       });
+      this.describeOptionalCommandId(method, `${nodePath}/${command.name}`);
       method.bindMethod(async (inputArguments: Variant[], context: ISessionContext) => {
         const args = inputArguments.slice(0, command.inputs.length).map((v) => v.value);
         const commandId = String(inputArguments[command.inputs.length]?.value ?? "");
@@ -125,6 +127,30 @@ export class CommandNodes {
         };
       });
     }
+  }
+
+  /**
+   * Tells a client from the address space that `CommandId` may be left out (Part 3 5.7.1 and 5.7.3):
+   * a Variable named like the argument, of its DataType, whose value is what a call that leaves it out
+   * gets (empty: the gateway makes a UUID), referenced with HasOptionalInputArgumentDescription.
+   */
+  private describeOptionalCommandId(method: UAMethod, methodPath: string): void {
+    const description = this.ns.addVariable({
+      nodeId: stringNodeId(this.ns, `${methodPath}/${COMMAND_ID_ARGUMENT}`),
+      browseName: COMMAND_ID_ARGUMENT,
+      description: COMMAND_ID_INPUT.description.text,
+      dataType: DataType.String,
+      valueRank: -1,
+      value: { dataType: DataType.String, value: "" },
+      accessLevel: "CurrentRead",
+      userAccessLevel: "CurrentRead",
+      rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read),
+    });
+    method.addReference({
+      referenceType: "HasOptionalInputArgumentDescription",
+      nodeId: description.nodeId,
+      isForward: true,
+    });
   }
 
   /** A readWrite point's variable: an OPC UA Write becomes the point's write command. */

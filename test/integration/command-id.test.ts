@@ -1,5 +1,5 @@
 import mqtt from "mqtt";
-import { type CallMethodResult, DataType, StatusCodes } from "node-opcua";
+import { AttributeIds, BrowseDirection, type CallMethodResult, DataType, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
@@ -116,5 +116,37 @@ describe("a client-given CommandId: a retry through the other member is dropped 
     const longest = "y".repeat(64);
     const taken = await callWithId(operator, "Reset", longest);
     expect(taken.outputArguments?.[0]?.value).toBe(longest);
+
+    // Part 3 5.7.1 / 5.7.3: the address space says which argument is optional, for clients that
+    // build a call form from it: a Variable named and typed like the last input argument, whose
+    // value (empty) is what leaving it out means, referenced with HasOptionalInputArgumentDescription.
+    const { methodId } = sendCommand("Reset");
+    const browsed = await operator.session.browse({
+      nodeId: methodId,
+      referenceTypeId: "i=131",
+      includeSubtypes: false,
+      browseDirection: BrowseDirection.Forward,
+      resultMask: 0x3f,
+    });
+    expect(browsed.references?.map((r) => r.browseName.name)).toEqual(["CommandId"]);
+    const target = browsed.references![0]!.nodeId;
+    const [dataType, value] = await operator.session.read([
+      { nodeId: target, attributeId: AttributeIds.DataType },
+      { nodeId: target, attributeId: AttributeIds.Value },
+    ]);
+    expect(dataType!.value.value.toString()).toBe("ns=0;i=12");
+    expect(value!.value.value).toBe("");
+    const properties = await operator.session.browse({
+      nodeId: methodId,
+      referenceTypeId: "i=46",
+      browseDirection: BrowseDirection.Forward,
+      resultMask: 0x3f,
+    });
+    const inputArguments = properties.references?.find((r) => r.browseName.name === "InputArguments");
+    const [inputs] = await operator.session.read([
+      { nodeId: inputArguments!.nodeId, attributeId: AttributeIds.Value },
+    ]);
+    const names = (inputs!.value.value as { name: string }[]).map((a) => a.name);
+    expect(names.at(-1)).toBe("CommandId");
   }, 60_000);
 });
