@@ -230,6 +230,16 @@ export const configSchema = {
         namespaceUri: { type: "string", minLength: 1, default: "urn:smartgear-gateway:devices" },
         alternateHostnames: { type: "array", items: { type: "string", minLength: 1 }, default: [] },
         advertiseAddresses: { type: "boolean", default: true },
+        // Registration with a Local Discovery Server (Part 12 4.3), so that a SCADA finds every shard there.
+        discovery: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            register: { type: "boolean", default: false },
+            url: { type: "string", pattern: "^opc\\.tcp://", default: "opc.tcp://localhost:4840" },
+          },
+        },
         pkiFolder: { type: "string", minLength: 1, default: "data/pki" },
         usersFile: { type: "string", default: "" },
         allowAnonymous: { type: "boolean", default: false },

@@ -120,6 +120,8 @@ export interface GatewayConfig {
     alternateHostnames: string[];
     /** The endpoint is offered at the machine's IPv4 addresses too, so a client connecting by IP finds it. */
     advertiseAddresses: boolean;
+    /** Registration with a Local Discovery Server (RegisterServer2, renewed every 8 minutes); off by default. */
+    discovery: { register: boolean; url: string };
     /** The server's PKI (own, trusted, rejected, issuers); relative to the working directory. */
     pkiFolder: string;
     /** YAML file of users with salted password hashes and roles; empty: no users. */

@@ -1,8 +1,10 @@
+import type { EventEmitter } from "node:events";
 import { networkInterfaces } from "node:os";
 import {
   MessageSecurityMode,
   nodesets,
   OPCUAServer,
+  RegisterServerMethod,
   SecurityPolicy,
   type UAUserManagerBase,
 } from "node-opcua";
@@ -11,6 +13,7 @@ import { verifyPassword } from "../security/password-hash.js";
 import { roleNodeIds } from "../security/roles.js";
 import type { UserDef } from "../security/users.js";
 import type { Logger } from "../shared/logger.js";
+import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { HISTORY_CONTINUATION_POINTS } from "./history-read.js";
 import { spareDetectedAddresses } from "./patches/certificate-san-check.js";
 import { negotiateTransportLimits } from "./patches/transport-limits.js";
@@ -91,6 +94,9 @@ export function createOpcuaServer(
       ...(secured.length > 0 ? [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt] : []),
     ],
     allowAnonymous: o.allowAnonymous,
+    // node-opcua's default is HIDDEN too; stated, since registering is the one thing a shard may want.
+    registerServerMethod: o.discovery.register ? RegisterServerMethod.LDS : RegisterServerMethod.HIDDEN,
+    discoveryServerEndpointUrl: o.discovery.url,
     userManager: userManager as unknown as UAUserManagerBase,
     unresolvedPermissionPolicy: "deny",
     maxConnectionsPerEndpoint: l.maxConnectionsPerEndpoint,
@@ -131,5 +137,26 @@ export function createOpcuaServer(
     },
   });
   spareDetectedAddresses(server, detected);
+  if (o.discovery.register) reportDiscoveryRegistration(server, o.discovery.url, logger);
   return server;
+}
+
+/**
+ * Logs what node-opcua's RegisterServerManager does with the Local Discovery Server (Part 12 4.3):
+ * it connects with the server's own certificate over the LDS's most secure endpoint, sends
+ * RegisterServer2, renews every 8 minutes, retries a failed attempt every 5 s and unregisters at
+ * shutdown. A failure carries no reason, so the line names the usual one.
+ */
+function reportDiscoveryRegistration(server: OPCUAServer, url: string, logger: Logger): void {
+  const failures = new RateLimitedLog(logger, 1, 600_000);
+  server.on("serverRegistered", () => logger.info("registered with the discovery server", { url }));
+  server.on("serverUnregistered", () => logger.info("unregistered from the discovery server", { url }));
+  // Emitted by node-opcua's manager (not in its typings) each time an attempt fails.
+  (server.registerServerManager as unknown as EventEmitter | undefined)?.on("serverRegistrationFailure", () =>
+    failures.warn(
+      "discovery",
+      "discovery server registration failed, retrying every 5 s: is it reachable at opcua.discovery.url, and does it trust our certificate?",
+      { url },
+    ),
+  );
 }
