@@ -148,7 +148,14 @@ export class AlarmNodes {
       evaluate = gateLimitAlarmInput(alarm, (dv) => dv.statusCode.isGood());
       return alarm;
     };
-    const restored = this.bringBackIfOpen(id, `${point.browseName}Limit`, build);
+    // An active one recorded before the journal kept LimitState: in no limit state, a value back
+    // within the limits would leave it active; its first value builds it as if it were new.
+    const restored = this.bringBackIfOpen(
+      id,
+      `${point.browseName}Limit`,
+      build,
+      (fields) => fields.get("activeState.id")?.value !== true || fields.has("limitState.currentState"),
+    );
     if (restored) {
       // Limits changed between runs: what the restored value means under the new ones is known now,
       // as node-opcua re-evaluates when a limit changes at run time (README, Alarms: after a restart).
@@ -183,18 +190,20 @@ export class AlarmNodes {
 
   /**
    * Builds the condition of `name` on the device now, as its last event left it, if that was open when
-   * the gateway stopped (restoreAtStart); null when it was not.
+   * the gateway stopped (restoreAtStart) and `usable` takes that event; null when not.
    */
   private bringBackIfOpen(
     id: DeviceId,
     name: string,
     build: () => UAAlarmConditionEx,
+    usable: (fields: EventFields) => boolean = () => true,
   ): { alarm: UAAlarmConditionEx; fields: EventFields } | null {
     const key = conditionNodeId(this.ns, id, name).toString();
     const packed = this.restored.get(key);
     if (!packed) return null;
     this.restored.delete(key);
     const fields = unpackFields(packed);
+    if (!usable(fields)) return null;
     const alarm = build();
     bringBack(alarm, fields);
     this.broughtBack(key, alarm.currentBranch().getEventId());

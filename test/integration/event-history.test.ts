@@ -20,6 +20,8 @@ import {
   type Variant,
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
+import { DB_FILE, openDb } from "../../src/history/history-db.js";
+import { packFields, unpackFields } from "../../src/opcua/event-fields.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { publish, startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
@@ -233,7 +235,7 @@ describe("event history: the alarm journal and command audits (README, History: 
         pkiFolder: join(dir, `client-pki-${user}`),
         user: { userName: user, password: "pw" },
       });
-    return { broker, yaml, connect };
+    return { broker, yaml, connect, store: join(dir, "history", DB_FILE) };
   }
 
   it("returns activations, acknowledgements with who and the comment, returns to normal, confirms and command audits, with a select clause, a time range, a where clause and continuation points", {
@@ -553,5 +555,39 @@ describe("event history: the alarm journal and command audits (README, History: 
     expect(journal[0]).toMatchObject({ active: true, limitState: "High", time: RAISED });
     expect(journal.at(-1)).toMatchObject({ active: false, limitState: null });
     expect(journal.at(-1)!.message).toContain("back to normal");
+  });
+
+  it("does not bring back an active limit alarm an earlier gateway recorded without LimitState: the point's first value builds it, and one within the limits leaves it inactive", {
+    timeout: 120_000,
+  }, async () => {
+    const { broker, yaml, connect, store } = await setUp();
+    const limits = `${yaml}${limitsYaml("high: 90")}`;
+    await raiseThenStop(limits, connect, broker.url, [
+      { topic: TEMPERATURE, payload: temperature(95, RAISED) },
+    ]);
+    // The stored event as a gateway before the journal kept state machines recorded it.
+    const db = openDb(store);
+    const { fields } = db
+      .prepare("SELECT fields FROM open_conditions WHERE condition = ?")
+      .get(LIMIT_CONDITION) as { fields: Uint8Array };
+    const old = unpackFields(fields);
+    for (const key of old.keys()) if (key.startsWith("limitState.")) old.delete(key);
+    db.prepare("UPDATE open_conditions SET fields = ? WHERE condition = ?").run(
+      packFields(old),
+      LIMIT_CONDITION,
+    );
+    db.close();
+
+    const gw = track(await startGateway(limits));
+    const otto = track(await connect(gw, "otto"));
+    const conditionRead = await otto.session.read({
+      nodeId: LIMIT_CONDITION,
+      attributeId: AttributeIds.BrowseName,
+    });
+    expect(conditionRead.statusCode).toEqual(StatusCodes.BadNodeIdUnknown);
+    await brokerConnected(otto);
+    await publish(broker.url, [{ topic: TEMPERATURE, payload: temperature(60, CLEARED) }]);
+    await waitStatus(otto, TEMPERATURE, StatusCodes.Good);
+    expect((await readBelow(otto, LIMIT_CONDITION, "/ActiveState/Id")).value.value).toBe(false);
   });
 });
