@@ -1,11 +1,12 @@
 import {
   ConditionInfo,
   DataType,
-  type DataValue,
+  DataValue,
   type LocalizedText,
   type Namespace,
   StatusCodes,
   type UAAlarmConditionEx,
+  type UAExclusiveLimitAlarmEx,
   type UAObject,
   type UAVariable,
 } from "node-opcua";
@@ -102,17 +103,9 @@ export class AlarmNodes {
       this.byPoint.set(conditionKey(id, point.topicId), alarm);
       return alarm;
     };
-    const key = stringNodeId(this.ns, `${deviceNodeKey(id)}/Conditions/${point.browseName}`).toString();
-    const restored = this.restored.get(key);
-    if (restored) {
-      this.restored.delete(key);
-      // node-opcua's input listener takes it from here: a restored value (not Good) changes
-      // nothing, the device's next one keeps it active or returns it to normal.
-      const alarm = build();
-      bringBack(alarm, unpackFields(restored));
-      this.broughtBack(key, alarm.currentBranch().getEventId());
-      return;
-    }
+    // node-opcua's input listener takes a restored one from here: a restored value (not Good)
+    // changes nothing, the device's next one keeps it active or returns it to normal.
+    if (this.bringBackIfOpen(id, point.browseName, build)) return;
     this.onFirstValue(variable, (dataValue) => {
       const alarm = build();
       // Created after the change it reacts to: evaluate that first value now.
@@ -132,7 +125,8 @@ export class AlarmNodes {
     deviceNode: UAObject,
     limit: LimitAlarmConfig,
   ): void {
-    this.onFirstValue(variable, (dataValue) => {
+    let evaluate: (dataValue: DataValue) => void = () => {};
+    const build = () => {
       const alarm = this.create(
         variable,
         point,
@@ -151,7 +145,28 @@ export class AlarmNodes {
         limit.severity,
       );
       // A lost broker says nothing about the temperature: only good values change the alarm's state.
-      const evaluate = gateLimitAlarmInput(alarm, (dv) => dv.statusCode.isGood());
+      evaluate = gateLimitAlarmInput(alarm, (dv) => dv.statusCode.isGood());
+      return alarm;
+    };
+    // An active one recorded before the journal kept LimitState: in no limit state, a value back
+    // within the limits would leave it active; its first value builds it as if it were new.
+    const restored = this.bringBackIfOpen(
+      id,
+      `${point.browseName}Limit`,
+      build,
+      (fields) => fields.get("activeState.id")?.value !== true || fields.has("limitState.currentState"),
+    );
+    if (restored) {
+      // Limits changed between runs: what the restored value means under the new ones is known now,
+      // as node-opcua re-evaluates when a limit changes at run time (README, Alarms: after a restart).
+      if (limitsChanged(restored.alarm as unknown as UAExclusiveLimitAlarmEx, restored.fields))
+        this.onRestoredValue(variable, (dataValue) =>
+          evaluate(new DataValue({ value: dataValue.value, statusCode: StatusCodes.Good })),
+        );
+      return;
+    }
+    this.onFirstValue(variable, (dataValue) => {
+      build();
       // Created after the change it reacts to: evaluate that first value now.
       evaluate(dataValue);
     });
@@ -171,6 +186,35 @@ export class AlarmNodes {
     } finally {
       this.applyingShared = false;
     }
+  }
+
+  /**
+   * Builds the condition of `name` on the device now, as its last event left it, if that was open when
+   * the gateway stopped (restoreAtStart) and `usable` takes that event; null when not.
+   */
+  private bringBackIfOpen(
+    id: DeviceId,
+    name: string,
+    build: () => UAAlarmConditionEx,
+    usable: (fields: EventFields) => boolean = () => true,
+  ): { alarm: UAAlarmConditionEx; fields: EventFields } | null {
+    const key = conditionNodeId(this.ns, id, name).toString();
+    const packed = this.restored.get(key);
+    if (!packed) return null;
+    this.restored.delete(key);
+    const fields = unpackFields(packed);
+    if (!usable(fields)) return null;
+    const alarm = build();
+    bringBack(alarm, fields);
+    this.broughtBack(key, alarm.currentBranch().getEventId());
+    return { alarm, fields };
+  }
+
+  /** The variable's value restored from history at start, if it is the next one written. */
+  private onRestoredValue(variable: UAVariable, then: (dataValue: DataValue) => void): void {
+    variable.once("value_changed", (dataValue: DataValue) => {
+      if (dataValue.statusCode.equals(POINT_STATUS.restored)) then(dataValue);
+    });
   }
 
   private onFirstValue(variable: UAVariable, then: (dataValue: DataValue) => void): void {
@@ -204,7 +248,7 @@ export class AlarmNodes {
       });
     const name = `${point.browseName}${suffix}`;
     const alarm = instantiate({
-      nodeId: stringNodeId(this.ns, `${deviceNodeKey(id)}/Conditions/${name}`),
+      nodeId: conditionNodeId(this.ns, id, name),
       browseName: `${name}Condition`,
       componentOf: deviceNode,
       conditionSource: deviceNode,
@@ -291,9 +335,25 @@ function bringBack(alarm: UAAlarmConditionEx, fields: EventFields): void {
   if (comment) branch.setComment(comment);
   const user = value<string>("clientUserId");
   if (user) branch.setClientUserId(user);
+  // An ExclusiveLimitAlarm's state (the journal records it, EventJournal): the device's next value
+  // moves it from there, with an event only if the state changes.
+  const limitState = (alarm as unknown as Partial<UAExclusiveLimitAlarmEx>).limitState;
+  const state = value<LocalizedText>("limitState.currentState")?.text;
+  if (limitState && state && limitState.getStateByName(state)) limitState.setState(state);
   branch.setRetain(true);
   // An EventId for the refreshes and the Acknowledge to name (a new condition has none yet).
   branch.renewEventId();
 }
+
+/** The limits an ExclusiveLimitAlarm's properties hold (those configured absent are not there). */
+const LIMITS = ["highHighLimit", "highLimit", "lowLimit", "lowLowLimit"] as const;
+
+/** Whether the alarm's configured limits differ from those its last event before the restart carried. */
+function limitsChanged(alarm: UAExclusiveLimitAlarmEx, fields: EventFields): boolean {
+  return LIMITS.some((name) => alarm[name]?.readValue().value.value !== fields.get(name)?.value);
+}
+
+const conditionNodeId = (ns: Namespace, id: DeviceId, name: string) =>
+  stringNodeId(ns, `${deviceNodeKey(id)}/Conditions/${name}`);
 
 const conditionKey = (id: DeviceId, topicId: string) => `${deviceKeyOf(id)}\n${topicId}`;

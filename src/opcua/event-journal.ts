@@ -1,7 +1,15 @@
-import { type AddressSpace, type IEventData, NodeClass, type UAObject } from "node-opcua";
+import {
+  type AddressSpace,
+  type BaseNode,
+  type IEventData,
+  NodeClass,
+  type QualifiedName,
+  type UAObject,
+  type UAVariable,
+} from "node-opcua";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
-import { type EventFields, fieldsOf, packFields } from "./event-fields.js";
+import { type EventFields, fieldKey, fieldsOf, packFields } from "./event-fields.js";
 import type { JournalPort } from "./ports.js";
 
 /**
@@ -49,6 +57,7 @@ export class EventJournal {
       // A condition's events are raised from the condition itself; other events from their type.
       const condition = origin.nodeClass === NodeClass.Object ? origin.nodeId.toString() : "";
       if (condition) {
+        addStateMachineFields(fields, origin);
         const eventId = (fields.get("eventId")?.value as Buffer | null)?.toString("hex") ?? "";
         if (this.lastEventIds.get(condition) === eventId) return;
         this.lastEventIds.set(condition, eventId);
@@ -67,6 +76,27 @@ export class EventJournal {
     } catch (err) {
       this.log.warn("record", "event not recorded in the journal", { error: (err as Error).message });
     }
+  }
+}
+
+/**
+ * node-opcua's event of a condition carries the condition's variables but not those of its state
+ * machines (an ExclusiveLimitAlarm's LimitState, Part 9 5.8.18: CurrentState is HighHigh, High,
+ * Low or LowLow); a live event filter selecting them reads the node as the event is sent. The journal
+ * records them the same way, read when the event is raised: a restart brings the state back
+ * (AlarmNodes), and HistoryRead of events returns them.
+ */
+function addStateMachineFields(fields: EventFields, condition: BaseNode): void {
+  for (const machine of condition.getAggregates())
+    if (machine.nodeClass === NodeClass.Object) addVariables(fields, machine, [machine.browseName]);
+}
+
+function addVariables(fields: EventFields, node: BaseNode, path: QualifiedName[]): void {
+  for (const child of node.getAggregates()) {
+    if (child.nodeClass !== NodeClass.Variable) continue;
+    const childPath = [...path, child.browseName];
+    fields.set(fieldKey(childPath), (child as UAVariable).readValue().value);
+    addVariables(fields, child, childPath);
   }
 }
 

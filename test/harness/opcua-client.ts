@@ -5,6 +5,7 @@ import {
   type ClientSession,
   type DataValue,
   MessageSecurityMode,
+  makeBrowsePath,
   OPCUACertificateManager,
   OPCUAClient,
   type ReferenceDescription,
@@ -31,6 +32,14 @@ export function waitStatus(
     },
     timeoutMs,
   );
+}
+
+/** The value of the variable at `path` below `nodeId` (e.g. a condition's "/ActiveState/Id"), found by TranslateBrowsePath. */
+export async function readBelow(client: TestClient, nodeId: string, path: string): Promise<DataValue> {
+  const found = await client.session.translateBrowsePath(makeBrowsePath(nodeId, path));
+  const target = found.targets?.[0]?.targetId;
+  if (!target) throw new Error(`no ${path} below ${nodeId}`);
+  return client.session.read({ nodeId: target, attributeId: AttributeIds.Value });
 }
 
 /** Namespace index of the mirrored devices (urn:smartgear-gateway:devices): always 2. */

@@ -242,6 +242,31 @@ describe("limit alarms on analog points", () => {
     );
     await subscription.terminate();
   });
+
+  it("raises High with its own message, severity and time when the first value a device sends is beyond the limit, and nothing else", async () => {
+    const { subscription, events } = await watchAlarms(client);
+    const topic = "48/50/50/Group 03/PM";
+    const sent = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    await publish(gw.brokerUrl, [
+      { topic, payload: JSON.stringify({ value: 95, ts: new Date(sent).toISOString() }) },
+    ]);
+    const condition = "ns=2;s=Devices/50/Group 03/PM/Conditions/Phase1TemperatureLimit";
+    const high = await waitFor("High", () => events.find((e) => e.conditionId === condition));
+    expect(high).toMatchObject({
+      active: true,
+      severity: 650,
+      message: "50/Group 03/PM: Phase_1_Temperature (48/50) High (95 °C)",
+    });
+    expect(high.time.getTime()).toBe(sent);
+    // Events come in order: one published after the first shows it was the only one.
+    await publish(gw.brokerUrl, [{ topic, payload: "115" }]);
+    await waitFor("HighHigh", () => events.find((e) => e.message.includes("HighHigh (115")));
+    expect(events.filter((e) => e.conditionId === condition).map((e) => e.message)).toEqual([
+      "50/Group 03/PM: Phase_1_Temperature (48/50) High (95 °C)",
+      "50/Group 03/PM: Phase_1_Temperature (48/50) HighHigh (115 °C)",
+    ]);
+    await subscription.terminate();
+  });
 });
 
 describe("device health from a status topic (last will)", () => {

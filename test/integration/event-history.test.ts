@@ -20,17 +20,26 @@ import {
   type Variant,
 } from "node-opcua";
 import { describe, expect, it } from "vitest";
+import { DB_FILE, openDb } from "../../src/history/history-db.js";
+import { packFields, unpackFields } from "../../src/opcua/event-fields.js";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { publish, startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
-import { connectTrusted, type TestClient } from "../harness/opcua-client.js";
+import { connectTrusted, nodeOf, readBelow, type TestClient, waitStatus } from "../harness/opcua-client.js";
 import { waitFor } from "../harness/wait.js";
 
 const DEVICE = "ns=2;s=Devices/3WA/Feeder 01/ETU";
 const OTHER_DEVICE = "ns=2;s=Devices/3WA/Feeder 02/ETU";
 const ALARM = "48/1/3WA/Feeder 01/ETU";
 const CONDITION = `${DEVICE}/Conditions/Phase1MaxTempAlarm`;
+/** An analog point of the same device with a limit alarm (alarms.limits, limitsYaml) and its condition. */
+const TEMPERATURE = "48/50/3WA/Feeder 01/ETU";
+const LIMIT_CONDITION = `${DEVICE}/Conditions/Phase1TemperatureLimit`;
+const limitsYaml = (limits: string) =>
+  `alarms:\n  limits:\n    - { point: "48/50", ${limits}, severity: 650 }\n`;
+const temperature = (value: number, time: number) =>
+  JSON.stringify({ value, ts: new Date(time).toISOString() });
 const SERVER = `i=${ObjectIds.Server}`;
 /** Alarm times from the payloads: in the past, to tell them from the times of the gateway's clock. */
 const RAISED = Math.floor(Date.now() / 1000) * 1000 - 600_000;
@@ -124,12 +133,30 @@ async function watchConditions(client: TestClient) {
     requestedMaxKeepAliveCount: 10,
     requestedLifetimeCount: 100,
   });
-  const events: { eventId: Buffer; active: boolean; acked: boolean; time: Date; conditionId: string }[] = [];
+  const events: {
+    eventId: Buffer;
+    active: boolean;
+    acked: boolean;
+    time: Date;
+    conditionId: string;
+    message: string;
+    severity: number;
+    limitState: string | null;
+  }[] = [];
   const item = await subscription.monitor(
     { nodeId: SERVER, attributeId: AttributeIds.EventNotifier },
     {
       queueSize: 100,
-      filter: constructEventFilter(["EventId", "ActiveState.Id", "AckedState.Id", "Time", "ConditionId"]),
+      filter: constructEventFilter([
+        "EventId",
+        "ActiveState.Id",
+        "AckedState.Id",
+        "Time",
+        "ConditionId",
+        "Message",
+        "Severity",
+        "LimitState.CurrentState",
+      ]),
     },
     2,
   );
@@ -141,10 +168,46 @@ async function watchConditions(client: TestClient) {
       acked: v[2]!.value,
       time: v[3]!.value,
       conditionId: v[4]!.value?.toString(),
+      message: v[5]!.value?.text,
+      severity: v[6]!.value,
+      limitState: v[7]!.value?.text ?? null,
     });
   });
   return { subscription, events };
 }
+
+/** ConditionType.ConditionRefresh on the Server object (Part 9 5.5.7): what a new client is sent of `condition`. */
+async function refresh(client: TestClient, condition: string) {
+  const watched = await watchConditions(client);
+  await client.session.call({
+    objectId: SERVER,
+    methodId: `i=${3875}`,
+    inputArguments: [{ dataType: DataType.UInt32, value: watched.subscription.subscriptionId }],
+  });
+  const refreshed = await waitFor("the refreshed condition", () =>
+    watched.events.find((e) => e.conditionId === condition),
+  );
+  return { ...watched, refreshed };
+}
+
+/** AcknowledgeableConditionType.Acknowledge (Part 9 5.7.3) of the event `eventId` names. */
+async function acknowledge(client: TestClient, condition: string, eventId: Buffer, comment: string) {
+  const ack = await client.session.call({
+    objectId: condition,
+    methodId: `i=${9111}`,
+    inputArguments: [
+      { dataType: DataType.ByteString, value: eventId },
+      { dataType: DataType.LocalizedText, value: { text: comment } },
+    ],
+  });
+  expect(ack.statusCode).toEqual(StatusCodes.Good);
+}
+
+const brokerConnected = (client: TestClient) =>
+  waitFor(
+    "broker connected",
+    async () => (await client.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
+  );
 
 describe("event history: the alarm journal and command audits (README, History: event history)", () => {
   const { track, defer } = useCleanups();
@@ -172,7 +235,7 @@ describe("event history: the alarm journal and command audits (README, History: 
         pkiFolder: join(dir, `client-pki-${user}`),
         user: { userName: user, password: "pw" },
       });
-    return { broker, yaml, connect };
+    return { broker, yaml, connect, store: join(dir, "history", DB_FILE) };
   }
 
   it("returns activations, acknowledgements with who and the comment, returns to normal, confirms and command audits, with a select clause, a time range, a where clause and continuation points", {
@@ -344,55 +407,55 @@ describe("event history: the alarm journal and command audits (README, History: 
     );
   });
 
+  /** The journal range of the alarms raised here (their payload times lie in the past). */
+  const journalRange = () => ({ start: RAISED - 1000, end: Date.now() + 600_000 });
+
+  /** A gateway on `yaml` publishes `messages` and stops once the journal committed an event of them. */
+  async function raiseThenStop(
+    yaml: string,
+    connect: (gw: { endpointUrl: string }, user: string) => Promise<TestClient>,
+    brokerUrl: string,
+    messages: { topic: string; payload: string }[],
+  ) {
+    const first = await startGateway(yaml);
+    const before = await connect(first, "otto");
+    await brokerConnected(before);
+    await publish(brokerUrl, messages);
+    await waitFor(
+      "the activation committed",
+      async () => fieldsOf(await readEvents(before, DEVICE, journalRange())).length > 0,
+    );
+    await before.stop();
+    await first.stop();
+  }
+
+  /** The journal's rows of `condition` once there are `count`, with LimitState/CurrentState's text last. */
+  async function journalOf(client: TestClient, condition: string, count: number) {
+    const filter = constructEventFilter([...SELECT, "LimitState.CurrentState"]);
+    return waitFor("the journal", async () => {
+      const rows = fieldsOf(await readEvents(client, DEVICE, { ...journalRange(), filter }))
+        .map((f) => ({ ...rowOf(f), limitState: (f[SELECT.length]!.value?.text as string | null) ?? null }))
+        .filter((r) => r.conditionId === condition);
+      return rows.length >= count ? rows : null;
+    });
+  }
+
   it("brings an active unacknowledged alarm back after a restart: ConditionRefresh shows it with its original time, acknowledging it works, the device's next value returns it to normal", {
     timeout: 120_000,
   }, async () => {
     const { broker, yaml, connect } = await setUp();
-    const first = await startGateway(yaml);
-    const before = await connect(first, "otto");
-    await waitFor(
-      "broker connected",
-      async () => (await before.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
-    );
-    await publish(broker.url, [
+    await raiseThenStop(yaml, connect, broker.url, [
       { topic: ALARM, payload: JSON.stringify({ value: true, ts: new Date(RAISED).toISOString() }) },
     ]);
-    const range = { start: RAISED - 1000, end: Date.now() + 600_000 };
-    await waitFor(
-      "the activation committed",
-      async () => fieldsOf(await readEvents(before, DEVICE, range)).length > 0,
-    );
-    await before.stop();
-    await first.stop();
 
     const second = track(await startGateway(yaml));
     const otto = track(await connect(second, "otto"));
-    const { subscription, events } = await watchConditions(otto);
-    // ConditionType.ConditionRefresh on the Server object (Part 9 5.5.7).
-    await otto.session.call({
-      objectId: SERVER,
-      methodId: `i=${3875}`,
-      inputArguments: [{ dataType: DataType.UInt32, value: subscription.subscriptionId }],
-    });
-    const refreshed = await waitFor("the refreshed condition", () =>
-      events.find((e) => e.conditionId === CONDITION),
-    );
+    const { subscription, events, refreshed } = await refresh(otto, CONDITION);
     expect(refreshed).toMatchObject({ active: true, acked: false });
     expect(refreshed.time.getTime()).toBe(RAISED);
-    const ack = await otto.session.call({
-      objectId: CONDITION,
-      methodId: `i=${9111}`,
-      inputArguments: [
-        { dataType: DataType.ByteString, value: refreshed.eventId },
-        { dataType: DataType.LocalizedText, value: { text: "after the restart" } },
-      ],
-    });
-    expect(ack.statusCode).toEqual(StatusCodes.Good);
+    await acknowledge(otto, CONDITION, refreshed.eventId, "after the restart");
     await waitFor("acknowledged", () => events.find((e) => e.acked && e.active));
-    await waitFor(
-      "broker connected",
-      async () => (await otto.read("ns=2;s=Gateway/BrokerConnected")).value.value === true,
-    );
+    await brokerConnected(otto);
     await publish(broker.url, [
       { topic: ALARM, payload: JSON.stringify({ value: false, ts: new Date(CLEARED).toISOString() }) },
     ]);
@@ -401,16 +464,130 @@ describe("event history: the alarm journal and command audits (README, History: 
 
     // The journal: the activation once (the refresh after the restart is no new event), then the
     // acknowledgement and the return to normal.
-    const journal = await waitFor("the journal", async () => {
-      const rows = fieldsOf(await readEvents(otto, DEVICE, range))
-        .map(rowOf)
-        .filter((r) => r.conditionId === CONDITION);
-      return rows.length >= 3 ? rows : null;
-    });
+    const journal = await journalOf(otto, CONDITION, 3);
     expect(journal.map((r) => [r.active, r.acked, r.user, r.comment])).toEqual([
       [true, false, "", null],
       [true, true, "otto", "after the restart"],
       [false, true, "otto", "after the restart"],
     ]);
+  });
+
+  it("brings an active limit alarm back after a restart in its limit state: ConditionRefresh shows High with its original time, message and severity, acknowledging it works, a fresh value in the same limit raises nothing, the next ones move it to HighHigh and back to normal", {
+    timeout: 120_000,
+  }, async () => {
+    const { broker, yaml, connect } = await setUp();
+    const limits = `${yaml}${limitsYaml("high: 90, highHigh: 110")}`;
+    await raiseThenStop(limits, connect, broker.url, [
+      { topic: TEMPERATURE, payload: temperature(95, RAISED) },
+    ]);
+
+    const restartedAt = Date.now();
+    const second = track(await startGateway(limits));
+    const otto = track(await connect(second, "otto"));
+    const { subscription, events, refreshed } = await refresh(otto, LIMIT_CONDITION);
+    expect(refreshed).toMatchObject({
+      active: true,
+      acked: false,
+      limitState: "High",
+      message: "3WA/Feeder 01/ETU: Phase_1_Temperature (48/50) High (95 °C)",
+      severity: 650,
+    });
+    expect(refreshed.time.getTime()).toBe(RAISED);
+    // Active since the first gateway saw it (node-opcua's clock), not since the restart.
+    const activeSince = await readBelow(otto, LIMIT_CONDITION, "/ActiveState/TransitionTime");
+    expect((activeSince.value.value as Date).getTime()).toBeLessThan(restartedAt);
+    await acknowledge(otto, LIMIT_CONDITION, refreshed.eventId, "limit after the restart");
+    await waitFor("acknowledged", () => events.find((e) => e.acked && e.active));
+    await brokerConnected(otto);
+    // Still above High: no new activation. Then above HighHigh, then below High.
+    await publish(broker.url, [{ topic: TEMPERATURE, payload: temperature(96, RAISED + 1000) }]);
+    await waitStatus(otto, TEMPERATURE, StatusCodes.Good);
+    await publish(broker.url, [{ topic: TEMPERATURE, payload: temperature(115, RAISED + 2000) }]);
+    await waitFor("HighHigh", () => events.find((e) => e.limitState === "HighHigh"));
+    await publish(broker.url, [{ topic: TEMPERATURE, payload: temperature(70, CLEARED) }]);
+    await waitFor("back to normal", () => events.find((e) => e.active === false));
+    await subscription.terminate();
+    // Activations: not the branch that keeps the unacknowledged HighHigh at the return to normal
+    // (Part 9 5.5.2), whose LimitState a live filter reads from the node, by then in no state.
+    const activations = events.filter(
+      (e) => e.conditionId === LIMIT_CONDITION && e.active && !e.acked && e.limitState !== null,
+    );
+    expect(activations.map((e) => [e.limitState, e.time.getTime()])).toEqual([
+      ["High", RAISED],
+      ["HighHigh", RAISED + 2000],
+    ]);
+
+    const journal = await journalOf(otto, LIMIT_CONDITION, 4);
+    expect(journal.slice(0, 3).map((r) => [r.active, r.acked, r.limitState, r.user, r.time])).toEqual([
+      [true, false, "High", "", RAISED],
+      [true, true, "High", "otto", RAISED],
+      [true, false, "HighHigh", "otto", RAISED + 2000],
+    ]);
+    expect(journal.at(-1)).toMatchObject({ active: false, limitState: null, time: CLEARED });
+  });
+
+  it("does not bring a limit alarm back whose limits were removed; one whose limits changed is judged by the new ones with its restored value", {
+    timeout: 150_000,
+  }, async () => {
+    const { broker, yaml, connect } = await setUp();
+    await raiseThenStop(`${yaml}${limitsYaml("high: 90")}`, connect, broker.url, [
+      { topic: TEMPERATURE, payload: temperature(95, RAISED) },
+    ]);
+    const conditionExists = async (client: TestClient) =>
+      !(
+        await client.session.read({ nodeId: LIMIT_CONDITION, attributeId: AttributeIds.BrowseName })
+      ).statusCode.equals(StatusCodes.BadNodeIdUnknown);
+
+    const unlimited = await startGateway(yaml);
+    const before = await connect(unlimited, "otto");
+    expect((await before.read(nodeOf(TEMPERATURE))).value.value).toBe(95);
+    expect(await conditionExists(before)).toBe(false);
+    await before.stop();
+    await unlimited.stop();
+
+    // 95 is below the new High: back to normal, with an event; the journal has it.
+    const raised = track(await startGateway(`${yaml}${limitsYaml("high: 100")}`));
+    const otto = track(await connect(raised, "otto"));
+    expect(await conditionExists(otto)).toBe(true);
+    expect((await readBelow(otto, LIMIT_CONDITION, "/ActiveState/Id")).value.value).toBe(false);
+    expect((await readBelow(otto, LIMIT_CONDITION, "/HighLimit")).value.value).toBe(100);
+    const journal = await journalOf(otto, LIMIT_CONDITION, 2);
+    expect(journal[0]).toMatchObject({ active: true, limitState: "High", time: RAISED });
+    expect(journal.at(-1)).toMatchObject({ active: false, limitState: null });
+    expect(journal.at(-1)!.message).toContain("back to normal");
+  });
+
+  it("does not bring back an active limit alarm an earlier gateway recorded without LimitState: the point's first value builds it, and one within the limits leaves it inactive", {
+    timeout: 120_000,
+  }, async () => {
+    const { broker, yaml, connect, store } = await setUp();
+    const limits = `${yaml}${limitsYaml("high: 90")}`;
+    await raiseThenStop(limits, connect, broker.url, [
+      { topic: TEMPERATURE, payload: temperature(95, RAISED) },
+    ]);
+    // The stored event as a gateway before the journal kept state machines recorded it.
+    const db = openDb(store);
+    const { fields } = db
+      .prepare("SELECT fields FROM open_conditions WHERE condition = ?")
+      .get(LIMIT_CONDITION) as { fields: Uint8Array };
+    const old = unpackFields(fields);
+    for (const key of old.keys()) if (key.startsWith("limitState.")) old.delete(key);
+    db.prepare("UPDATE open_conditions SET fields = ? WHERE condition = ?").run(
+      packFields(old),
+      LIMIT_CONDITION,
+    );
+    db.close();
+
+    const gw = track(await startGateway(limits));
+    const otto = track(await connect(gw, "otto"));
+    const conditionRead = await otto.session.read({
+      nodeId: LIMIT_CONDITION,
+      attributeId: AttributeIds.BrowseName,
+    });
+    expect(conditionRead.statusCode).toEqual(StatusCodes.BadNodeIdUnknown);
+    await brokerConnected(otto);
+    await publish(broker.url, [{ topic: TEMPERATURE, payload: temperature(60, CLEARED) }]);
+    await waitStatus(otto, TEMPERATURE, StatusCodes.Good);
+    expect((await readBelow(otto, LIMIT_CONDITION, "/ActiveState/Id")).value.value).toBe(false);
   });
 });

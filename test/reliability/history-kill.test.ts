@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { AttributeIds, makeBrowsePath, StatusCodes } from "node-opcua";
+import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { DB_FILE, openDb } from "../../src/history/history-db.js";
 import { HistoryReport } from "../../src/history/history-report.js";
@@ -13,14 +13,17 @@ import { freePort, publish } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGatewayProcess } from "../harness/cli.js";
 import { TEST_PKI } from "../harness/gateway.js";
-import { nodeOf, waitStatus } from "../harness/opcua-client.js";
+import { nodeOf, readBelow, waitStatus } from "../harness/opcua-client.js";
 
 const FLUSH_S = 0.5;
 const CHILD_T0 = Date.UTC(2026, 10, 1);
 const CHILD_TOPIC = "11/5/3WA/Kill/ETU";
 
-/** A gateway's config on fixed free ports (a child process cannot be told to pick and say), history in `dir`. */
-async function gatewayConfig(dir: string) {
+/**
+ * A gateway's config on fixed free ports (a child process cannot be told to pick and say), history
+ * in `dir`, plus `extra` lines of YAML.
+ */
+async function gatewayConfig(dir: string, extra: string[] = []) {
   const [brokerPort, opcuaPort] = [await freePort(), await freePort()];
   const file = join(dir, "gateway.yaml");
   writeFileSync(
@@ -31,6 +34,7 @@ async function gatewayConfig(dir: string) {
       "http: { enabled: false }",
       `history: { folder: ${JSON.stringify(join(dir, "history"))}, flushInterval: ${FLUSH_S} }`,
       "log: { format: json }",
+      ...extra,
       "",
     ].join("\n"),
   );
@@ -163,38 +167,53 @@ describe("the history store killed with SIGKILL while it writes", () => {
     });
   });
 
-  it("a gateway killed with SIGKILL brings its active unacknowledged alarm back with its original time", {
-    timeout: 90_000,
-  }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "history-kill-alarm-"));
-    defer(async () => rmSync(dir, { recursive: true, force: true }));
-    const { file: config, brokerUrl, endpoint } = await gatewayConfig(dir);
-    const topic = "48/1/3WA/Killed 02/ETU";
-    const condition = "ns=2;s=Devices/3WA/Killed 02/ETU/Conditions/Phase1MaxTempAlarm";
-    const raised = Math.floor(Date.now() / 1000) * 1000 - 60_000;
-    const start = () => startGatewayProcess(config, endpoint, defer);
+  it.each([
+    {
+      kind: "alarm flag",
+      topic: "48/1/3WA/Killed 02/ETU",
+      condition: "ns=2;s=Devices/3WA/Killed 02/ETU/Conditions/Phase1MaxTempAlarm",
+      value: true,
+      extra: [],
+      limitState: undefined,
+    },
+    {
+      kind: "limit alarm, in its limit state",
+      topic: "48/50/3WA/Killed 03/ETU",
+      condition: "ns=2;s=Devices/3WA/Killed 03/ETU/Conditions/Phase1TemperatureLimit",
+      value: 115,
+      extra: ['alarms: { limits: [{ point: "48/50", high: 90, highHigh: 110 }] }'],
+      limitState: "HighHigh",
+    },
+  ])(
+    "a gateway killed with SIGKILL brings its active unacknowledged $kind back with its original time",
+    {
+      timeout: 90_000,
+    },
+    async ({ topic, condition, value, extra, limitState }) => {
+      const dir = mkdtempSync(join(tmpdir(), "history-kill-alarm-"));
+      defer(async () => rmSync(dir, { recursive: true, force: true }));
+      const { file: config, brokerUrl, endpoint } = await gatewayConfig(dir, extra);
+      const raised = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+      const start = () => startGatewayProcess(config, endpoint, defer);
 
-    const first = await start();
-    await publish(brokerUrl, [
-      { topic, payload: JSON.stringify({ value: true, ts: new Date(raised).toISOString() }) },
-    ]);
-    await waitStatus(first.client, topic, StatusCodes.Good);
-    await new Promise((r) => setTimeout(r, FLUSH_S * 1000 * 6));
-    const exited = new Promise((r) => first.child.once("exit", r));
-    first.child.kill("SIGKILL");
-    await exited;
+      const first = await start();
+      await publish(brokerUrl, [
+        { topic, payload: JSON.stringify({ value, ts: new Date(raised).toISOString() }) },
+      ]);
+      await waitStatus(first.client, topic, StatusCodes.Good);
+      await new Promise((r) => setTimeout(r, FLUSH_S * 1000 * 6));
+      const exited = new Promise((r) => first.child.once("exit", r));
+      first.child.kill("SIGKILL");
+      await exited;
 
-    const { client } = await start();
-    // An anonymous client may not call ConditionRefresh (Call); it reads the condition's state.
-    const read = async (path: string) => {
-      const found = await client.session.translateBrowsePath(makeBrowsePath(condition, path));
-      const nodeId = found.targets?.[0]?.targetId;
-      if (!nodeId) throw new Error(`no ${path} below ${condition}`);
-      return (await client.session.read({ nodeId, attributeId: AttributeIds.Value })).value.value;
-    };
-    expect(await read("/ActiveState/Id")).toBe(true);
-    expect(await read("/AckedState/Id")).toBe(false);
-    expect(await read("/Retain")).toBe(true);
-    expect(((await read("/Time")) as Date).getTime()).toBe(raised);
-  });
+      const { client } = await start();
+      // An anonymous client may not call ConditionRefresh (Call); it reads the condition's state.
+      const read = async (path: string) => (await readBelow(client, condition, path)).value.value;
+      expect(await read("/ActiveState/Id")).toBe(true);
+      expect(await read("/AckedState/Id")).toBe(false);
+      expect(await read("/Retain")).toBe(true);
+      expect(((await read("/Time")) as Date).getTime()).toBe(raised);
+      if (limitState) expect((await read("/LimitState/CurrentState"))?.text).toBe(limitState);
+    },
+  );
 });

@@ -4,6 +4,7 @@ import type { Logger } from "../../shared/logger.js";
 import { RateLimitedLog } from "../../shared/rate-limited-log.js";
 import { setConditionCallerFirst } from "./condition-caller.js";
 import { checkHelloEndpointUrl } from "./hello-endpoint-url.js";
+import { gateLimitAlarmInputs } from "./limit-alarm-input.js";
 import { routeRefusalConsoleLog } from "./node-opcua-logs.js";
 import { limitNotificationsPerPublish } from "./notifications-per-publish.js";
 import { acceptOmittedCommandId } from "./optional-command-id.js";
@@ -24,7 +25,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | notifications-per-publish | Subscription.maxNotificationPerPublishHighLimit | Part 4 5.13.2: MaxNotificationsPerPublish 0 means no limit |
  * | variable-factory | UAVariableImpl, ReferenceImpl, Namespace._register | Part 3 5.6 / Part 5: the same attributes and references as addVariable |
  * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
- * | limit-alarm-input | ExclusiveLimitAlarm._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's value |
+ * | limit-alarm-input | UALimitAlarmImplBase._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's good values, evaluated once the gateway set the condition up |
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
  * | history-read-hook | UAVariable._historyRead, historizing, accessLevel; UAObject.historyRead, eventNotifier; node-opcua-types' HistoryEvent; the engine's AddressSpaceAccessor.historyReadNode (on the instance) | Part 11 6.4.2-6.4.5, Part 3 5.6.2, 5.4, Part 4 5.10.3: HistoryRead answered from the history store with the timestamps asked for, the variable marked historizing, the object a HistoricalEventNotifier |
  * | encoded-history-data | HistoryData.encode (an ExtensionObject body node-opcua writes through it) | Part 6 5.2.2.17, Part 11 6.5.2: a page's DataValues encoded from stored values, byte for byte as node-opcua would |
@@ -74,7 +75,7 @@ export interface PatchLimits {
 /**
  * Checks the node-opcua release, then installs the prototype patches (once per process; the
  * limits are those of the last server created). The per-variable ones (variable-factory,
- * point-writer, limit-alarm-input, write-hook) are applied where their variables are made.
+ * point-writer, write-hook) are applied where their variables are made.
  */
 export function installNodeOpcuaPatches(limits: PatchLimits, logger: Logger): void {
   checkNodeOpcuaVersion();
@@ -94,5 +95,6 @@ export function installNodeOpcuaPatches(limits: PatchLimits, logger: Logger): vo
   limitNotificationsPerPublish(limits.maxNotificationsPerPublish);
   honourSampleRateZero();
   setConditionCallerFirst();
+  gateLimitAlarmInputs();
   acceptOmittedCommandId();
 }
