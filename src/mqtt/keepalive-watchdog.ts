@@ -2,33 +2,41 @@ import type { MqttClient } from "mqtt";
 import { sendPingreq } from "./mqtt-js-internals.js";
 
 /** Silence (keep-alives) after which the watchdog sends a PINGREQ of its own. */
-export const PING_AFTER = 0.5;
+const PING_AFTER = 0.5;
 /**
  * Silence (keep-alives) after which the link is taken for lost: the PINGREQ sent at PING_AFTER had
- * 0.35 keep-alive to be answered, and the loss is reported within one keep-alive of the last packet.
+ * 0.3 keep-alive to be answered, and the loss is reported within one keep-alive of the last packet,
+ * with room for a loaded machine's timers.
  */
-export const LOST_AFTER = 0.85;
+const LOST_AFTER = 0.8;
 /**
- * A check that runs later than this (keep-alives) after it was due means this thread stood still
+ * The watchdog looks every TICK keep-alives: it counts packets rather than timing each (a clock
+ * read is ~0.2 µs here, an increment nothing), so a silence is known to within one tick and the
+ * loss reported 0.8–0.85 keep-alive after the last packet.
+ */
+const TICK = 0.05;
+/**
+ * A tick that runs later than this (keep-alives) after it was due means this thread stood still
  * (a long task, a GC pause): what looks like the broker's silence may be packets not yet read.
  */
 const LATE_AFTER = 0.1;
 
 /**
  * Notices a dead route to the broker (packets dropped, no FIN, no RST) within one keep-alive.
- * MQTT.js alone sends its PINGREQ after a keep-alive without an acknowledgement and gives up half
- * a keep-alive later ([MQTT-3.1.2-24] gives the broker 1.5), so it notices 0.5–1.5 keep-alives
- * after the route died. This one times the last inbound packet of any kind: after PING_AFTER of
- * silence it sends a PINGREQ (the broker must answer, [MQTT-3.12.4-1]), and after LOST_AFTER it
- * calls `lost`. The per-packet cost is one timestamp; the timer wakes about twice a keep-alive.
- * The keep-alive the broker is told stays what it was.
+ * MQTT.js alone sends its PINGREQ after a keep-alive without a PINGRESP or an acknowledgement (an
+ * inbound PUBLISH does not count) and gives up half a keep-alive later ([MQTT-3.1.2-24] gives the
+ * broker 1.5), so it notices 0.5–1.5 keep-alives after the route died. This one counts every
+ * inbound packet of any kind: after PING_AFTER of silence it sends a PINGREQ (the broker must
+ * answer, [MQTT-3.12.4-1]), and after LOST_AFTER it calls `lost`. The keep-alive the broker is
+ * told stays what it was.
  */
 export class KeepaliveWatchdog {
   private keepaliveMs = 0;
-  /** performance.now() of the last packet received. */
-  private lastInbound = 0;
-  /** Silence before this is not the broker's (this thread stood still, or held MQTT.js). */
-  private excusedUntil = 0;
+  /** Packets received: the only work on the per-packet path. */
+  private packets = 0;
+  private packetsSeen = 0;
+  /** performance.now() of the first tick that saw the last packet counted. */
+  private lastHeard = 0;
   private pingSentAt = Number.NEGATIVE_INFINITY;
   private due = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -43,7 +51,7 @@ export class KeepaliveWatchdog {
     private readonly lost: (silenceMs: number) => void,
   ) {
     client.on("packetreceive", () => {
-      this.lastInbound = performance.now();
+      this.packets++;
     });
   }
 
@@ -55,15 +63,15 @@ export class KeepaliveWatchdog {
     this.stop();
     if (keepaliveS <= 0) return;
     this.keepaliveMs = keepaliveS * 1000;
-    this.lastInbound = performance.now();
-    this.excusedUntil = this.lastInbound;
+    this.packetsSeen = this.packets;
+    this.lastHeard = performance.now();
     this.pingSentAt = Number.NEGATIVE_INFINITY;
-    this.arm(PING_AFTER * this.keepaliveMs);
+    this.arm();
   }
 
-  /** Since the last packet received (ms). */
+  /** Since the last packet received (ms, to within a tick). */
   silenceMs(): number {
-    return performance.now() - this.lastInbound;
+    return performance.now() - this.lastHeard;
   }
 
   stop(): void {
@@ -71,36 +79,35 @@ export class KeepaliveWatchdog {
     this.timer = null;
   }
 
-  private arm(inMs: number): void {
+  private arm(): void {
+    const inMs = TICK * this.keepaliveMs;
     this.due = performance.now() + inMs;
-    this.timer = setTimeout(this.check, Math.max(1, Math.ceil(inMs)));
+    this.timer = setTimeout(this.tick, inMs);
   }
 
-  private readonly check = (): void => {
+  private readonly tick = (): void => {
     this.timer = null;
     const now = performance.now();
     const k = this.keepaliveMs;
-    if (this.holding()) this.excusedUntil = now;
-    else if (now - this.due > LATE_AFTER * k) {
-      // The silence was ours: the broker gets a PINGREQ now and the usual time to answer it.
-      this.excusedUntil = Math.max(this.excusedUntil, now - PING_AFTER * k);
+    if (this.packets !== this.packetsSeen || this.holding()) {
+      // Heard from since the last tick, or not reading (the silence is ours, not the broker's).
+      this.packetsSeen = this.packets;
+      this.lastHeard = now;
+    } else if (now - this.due > LATE_AFTER * k) {
+      // This thread stood still: the broker gets a PINGREQ now and the usual time to answer it.
+      this.lastHeard = Math.max(this.lastHeard, now - PING_AFTER * k);
       this.pingSentAt = Number.NEGATIVE_INFINITY;
     }
-    const since = Math.max(this.lastInbound, this.excusedUntil);
-    const silence = now - since;
+    const silence = now - this.lastHeard;
     if (silence >= LOST_AFTER * k) {
-      this.lost(this.silenceMs());
-      return;
-    }
-    if (silence < PING_AFTER * k) {
-      this.arm(PING_AFTER * k - silence);
+      this.lost(silence);
       return;
     }
     // One PINGREQ outstanding at most: any packet from the broker answers it as well as a PINGRESP.
-    if (this.pingSentAt <= since) {
+    if (silence >= PING_AFTER * k && this.pingSentAt < this.lastHeard) {
       sendPingreq(this.client);
       this.pingSentAt = now;
     }
-    this.arm(LOST_AFTER * k - silence);
+    this.arm();
   };
 }
