@@ -1,5 +1,7 @@
+import mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
 import { KEEPALIVE_TIMEOUT } from "../../src/mqtt/broker-link.js";
+import { KeepaliveWatchdog } from "../../src/mqtt/keepalive-watchdog.js";
 import { publish, startAedes, startMosquitto } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { ingestClientOf } from "../harness/ingest-client.js";
@@ -20,7 +22,7 @@ const yaml = (url: string, id: string, keepalive = KEEPALIVE) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the MQTT keep-alive watchdog (issue 14)", () => {
-  const { track } = useCleanups();
+  const { track, defer } = useCleanups();
 
   it("takes a stalled route for lost within one keep-alive, reconnects once, and the kept session delivers what the broker queued meanwhile", async () => {
     const broker = track(await startAedes());
@@ -110,6 +112,37 @@ describe("the MQTT keep-alive watchdog (issue 14)", () => {
     await sleep(2 * KEEPALIVE * 1000);
     expect(c.disconnects).toEqual([]);
     expect(c.logs.filter((l) => l.message === LINK_LOST)).toEqual([]);
+  }, 30_000);
+
+  it("does not count a silence while the ingest thread holds MQTT.js back (the main thread behind)", async () => {
+    const broker = track(await startAedes());
+    const proxy = track(await startTcpProxyThread(broker.port));
+    // keepalive 60: MQTT.js's own timer stays out of the way; the watchdog is given 1 s.
+    const client = await mqtt.connectAsync(proxy.url(), {
+      protocolVersion: 4,
+      keepalive: 60,
+      reconnectPeriod: 0,
+    });
+    defer(() => client.endAsync(true));
+    let holding = false;
+    const lost: number[] = [];
+    const watchdog = new KeepaliveWatchdog(
+      client,
+      () => holding,
+      () => lost.push(Date.now()),
+    );
+    defer(async () => watchdog.stop());
+    watchdog.start(KEEPALIVE);
+    holding = true;
+    await proxy.stall();
+    await sleep(1.5 * KEEPALIVE * 1000);
+    expect(lost).toEqual([]);
+    // Reading again, the gateway finds the route dead: 0.8–0.85 keep-alive later, as ever.
+    const releasedAt = Date.now();
+    holding = false;
+    await waitFor("the link taken for lost", () => lost.length > 0, 5 * KEEPALIVE * 1000, 5);
+    expect(lost[0]! - releasedAt).toBeGreaterThanOrEqual(0.8 * KEEPALIVE * 1000 - 60);
+    expect(lost[0]! - releasedAt).toBeLessThan(KEEPALIVE * 1000 + 150);
   }, 30_000);
 
   it("is off with mqtt.keepalive 0, as MQTT.js's keep-alive is", async () => {
