@@ -42,12 +42,16 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     `users:\n  - { username: otto, passwordHash: "${hashPassword("pw")}", roles: [Operator] }\n`,
   );
 
-  /** Member 0 (a, preference 55: the primary) or 1 (b, preference 0), each its own URI, PKI and client id. */
-  const member = (i: 0 | 1, brokerUrl: string) => {
+  /**
+   * Member 0 (a, preference 55: the primary) or 1 (b, preference 0), each its own URI, PKI and
+   * client id. `keepalive` (s): the gateway's default unless a test times the link; an aedes of this
+   * process stands still while a member builds its address space, which a short one takes for a loss.
+   */
+  const member = (i: 0 | 1, brokerUrl: string, keepalive = 60) => {
     const name = i === 0 ? "a" : "b";
     return startGateway(
       [
-        `mqtt: { url: ${JSON.stringify(brokerUrl)}, clientId: gw-${name}-${process.pid}, keepalive: ${KEEPALIVE}, reconnectPeriod: 200, reconnectPeriodMax: 400 }`,
+        `mqtt: { url: ${JSON.stringify(brokerUrl)}, clientId: gw-${name}-${process.pid}, keepalive: ${keepalive}, reconnectPeriod: 200, reconnectPeriodMax: 400 }`,
         `opcua: { port: 0, pkiFolder: ${JSON.stringify(join(dir, `pki-${name}`))}, applicationUri: ${URIS[i]}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256], usersFile: ${JSON.stringify(usersFile)} }`,
         `redundancy: { enabled: true, serverUris: ${JSON.stringify(URIS)}, preference: ${i === 0 ? 55 : 0}, warmUp: 0.5 }`,
         'devices:\n  - { type: "50", name: Group 01, source: PM }',
@@ -104,8 +108,8 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     // builds its address space, longer than the keep-alive watchdog allows a broker to be silent.
     const broker = track(await startMosquitto());
     const proxy = track(await startTcpProxyThread(broker.port));
-    const a = track(await member(0, proxy.url()));
-    const b = track(await member(1, broker.url));
+    const a = track(await member(0, proxy.url(), KEEPALIVE));
+    const b = track(await member(1, broker.url, KEEPALIVE));
     const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
     defer(() => pub.endAsync());
     let seq = 0;
