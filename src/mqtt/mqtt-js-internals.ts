@@ -19,10 +19,8 @@ export const MQTT_JS_VERSION = "5.16.0";
 export const MQTT_JS_KEEPALIVE_TIMEOUT = "Keepalive timeout";
 
 /** The MQTT.js release installed beside the gateway. */
-export function installedMqttJsVersion(): string {
-  const require = createRequire(import.meta.url);
-  return (require("mqtt/package.json") as { version: string }).version;
-}
+export const installedMqttJsVersion = (): string =>
+  (createRequire(import.meta.url)("mqtt/package.json") as { version: string }).version;
 
 /** Throws E_MQTT_JS_VERSION unless `found` is the release this module was written for. */
 export function checkMqttJsVersion(found: string = installedMqttJsVersion()): void {
