@@ -15,7 +15,13 @@ import { StatusTopics } from "../mapping/device-status-topic.js";
 import { SERVICE_LEVEL } from "../mapping/service-level.js";
 import type { Catalog } from "../model/catalog-types.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
-import type { BrokerLink, SessionTakeover, SourceHandlers, SubscriptionState } from "../mqtt/broker-link.js";
+import {
+  type BrokerLink,
+  KEEPALIVE_TIMEOUT,
+  type SessionTakeover,
+  type SourceHandlers,
+  type SubscriptionState,
+} from "../mqtt/broker-link.js";
 import { createBrokerLink } from "../mqtt/broker-links.js";
 import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
 import { redactUrl } from "../mqtt/tls-options.js";
@@ -528,6 +534,9 @@ export class Gateway {
       if (reconnect) counters.brokerReconnects++;
     });
     events.on("brokerConnected", "point mirror", () => mirror.connectionRestored());
+    events.on("brokerLost", "counters", ({ reason }) => {
+      if (reason === KEEPALIVE_TIMEOUT) counters.keepaliveTimeouts++;
+    });
     events.on("brokerLost", "gateway", ({ reason }) =>
       this.logger.warn("broker connection lost; mirrored points turn uncertain", { reason }),
     );

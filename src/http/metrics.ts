@@ -149,6 +149,12 @@ export class GatewayMetrics {
       [],
       () => [[{}, counters.sessionTakeovers]],
     );
+    mirrored(
+      "smartgear_mqtt_keepalive_timeouts_total",
+      "connections to the broker taken for lost after a keep-alive watchdog's silence (a dead route: no FIN, no RST)",
+      [],
+      () => [[{}, counters.keepaliveTimeouts]],
+    );
     gauge("smartgear_devices", "devices mirrored", sources.deviceCount);
     gauge("smartgear_points", "points mirrored (OPC UA variables)", sources.pointCount);
     gauge("smartgear_opcua_sessions", "OPC UA sessions open", () => sources.opcua().sessions);

@@ -61,6 +61,12 @@ export interface SessionTakeover {
   evidence: string;
 }
 
+/**
+ * The reason `disconnected` gives when the keep-alive watchdog took a silent link for lost (a dead
+ * route: no FIN, no RST); counted as smartgear_mqtt_keepalive_timeouts_total.
+ */
+export const KEEPALIVE_TIMEOUT = "keep-alive timeout";
+
 export class NotConnectedError extends GatewayError {
   constructor(what: string) {
     super("E_NOT_CONNECTED", `cannot publish ${what}: the broker is not connected`);

@@ -5,6 +5,7 @@ import type { GatewayConfig } from "../config/config-types.js";
 import type { Logger } from "../shared/logger.js";
 import {
   type BrokerLink,
+  KEEPALIVE_TIMEOUT,
   NotConnectedError,
   type PublishOptions,
   type RefusedSubscription,
@@ -14,6 +15,8 @@ import {
   type SubscriptionState,
 } from "./broker-link.js";
 import { FileStore } from "./file-store.js";
+import { KeepaliveWatchdog } from "./keepalive-watchdog.js";
+import { checkMqttJsVersion, MQTT_JS_KEEPALIVE_TIMEOUT } from "./mqtt-js-internals.js";
 import { SessionFilters } from "./session-filters.js";
 import { type ClientSecurity, isTlsUrl, loadClientSecurity, redactUrl } from "./tls-options.js";
 
@@ -56,11 +59,16 @@ export interface IngestConfig {
   commands: Pick<GatewayConfig["commands"], "replyTopic">;
 }
 
-/**
- * Called for each message after its handler, with what lets MQTT.js go on to the next packet (and,
- * for QoS 1, send the PUBACK); holding `next` holds the connection (TCP flow control does the rest).
- */
-export type MessageGate = (next: () => void) => void;
+/** What lets the ingest thread hold MQTT.js while the main thread is behind. */
+export interface MessageGate {
+  /**
+   * Called for each message after its handler, with what lets MQTT.js go on to the next packet (and,
+   * for QoS 1, send the PUBACK); holding `next` holds the connection (TCP flow control does the rest).
+   */
+  pass(next: () => void): void;
+  /** Whether a `next` is held now: MQTT.js reads nothing meanwhile, a silence of ours, not the broker's. */
+  holding(): boolean;
+}
 
 /**
  * MQTT.js client of an external broker: MQTT 5 first, 3.1.1 when the broker refuses 5; a
@@ -101,6 +109,8 @@ export class IngestClient implements BrokerLink {
   private lastTakeoverAt = Number.NEGATIVE_INFINITY;
   /** Times another client took the session over (MQTT 5 DISCONNECT 0x8E, or the 3.1.1 pattern). */
   sessionTakeovers = 0;
+  /** The current client's; stopped first by stop(), whose unforced end may take seconds. */
+  private watchdog: KeepaliveWatchdog | null = null;
 
   constructor(
     private readonly config: IngestConfig,
@@ -146,6 +156,7 @@ export class IngestClient implements BrokerLink {
    * resolves on the first CONNACK or the first failure; reconnecting goes on in the background.
    */
   start(handlers: SourceHandlers): Promise<void> {
+    checkMqttJsVersion();
     const m = this.config.mqtt;
     this.security = loadClientSecurity(m);
     const url = redactUrl(m.url);
@@ -190,10 +201,35 @@ export class IngestClient implements BrokerLink {
     const client = mqtt.connect(m.url, options);
     this.client = client;
     const gate = this.gate;
-    if (gate) client.handleMessage = (_packet, next) => gate(next);
+    if (gate) client.handleMessage = (_packet, next) => gate.pass(next);
     let fellBack = false;
-    /** The connection's end has a reason (an error, a DISCONNECT): not a silent close. */
+    /** The connection's end has a reason (an error, a DISCONNECT, the watchdog): not a silent close. */
     let explained = false;
+    let lostReason = "connection closed";
+    /** The link was silent too long, by the watchdog's count or MQTT.js's (whichever came first). */
+    const silent = (silenceMs: number) => {
+      explained = true;
+      lostReason = KEEPALIVE_TIMEOUT;
+      this.logger.warn(
+        "no packet from the MQTT broker within its keep-alive: link taken for lost, reconnecting",
+        {
+          url,
+          silenceMs: Math.round(silenceMs),
+          keepalive: client.keepalive,
+        },
+      );
+    };
+    const watchdog = new KeepaliveWatchdog(
+      client,
+      () => gate?.holding() ?? false,
+      (silenceMs) => {
+        silent(silenceMs);
+        // As MQTT.js's own keep-alive timeout does: the stream's close reconnects with the backoff,
+        // once, and the session (clean false) stays on the broker with what it queues meanwhile.
+        client.stream.destroy();
+      },
+    );
+    this.watchdog = watchdog;
 
     client.on("connect", (connack) => {
       this.isUp = true;
@@ -207,6 +243,7 @@ export class IngestClient implements BrokerLink {
       }
       this.backoff = m.reconnectPeriod;
       client.options.reconnectPeriod = this.backoff;
+      watchdog.start(client.keepalive);
       // The options hold the password and the key: log only what says how the link is secured.
       this.logger.info("connected to MQTT broker", {
         url,
@@ -251,15 +288,23 @@ export class IngestClient implements BrokerLink {
         });
         return;
       }
+      // MQTT.js's own timer (1.5 keep-alives after its last PINGRESP or acknowledgement; an inbound
+      // PUBLISH does not count for it) may end a stalled link before the watchdog: the same loss.
+      if (err.message === MQTT_JS_KEEPALIVE_TIMEOUT) {
+        silent(watchdog.silenceMs());
+        return;
+      }
       explained = true;
       this.failed(classify(err), url);
       firstAttemptDone();
     });
     client.on("close", () => {
+      watchdog.stop();
       if (fellBack) return;
       if (this.isUp && !this.stopping) this.silentClose(handlers, !explained);
       explained = false;
-      if (this.isUp) handlers.disconnected("connection closed");
+      if (this.isUp) handlers.disconnected(lostReason);
+      lostReason = "connection closed";
       this.isUp = false;
       // Exponential backoff: MQTT.js reads reconnectPeriod anew before each attempt.
       this.backoff = Math.min(this.backoff * 2, m.reconnectPeriodMax);
@@ -431,6 +476,7 @@ export class IngestClient implements BrokerLink {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.watchdog?.stop();
     const client = this.client;
     this.client = null;
     this.isUp = false;

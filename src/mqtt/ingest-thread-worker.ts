@@ -79,13 +79,16 @@ function event(m: FromThread): void {
   post(m);
 }
 
-const client = new IngestClient(data.config, logger, (next) => {
-  if (topics.length >= data.maxBatch) flush(data.maxBatchesInFlight);
-  // The main thread is behind: MQTT.js waits, and the broker with it, instead of a queue growing here.
-  if (topics.length >= data.maxBatch) {
-    held.push(next);
-    timesHeld++;
-  } else next();
+const client = new IngestClient(data.config, logger, {
+  pass(next) {
+    if (topics.length >= data.maxBatch) flush(data.maxBatchesInFlight);
+    // The main thread is behind: MQTT.js waits, and the broker with it, instead of a queue growing here.
+    if (topics.length >= data.maxBatch) {
+      held.push(next);
+      timesHeld++;
+    } else next();
+  },
+  holding: () => held.length > 0,
 });
 
 const state = (): ThreadState => ({

@@ -15,6 +15,9 @@ export async function ingestClientOf(yaml: string): Promise<{
   logs: Record<string, unknown>[];
   logText: () => string;
   connected: () => boolean;
+  /** Connections made, and the reason of each one lost, in order. */
+  connects: () => number;
+  disconnects: string[];
   received: string[];
   subscriptions: SubscriptionState[];
   takeovers: SessionTakeover[];
@@ -36,6 +39,8 @@ export async function ingestClientOf(yaml: string): Promise<{
   });
   const client = new IngestClient(config, logger);
   let up = false;
+  let connects = 0;
+  const disconnects: string[] = [];
   const received: string[] = [];
   const subscriptions: SubscriptionState[] = [];
   const takeovers: SessionTakeover[] = [];
@@ -44,9 +49,11 @@ export async function ingestClientOf(yaml: string): Promise<{
     reply: () => {},
     connected: () => {
       up = true;
+      connects++;
     },
-    disconnected: () => {
+    disconnected: (reason) => {
       up = false;
+      disconnects.push(reason);
     },
     subscriptions: (state) => subscriptions.push(state),
     sessionTakenOver: (takeover) => takeovers.push(takeover),
@@ -58,6 +65,8 @@ export async function ingestClientOf(yaml: string): Promise<{
     },
     logText: () => lines.join(""),
     connected: () => up,
+    connects: () => connects,
+    disconnects,
     received,
     subscriptions,
     takeovers,

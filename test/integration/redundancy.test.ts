@@ -15,20 +15,21 @@ import {
 } from "node-opcua";
 import { afterAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
-import { publish, startAedes } from "../harness/brokers.js";
+import { publish, startAedes, startMosquitto } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
 import { get, sample } from "../harness/http.js";
 import { connectClient, connectTrusted, nodeOf, type TestClient } from "../harness/opcua-client.js";
 import { startRedundantClient } from "../harness/redundant-client.js";
-import { startTcpProxy } from "../harness/tcp-proxy.js";
+import { startTcpProxyThread } from "../harness/tcp-proxy-thread.js";
+import { needs } from "../harness/tools.js";
 import { waitFor } from "../harness/wait.js";
 
 const URIS = ["urn:smartgear-test:member-a", "urn:smartgear-test:member-b"];
 const POINT = "11/5/3WA/Pair 01/ETU";
 const ALARM = "48/1/50/Group 01/PM";
 const CONDITION = "ns=2;s=Devices/50/Group 01/PM/Conditions/Phase1MaxTempAlarm";
-/** MQTT keep-alive of the members (s): a stalled link is noticed within 1.5 of it ([MQTT-3.1.2-24]). */
+/** MQTT keep-alive of the members (s): the gateway's watchdog notices a stalled link within one. */
 const KEEPALIVE = 2;
 
 describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
@@ -41,12 +42,16 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     `users:\n  - { username: otto, passwordHash: "${hashPassword("pw")}", roles: [Operator] }\n`,
   );
 
-  /** Member 0 (a, preference 55: the primary) or 1 (b, preference 0), each its own URI, PKI and client id. */
-  const member = (i: 0 | 1, brokerUrl: string) => {
+  /**
+   * Member 0 (a, preference 55: the primary) or 1 (b, preference 0), each its own URI, PKI and
+   * client id. `keepalive` (s): the gateway's default unless a test times the link; an aedes of this
+   * process stands still while a member builds its address space, which a short one takes for a loss.
+   */
+  const member = (i: 0 | 1, brokerUrl: string, keepalive = 60) => {
     const name = i === 0 ? "a" : "b";
     return startGateway(
       [
-        `mqtt: { url: ${JSON.stringify(brokerUrl)}, clientId: gw-${name}-${process.pid}, keepalive: ${KEEPALIVE}, reconnectPeriod: 200, reconnectPeriodMax: 400 }`,
+        `mqtt: { url: ${JSON.stringify(brokerUrl)}, clientId: gw-${name}-${process.pid}, keepalive: ${keepalive}, reconnectPeriod: 200, reconnectPeriodMax: 400 }`,
         `opcua: { port: 0, pkiFolder: ${JSON.stringify(join(dir, `pki-${name}`))}, applicationUri: ${URIS[i]}, allowAnonymous: true, securityPolicies: [None, Basic256Sha256], usersFile: ${JSON.stringify(usersFile)} }`,
         `redundancy: { enabled: true, serverUris: ${JSON.stringify(URIS)}, preference: ${i === 0 ? 55 : 0}, warmUp: 0.5 }`,
         'devices:\n  - { type: "50", name: Group 01, source: PM }',
@@ -95,11 +100,16 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     expect(await sample(b.httpUrl, "smartgear_service_level")).toBe(200);
   }, 180_000);
 
-  it("drops the ServiceLevel of the member that loses the broker within its keep-alive, and the client moves to the other", async () => {
-    const broker = track(await startAedes());
-    const proxy = track(await startTcpProxy(broker.port));
-    const a = track(await member(0, proxy.url()));
-    const b = track(await member(1, broker.url));
+  it("drops the ServiceLevel of the member that loses the broker within its keep-alive, and the client moves to the other", {
+    ...needs("mosquitto"),
+    timeout: 180_000,
+  }, async () => {
+    // A broker and a proxy off this test's event loop: here they would stand still while a gateway
+    // builds its address space, longer than the keep-alive watchdog allows a broker to be silent.
+    const broker = track(await startMosquitto());
+    const proxy = track(await startTcpProxyThread(broker.port));
+    const a = track(await member(0, proxy.url(), KEEPALIVE));
+    const b = track(await member(1, broker.url, KEEPALIVE));
     const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
     defer(() => pub.endAsync());
     let seq = 0;
@@ -117,32 +127,36 @@ describe("a redundant pair (OPC UA non-transparent redundancy, Hot)", () => {
     expect(client.serverUris()[a.endpointUrl]).toEqual(URIS);
 
     // A dead route between member a and the broker: no FIN, no RST, only its MQTT keep-alive tells.
-    const stalledAt = Date.now();
-    proxy.stall();
     const ca = track(await connectClient(a.endpointUrl));
+    const stalledAt = Date.now();
+    await proxy.stall();
     await waitFor(
       "a's ServiceLevel NoData",
       async () => (await serviceLevel(ca)) === 1,
       3 * KEEPALIVE * 1000,
     );
     const droppedMs = Date.now() - stalledAt;
-    const moved = await waitFor("the client on b", () => client.switches.find((s) => s.to === b.endpointUrl));
+    // After the stall: the client's first pick, before a was the primary, may have been b.
+    const moved = await waitFor("the client on b", () =>
+      client.switches.find((s) => s.to === b.endpointUrl && s.at >= stalledAt),
+    );
     const switchMs = moved.at - stalledAt;
     const valuesAgain = await waitFor("values from b", () =>
-      client.received.find((r) => r.endpoint === b.endpointUrl),
+      client.received.find((r) => r.endpoint === b.endpointUrl && r.at >= stalledAt),
     );
     console.log(
       `broker lost on one member: ServiceLevel 1 after ${droppedMs} ms (keep-alive ${KEEPALIVE} s), client moved after ${switchMs} ms, values again after ${valuesAgain.at - stalledAt} ms`,
     );
     expect(moved.reason).toBe("lower service level");
-    // Detection is MQTT.js's keep-alive (a PINGREQ after a keep-alive of silence, then its answer
-    // awaited); the ServiceLevel follows in the same turn of the event loop. Bound: 1.5 keep-alives and load.
-    expect(droppedMs).toBeLessThan(1.5 * KEEPALIVE * 1000 + 2000);
+    // The issue's target: within one keep-alive of the stall. The watchdog gives up after 0.8–0.85
+    // of silence (MQTT.js alone after up to 1.5); the bound leaves 150 ms for timers and the poll.
+    expect(droppedMs).toBeLessThan(KEEPALIVE * 1000 + 150);
+    expect(await sample(a.httpUrl, "smartgear_mqtt_keepalive_timeouts_total")).toBe(1);
     expect(JSON.parse((await get(`${a.httpUrl}/readyz`)).text)).toMatchObject({
       broker: false,
       serviceLevel: 1,
     });
-  }, 180_000);
+  });
 
   it("applies an acknowledgement and a confirmation made on one member on the other, and publishes each once", async () => {
     const broker = track(await startAedes());
