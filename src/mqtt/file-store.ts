@@ -1,15 +1,5 @@
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { IStore } from "mqtt";
@@ -33,29 +23,44 @@ const reviver = (_key: string, value: unknown) =>
  * broker: the gateway's inbound QoS 2 state (a PUBLISH acknowledged with PUBREC, delivered at
  * PUBREL) survives a crash. Each put is written to a temporary file, fsynced and renamed, so a
  * crash leaves the old packet or the new one, never half of one. The folder is made on first use.
+ *
+ * The put is asynchronous: an fsync took 1.5 ms (median) to 20 ms (p99) on this project's loaded
+ * disk, and MQTT.js handles a socket read of hundreds of packets in one go, so a synchronous fsync
+ * per QoS 2 message held the ingest thread's event loop for seconds under a backlog (no batch
+ * handed over, no stop answered). MQTT.js sends PUBREC from the callback: the packet is on disk
+ * before the broker hears of it, as before.
  */
 export class FileStore implements IStore {
   private made = false;
+  /** Temporary files have names of their own: a put of a connection that ended may still run. */
+  private puts = 0;
 
   constructor(readonly folder: string) {}
 
   put(packet: Packet, cb: Done): this {
+    let file: string;
     try {
       this.mkdir();
-      const file = this.fileOf(packet.messageId);
-      const tmp = `${file}.tmp`;
-      const fd = openSync(tmp, "w");
-      try {
-        writeSync(fd, JSON.stringify(packet, replacer));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, file);
-      cb();
+      file = this.fileOf(packet.messageId);
     } catch (err) {
       cb(err as Error);
+      return this;
     }
+    const tmp = `${file}.${this.puts++}.tmp`;
+    const data = JSON.stringify(packet, replacer);
+    (async () => {
+      const handle = await open(tmp, "w");
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, file);
+    })().then(
+      () => cb(),
+      (err: unknown) => cb(err as Error),
+    );
     return this;
   }
 

@@ -77,6 +77,17 @@ describe("FileStore: MQTT.js's packet store on disk", () => {
     expect(s.ids()).toEqual([7]);
   });
 
+  it("writes and fsyncs off the event loop: put returns at once, its callback (the PUBREC) comes once the packet is on disk", async () => {
+    const f = folder();
+    const s = new FileStore(f);
+    let returned = false;
+    const stored = new Promise<boolean>((resolve) =>
+      s.put(publish, () => resolve(returned && new FileStore(f).ids().includes(7))),
+    );
+    returned = true;
+    expect(await stored).toBe(true);
+  });
+
   it("makes its folder only when a packet is put", async () => {
     const f = folder();
     const s = new FileStore(f);
