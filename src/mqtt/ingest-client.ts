@@ -101,6 +101,8 @@ export class IngestClient implements BrokerLink {
   private lastTakeoverAt = Number.NEGATIVE_INFINITY;
   /** Times another client took the session over (MQTT 5 DISCONNECT 0x8E, or the 3.1.1 pattern). */
   sessionTakeovers = 0;
+  /** CONNACKs without the session the gateway had (session present 0). */
+  sessionsNotResumed = 0;
 
   constructor(
     private readonly config: IngestConfig,
@@ -202,6 +204,7 @@ export class IngestClient implements BrokerLink {
       // A new session: the broker sends no PUBREL for what an older one left on disk, and holds
       // no subscription.
       if (!connack.sessionPresent) {
+        this.sessionNotResumed(url);
         this.incomingStore?.clear();
         this.granted.clear();
       }
@@ -328,6 +331,28 @@ export class IngestClient implements BrokerLink {
           topics: leftOver,
         });
     });
+  }
+
+  /**
+   * A session the gateway had (filters granted in this run, or on disk from the last one) that the
+   * broker did not keep: whatever was published for the gateway meanwhile is gone, and nothing in
+   * the stream shows the gap. Not when sessions cannot outlive a connection (MQTT 5 with
+   * mqtt.sessionExpiryInterval 0).
+   */
+  private sessionNotResumed(url: string): void {
+    const m = this.config.mqtt;
+    if (this.version === 5 && m.sessionExpiryInterval === 0) return;
+    if (this.granted.list().length === 0 && this.granted.leftOver(new Set()).length === 0) return;
+    this.sessionsNotResumed++;
+    this.logger.warn(
+      "the broker did not resume the gateway's MQTT session: messages published meanwhile are lost",
+      {
+        url,
+        clientId: m.clientId,
+        sessionsNotResumed: this.sessionsNotResumed,
+        hint: "the broker lost or expired the session: keep its persistence on (mosquitto: persistence true), and its session expiry (mqtt.sessionExpiryInterval, mosquitto: persistent_client_expiration) longer than the gateway may be away",
+      },
+    );
   }
 
   /** The list on disk follows each SUBACK; a disk that refuses costs only the next start's cleanup. */

@@ -180,7 +180,7 @@ describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosqu
     });
   });
 
-  it("subscribes again when the broker lost the session", async () => {
+  it("subscribes again when the broker lost the session, and warns that what was published meanwhile is lost", async () => {
     const broker = await startMosquitto();
     defer(() => broker.stop());
     const c = track(
@@ -197,6 +197,11 @@ describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosqu
     await waitFor("subscribed again", () => c.subscriptions.length >= 2);
     await publish(broker.url, [{ topic: T5, payload: "231" }]);
     await waitFor("a message on the new session", () => c.received.includes(T5));
+    // The first CONNACK had no session to resume either: only the lost one is news.
+    const lost = c.logs.filter((l) => String(l.message).startsWith("the broker did not resume"));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ level: "warn", sessionsNotResumed: 1 });
+    expect(c.client.sessionsNotResumed).toBe(1);
   });
 });
 
