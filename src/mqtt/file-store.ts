@@ -34,6 +34,10 @@ export class FileStore implements IStore {
   private made = false;
   /** Temporary files have names of their own: a put of a connection that ended may still run. */
   private puts = 0;
+  /** Changed by connectionChanged(): a put answers only if it is the same when the put completes. */
+  private connection = 0;
+  /** Until told otherwise, as MQTT.js puts only once connected. */
+  private open = true;
 
   constructor(readonly folder: string) {}
 
@@ -48,6 +52,12 @@ export class FileStore implements IStore {
     }
     const tmp = `${file}.${this.puts++}.tmp`;
     const data = JSON.stringify(packet, replacer);
+    // Begun while no connection is open (MQTT.js still works through what the closed one read):
+    // MQTT.js would hold the PUBREC and send it on the next connection.
+    const connection = this.open ? this.connection : -1;
+    const answer = (err?: Error) => {
+      if (connection === this.connection) cb(err);
+    };
     (async () => {
       const handle = await open(tmp, "w");
       try {
@@ -58,10 +68,23 @@ export class FileStore implements IStore {
       }
       await rename(tmp, file);
     })().then(
-      () => cb(),
-      (err: unknown) => cb(err as Error),
+      () => answer(),
+      (err: unknown) => answer(err as Error),
     );
     return this;
+  }
+
+  /**
+   * The connection closed or a new one opened (IngestClient). A put begun on an earlier connection
+   * is not answered: MQTT.js would send its PUBREC on the next one, ahead of the broker's resend
+   * of that PUBLISH ([MQTT-4.4.0-1]). mosquitto 2.0.11 then answered PUBREL and re-sent the PUBLISH too,
+   * against [MQTT-4.3.3-6], closed the connection on the gateway's PUBCOMP as a protocol error,
+   * and re-sent the PUBLISH again: a new message for the gateway, whose PUBCOMP had freed the
+   * packet id ([MQTT-4.3.3-12]), mirrored twice. Unanswered, the PUBLISH is answered at its resend.
+   */
+  connectionChanged(open: boolean): void {
+    this.connection++;
+    this.open = open;
   }
 
   get(packet: Pick<Packet, "messageId">, cb: PacketCallback): this {

@@ -198,6 +198,7 @@ export class IngestClient implements BrokerLink {
     let explained = false;
 
     client.on("connect", (connack) => {
+      this.incomingStore?.connectionChanged(true);
       this.isUp = true;
       this.connectedAt = Date.now();
       this.loggedFailure = "";
@@ -259,6 +260,7 @@ export class IngestClient implements BrokerLink {
       firstAttemptDone();
     });
     client.on("close", () => {
+      this.incomingStore?.connectionChanged(false);
       if (fellBack) return;
       if (this.isUp && !this.stopping) this.silentClose(handlers, !explained);
       explained = false;
