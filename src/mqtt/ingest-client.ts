@@ -204,8 +204,8 @@ export class IngestClient implements BrokerLink {
       this.loggedFailure = "";
       // A new session: the broker sends no PUBREL for what an older one left on disk, and holds
       // no subscription.
+      const sessionLost = !connack.sessionPresent && this.sessionNotResumed(url);
       if (!connack.sessionPresent) {
-        this.sessionNotResumed(url);
         this.incomingStore?.clear();
         this.granted.clear();
       }
@@ -220,7 +220,7 @@ export class IngestClient implements BrokerLink {
         clientCertificate: Boolean(security.tls.cert),
         username: security.username ?? "",
       });
-      handlers.connected();
+      handlers.connected(sessionLost);
       const wanted = this.wantedFilters();
       if (!this.leftOverChecked && connack.sessionPresent) this.unsubscribeLeftOver(client, wanted);
       this.leftOverChecked = true;
@@ -339,12 +339,12 @@ export class IngestClient implements BrokerLink {
    * A session the gateway had (filters granted in this run, or on disk from the last one) that the
    * broker did not keep: whatever was published for the gateway meanwhile is gone, and nothing in
    * the stream shows the gap. Not when sessions cannot outlive a connection (MQTT 5 with
-   * mqtt.sessionExpiryInterval 0).
+   * mqtt.sessionExpiryInterval 0). Logged here, counted by the gateway (true: it was lost).
    */
-  private sessionNotResumed(url: string): void {
+  private sessionNotResumed(url: string): boolean {
     const m = this.config.mqtt;
-    if (this.version === 5 && m.sessionExpiryInterval === 0) return;
-    if (this.granted.list().length === 0 && this.granted.leftOver(new Set()).length === 0) return;
+    if (this.version === 5 && m.sessionExpiryInterval === 0) return false;
+    if (this.granted.list().length === 0 && this.granted.leftOver(new Set()).length === 0) return false;
     this.sessionsNotResumed++;
     this.logger.warn(
       "the broker did not resume the gateway's MQTT session: messages published meanwhile are lost",
@@ -355,6 +355,7 @@ export class IngestClient implements BrokerLink {
         hint: "the broker lost or expired the session: keep its persistence on (mosquitto: persistence true), and its session expiry (mqtt.sessionExpiryInterval, mosquitto: persistent_client_expiration) longer than the gateway may be away",
       },
     );
+    return true;
   }
 
   /** The list on disk follows each SUBACK; a disk that refuses costs only the next start's cleanup. */

@@ -166,7 +166,7 @@ Promise.resolve()
       reply: (topic, payload, correlationData) => {
         if (!stopping) event({ t: "reply", topic, payload, ...(correlationData ? { correlationData } : {}) });
       },
-      connected: () => event({ t: "connected", state: state() }),
+      connected: (sessionLost) => event({ t: "connected", state: state(), sessionLost }),
       // Told before the client marks itself down.
       disconnected: (reason) => event({ t: "disconnected", reason, state: { ...state(), connected: false } }),
       subscriptions: (subscriptions) => event({ t: "subscriptions", subscriptions }),
