@@ -181,7 +181,11 @@ export const scenarios: SoakScenario[] = (["SIGTERM", "SIGKILL"] as const).map((
       "status while down": r.statusDown,
       "status after": r.statusBack,
     };
-    if (signal === "SIGTERM" && (r.tally[1].lost || r.tally[2].lost || r.tally[2].duplicated))
+    // QoS 2 duplicates are mosquitto 2.0.11's, not a broken promise of ours: restoring its state it
+    // keeps the PUBREL of at most max_inflight_messages (20) QoS 2 messages and re-sends the PUBLISH
+    // of the others ([MQTT-4.3.3-6]); one the gateway had completed is a new message to it
+    // ([MQTT-4.3.3-12]). README, Reliability.
+    if (signal === "SIGTERM" && (r.tally[1].lost || r.tally[2].lost))
       throw new Error(`messages lost across a SIGTERM restart: ${formatTally(r.tally)}`);
     if (r.lostAfterBack[1] || r.lostAfterBack[2])
       throw new Error(`messages published after the restart lost: ${JSON.stringify(r.lostAfterBack)}`);

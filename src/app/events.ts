@@ -12,8 +12,11 @@ export interface GatewayEvents {
   deviceAdded: DeviceState;
   /** A device's status topic or last will said whether it is up (mapping.statusTopic). */
   deviceReported: { device: DeviceState; online: boolean; at: number };
-  /** The broker link connected; `reconnect` after it had been connected before. */
-  brokerConnected: { reconnect: boolean };
+  /**
+   * The broker link connected; `reconnect` after it had been connected before; `sessionLost` when
+   * the broker did not resume the session the gateway had.
+   */
+  brokerConnected: { reconnect: boolean; sessionLost: boolean };
   brokerLost: { reason: string };
   /** The broker answered the subscriptions: what it holds and what it refused. */
   subscriptionsChanged: SubscriptionState;
@@ -28,7 +31,7 @@ type Listener<E extends GatewayEvent> = (data: GatewayEvents[E]) => void;
 const CONTEXT: { [E in GatewayEvent]: (data: GatewayEvents[E]) => Record<string, unknown> } = {
   deviceAdded: (device) => ({ device: device.key }),
   deviceReported: (r) => ({ device: r.device.key, online: r.online }),
-  brokerConnected: (c) => ({ reconnect: c.reconnect }),
+  brokerConnected: (c) => ({ reconnect: c.reconnect, sessionLost: c.sessionLost }),
   brokerLost: (l) => ({ reason: l.reason }),
   subscriptionsChanged: (s) => ({ refused: s.refused.map((r) => r.filter) }),
   sessionTakenOver: (t) => ({ clientId: t.clientId }),

@@ -530,8 +530,9 @@ export class Gateway {
     events.on("deviceAdded", "diagnostics", (device) => diagnostics.addDevice(device));
     events.on("deviceAdded", "device health", (device) => health.add(device));
     events.on("deviceReported", "device health", (r) => health.report(r.device, r.online, r.at));
-    events.on("brokerConnected", "counters", ({ reconnect }) => {
+    events.on("brokerConnected", "counters", ({ reconnect, sessionLost }) => {
       if (reconnect) counters.brokerReconnects++;
+      if (sessionLost) counters.sessionsNotResumed++;
     });
     events.on("brokerConnected", "point mirror", () => mirror.connectionRestored());
     events.on("brokerLost", "counters", ({ reason }) => {
@@ -578,8 +579,8 @@ export class Gateway {
     return {
       message: (topic, payload) => mirror.handle(topic, payload),
       reply: (topic, payload, correlationData) => dispatcher.handleReply(topic, payload, correlationData),
-      connected: () => {
-        events.emit("brokerConnected", { reconnect: everConnected });
+      connected: (sessionLost) => {
+        events.emit("brokerConnected", { reconnect: everConnected, sessionLost });
         everConnected = true;
       },
       disconnected: (reason) => events.emit("brokerLost", { reason }),

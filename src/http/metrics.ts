@@ -155,6 +155,12 @@ export class GatewayMetrics {
       [],
       () => [[{}, counters.keepaliveTimeouts]],
     );
+    mirrored(
+      "smartgear_mqtt_sessions_not_resumed_total",
+      "connections on which the broker did not resume the gateway's MQTT session (what it held is lost)",
+      [],
+      () => [[{}, counters.sessionsNotResumed]],
+    );
     gauge("smartgear_devices", "devices mirrored", sources.deviceCount);
     gauge("smartgear_points", "points mirrored (OPC UA variables)", sources.pointCount);
     gauge("smartgear_opcua_sessions", "OPC UA sessions open", () => sources.opcua().sessions);

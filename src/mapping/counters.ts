@@ -78,6 +78,8 @@ export class IngestCounters {
   sessionTakeovers = 0;
   /** Connections to the broker that the keep-alive watchdog took for lost (a silent, dead route). */
   keepaliveTimeouts = 0;
+  /** Connections on which the broker did not resume the session the gateway had. */
+  sessionsNotResumed = 0;
   /** The embedded broker's refusals, by reason. */
   readonly brokerRefusals = new Map<BrokerRefusal, number>(BROKER_REFUSALS.map((r) => [r, 0]));
   /** Per family (a topic's first level), "other" for a topic without a numeric one. */

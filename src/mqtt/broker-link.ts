@@ -33,7 +33,8 @@ export interface SourceHandlers {
   message(topic: string, payload: Uint8Array): void;
   /** A message on a device's reply topic; `correlationData` is the MQTT 5 property, when present. */
   reply(topic: string, payload: Uint8Array, correlationData?: Uint8Array): void;
-  connected(): void;
+  /** `sessionLost`: the broker did not resume a session the gateway had (CONNACK session present 0). */
+  connected(sessionLost: boolean): void;
   disconnected(reason: string): void;
   /** The broker answered the gateway's subscriptions: what it holds and what it refused. */
   subscriptions(state: SubscriptionState): void;

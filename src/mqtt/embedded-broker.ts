@@ -207,7 +207,7 @@ export class EmbeddedBroker implements BrokerLink {
           port: this.port,
         },
       );
-    handlers.connected();
+    handlers.connected(false);
   }
 
   /**

@@ -111,6 +111,8 @@ export class IngestClient implements BrokerLink {
   sessionTakeovers = 0;
   /** The current client's; stopped first by stop(), whose unforced end may take seconds. */
   private watchdog: KeepaliveWatchdog | null = null;
+  /** CONNACKs without the session the gateway had (session present 0). */
+  sessionsNotResumed = 0;
 
   constructor(
     private readonly config: IngestConfig,
@@ -232,11 +234,13 @@ export class IngestClient implements BrokerLink {
     this.watchdog = watchdog;
 
     client.on("connect", (connack) => {
+      this.incomingStore?.connectionChanged(true);
       this.isUp = true;
       this.connectedAt = Date.now();
       this.loggedFailure = "";
       // A new session: the broker sends no PUBREL for what an older one left on disk, and holds
       // no subscription.
+      const sessionLost = !connack.sessionPresent && this.sessionNotResumed(url);
       if (!connack.sessionPresent) {
         this.incomingStore?.clear();
         this.granted.clear();
@@ -253,7 +257,7 @@ export class IngestClient implements BrokerLink {
         clientCertificate: Boolean(security.tls.cert),
         username: security.username ?? "",
       });
-      handlers.connected();
+      handlers.connected(sessionLost);
       const wanted = this.wantedFilters();
       if (!this.leftOverChecked && connack.sessionPresent) this.unsubscribeLeftOver(client, wanted);
       this.leftOverChecked = true;
@@ -300,6 +304,7 @@ export class IngestClient implements BrokerLink {
     });
     client.on("close", () => {
       watchdog.stop();
+      this.incomingStore?.connectionChanged(false);
       if (fellBack) return;
       if (this.isUp && !this.stopping) this.silentClose(handlers, !explained);
       explained = false;
@@ -373,6 +378,29 @@ export class IngestClient implements BrokerLink {
           topics: leftOver,
         });
     });
+  }
+
+  /**
+   * A session the gateway had (filters granted in this run, or on disk from the last one) that the
+   * broker did not keep: whatever was published for the gateway meanwhile is gone, and nothing in
+   * the stream shows the gap. Not when sessions cannot outlive a connection (MQTT 5 with
+   * mqtt.sessionExpiryInterval 0). Logged here, counted by the gateway (true: it was lost).
+   */
+  private sessionNotResumed(url: string): boolean {
+    const m = this.config.mqtt;
+    if (this.version === 5 && m.sessionExpiryInterval === 0) return false;
+    if (this.granted.list().length === 0 && this.granted.leftOver(new Set()).length === 0) return false;
+    this.sessionsNotResumed++;
+    this.logger.warn(
+      "the broker did not resume the gateway's MQTT session: messages published meanwhile are lost",
+      {
+        url,
+        clientId: m.clientId,
+        sessionsNotResumed: this.sessionsNotResumed,
+        hint: "the broker lost or expired the session: keep its persistence on (mosquitto: persistence true), and its session expiry (mqtt.sessionExpiryInterval, mosquitto: persistent_client_expiration) longer than the gateway may be away",
+      },
+    );
+    return true;
   }
 
   /** The list on disk follows each SUBACK; a disk that refuses costs only the next start's cleanup. */

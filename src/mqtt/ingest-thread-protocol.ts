@@ -41,7 +41,7 @@ export type FromThread =
   /** Messages: topics, payload lengths, payloads end to end in one transferred buffer. */
   | { t: "batch"; topics: string[]; lengths: Uint32Array; payloads: ArrayBuffer }
   | { t: "reply"; topic: string; payload: Uint8Array; correlationData?: Uint8Array }
-  | { t: "connected"; state: ThreadState }
+  | { t: "connected"; state: ThreadState; sessionLost: boolean }
   | { t: "disconnected"; reason: string; state: ThreadState }
   | { t: "subscriptions"; subscriptions: SubscriptionState }
   | { t: "takeover"; takeover: SessionTakeover }

@@ -42,6 +42,11 @@ let inFlight = 0;
 let maxSeen = 0;
 let timesHeld = 0;
 const held: (() => void)[] = [];
+/**
+ * Set by "stop": what MQTT.js reads after it is neither handed over nor acknowledged (the broker
+ * sends it again to the next run), so that nothing acknowledged is left in the thread when it ends.
+ */
+let stopping = false;
 
 /**
  * Hands the batch over if fewer than `below` batches are in flight; else an ack does it later. After
@@ -81,6 +86,8 @@ function event(m: FromThread): void {
 
 const client = new IngestClient(data.config, logger, {
   pass(next) {
+    // Never called: MQTT.js reads no further packet, and this one goes unacknowledged.
+    if (stopping) return;
     if (topics.length >= data.maxBatch) flush(data.maxBatchesInFlight);
     // The main thread is behind: MQTT.js waits, and the broker with it, instead of a queue growing here.
     if (topics.length >= data.maxBatch) {
@@ -135,6 +142,11 @@ port.on("message", (m: ToThread) => {
       });
       break;
     case "stop":
+      stopping = true;
+      // What was acknowledged goes to the main thread first; the held messages are in this batch,
+      // so they may be acknowledged now.
+      flush(Number.POSITIVE_INFINITY);
+      for (const next of held.splice(0)) next();
       void client.stop().then(() => event({ t: "stopped" }));
       break;
   }
@@ -145,6 +157,7 @@ Promise.resolve()
   .then(() =>
     client.start({
       message: (topic, payload) => {
+        if (stopping) return;
         topics.push(topic);
         payloads.push(payload);
         bytes += payload.length;
@@ -153,9 +166,10 @@ Promise.resolve()
           setImmediate(afterRead);
         }
       },
-      reply: (topic, payload, correlationData) =>
-        event({ t: "reply", topic, payload, ...(correlationData ? { correlationData } : {}) }),
-      connected: () => event({ t: "connected", state: state() }),
+      reply: (topic, payload, correlationData) => {
+        if (!stopping) event({ t: "reply", topic, payload, ...(correlationData ? { correlationData } : {}) });
+      },
+      connected: (sessionLost) => event({ t: "connected", state: state(), sessionLost }),
       // Told before the client marks itself down.
       disconnected: (reason) => event({ t: "disconnected", reason, state: { ...state(), connected: false } }),
       subscriptions: (subscriptions) => event({ t: "subscriptions", subscriptions }),

