@@ -29,6 +29,8 @@ export interface DeviceNodesListener {
   /** A device object (folder []) or a catalog folder below it. */
   folderCreated(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceId): void;
   variableCreated(variable: UAVariable, point: PointDef, device: DeviceId, deviceNode: UAObject): void;
+  /** The HA Configuration (Part 11 5.2.4) every variable of the point references; null: not historized. */
+  historicalConfiguration(point: PointDef): BaseNode | null;
 }
 
 /** Per catalog point, what every device's variable of that point shares. */
@@ -60,7 +62,11 @@ export class DeviceNodes implements PointSink {
     private readonly model: InformationModel,
     private readonly devicesFolder: UAObject,
     catalog: Catalog,
-    private readonly listener: DeviceNodesListener = { folderCreated: () => {}, variableCreated: () => {} },
+    private readonly listener: DeviceNodesListener = {
+      folderCreated: () => {},
+      variableCreated: () => {},
+      historicalConfiguration: () => null,
+    },
   ) {
     this.factory = new VariableFactory(ns);
     // node-opcua derives a JavaScript accessor name from each new node's browse name (a few
@@ -119,6 +125,7 @@ export class DeviceNodes implements PointSink {
 
   /** Resolved once per point, and its names and references shared by every device's variable. */
   private template(point: PointDef, kind: VariableKind, properties: readonly BaseNode[]): PointTemplate {
+    const configuration = this.listener.historicalConfiguration(point);
     return {
       browseName: new QualifiedName({ name: point.browseName, namespaceIndex: this.modelNs.index }),
       displayName: coerceLocalizedText(point.browseName)!,
@@ -128,6 +135,7 @@ export class DeviceNodes implements PointSink {
       references: [
         this.factory.reference("HasTypeDefinition", this.ns.addressSpace.findVariableType(kind)!),
         ...properties.map((n) => this.factory.reference("HasProperty", n)),
+        ...(configuration ? [this.factory.reference("HasHistoricalConfiguration", configuration)] : []),
       ],
       folderPath: point.folder.join("/"),
     };

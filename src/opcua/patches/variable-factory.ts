@@ -39,7 +39,10 @@ export interface VariableShape {
   description: LocalizedText;
   dataType: NodeId;
   accessLevel: AccessLevelFlag;
-  /** HasTypeDefinition, and HasProperty to shared property nodes: one set for all such variables. */
+  /**
+   * HasTypeDefinition, HasProperty to shared property nodes, HasHistoricalConfiguration: one set for
+   * all such variables.
+   */
   references: readonly SharedReference[];
 }
 
@@ -52,8 +55,8 @@ export interface VariableShape {
  * and 840 B more a variable than this (measured at 55,000 variables). Here a reference that names
  * no source (the type definition, a shared property, the inverse HasComponent to a folder) is
  * built once and held by every variable it applies to; the folder gets its forward reference.
- * Shared property nodes get no inverse reference per variable: at 100,000 points an inverse
- * browse of one would answer 100,000 references, and each would cost ~150 B.
+ * Shared targets (property nodes, HA Configurations) get no inverse reference per variable: at
+ * 100,000 points an inverse browse of one would answer 100,000 references, each costing ~150 B.
  */
 export class VariableFactory {
   private readonly hasComponent: UAReferenceType;
@@ -64,7 +67,10 @@ export class VariableFactory {
   }
 
   /** A forward reference of `referenceType` to `target`, to be shared among variables. */
-  reference(referenceType: "HasTypeDefinition" | "HasProperty", target: BaseNode): SharedReference {
+  reference(
+    referenceType: "HasTypeDefinition" | "HasProperty" | "HasHistoricalConfiguration",
+    target: BaseNode,
+  ): SharedReference {
     return this.makeReference(this.referenceType(referenceType), true, target);
   }
 
