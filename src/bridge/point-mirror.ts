@@ -264,13 +264,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
 
   /** `serverTime` is shared by the writes of one moment (a Date is never changed once written). */
   private write(s: PointState<Node, Variable, Value>, status: StatusCode, serverTime: Date): void {
-    this.sink.write(
-      s.variable,
-      s.value ?? this.sink.value(s.def.dataType, null),
-      status,
-      s.sourceTimestamp,
-      serverTime,
-    );
+    this.show(s, status, serverTime);
     if (this.history && s.band !== null) {
       // Status changes always; values as history.record says (the per-message path: one comparison).
       if (s.band !== RECORD_ALL) {
@@ -292,6 +286,17 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
         fresh,
       );
     }
+  }
+
+  /** What the variable shows, without recording it. */
+  private show(s: PointState<Node, Variable, Value>, status: StatusCode, serverTime: Date): void {
+    this.sink.write(
+      s.variable,
+      s.value ?? this.sink.value(s.def.dataType, null),
+      status,
+      s.sourceTimestamp,
+      serverTime,
+    );
   }
 
   /** A point's condition turns from whatever it was to one that is not fresh. */
@@ -378,7 +383,9 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       s.raw = coerced.value;
       s.sourceTimestamp = new Date(last.sourceTime);
       s.condition = "restored";
-      this.write(s, POINT_STATUS.restored, at);
+      // Shown, not recorded: the store has the value already, and a record at each restart would
+      // put a copy of every point's last value into history (100,000 at a time).
+      this.show(s, POINT_STATUS.restored, at);
     }
     // Not messages, so not counted as rejected: the store names points this start will not make.
     if (refused.size > 0) this.logger.warn("stored points not restored", Object.fromEntries(refused));
