@@ -8,6 +8,7 @@ import {
   resolveNodeId,
   StatusCodes,
   type UAObject,
+  type UAObjectType,
   type UAVariable,
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
@@ -53,6 +54,8 @@ export class DeviceNodes implements PointSink {
   readonly write = writePoint;
   private readonly templates = new Map<string, PointTemplate>();
   private readonly factory: VariableFactory;
+  /** The type of catalog folders the model does not declare (Unmapped). */
+  private readonly folderType: UAObjectType;
   private readonly nodes = new Map<string, UAObject>();
   private createdAt = new Date(0);
 
@@ -69,6 +72,7 @@ export class DeviceNodes implements PointSink {
     },
   ) {
     this.factory = new VariableFactory(ns);
+    this.folderType = ns.addressSpace.findObjectType("FolderType")!;
     // node-opcua derives a JavaScript accessor name from each new node's browse name (a few
     // string passes, and a string kept per node) unless the name is registered: the catalog's
     // names are, once, rather than per device (~0.5 s and ~50 B a point at 100,000 points).
@@ -174,12 +178,12 @@ export class DeviceNodes implements PointSink {
     const key = `${deviceNodeKey(id)}/${path}`;
     let node = this.nodes.get(key);
     if (!node) {
-      node = this.ns.addObject({
-        nodeId: stringNodeId(this.ns, key),
-        browseName: { name: folder.at(-1)!, namespaceIndex: this.modelNs.index },
-        componentOf: parent,
-        typeDefinition: this.model.folderTypes.get(path) ?? "FolderType",
-      });
+      node = this.factory.createObject(
+        stringNodeId(this.ns, key),
+        new QualifiedName({ name: folder.at(-1)!, namespaceIndex: this.modelNs.index }),
+        this.model.folderTypes.get(path) ?? this.folderType,
+        parent,
+      );
       this.nodes.set(key, node);
       this.listener.folderCreated(node, key, folder, id);
     }

@@ -6,6 +6,8 @@ import type {
   LocalizedText,
   NodeId,
   QualifiedName,
+  UAObject,
+  UAObjectType,
   UAReferenceType,
   UAVariable,
 } from "node-opcua";
@@ -21,6 +23,9 @@ const require = createRequire(import.meta.url);
 const { UAVariableImpl } = require("node-opcua-address-space/dist/impl/ua_variable_impl.js") as {
   UAVariableImpl: new (options: object) => UAVariable;
 };
+const { UAObjectImpl } = require("node-opcua-address-space/dist/impl/ua_object_impl.js") as {
+  UAObjectImpl: new (options: object) => UAObject;
+};
 const { ReferenceImpl } = require("node-opcua-address-space/dist/impl/reference_impl.js") as {
   ReferenceImpl: new (options: object) => SharedReference;
 };
@@ -29,7 +34,7 @@ interface NodeInternals {
   _add_backward_reference(reference: SharedReference): void;
 }
 interface NamespaceInternals {
-  _register(node: UAVariable): void;
+  _register(node: BaseNode): void;
 }
 
 /** What every device's variable of one catalog point has in common. */
@@ -57,10 +62,13 @@ export interface VariableShape {
  * built once and held by every variable it applies to; the folder gets its forward reference.
  * Shared targets (property nodes, HA Configurations) get no inverse reference per variable: at
  * 100,000 points an inverse browse of one would answer 100,000 references, each costing ~150 B.
+ * The catalog folders below each device (33 a device, 7,500 at 227 devices) are made the same way:
+ * addObject cost ~100 µs each, a tenth of a 100,000-point start.
  */
 export class VariableFactory {
   private readonly hasComponent: UAReferenceType;
   private readonly componentOf = new WeakMap<BaseNode, SharedReference>();
+  private readonly typeDefinitions = new Map<UAObjectType, SharedReference>();
 
   constructor(private readonly ns: INamespace) {
     this.hasComponent = this.referenceType("HasComponent");
@@ -75,7 +83,7 @@ export class VariableFactory {
   }
 
   create(nodeId: NodeId, shape: VariableShape, parent: BaseNode): UAVariable {
-    const variable = new UAVariableImpl({
+    const variable: UAVariable = new UAVariableImpl({
       addressSpace: this.ns.addressSpace,
       nodeId,
       browseName: shape.browseName,
@@ -89,11 +97,40 @@ export class VariableFactory {
       minimumSamplingInterval: 0,
       references: [...shape.references, this.inverseComponentOf(parent)],
     });
-    (this.ns as unknown as NamespaceInternals)._register(variable);
-    (parent as unknown as NodeInternals)._add_backward_reference(
-      this.makeReference(this.hasComponent, true, variable),
+    return this.register(variable, parent);
+  }
+
+  /**
+   * An object typed `type` (no instance declarations of its own: the model's folder types have
+   * none), a component of `parent`, with the attributes and references namespace.addObject gives it.
+   */
+  createObject(nodeId: NodeId, browseName: QualifiedName, type: UAObjectType, parent: BaseNode): UAObject {
+    let typeDefinition = this.typeDefinitions.get(type);
+    if (!typeDefinition) {
+      typeDefinition = this.reference("HasTypeDefinition", type);
+      this.typeDefinitions.set(type, typeDefinition);
+    }
+    return this.register(
+      new UAObjectImpl({
+        addressSpace: this.ns.addressSpace,
+        nodeId,
+        browseName,
+        // As internalCreateNode gives a node without one: an empty text, not a null one.
+        description: "",
+        eventNotifier: 0,
+        references: [typeDefinition, this.inverseComponentOf(parent)],
+      }),
+      parent,
     );
-    return variable;
+  }
+
+  /** Puts a new component of `parent` in the namespace and gives `parent` its forward reference. */
+  private register<T extends UAObject | UAVariable>(node: T, parent: BaseNode): T {
+    (this.ns as unknown as NamespaceInternals)._register(node);
+    (parent as unknown as NodeInternals)._add_backward_reference(
+      this.makeReference(this.hasComponent, true, node),
+    );
+    return node;
   }
 
   private inverseComponentOf(parent: BaseNode): SharedReference {
