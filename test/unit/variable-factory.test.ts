@@ -150,7 +150,8 @@ describe("VariableFactory", () => {
       expect(b.statusCode, AttributeIds[attributeId]).toEqual(a.statusCode);
       expect(b.value.toString(), AttributeIds[attributeId]).toEqual(a.value.toString());
     }
-    const own = (node: BaseNode, self: NodeId) => ownReferences(node).map((r) => r.replace(self.toString(), "self"));
+    const own = (node: BaseNode, self: NodeId) =>
+      ownReferences(node).map((r) => r.replace(self.toString(), "self"));
     expect(own(built, built.nodeId)).toEqual(own(expected, expected.nodeId));
     expect(addressSpace.findNode(built.nodeId)).toBe(built);
     expect(built.parent).toBe(folder);
