@@ -338,7 +338,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   }
 
   /** A data topic's point, its device made if new (a first message, or a point restored at start). */
-  private newPoint(topic: string): PointState<Node, Variable, Value> | Refusal {
+  private newPoint(topic: string, historyId?: number): PointState<Node, Variable, Value> | Refusal {
     const parsed = parseTopic(topic);
     if (!parsed)
       return {
@@ -347,13 +347,13 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       };
     const def = this.catalog.byTopicId.get(parsed.topicId) ?? this.unknown(parsed, topic);
     if ("reason" in def) return def;
-    const device = this.device(parsed, false);
+    const device = this.device(parsed, false, parsed.deviceKey);
     if (!device)
       return {
         reason: "deviceLimit",
         detail: `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
       };
-    return this.point(topic, def, device);
+    return this.point(topic, def, device, historyId);
   }
 
   /**
@@ -364,10 +364,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   restore(points: Iterable<RestoredPoint>, now = Date.now()): void {
     const at = new Date(now);
     const refused = new Map<RejectReason, number>();
-    for (const { topic, last } of points) {
+    for (const { topic, id, last } of points) {
       let s = this.points.get(topic);
       if (!s) {
-        const made = this.newPoint(topic);
+        const made = this.newPoint(topic, id);
         if ("reason" in made) {
           refused.set(made.reason, (refused.get(made.reason) ?? 0) + 1);
           continue;
@@ -420,8 +420,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return unmappedPoint(parsed.family, parsed.topicId);
   }
 
-  private device(id: DeviceId, declared: boolean): DeviceState<Node> | undefined {
-    const key = deviceKeyOf(id);
+  private device(id: DeviceId, declared: boolean, key = deviceKeyOf(id)): DeviceState<Node> | undefined {
     let device = this.devices.get(key);
     if (device) return device;
     if (this.devices.size >= this.config.mapping.maxDevices) return undefined;
@@ -441,7 +440,13 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return device;
   }
 
-  private point(topic: string, def: PointDef, device: DeviceState<Node>): PointState<Node, Variable, Value> {
+  /** `historyId`: the point's id in the store where known already (a restored point's). */
+  private point(
+    topic: string,
+    def: PointDef,
+    device: DeviceState<Node>,
+    historyId = this.history?.pointId(topic) ?? 0,
+  ): PointState<Node, Variable, Value> {
     const stale = this.staleAfter;
     const state: PointState<Node, Variable, Value> = {
       def,
@@ -454,7 +459,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       updatedAt: 0,
       freshStatus: POINT_STATUS.good,
       staleAfterMs: staleAfterMs(stale, def),
-      historyId: this.history?.pointId(topic) ?? 0,
+      historyId,
       band: recordingBand(this.config.history.record, def, topic),
       recorded: null,
       // No status recorded yet: the first write is recorded whatever its value.

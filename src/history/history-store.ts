@@ -52,6 +52,8 @@ export type HistoryDegradation =
 /** A point of a device that published within forgetAfterDays, with its last fresh value (null: none). */
 export interface RestoredPoint {
   topic: string;
+  /** Its id in the store, which the mirror records it under (no lookup of the topic again). */
+  id: number;
   last: HistoryRecord | null;
 }
 
@@ -280,6 +282,7 @@ export class HistoryStore {
       const row = latest[id];
       restored.push({
         topic,
+        id,
         last: isFresh(row)
           ? { value: latestValue(row[4], row[5]), sourceTime: row[2], serverTime: row[1], status: row[3] }
           : null,

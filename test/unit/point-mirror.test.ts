@@ -304,7 +304,7 @@ describe("the point state machine (PointMirror through its sink)", () => {
         // Beyond mapping.maxDevices (the declared device and Feeder 02): not made, logged once.
         { topic: "11/5/3WA/Feeder 03/ETU", last },
         { topic: "11/6/3WA/Feeder 03/ETU", last },
-      ],
+      ].map((p) => ({ ...p, id: history.pointId(p.topic) })),
       2_000,
     );
     const restored = {
