@@ -264,13 +264,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
 
   /** `serverTime` is shared by the writes of one moment (a Date is never changed once written). */
   private write(s: PointState<Node, Variable, Value>, status: StatusCode, serverTime: Date): void {
-    this.sink.write(
-      s.variable,
-      s.value ?? this.sink.value(s.def.dataType, null),
-      status,
-      s.sourceTimestamp,
-      serverTime,
-    );
+    this.show(s, status, serverTime);
     if (this.history && s.band !== null) {
       // Status changes always; values as history.record says (the per-message path: one comparison).
       if (s.band !== RECORD_ALL) {
@@ -292,6 +286,17 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
         fresh,
       );
     }
+  }
+
+  /** What the variable shows, without recording it. */
+  private show(s: PointState<Node, Variable, Value>, status: StatusCode, serverTime: Date): void {
+    this.sink.write(
+      s.variable,
+      s.value ?? this.sink.value(s.def.dataType, null),
+      status,
+      s.sourceTimestamp,
+      serverTime,
+    );
   }
 
   /** A point's condition turns from whatever it was to one that is not fresh. */
@@ -333,7 +338,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   }
 
   /** A data topic's point, its device made if new (a first message, or a point restored at start). */
-  private newPoint(topic: string): PointState<Node, Variable, Value> | Refusal {
+  private newPoint(topic: string, historyId?: number): PointState<Node, Variable, Value> | Refusal {
     const parsed = parseTopic(topic);
     if (!parsed)
       return {
@@ -342,13 +347,13 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       };
     const def = this.catalog.byTopicId.get(parsed.topicId) ?? this.unknown(parsed, topic);
     if ("reason" in def) return def;
-    const device = this.device(parsed, false);
+    const device = this.device(parsed, false, parsed.deviceKey);
     if (!device)
       return {
         reason: "deviceLimit",
         detail: `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
       };
-    return this.point(topic, def, device);
+    return this.point(topic, def, device, historyId);
   }
 
   /**
@@ -359,10 +364,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   restore(points: Iterable<RestoredPoint>, now = Date.now()): void {
     const at = new Date(now);
     const refused = new Map<RejectReason, number>();
-    for (const { topic, last } of points) {
+    for (const { topic, id, last } of points) {
       let s = this.points.get(topic);
       if (!s) {
-        const made = this.newPoint(topic);
+        const made = this.newPoint(topic, id);
         if ("reason" in made) {
           refused.set(made.reason, (refused.get(made.reason) ?? 0) + 1);
           continue;
@@ -378,7 +383,9 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       s.raw = coerced.value;
       s.sourceTimestamp = new Date(last.sourceTime);
       s.condition = "restored";
-      this.write(s, POINT_STATUS.restored, at);
+      // Shown, not recorded: the store has the value already, and a record at each restart would
+      // put a copy of every point's last value into history (100,000 at a time).
+      this.show(s, POINT_STATUS.restored, at);
     }
     // Not messages, so not counted as rejected: the store names points this start will not make.
     if (refused.size > 0) this.logger.warn("stored points not restored", Object.fromEntries(refused));
@@ -413,8 +420,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return unmappedPoint(parsed.family, parsed.topicId);
   }
 
-  private device(id: DeviceId, declared: boolean): DeviceState<Node> | undefined {
-    const key = deviceKeyOf(id);
+  private device(id: DeviceId, declared: boolean, key = deviceKeyOf(id)): DeviceState<Node> | undefined {
     let device = this.devices.get(key);
     if (device) return device;
     if (this.devices.size >= this.config.mapping.maxDevices) return undefined;
@@ -434,7 +440,13 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return device;
   }
 
-  private point(topic: string, def: PointDef, device: DeviceState<Node>): PointState<Node, Variable, Value> {
+  /** `historyId`: the point's id in the store where known already (a restored point's). */
+  private point(
+    topic: string,
+    def: PointDef,
+    device: DeviceState<Node>,
+    historyId = this.history?.pointId(topic) ?? 0,
+  ): PointState<Node, Variable, Value> {
     const stale = this.staleAfter;
     const state: PointState<Node, Variable, Value> = {
       def,
@@ -447,7 +459,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       updatedAt: 0,
       freshStatus: POINT_STATUS.good,
       staleAfterMs: staleAfterMs(stale, def),
-      historyId: this.history?.pointId(topic) ?? 0,
+      historyId,
       band: recordingBand(this.config.history.record, def, topic),
       recorded: null,
       // No status recorded yet: the first write is recorded whatever its value.

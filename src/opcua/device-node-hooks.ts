@@ -30,5 +30,6 @@ export function deviceNodeHooks(
       const limit = limits.get(point.topicId);
       if (limit) alarmNodes.watchLimit(variable, point, device, deviceNode, limit);
     },
+    historicalConfiguration: (point) => historyRead?.configurationOf(point) ?? null,
   };
 }

@@ -8,6 +8,7 @@ import {
   resolveNodeId,
   StatusCodes,
   type UAObject,
+  type UAObjectType,
   type UAVariable,
 } from "node-opcua";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
@@ -29,6 +30,8 @@ export interface DeviceNodesListener {
   /** A device object (folder []) or a catalog folder below it. */
   folderCreated(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceId): void;
   variableCreated(variable: UAVariable, point: PointDef, device: DeviceId, deviceNode: UAObject): void;
+  /** The HA Configuration (Part 11 5.2.4) every variable of the point references; null: not historized. */
+  historicalConfiguration(point: PointDef): BaseNode | null;
 }
 
 /** Per catalog point, what every device's variable of that point shares. */
@@ -51,6 +54,8 @@ export class DeviceNodes implements PointSink {
   readonly write = writePoint;
   private readonly templates = new Map<string, PointTemplate>();
   private readonly factory: VariableFactory;
+  /** The type of catalog folders the model does not declare (Unmapped). */
+  private readonly folderType: UAObjectType;
   private readonly nodes = new Map<string, UAObject>();
   private createdAt = new Date(0);
 
@@ -60,9 +65,14 @@ export class DeviceNodes implements PointSink {
     private readonly model: InformationModel,
     private readonly devicesFolder: UAObject,
     catalog: Catalog,
-    private readonly listener: DeviceNodesListener = { folderCreated: () => {}, variableCreated: () => {} },
+    private readonly listener: DeviceNodesListener = {
+      folderCreated: () => {},
+      variableCreated: () => {},
+      historicalConfiguration: () => null,
+    },
   ) {
     this.factory = new VariableFactory(ns);
+    this.folderType = ns.addressSpace.findObjectType("FolderType")!;
     // node-opcua derives a JavaScript accessor name from each new node's browse name (a few
     // string passes, and a string kept per node) unless the name is registered: the catalog's
     // names are, once, rather than per device (~0.5 s and ~50 B a point at 100,000 points).
@@ -119,6 +129,7 @@ export class DeviceNodes implements PointSink {
 
   /** Resolved once per point, and its names and references shared by every device's variable. */
   private template(point: PointDef, kind: VariableKind, properties: readonly BaseNode[]): PointTemplate {
+    const configuration = this.listener.historicalConfiguration(point);
     return {
       browseName: new QualifiedName({ name: point.browseName, namespaceIndex: this.modelNs.index }),
       displayName: coerceLocalizedText(point.browseName)!,
@@ -128,6 +139,7 @@ export class DeviceNodes implements PointSink {
       references: [
         this.factory.reference("HasTypeDefinition", this.ns.addressSpace.findVariableType(kind)!),
         ...properties.map((n) => this.factory.reference("HasProperty", n)),
+        ...(configuration ? [this.factory.reference("HasHistoricalConfiguration", configuration)] : []),
       ],
       folderPath: point.folder.join("/"),
     };
@@ -166,12 +178,12 @@ export class DeviceNodes implements PointSink {
     const key = `${deviceNodeKey(id)}/${path}`;
     let node = this.nodes.get(key);
     if (!node) {
-      node = this.ns.addObject({
-        nodeId: stringNodeId(this.ns, key),
-        browseName: { name: folder.at(-1)!, namespaceIndex: this.modelNs.index },
-        componentOf: parent,
-        typeDefinition: this.model.folderTypes.get(path) ?? "FolderType",
-      });
+      node = this.factory.createObject(
+        stringNodeId(this.ns, key),
+        new QualifiedName({ name: folder.at(-1)!, namespaceIndex: this.modelNs.index }),
+        this.model.folderTypes.get(path) ?? this.folderType,
+        parent,
+      );
       this.nodes.set(key, node);
       this.listener.folderCreated(node, key, folder, id);
     }

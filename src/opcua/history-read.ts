@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type AddressSpace,
+  type BaseNode,
   DataType,
   HistoryReadResult,
   type ISessionContext,
@@ -25,6 +26,7 @@ import {
   intervalCount,
   type ProcessedQuery,
 } from "../mapping/aggregates.js";
+import type { PointDef } from "../model/catalog-types.js";
 import type { Logger } from "../shared/logger.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { unpackFields } from "./event-fields.js";
@@ -155,9 +157,13 @@ export class HistoryReadService {
     this.log = new RateLimitedLog(logger);
   }
 
-  /** Makes `variable` historizing, readable through HistoryRead, with its HA Configuration. */
+  /** The HA Configuration a point's variables reference (DeviceNodes shares the reference among them). */
+  configurationOf(point: PointDef): BaseNode {
+    return this.configurations.of(point);
+  }
+
+  /** Makes `variable` historizing and readable through HistoryRead. */
   install(variable: UAVariable): void {
-    this.configurations.attach(variable);
     routeHistoryReads(variable, (v, context, details, continuation) => {
       const node = v.nodeId.toString();
       const timestamps = continuation.timestampsToReturn ?? TimestampsToReturn.Both;

@@ -293,7 +293,7 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     store.append(a, fresh, true);
     store.append(a, { ...fresh, sourceTime: now - 1000, serverTime: now - 1000, status: 0x40900000 });
     // A point of the same device that never had a value comes back too (BadWaitingForInitialData).
-    store.pointId("11/6/3WA/Recent/ETU");
+    const never = store.pointId("11/6/3WA/Recent/ETU");
     // A device whose last value came 6 days ago: forgotten (forgetAfterDays 5).
     const old = store.pointId("11/5/3WA/Old/ETU");
     store.append(old, { ...fresh, sourceTime: now - 6 * 86_400_000, serverTime: now - 6 * 86_400_000 }, true);
@@ -305,8 +305,8 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     try {
       const restored = again.restorable(now).sort((x, y) => x.topic.localeCompare(y.topic));
       expect(restored).toEqual([
-        { topic: "11/5/3WA/Recent/ETU", last: fresh },
-        { topic: "11/6/3WA/Recent/ETU", last: null },
+        { topic: "11/5/3WA/Recent/ETU", id: a, last: fresh },
+        { topic: "11/6/3WA/Recent/ETU", id: never, last: null },
       ]);
     } finally {
       await again.stop();

@@ -292,8 +292,9 @@ describe("the point state machine (PointMirror through its sink)", () => {
     expect(r.sink.last(CURRENT)!.status).toBe(StatusCodes.BadNoCommunication);
   });
 
-  it("restored from the history store: the stored value with its source time as UncertainLastUsableValue, a device made as a first message makes it, Good with the next value", () => {
-    r = rig("mapping: { maxDevices: 2 }\n");
+  it("restored from the history store: the stored value with its source time as UncertainLastUsableValue, a device made as a first message makes it, Good with the next value; history records the next value, not the restored one", () => {
+    const history = new RecordingHistory();
+    r = rig("mapping: { maxDevices: 2 }\n", history);
     const last = { value: 231.7, sourceTime: 500, serverTime: 600, status: 0 };
     r.mirror.restore(
       [
@@ -303,7 +304,7 @@ describe("the point state machine (PointMirror through its sink)", () => {
         // Beyond mapping.maxDevices (the declared device and Feeder 02): not made, logged once.
         { topic: "11/5/3WA/Feeder 03/ETU", last },
         { topic: "11/6/3WA/Feeder 03/ETU", last },
-      ],
+      ].map((p) => ({ ...p, id: history.pointId(p.topic) })),
       2_000,
     );
     const restored = {
@@ -324,8 +325,11 @@ describe("the point state machine (PointMirror through its sink)", () => {
     ]);
     // Not messages: nothing received or rejected.
     expect(r.counters.received).toBe(0);
+    // The store has the restored values already: nothing goes back into it.
+    expect(history.records.size).toBe(0);
     r.send(VOLTAGE, "232", 3_000);
     expect(r.sink.last(VOLTAGE)).toMatchObject({ value: 232, status: StatusCodes.Good });
+    expect(history.records.get(VOLTAGE)).toEqual([{ value: 232, status: StatusCodes.Good.value }]);
   });
 
   it("a refused subscription turns its points BadConfigurationError, value kept; a granted filter that also covers them wins", () => {

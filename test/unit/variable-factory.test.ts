@@ -133,6 +133,35 @@ describe("VariableFactory", () => {
     expect(units.parent?.nodeId.toString()).toBe(`ns=${ns.index};s=Declaration`);
   });
 
+  it("gives a catalog folder the attributes and references addObject gives it, and its parent the forward one", () => {
+    const type = ns.addObjectType({ browseName: "ProtectionFolderType", subtypeOf: "FolderType" });
+    const browseName = new QualifiedName({ name: "Protection", namespaceIndex: ns.index });
+    const expected = ns.addObject({
+      nodeId: stringId("Devices/A/Protection"),
+      browseName,
+      componentOf: folder,
+      typeDefinition: type,
+    });
+    const built = factory.createObject(stringId("Devices/B/Protection"), browseName, type, folder);
+    for (const attributeId of Object.values(AttributeIds).filter((a): a is number => typeof a === "number")) {
+      if (attributeId === AttributeIds.NodeId) continue;
+      const a = expected.readAttribute(null, attributeId);
+      const b = built.readAttribute(null, attributeId);
+      expect(b.statusCode, AttributeIds[attributeId]).toEqual(a.statusCode);
+      expect(b.value.toString(), AttributeIds[attributeId]).toEqual(a.value.toString());
+    }
+    const own = (node: BaseNode, self: NodeId) =>
+      ownReferences(node).map((r) => r.replace(self.toString(), "self"));
+    expect(own(built, built.nodeId)).toEqual(own(expected, expected.nodeId));
+    expect(addressSpace.findNode(built.nodeId)).toBe(built);
+    expect(built.parent).toBe(folder);
+    expect(built.typeDefinitionObj).toBe(type);
+    expect(folder.findReferencesExAsObject("HasComponent", BrowseDirection.Forward)).toContain(built);
+    // A variable made below it is its component, as below any folder.
+    const child = factory.create(stringId("11/9/B"), shape, built);
+    expect(built.getChildByName("VoltageL1", ns.index)).toBe(child);
+  });
+
   it("notifies value changes like any variable, and refuses a NodeId already taken", () => {
     const built = factory.create(stringId("11/8/B"), shape, folder);
     const seen: number[] = [];
