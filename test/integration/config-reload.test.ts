@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import {
   AttributeIds,
   type ClientMonitoredItem,
@@ -127,7 +127,11 @@ describe("SIGHUP to smartgear-gateway run", () => {
       {
         cwd: PROJECT_ROOT,
         stdio: ["ignore", "pipe", "pipe"],
-        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_"))),
+        env: {
+          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_"))),
+          // Its own store, not the working copy's data/history, which another test's gateway may hold.
+          SMARTGEAR_HISTORY_FOLDER: join(dir, `history-${basename(file)}`),
+        },
       },
     );
     children.push(proc);
