@@ -163,10 +163,14 @@ describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
     const kept = i;
     for (let k = 0; k < 100; k++) store.append(id, at(i++));
     store.flush();
-    await waitFor("the last values committed", async () => {
-      const read = store.read(TOPIC, { from: T0 + kept, to: T0 + i, forward: true, limit: 0, skip: 0 });
-      return read?.length === 100 || undefined;
-    });
+    await waitFor(
+      "the last values committed",
+      async () => {
+        const read = store.read(TOPIC, { from: T0 + kept, to: T0 + i, forward: true, limit: 0, skip: 0 });
+        return read?.length === 100 || undefined;
+      },
+      30_000,
+    );
     expect(resumedFrom).toBeGreaterThan(0);
   });
 
