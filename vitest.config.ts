@@ -22,6 +22,8 @@ const SERIAL = [
   "test/integration/ingest-thread.test.ts",
   // Fifteen CLI processes one after another, each compiling the sources with tsx first.
   "test/unit/cli.test.ts",
+  // Gateway processes sent SIGHUP and SIGTERM during and after their start.
+  "test/integration/config-reload.test.ts",
 ];
 
 export default defineConfig({
