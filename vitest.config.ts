@@ -2,7 +2,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 /**
  * Files that load the CPU on purpose or bound a latency under that load (README, Development:
- * the suite): they run one at a time after the rest, so that another file's CPU is not what they
+ * Working on it): they run one at a time after the rest, so that another file's CPU is not what they
  * measure and their load is not what another file's timing meets.
  */
 const SERIAL = [
