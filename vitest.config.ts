@@ -1,13 +1,61 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * Files that load the CPU on purpose or bound a latency under that load (README, Development:
+ * Working on it): they run one at a time after the rest, so that another file's CPU is not what they
+ * measure and their load is not what another file's timing meets.
+ */
+const SERIAL = [
+  // 50 attacking connections for 10 s each: the gateway's RSS and a legitimate client's latency.
+  "test/reliability/hostile-opcua.test.ts",
+  // A flooded slow client: heap growth per second and another client's p99 latency.
+  "test/reliability/hostile-clients.test.ts",
+  // 100,000 devices and ids: the mirror's lag bounds.
+  "test/reliability/flood.test.ts",
+  // kill -9 of a store and gateways writing under load: what is lost is bounded by the flush interval.
+  "test/reliability/history-kill.test.ts",
+  // A cut link noticed within 200 ms, a stall within 1.5 × keep-alive.
+  "test/reliability/network-faults.test.ts",
+  // kill -9 of gateway processes (each more than a core while it starts) between PUBREC and PUBREL.
+  "test/reliability/gateway-restart.test.ts",
+  // The ingest thread racing the main thread at a publisher's full rate: whether it gets ahead.
+  "test/integration/ingest-thread.test.ts",
+  // Fifteen CLI processes one after another, each compiling the sources with tsx first.
+  "test/unit/cli.test.ts",
+  // Gateway processes sent SIGHUP and SIGTERM during and after their start.
+  "test/integration/config-reload.test.ts",
+];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     // Integration tests start real brokers and OPC UA servers; node-opcua loads the standard
     // nodeset (~1 s) per server, so give them room but keep every hang bounded.
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
     reporters: ["default", "./test/harness/summary-reporter.ts"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "parallel",
+          include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...SERIAL],
+          // Most files wait (reconnect backoffs, keep-alives, retries), not compute: three at a time
+          // keep two cores busy. vitest's default is cores - 1, one file at a time on 2 cores.
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "serial",
+          include: SERIAL,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -310,6 +310,7 @@ export const configSchema = {
         // 0: as history.retentionDays (a default cannot name another key's value).
         forgetAfterDays: { type: "number", minimum: 0, default: 0 },
         maxProcessedValues: { type: "integer", minimum: 1, maximum: 100000, default: 10000 },
+        diskFullRetry: { type: "number", minimum: 0.1, maximum: 3600, default: 10 },
         record: perFamilyAndPoint(recording, "all", {
           // MQTT topic filters (checked in check-against-catalog.ts, with the filter named).
           topics: { type: "object", additionalProperties: recording, default: {} },

@@ -183,6 +183,8 @@ export interface GatewayConfig {
     forgetAfterDays: number;
     /** Values (intervals, times) a processed or at-time HistoryRead returns a request; then a continuation point. */
     maxProcessedValues: number;
+    /** Seconds values are dropped after a full disk before a commit tries it again. */
+    diskFullRetry: number;
     /** What is recorded of each point: a point's own setting, else its family's, else the default. */
     record: RecordingRules;
     /** Values shipped from the local store to PostgreSQL (README, History: PostgreSQL). */

@@ -34,12 +34,14 @@ export interface HistoryOptions {
   maxBytes: number;
   /** Days without a fresh value after which a device is not restored at start; 0 or absent: retentionDays. */
   forgetAfterDays?: number;
+  /** Seconds appends are dropped after a full disk before a flush tries it again; absent: 10 (history.diskFullRetry). */
+  diskFullRetry?: number;
   /** Shipping to PostgreSQL (README, History: PostgreSQL); absent or not enabled: none. */
   postgres?: GatewayConfig["history"]["postgres"];
 }
 
-/** After a full disk, how long appends are dropped before a flush tries the disk again. */
-const DISK_FULL_RETRY_MS = 10_000;
+/** After a full disk, how long appends are dropped before a flush tries the disk again, unless set. */
+const DISK_FULL_RETRY_S = 10;
 
 /** Why history records less than it should (README, Operations: readiness); the store being shut is the gateway's to say. */
 export type HistoryDegradation =
@@ -422,24 +424,25 @@ export class HistoryStore {
 
   /**
    * A commit (or packing) found the disk full: history pauses, dropping what is appended (counted
-   * diskFull) rather than holding it, for DISK_FULL_RETRY_MS; then the next flush tries the disk.
+   * diskFull) rather than holding it, for diskFullRetry seconds; then the next flush tries the disk.
    * Logged once a pause, however many retries fail; the mirror is not touched.
    */
   private pauseOnFullDisk(count: number, error: string): void {
+    const retrySeconds = this.options.diskFullRetry ?? DISK_FULL_RETRY_S;
     this.figures.droppedByDiskFull += count;
     if (!this.diskFull) {
       this.diskFull = { since: Date.now(), droppedBefore: this.figures.droppedByDiskFull - count };
       this.logger.error("history paused: disk full; values are dropped until it takes writes again", {
         file: join(this.options.folder, DB_FILE),
         error,
-        retrySeconds: DISK_FULL_RETRY_MS / 1000,
+        retrySeconds,
       });
     }
     this.paused = true;
     this.retryTimer ??= setTimeout(() => {
       this.retryTimer = null;
       this.paused = false;
-    }, DISK_FULL_RETRY_MS);
+    }, retrySeconds * 1000);
     this.retryTimer.unref();
   }
 

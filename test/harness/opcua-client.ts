@@ -71,6 +71,13 @@ export interface ClientOptions {
 export const clientCertificateFile = (pkiFolder = join(TEST_PKI, "client")) =>
   join(pkiFolder, "own", "certs", "client_certificate.pem");
 
+/**
+ * The certificate manager of a test client: this process's own folder, never node-opcua's default
+ * one in $HOME, which every test process running at the same time would share.
+ */
+export const testCertificateManager = (pkiFolder = join(TEST_PKI, "client")) =>
+  new OPCUACertificateManager({ rootFolder: pkiFolder, automaticallyAcceptUnknownCertificate: true });
+
 /** A real node-opcua client with a session on `endpointUrl` (None and anonymous by default). */
 export async function connectClient(endpointUrl: string, options: ClientOptions = {}): Promise<TestClient> {
   const client = OPCUAClient.create({
@@ -80,10 +87,7 @@ export async function connectClient(endpointUrl: string, options: ClientOptions 
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500 },
     ...options.certificate,
     // The test client trusts the gateway's certificate, as an operator does when UaExpert asks.
-    clientCertificateManager: new OPCUACertificateManager({
-      rootFolder: options.pkiFolder ?? join(TEST_PKI, "client"),
-      automaticallyAcceptUnknownCertificate: true,
-    }),
+    clientCertificateManager: testCertificateManager(options.pkiFolder),
   });
   let session: ClientSession;
   try {

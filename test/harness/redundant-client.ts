@@ -1,16 +1,14 @@
-import { join } from "node:path";
 import {
   AttributeIds,
   type ClientSession,
   ClientSubscription,
   type DataValue,
   MessageSecurityMode,
-  OPCUACertificateManager,
   OPCUAClient,
   SecurityPolicy,
   TimestampsToReturn,
 } from "node-opcua";
-import { TEST_PKI } from "./gateway.js";
+import { testCertificateManager } from "./opcua-client.js";
 
 /** Server/ServiceLevel and Server/ServerRedundancy/ServerUriArray (the standard's NodeIds). */
 export const SERVICE_LEVEL_NODE = "i=2267";
@@ -64,10 +62,7 @@ class Member {
       securityPolicy: SecurityPolicy.None,
       connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
       requestedSessionTimeout: 10_000,
-      clientCertificateManager: new OPCUACertificateManager({
-        rootFolder: join(TEST_PKI, "client"),
-        automaticallyAcceptUnknownCertificate: true,
-      }),
+      clientCertificateManager: testCertificateManager(),
     });
     try {
       await client.connect(this.endpoint);

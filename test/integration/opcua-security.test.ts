@@ -9,7 +9,12 @@ import { getLogger } from "../../src/shared/logger.js";
 import { publish } from "../harness/brokers.js";
 import { runCli } from "../harness/cli.js";
 import { startGateway } from "../harness/gateway.js";
-import { clientCertificateFile, connectClient, nodeOf } from "../harness/opcua-client.js";
+import {
+  clientCertificateFile,
+  connectClient,
+  nodeOf,
+  testCertificateManager,
+} from "../harness/opcua-client.js";
 import { waitFor } from "../harness/wait.js";
 
 const SECURE = {
@@ -42,7 +47,11 @@ describe("OPC UA security with the default settings", () => {
   });
 
   it("offers only Sign and SignAndEncrypt with current policies, never None or deprecated ones", async () => {
-    const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+    const client = OPCUAClient.create({
+      endpointMustExist: false,
+      connectionStrategy: { maxRetry: 0 },
+      clientCertificateManager: testCertificateManager(),
+    });
     await client.connect(gw.endpointUrl);
     const endpoints = await client.getEndpoints();
     await client.disconnect();

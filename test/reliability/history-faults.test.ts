@@ -82,6 +82,14 @@ function fillDisk(file: string): string {
   return file;
 }
 
+/**
+ * history.diskFullRetry for these tests: the default 10 s would be most of their time, waiting. The
+ * store's test checks that appends are dropped at once while paused, so its pause must outlast a
+ * poll on a loaded machine; the gateway's test has no such step.
+ */
+const STORE_RETRY_S = 5;
+const GATEWAY_RETRY_S = 1;
+
 describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
   const { defer, track } = useCleanups();
 
@@ -100,7 +108,10 @@ describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
     const disk = smallDisk("8m");
     if (!disk) return ctx.skip("mounting a tmpfs needs root");
     const { lines, logger } = capturingLogger();
-    const store = new HistoryStore(storeOptions(join(disk, "history")), logger);
+    const store = new HistoryStore(
+      storeOptions(join(disk, "history"), { diskFullRetry: STORE_RETRY_S }),
+      logger,
+    );
     expect(store.start()).toBe(true);
     defer(() => store.stop());
     const id = store.pointId(TOPIC);
@@ -123,8 +134,8 @@ describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
     for (let k = 0; k < 1000; k++) store.append(id, at(i++));
     expect(store.counters.droppedByDiskFull).toBe(dropped + 1000);
     expect(store.counters.droppedByWriteError).toBe(0);
-    // Past a retry (10 s), which fails again: still one line.
-    const retried = Date.now() + 12_000;
+    // Past a retry, which fails again: still one line.
+    const retried = Date.now() + STORE_RETRY_S * 1000 + 2000;
     while (Date.now() < retried) {
       for (let k = 0; k < 5000; k++) store.append(id, at(i++));
       await new Promise((r) => setTimeout(r, 200));
@@ -133,6 +144,7 @@ describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
     const paused = lines.filter((l) => l.message.startsWith("history paused: disk full"));
     expect(paused).toHaveLength(1);
     expect(paused[0]!.level).toBe("error");
+    expect(paused[0]!.fields.retrySeconds).toBe(STORE_RETRY_S);
 
     rmSync(filler);
     const resumedFrom = i;
@@ -151,10 +163,14 @@ describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
     const kept = i;
     for (let k = 0; k < 100; k++) store.append(id, at(i++));
     store.flush();
-    await waitFor("the last values committed", async () => {
-      const read = store.read(TOPIC, { from: T0 + kept, to: T0 + i, forward: true, limit: 0, skip: 0 });
-      return read?.length === 100 || undefined;
-    });
+    await waitFor(
+      "the last values committed",
+      async () => {
+        const read = store.read(TOPIC, { from: T0 + kept, to: T0 + i, forward: true, limit: 0, skip: 0 });
+        return read?.length === 100 || undefined;
+      },
+      30_000,
+    );
     expect(resumedFrom).toBeGreaterThan(0);
   });
 
@@ -165,7 +181,7 @@ describe("a full disk (SQLITE_FULL on a real, full tmpfs)", () => {
     if (!disk) return ctx.skip("mounting a tmpfs needs root");
     const gw = track(
       await startGateway(
-        `history: { folder: ${JSON.stringify(join(disk, "history"))}, flushInterval: 0.2 }\n`,
+        `history: { folder: ${JSON.stringify(join(disk, "history"))}, flushInterval: 0.2, diskFullRetry: ${GATEWAY_RETRY_S} }\n`,
       ),
     );
     const client = track(await connectClient(gw.endpointUrl));

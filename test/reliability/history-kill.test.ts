@@ -14,6 +14,7 @@ import { useCleanups } from "../harness/cleanups.js";
 import { startGatewayProcess } from "../harness/cli.js";
 import { TEST_PKI } from "../harness/gateway.js";
 import { nodeOf, readBelow, waitStatus } from "../harness/opcua-client.js";
+import { waitFor } from "../harness/wait.js";
 
 const FLUSH_S = 0.5;
 const CHILD_T0 = Date.UTC(2026, 10, 1);
@@ -111,8 +112,21 @@ describe("the history store killed with SIGKILL while it writes", () => {
       { topic, payload: JSON.stringify({ value: 231.7, ts: new Date(source).toISOString() }) },
     ]);
     await waitStatus(first.client, topic, StatusCodes.Good);
-    // Committed within a flush interval and a commit; a loaded machine gets several.
-    await new Promise((r) => setTimeout(r, FLUSH_S * 1000 * 6));
+    // Killed once the value is committed (within a flush interval and a commit, several on a loaded
+    // machine): read as `history export` reads, without the gateway's lock.
+    await waitFor(
+      "the value committed",
+      () => {
+        const report = HistoryReport.open(join(dir, "history"));
+        try {
+          return [...report.records(topic, source, source + 1)].length === 1 || undefined;
+        } finally {
+          report.close();
+        }
+      },
+      30_000,
+      FLUSH_S * 1000,
+    );
     const exited = new Promise((r) => first.child.once("exit", r));
     first.child.kill("SIGKILL");
     await exited;

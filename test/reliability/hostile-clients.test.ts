@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { useCleanups } from "../harness/cleanups.js";
 import { anonymousOpcua, startGateway } from "../harness/gateway.js";
-import { connectClient } from "../harness/opcua-client.js";
+import { connectClient, testCertificateManager } from "../harness/opcua-client.js";
 import { RawSubscription } from "../harness/raw-subscription.js";
 import { describeSlowClient, percentile, runSlowClient, subscribe } from "../harness/slow-client-rig.js";
 import { waitFor } from "../harness/wait.js";
@@ -144,6 +144,7 @@ describe("session and connection limits", () => {
         securityMode: MessageSecurityMode.None,
         securityPolicy: SecurityPolicy.None,
         connectionStrategy: { maxRetry: 0 },
+        clientCertificateManager: testCertificateManager(),
       });
       channelsOnly.push(c);
       await c.connect(gw.endpointUrl).catch(() => {});

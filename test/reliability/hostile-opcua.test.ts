@@ -93,6 +93,8 @@ describe("reliability: hostile OPC UA peers before authentication (issue 15)", (
           `opcua: { port: ${port}, pkiFolder: ${JSON.stringify(TEST_PKI)}, allowAnonymous: true, securityPolicies: ${policies} }`,
           "broker: { port: 0 }",
           "http: { enabled: false }",
+          // Its own store, not the working copy's data/history, which another test's gateway may hold.
+          `history: { folder: ${JSON.stringify(join(dir, "history"))} }`,
           "log: { format: json }",
         ].join("\n"),
       );
