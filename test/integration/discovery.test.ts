@@ -63,6 +63,18 @@ describe("registration with a Local Discovery Server (opcua.discovery)", () => {
     }
   };
 
+  /** FindServers' answer once it lists `count` servers (registration is asynchronous to start-up). */
+  const untilListed = (ldsUrl: string, count: number) =>
+    waitFor(
+      `${count} server(s) registered`,
+      async () => {
+        const servers = await findServers(ldsUrl);
+        return servers.length === count ? servers : null;
+      },
+      30_000,
+      250,
+    );
+
   const member = (name: string, ldsUrl: string) =>
     startGateway(
       `opcua: { port: 0, pkiFolder: ${JSON.stringify(join(dir, `pki-${name}`))}, applicationUri: "urn:test:shard:${name}", allowAnonymous: true, securityPolicies: [None, Basic256Sha256], discovery: { register: true, url: "${ldsUrl}" } }\n`,
@@ -73,15 +85,7 @@ describe("registration with a Local Discovery Server (opcua.discovery)", () => {
     const a = track(await member("a", lds.url));
     const b = track(await member("b", lds.url));
 
-    const listed = await waitFor(
-      "both members registered",
-      async () => {
-        const servers = await findServers(lds.url);
-        return servers.length === 2 ? servers : null;
-      },
-      30_000,
-      250,
-    );
+    const listed = await untilListed(lds.url, 2);
     const byUri = new Map(listed.map((s) => [s.applicationUri, s]));
     for (const [name, gw] of [
       ["a", a],
@@ -108,15 +112,7 @@ describe("registration with a Local Discovery Server (opcua.discovery)", () => {
     // node-opcua update starts checking, this fails, and the README must tell how to trust the LDS.
     const lds = await startLds();
     track(await member("c", lds.url));
-    const listed = await waitFor(
-      "the member registered with an untrusted LDS",
-      async () => {
-        const servers = await findServers(lds.url);
-        return servers.length === 1 ? servers : null;
-      },
-      30_000,
-      500,
-    );
+    const listed = await untilListed(lds.url, 1);
     expect(listed[0]!.applicationUri).toBe("urn:test:shard:c");
   }, 90_000);
 });
