@@ -137,7 +137,10 @@ describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosqu
     defer(() => broker.stop());
     const proxy = await startTcpProxy(broker.port);
     defer(() => proxy.stop());
-    await publish(broker.url, [{ topic: T5, payload: "230", retain: true }]);
+    // QoS 0: a subscription made again replays a retained message whatever its QoS, and at QoS 1
+    // a PUBACK that a cut catches on its way makes the broker rightly send it again on the kept
+    // session ([MQTT-4.4.0-1]), which is not what this test is about (seen 1 run in ~6).
+    await publish(broker.url, [{ topic: T5, payload: "230", retain: true, qos: 0 }]);
     const c = track(
       await ingestClientOf(
         `mqtt:\n  url: ${proxy.url("mqtt")}\n  clientId: ${uniqueId("gw-keep")}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
