@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import { statSync } from "node:fs";
 import { OPCUACertificateManager, type StatusCode, type StatusCodeCallback, StatusCodes } from "node-opcua";
 import { certificateIdentity } from "../security/pki-store.js";
 import type { Logger } from "../shared/logger.js";
@@ -24,6 +25,11 @@ function leafOf(der: Buffer): Buffer {
  */
 export class ReportingCertificateManager extends OPCUACertificateManager {
   private readonly refusals: RateLimitedLog;
+  /** The folders only an operator changes, and what they looked like when the index was last read. */
+  private seenFolders = "";
+  private reloading: Promise<void> | undefined;
+  private checking = 0;
+  private whenIdle: (() => void) | undefined;
 
   constructor(
     options: ConstructorParameters<typeof OPCUACertificateManager>[0],
@@ -37,10 +43,12 @@ export class ReportingCertificateManager extends OPCUACertificateManager {
   override checkCertificate(chain: Chain): Promise<StatusCode>;
   override checkCertificate(chain: Chain, callback: StatusCodeCallback): void;
   override checkCertificate(chain: Chain, callback?: StatusCodeCallback): Promise<StatusCode> | undefined {
-    const verdict = (super.checkCertificate(chain) as Promise<StatusCode>).then((status) => {
-      if (status.isNotGood()) this.report(Array.isArray(chain) ? chain[0] : chain, status);
-      return status;
-    });
+    const verdict = this.withFreshIndex(() => super.checkCertificate(chain) as Promise<StatusCode>).then(
+      (status) => {
+        if (status.isNotGood()) this.report(Array.isArray(chain) ? chain[0] : chain, status);
+        return status;
+      },
+    );
     if (!callback) return verdict;
     verdict.then(
       (status) => callback(null, status),
@@ -49,6 +57,50 @@ export class ReportingCertificateManager extends OPCUACertificateManager {
     return undefined;
   }
 
+  /**
+   * node-opcua keeps an index of its folders, updated by file watchers. A certificate it files in
+   * rejected/ is indexed at once, but leaves the index only if the watcher saw the file appear:
+   * moved to trusted/ by `pki trust` before that (a loaded machine, an operator quick to trust), it
+   * stays "rejected" in memory for good, and the client is refused until a restart. So before each
+   * check, a change of the operator's folders (two stat calls' worth, never the rejected/ folder that
+   * any peer can fill) makes the index be read again from disk, while no other check runs on it.
+   */
+  private async withFreshIndex(check: () => Promise<StatusCode>): Promise<StatusCode> {
+    while (this.reloading) await this.reloading;
+    const folders = this.operatorFolders();
+    if (this.seenFolders === "") this.seenFolders = folders;
+    else if (folders !== this.seenFolders) {
+      this.seenFolders = folders;
+      this.reloading = this.idle()
+        .then(() => this.reloadCertificates())
+        .finally(() => {
+          this.reloading = undefined;
+        });
+      await this.reloading;
+    }
+    this.checking++;
+    try {
+      return await check();
+    } finally {
+      if (--this.checking === 0) this.whenIdle?.();
+    }
+  }
+
+  private idle(): Promise<void> {
+    if (this.checking === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.whenIdle = () => {
+        this.whenIdle = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private operatorFolders(): string {
+    return [this.trustedFolder, this.crlFolder, this.issuersCertFolder, this.issuersCrlFolder]
+      .map((folder) => statSync(folder, { bigint: true, throwIfNoEntry: false })?.mtimeNs ?? "-")
+      .join(",");
+  }
   private report(der: Buffer | undefined, status: StatusCode): void {
     if (!der) return;
     let identity: ReturnType<typeof certificateIdentity>;
