@@ -10,12 +10,17 @@ import { checkSetup, loadSetup, warnAboutSetup } from "./setup.js";
 export async function runGateway(configFile: string): Promise<number> {
   // Follows configureLogging below, like every logger.
   const logger = getLogger("gateway");
-  // Node ends a process on a SIGHUP it has no handler for, so the handler comes first: one that
+  // Node ends a process on a signal it has no handler for, so the handlers come first. A SIGHUP that
   // arrives while the gateway loads and starts (seconds with a large lineup) is held and applied
-  // once it runs.
+  // once it runs; a SIGINT/SIGTERM then (`docker stop` of a container still starting) is held too,
+  // and stops the gateway as soon as it is up, cleanly: store flushed, MQTT session kept. A second
+  // SIGINT/SIGTERM finds no handler and ends the process at once, as a second Ctrl-C should.
   let gateway: Gateway | null = null;
   let reloadHeld = false;
+  let stopHeld: string | null = null;
+  let stopping = false;
   const reload = () => {
+    if (stopHeld || stopping) return;
     if (!gateway) {
       if (!reloadHeld)
         logger.info("reload requested during start-up: applied once started", { signal: "SIGHUP" });
@@ -31,31 +36,50 @@ export async function runGateway(configFile: string): Promise<number> {
       });
     }
   };
+  let stopped: (code: number) => void = () => {};
+  const exitCode = new Promise<number>((resolve) => {
+    stopped = resolve;
+  });
+  const shutdown = (signal: string) => {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+    if (!gateway) {
+      logger.info("stop requested during start-up: stopping once started", { signal });
+      stopHeld = signal;
+      return;
+    }
+    stopping = true;
+    logger.info("shutting down", { signal });
+    gateway.stop().then(
+      () => stopped(0),
+      (err: Error) => {
+        logger.error("shutdown failed", { error: err.message });
+        stopped(3);
+      },
+    );
+  };
+  const onSigint = () => shutdown("SIGINT");
+  const onSigterm = () => shutdown("SIGTERM");
   process.on("SIGHUP", reload);
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  const detach = () => {
+    process.off("SIGHUP", reload);
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+  };
   try {
     gateway = await startGateway(configFile, logger);
   } finally {
     // A gateway that did not start (invalid configuration, start-up failure) has nothing to reload.
-    if (!gateway) process.off("SIGHUP", reload);
+    if (!gateway) detach();
   }
-  const running = gateway;
-  if (!running) return 3;
-  if (reloadHeld) reload();
-  return new Promise((resolve) => {
-    const shutdown = (signal: string) => {
-      process.off("SIGHUP", reload);
-      logger.info("shutting down", { signal });
-      running.stop().then(
-        () => resolve(0),
-        (err: Error) => {
-          logger.error("shutdown failed", { error: err.message });
-          resolve(3);
-        },
-      );
-    };
-    process.once("SIGINT", () => shutdown("SIGINT"));
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-  });
+  if (!gateway) return 3;
+  if (stopHeld) shutdown(stopHeld);
+  else if (reloadHeld) reload();
+  const code = await exitCode;
+  detach();
+  return code;
 }
 
 /**

@@ -116,7 +116,7 @@ describe("reloading the configuration of a running gateway", () => {
 // A gateway process starts in a few seconds on an idle machine, in 45 s on a loaded one (tsx
 // compiles the sources first), and a reload reads the catalogs again: the bounds are for a hang,
 // not a speed.
-describe("SIGHUP to smartgear-gateway run", { timeout: 150_000 }, () => {
+describe("signals to smartgear-gateway run (SIGHUP, SIGTERM)", { timeout: 150_000 }, () => {
   const STARTED_MS = 90_000;
   const children: ChildProcess[] = [];
   afterAll(() => {
@@ -214,6 +214,19 @@ describe("SIGHUP to smartgear-gateway run", { timeout: 150_000 }, () => {
     expect(proc.exitCode).toBeNull();
 
     proc.kill("SIGTERM");
+    expect(await exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("holds a SIGTERM that arrives during start-up and stops cleanly once started", async () => {
+    const file = join(dir, "run-stopped-early.yaml");
+    writeFileSync(file, testConfig("log: { level: info, format: json }\n"));
+    const { proc, exited, line } = startCli(file);
+    // `docker stop` of a container still starting: without a handler, Node ends the process unflushed.
+    await line("configuration loaded");
+    proc.kill("SIGTERM");
+    await line("stop requested during start-up: stopping once started");
+    await line("gateway started");
+    expect((await line("shutting down")).signal).toBe("SIGTERM");
     expect(await exited).toEqual({ code: 0, signal: null });
   });
 });
