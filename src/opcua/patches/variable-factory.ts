@@ -10,6 +10,7 @@ import {
   NodeIdType,
   QualifiedName,
   type RolePermissionTypeOptions,
+  StatusCodes,
   type UADataType,
   type UAMethod,
   type UAObject,
@@ -23,6 +24,8 @@ import {
 export interface SharedReference {
   readonly nodeId: NodeId;
 }
+
+import { writePoint } from "./point-writer.js";
 
 const require = createRequire(import.meta.url);
 // node-opcua 2.182 does not export these from its entry points; the package version is pinned and
@@ -238,7 +241,11 @@ export class VariableFactory {
       references: [...shape.references, this.makeReference(type, false, source)],
     });
     this.register(variable, source, type);
-    variable.setValueFromSource(shape.value);
+    // Good, stamped now, as setValueFromSource would; that one also checks the variant against the
+    // DataType and binds an ExtensionObject's fields to components these nodes do not have: 0.45 s
+    // of a start's profile (load average 9) for the ~6,100 such nodes at 227 devices.
+    const now = new Date();
+    writePoint(variable, shape.value, StatusCodes.Good, now, now);
     return variable;
   }
 
