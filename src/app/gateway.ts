@@ -167,6 +167,7 @@ export class Gateway {
       await part.start();
       this.logger.debug("part started", { part: part.name, ms: Math.round(performance.now() - at) });
     }
+    this.history?.startUpkeep();
     this.logger.info("gateway started", {
       endpoint: this.endpointUrl,
       broker: redactUrl(this.config.mqtt.url) || `embedded, port ${this.brokerPort}`,
@@ -324,7 +325,8 @@ export class Gateway {
     if (!this.config.history.enabled) return;
     const store = new HistoryStore(this.config.history, getLogger("gateway:history"));
     // A store that cannot be opened leaves history off; the mirror goes on (logged by the store).
-    this.history = store.start() ? store : null;
+    // Its packing and retention wait for the end of start(), not to compete with it for the CPU.
+    this.history = store.start(true) ? store : null;
     this.historyNotOpen = this.history === null;
     this.restored = this.history?.restorable() ?? [];
     this.openConditions = this.history?.openConditions() ?? [];

@@ -13,6 +13,8 @@ export interface HistoryThreadData {
   forgetAfterDays: number;
   /** history.postgres, its secrets read; null: not enabled. */
   postgres: PostgresThreadOptions | null;
+  /** Packing and retention wait for an `upkeep` message (the gateway started) rather than begin at once. */
+  upkeepDeferred: boolean;
 }
 
 /** One flush: its records and events; `topics` names the points new since the last. */
@@ -28,6 +30,8 @@ export type ReadQuery = Computation & { point: number };
 export type ToThread =
   | { t: "batch"; batch: Batch }
   | { t: "read"; id: number; query: ReadQuery }
+  /** Begin packing and retention, if not begun (HistoryStore.startUpkeep). */
+  | { t: "upkeep" }
   | { t: "stop" };
 
 /** After each batch and each upkeep: running totals, so a lost message loses nothing. */

@@ -119,8 +119,11 @@ export class HistoryStore {
   /**
    * Opens the store (creating its folder and tables) and starts the history thread. False when the
    * store cannot be opened (logged): the gateway then mirrors without history rather than not at all.
+   * `upkeepDeferred`: packing and retention wait for startUpkeep() (the gateway's start): after a
+   * restart more than 10 minutes down, packing every point's waiting values took 3.4 s of CPU at
+   * 100,000 points, beside the start on a 2-core machine.
    */
-  start(): boolean {
+  start(upkeepDeferred = false): boolean {
     const file = join(this.options.folder, DB_FILE);
     // Secrets first: a password file that cannot be read stops the start (ProblemsError), listed.
     const postgres = this.options.postgres?.enabled ? loadPostgresOptions(this.options.postgres) : null;
@@ -148,6 +151,7 @@ export class HistoryStore {
       maxBytes: this.options.maxBytes,
       forgetAfterDays: this.forgetAfterDays,
       postgres,
+      upkeepDeferred,
     };
     if (postgres) this.figures.postgres = noShippingYet();
     const worker = newWorker(import.meta.url, "history-worker", data);
@@ -195,17 +199,25 @@ export class HistoryStore {
   /** The store's points and their ids (kept across restarts); a damaged table throws SQLITE_CORRUPT here. */
   private readPoints(db: Db): Db {
     try {
-      for (const row of db
-        .prepare<[], { id: number; topic: string }>("SELECT id, topic FROM points")
-        .iterate()) {
-        this.ids.set(row.topic, row.id);
-        this.nextId = Math.max(this.nextId, row.id + 1);
+      // Rows as arrays, all at once: ~0.2 s at 100,000 points, against ~0.3 s for iterate() with an object a row.
+      const rows = db
+        .prepare<[], [number, string]>("SELECT id, topic FROM points")
+        .raw()
+        .all() as unknown as [number, string][];
+      for (const [id, topic] of rows) {
+        this.ids.set(topic, id);
+        if (id >= this.nextId) this.nextId = id + 1;
       }
       return db;
     } catch (err) {
       db.close();
       throw err;
     }
+  }
+
+  /** Packing and retention begin now, after a start(true); at once otherwise. */
+  startUpkeep(): void {
+    this.worker?.postMessage({ t: "upkeep" } satisfies ToThread);
   }
 
   /** Sends what is waiting, waits for the thread to commit it and closes the store. */

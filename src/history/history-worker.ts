@@ -133,18 +133,30 @@ function upkeep(): void {
   }
 }
 
-const timer = setInterval(upkeep, UPKEEP_MS);
-upkeep();
+let timer: NodeJS.Timeout | null = null;
+
+/** Packing and retention from now on, every UPKEEP_MS. */
+function startUpkeep(): void {
+  if (timer) return;
+  timer = setInterval(upkeep, UPKEEP_MS);
+  upkeep();
+}
+
+if (!data.upkeepDeferred) startUpkeep();
 forwarder?.start();
 
 port.on("message", async (m: ToThread) => {
   if (m.t === "stop") {
-    clearInterval(timer);
+    if (timer) clearInterval(timer);
     // What it has not shipped stays in the outbox, for the next start.
     await forwarder?.stop();
     db.close();
     post({ t: "stopped" });
     port.close();
+    return;
+  }
+  if (m.t === "upkeep") {
+    startUpkeep();
     return;
   }
   if (m.t === "read") {

@@ -1,5 +1,8 @@
 import {
+  Argument,
+  type ArgumentOptions,
   AttributeIds,
+  coerceLocalizedText,
   DataType,
   type DataValue,
   type INamespace,
@@ -7,6 +10,9 @@ import {
   MessageSecurityMode,
   makeRoles,
   PermissionType,
+  QualifiedName,
+  type RolePermissionTypeOptions,
+  resolveNodeId,
   type StatusCode,
   type UAMethod,
   type UAObject,
@@ -24,6 +30,7 @@ import { OPCUA_DATA_TYPE } from "./data-types.js";
 import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
 import { COMMAND_ID_ARGUMENT } from "./patches/optional-command-id.js";
+import { type FixedShape, type MethodShape, VariableFactory } from "./patches/variable-factory.js";
 import { routeWrites } from "./patches/write-hook.js";
 import type { Caller, CommandOutcome, CommandPort } from "./ports.js";
 
@@ -66,6 +73,12 @@ const OUTPUTS = [
 export class CommandNodes {
   private readonly byFolder = new Map<string, CommandDef[]>();
   private readonly writes = new Map<string, CommandDef>();
+  private readonly factory: VariableFactory;
+  private readonly shapes = new Map<CommandDef, MethodShape>();
+  /** Shared by every method: who may call it, its output arguments, its CommandId's description. */
+  private readonly callable: RolePermissionTypeOptions[];
+  private readonly outputs = argumentList(OUTPUTS.map((o) => ({ ...o, valueRank: -1 })));
+  private readonly commandIdShape: FixedShape;
 
   constructor(
     private readonly ns: INamespace,
@@ -73,6 +86,22 @@ export class CommandNodes {
     private readonly dispatcher: CommandPort,
     private readonly anonymousIsObserver: boolean,
   ) {
+    this.factory = new VariableFactory(ns);
+    this.callable = this.everyRole(PermissionType.Browse | PermissionType.Read | PermissionType.Call);
+    const addressSpace = ns.addressSpace;
+    this.commandIdShape = {
+      browseName: new QualifiedName({ name: COMMAND_ID_ARGUMENT, namespaceIndex: ns.index }),
+      description: coerceLocalizedText(COMMAND_ID_INPUT.description.text)!,
+      dataType: resolveNodeId(DataType.String),
+      valueRank: -1,
+      arrayDimensions: null,
+      minimumSamplingInterval: 0,
+      references: [
+        this.factory.reference("HasTypeDefinition", addressSpace.findVariableType("BaseDataVariableType")!),
+      ],
+      rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read),
+      value: new Variant({ dataType: DataType.String, value: "" }),
+    };
     for (const c of commands) {
       if (c.writeOf) {
         this.writes.set(c.writeOf, c);
@@ -88,23 +117,9 @@ export class CommandNodes {
   /** Called for each device object (folder []) and each catalog folder created below a device. */
   add(node: UAObject, nodePath: string, folder: readonly string[], device: DeviceId): void {
     for (const command of this.byFolder.get(folder.join("/")) ?? []) {
-      const method = this.ns.addMethod(node, {
-        nodeId: stringNodeId(this.ns, `${nodePath}/${command.name}`),
-        browseName: command.name,
-        description: `${command.description} Needs role ${command.role}.`,
-        inputArguments: [
-          ...command.inputs.map((a) => ({
-            name: a.name,
-            dataType: OPCUA_DATA_TYPE[a.dataType],
-            valueRank: -1,
-            description: { text: describeInput(a) },
-          })),
-          COMMAND_ID_INPUT,
-        ],
-        outputArguments: OUTPUTS.map((o) => ({ ...o, valueRank: -1 })),
-        rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read | PermissionType.Call),
-      });
-      this.describeOptionalCommandId(method, `${nodePath}/${command.name}`);
+      const methodId = stringNodeId(this.ns, `${nodePath}/${command.name}`);
+      const method = this.factory.createMethod(methodId, this.shapeOf(command), node);
+      this.describeOptionalCommandId(method);
       method.bindMethod(async (inputArguments: Variant[], context: ISessionContext) => {
         const args = inputArguments.slice(0, command.inputs.length).map((v) => v.value);
         const commandId = String(inputArguments[command.inputs.length]?.value ?? "");
@@ -129,28 +144,39 @@ export class CommandNodes {
     }
   }
 
+  /** What every device's method of `command` shares, made on first use. */
+  private shapeOf(command: CommandDef): MethodShape {
+    let shape = this.shapes.get(command);
+    if (!shape) {
+      const inputs = [
+        ...command.inputs.map((a) => ({
+          name: a.name,
+          dataType: OPCUA_DATA_TYPE[a.dataType],
+          valueRank: -1,
+          description: { text: describeInput(a) },
+        })),
+        COMMAND_ID_INPUT,
+      ];
+      shape = {
+        browseName: new QualifiedName({ name: command.name, namespaceIndex: this.ns.index }),
+        description: coerceLocalizedText(`${command.description} Needs role ${command.role}.`)!,
+        rolePermissions: this.callable,
+        inputArguments: argumentList(inputs),
+        outputArguments: this.outputs,
+      };
+      this.shapes.set(command, shape);
+    }
+    return shape;
+  }
+
   /**
    * Tells a client from the address space that `CommandId` may be left out (Part 3 5.7.1 and 5.7.3):
    * a Variable named like the argument, of its DataType, whose value is what a call that leaves it out
    * gets (empty: the gateway makes a UUID), referenced with HasOptionalInputArgumentDescription.
    */
-  private describeOptionalCommandId(method: UAMethod, methodPath: string): void {
-    const description = this.ns.addVariable({
-      nodeId: stringNodeId(this.ns, `${methodPath}/${COMMAND_ID_ARGUMENT}`),
-      browseName: COMMAND_ID_ARGUMENT,
-      description: COMMAND_ID_INPUT.description.text,
-      dataType: DataType.String,
-      valueRank: -1,
-      value: { dataType: DataType.String, value: "" },
-      accessLevel: "CurrentRead",
-      userAccessLevel: "CurrentRead",
-      rolePermissions: this.everyRole(PermissionType.Browse | PermissionType.Read),
-    });
-    method.addReference({
-      referenceType: "HasOptionalInputArgumentDescription",
-      nodeId: description.nodeId,
-      isForward: true,
-    });
+  private describeOptionalCommandId(method: UAMethod): void {
+    const nodeId = stringNodeId(this.ns, `${method.nodeId.value}/${COMMAND_ID_ARGUMENT}`);
+    this.factory.createFixed(nodeId, this.commandIdShape, method, "HasOptionalInputArgumentDescription");
   }
 
   /** A readWrite point's variable: an OPC UA Write becomes the point's write command. */
@@ -222,6 +248,15 @@ export class CommandNodes {
         (context.session?.channel?.securityMode ?? MessageSecurityMode.None) !== MessageSecurityMode.None,
     };
   }
+}
+
+/** An argument list property's value (Part 3 8.6), as addMethod makes it. */
+function argumentList(args: ArgumentOptions[]): Variant {
+  return new Variant({
+    dataType: DataType.ExtensionObject,
+    arrayType: VariantArrayType.Array,
+    value: args.map((a) => new Argument(a)),
+  });
 }
 
 function describeInput(a: CommandInput): string {

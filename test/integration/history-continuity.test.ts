@@ -3,6 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AttributeIds, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
+import { openDb } from "../../src/history/history-db.js";
+import { HistoryStore } from "../../src/history/history-store.js";
+import { getLogger } from "../../src/shared/logger.js";
 import { publish, startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
@@ -94,5 +97,42 @@ describe("continuity: devices and last values come back after a restart (README,
     expect((await client.read(nodeOf(VOLTAGE))).value.value).toBeCloseTo(232.4, 5);
     // The other point keeps saying it has not been updated since the restart.
     expect((await client.read(nodeOf(CURRENT))).statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+  });
+
+  it("packs the values left waiting by a gateway down longer than 10 minutes once it has started (README, History: storage)", {
+    timeout: 60_000,
+  }, async () => {
+    const folder = mkdtempSync(join(tmpdir(), "history-continuity-"));
+    defer(async () => rmSync(folder, { recursive: true, force: true }));
+    const down = Date.now() - 11 * 60_000;
+    // The store as a gateway stopped 11 minutes ago leaves it: the voltage's value still in `recent`.
+    const left = new HistoryStore(
+      { folder, flushInterval: 0.1, maxBacklog: 1000, retentionDays: 30, maxBytes: 1 << 30 },
+      getLogger("test:history"),
+    );
+    left.start(true);
+    left.append(
+      left.pointId(VOLTAGE),
+      { value: 230.1, sourceTime: down, serverTime: down + 5, status: 0 },
+      true,
+    );
+    await waitFor("written", () => left.counters.written === 1);
+    await left.stop();
+    const waiting = () => {
+      const db = openDb(join(folder, "history.sqlite"));
+      try {
+        return db.prepare<[], number>("SELECT count(*) FROM recent").pluck().get();
+      } finally {
+        db.close();
+      }
+    };
+    expect(waiting()).toBe(1);
+
+    const gw = track(await startGateway(`history:\n  folder: ${JSON.stringify(folder)}\n`));
+    const client = track(await connectClient(gw.endpointUrl));
+    const voltage = await client.read(nodeOf(VOLTAGE));
+    expect(voltage.statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+    expect(voltage.sourceTimestamp?.getTime()).toBe(down);
+    await waitFor("the waiting value packed", () => waiting() === 0, 20_000);
   });
 });

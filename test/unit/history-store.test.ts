@@ -282,6 +282,52 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     }
   });
 
+  it("packs values left waiting longer than 10 minutes once told to begin its upkeep, not before", async () => {
+    const folder = tempFolder();
+    const waiting = (file: string) => {
+      const db = openDb(file);
+      try {
+        const count = (table: string) =>
+          db.prepare<[], number>(`SELECT count(*) FROM ${table}`).pluck().get()!;
+        return { recent: count("recent"), chunks: count("chunks") };
+      } finally {
+        db.close();
+      }
+    };
+    const file = join(folder, "history.sqlite");
+    const down = Date.now() - 11 * 60_000;
+    const store = new HistoryStore(options(folder), logger);
+    // Deferred here too, never begun: its values wait in `recent` however long it takes to stop.
+    store.start(true);
+    const id = store.pointId("11/5/3WA/F/ETU");
+    for (let i = 0; i < 3; i++)
+      store.append(id, { ...at(i), sourceTime: down + i, serverTime: down + i }, true);
+    await waitFor("3 written", () => store.counters.written === 3);
+    await store.stop();
+    expect(waiting(file)).toEqual({ recent: 1, chunks: 0 });
+
+    // As the gateway starts it: the thread's first upkeep (due at once) waits for startUpkeep().
+    const again = new HistoryStore(options(folder), logger);
+    again.start(true);
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(waiting(file)).toEqual({ recent: 1, chunks: 0 });
+      again.startUpkeep();
+      await waitFor("packed", () => waiting(file).recent === 0, 20_000);
+      expect(waiting(file).chunks).toBe(1);
+      const read = again.read("11/5/3WA/F/ETU", {
+        from: down,
+        to: down + 2,
+        forward: true,
+        limit: 0,
+        skip: 0,
+      });
+      expect(read?.map((r) => r.value)).toEqual([0, 1, 2]);
+    } finally {
+      await again.stop();
+    }
+  });
+
   it("restores whole devices that published within forgetAfterDays, each point with its last fresh value", async () => {
     const folder = tempFolder();
     const now = T0 + 10 * 86_400_000;

@@ -1,5 +1,6 @@
 import {
   AddressSpace,
+  Argument,
   AttributeIds,
   type BaseNode,
   BrowseDirection,
@@ -17,6 +18,8 @@ import {
   StatusCodes,
   type UAObject,
   type UAVariable,
+  Variant,
+  VariantArrayType,
 } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VariableFactory, type VariableShape } from "../../src/opcua/patches/variable-factory.js";
@@ -160,6 +163,106 @@ describe("VariableFactory", () => {
     // A variable made below it is its component, as below any folder.
     const child = factory.create(stringId("11/9/B"), shape, built);
     expect(built.getChildByName("VoltageL1", ns.index)).toBe(child);
+  });
+
+  it("gives a method, its argument lists and an argument's description what addMethod and addVariable give them", () => {
+    const args = (names: string[]) =>
+      names.map((name) => ({ name, dataType: DataType.String, valueRank: -1, description: { text: name } }));
+    const list = (names: string[]) =>
+      new Variant({
+        dataType: DataType.ExtensionObject,
+        arrayType: VariantArrayType.Array,
+        value: args(names).map((a) => new Argument(a)),
+      });
+    const rolePermissions = [{ roleId: resolveNodeId("i=15656"), permissions: 0x1001 }];
+    const browseName = new QualifiedName({ name: "Reset", namespaceIndex: ns.index });
+    const description = coerceLocalizedText("Resets the trip. Needs role Operator.")!;
+    const expected = ns.addMethod(folder, {
+      nodeId: stringId("Devices/A/Reset"),
+      browseName,
+      description,
+      inputArguments: args(["Mode", "CommandId"]),
+      outputArguments: args(["Reply"]),
+      rolePermissions,
+    });
+    const expectedId = ns.addVariable({
+      nodeId: stringId("Devices/A/Reset/CommandId"),
+      browseName: "CommandId",
+      description: "the id",
+      dataType: DataType.String,
+      valueRank: -1,
+      value: { dataType: DataType.String, value: "" },
+      accessLevel: "CurrentRead",
+      userAccessLevel: "CurrentRead",
+      rolePermissions,
+    });
+    expected.addReference({
+      referenceType: "HasOptionalInputArgumentDescription",
+      nodeId: expectedId.nodeId,
+      isForward: true,
+    });
+    const built = factory.createMethod(
+      stringId("Devices/B/Reset"),
+      {
+        browseName,
+        description,
+        rolePermissions,
+        inputArguments: list(["Mode", "CommandId"]),
+        outputArguments: list(["Reply"]),
+      },
+      folder,
+    );
+    const builtId = factory.createFixed(
+      stringId("Devices/B/Reset/CommandId"),
+      {
+        browseName: new QualifiedName({ name: "CommandId", namespaceIndex: ns.index }),
+        description: coerceLocalizedText("the id")!,
+        dataType: resolveNodeId("String"),
+        valueRank: -1,
+        arrayDimensions: null,
+        minimumSamplingInterval: 0,
+        references: [
+          factory.reference("HasTypeDefinition", addressSpace.findVariableType("BaseDataVariableType")!),
+        ],
+        rolePermissions,
+        value: new Variant({ dataType: DataType.String, value: "" }),
+      },
+      built,
+      "HasOptionalInputArgumentDescription",
+    );
+    // Each node against its twin, NodeIds read with A for B.
+    const same = (a: BaseNode, b: BaseNode) => {
+      const ids = (node: BaseNode) => ownReferences(node).map((r) => r.replace("Devices/B/", "Devices/A/"));
+      for (const attributeId of Object.values(AttributeIds).filter(
+        (x): x is number => typeof x === "number",
+      )) {
+        const x = a.readAttribute(null, attributeId);
+        const y = b.readAttribute(null, attributeId);
+        expect(y.statusCode, AttributeIds[attributeId]).toEqual(x.statusCode);
+        expect(y.value.toString().replace("Devices/B/", "Devices/A/"), AttributeIds[attributeId]).toEqual(
+          x.value.toString(),
+        );
+      }
+      // Mandatory gets no inverse reference from each argument list (a shared target, as above).
+      expect(ids(b)).toEqual(ids(a));
+      expect(addressSpace.findNode(b.nodeId)).toBe(b);
+    };
+    same(expected, built);
+    for (const name of ["InputArguments", "OutputArguments"] as const) {
+      const list = (m: typeof built) => (name === "InputArguments" ? m.inputArguments : m.outputArguments)!;
+      const a = list(expected);
+      const b = list(built);
+      expect(b.nodeId.toString()).toBe(`ns=${ns.index};s=Devices/B/Reset-${name}`);
+      same(a, b);
+      expect(b.parent).toBe(built);
+    }
+    same(expectedId, builtId);
+    expect(built.parent).toBe(folder);
+    expect(built.inputArguments?.readValue().value.value.map((a: Argument) => a.name)).toEqual([
+      "Mode",
+      "CommandId",
+    ]);
+    expect(folder.findReferencesExAsObject("HasComponent", BrowseDirection.Forward)).toContain(built);
   });
 
   it("notifies value changes like any variable, and refuses a NodeId already taken", () => {
