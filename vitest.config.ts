@@ -54,6 +54,8 @@ export default defineConfig({
     // file leaves in the process's state, each file's setup resets (test/harness/file-setup.ts).
     isolate: false,
     setupFiles: ["test/harness/file-setup.ts"],
+    // The sources compiled once for the processes the tests start (gateway, CLI, simulator).
+    globalSetup: ["test/harness/global-setup.ts"],
     reporters: ["default", "./test/harness/summary-reporter.ts"],
     projects: [
       {
