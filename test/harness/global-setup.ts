@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { buildSync } from "esbuild";
+import { build, stop } from "esbuild";
 import type { TestProject } from "vitest/node";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 
@@ -24,11 +24,11 @@ const typeScriptFiles = (dir: string): string[] =>
  * (test/harness/compiled.ts) instead of loading tsx's loader and its cache each, ~0.4 s of CPU a
  * process. Inside node_modules/.cache, so that the sources' PROJECT_ROOT is still the project.
  */
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
   const cache = join(PROJECT_ROOT, "node_modules", ".cache");
   mkdirSync(cache, { recursive: true });
   const out = mkdtempSync(join(cache, "smartgear-test-build-"));
-  buildSync({
+  await build({
     entryPoints: FOLDERS.flatMap((f) => typeScriptFiles(join(PROJECT_ROOT, f))),
     outdir: out,
     outbase: PROJECT_ROOT,
@@ -37,6 +37,8 @@ export default function setup(project: TestProject): () => void {
     target: "node20",
     logLevel: "error",
   });
+  // esbuild's service process would otherwise stay, and ping, until vitest exits.
+  await stop();
   project.provide("compiledSources", out);
   return () => rmSync(out, { recursive: true, force: true });
 }
