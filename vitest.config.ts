@@ -64,9 +64,9 @@ export default defineConfig({
           name: "parallel",
           include: ["test/**/*.test.ts"],
           exclude: [...configDefaults.exclude, ...SERIAL, ...PAIRS],
-          // Most files wait (reconnect backoffs, keep-alives, retries), not compute: three at a time
+          // Many files wait (reconnect backoffs, keep-alives, retries), not compute: four at a time
           // keep two cores busy. vitest's default is cores - 1, one file at a time on 2 cores.
-          maxWorkers: 3,
+          maxWorkers: 4,
           sequence: { groupOrder: 0 },
         },
       },
