@@ -1,9 +1,9 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Files that load the CPU on purpose or bound a latency under that load (README, Development:
- * Working on it): they run one at a time after the rest, so that another file's CPU is not what they
- * measure and their load is not what another file's timing meets.
+ * Files that bound a latency or a memory growth under load, or load the CPU on purpose (README,
+ * Development: Working on it): they run one at a time after the rest, so that another file's CPU is
+ * not what they measure and their load is not what another file's timing meets.
  */
 const SERIAL = [
   // 50 attacking connections for 10 s each: the gateway's RSS and a legitimate client's latency.
@@ -12,18 +12,10 @@ const SERIAL = [
   "test/reliability/hostile-clients.test.ts",
   // 100,000 devices and ids: the mirror's lag bounds.
   "test/reliability/flood.test.ts",
-  // kill -9 of a store and gateways writing under load: what is lost is bounded by the flush interval.
-  "test/reliability/history-kill.test.ts",
   // A cut link noticed within 200 ms, a stall within 1.5 × keep-alive.
   "test/reliability/network-faults.test.ts",
-  // kill -9 of gateway processes (each more than a core while it starts) between PUBREC and PUBREL.
-  "test/reliability/gateway-restart.test.ts",
   // The ingest thread racing the main thread at a publisher's full rate: whether it gets ahead.
   "test/integration/ingest-thread.test.ts",
-  // Fifteen CLI processes one after another, each compiling the sources with tsx first.
-  "test/unit/cli.test.ts",
-  // Gateway processes sent SIGHUP and SIGTERM during and after their start.
-  "test/integration/config-reload.test.ts",
   // A dead route noticed within one keep-alive (< 2 s + 150 ms): the watchdog's own bounds.
   "test/integration/keepalive-watchdog.test.ts",
   "test/integration/redundancy.test.ts",
@@ -34,6 +26,22 @@ const SERIAL = [
   "test/reliability/broker-restart.test.ts",
 ];
 
+/**
+ * Files that start gateway and CLI processes (each more than a core while it starts) and bound no
+ * latency tighter than seconds: two at a time after the parallel group, never beside the three
+ * files at a time nor beside a SERIAL file.
+ */
+const PAIRS = [
+  // kill -9 of a store and gateways writing under load: what is lost is bounded by the flush interval.
+  "test/reliability/history-kill.test.ts",
+  // kill -9 of gateway processes between PUBREC and PUBREL.
+  "test/reliability/gateway-restart.test.ts",
+  // Fifteen CLI processes one after another.
+  "test/unit/cli.test.ts",
+  // Gateway processes sent SIGHUP and SIGTERM during and after their start.
+  "test/integration/config-reload.test.ts",
+];
+
 export default defineConfig({
   test: {
     // Integration tests start real brokers and OPC UA servers; node-opcua loads the standard
@@ -41,6 +49,13 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // A worker runs file after file in one module graph: node-opcua and the
+    // sources are loaded once per worker, not once per file (~2 s of CPU each, 90 files). What a
+    // file leaves in the process's state, each file's setup resets (test/harness/file-setup.ts).
+    isolate: false,
+    setupFiles: ["test/harness/file-setup.ts"],
+    // The sources compiled once for the processes the tests start (gateway, CLI, simulator).
+    globalSetup: ["test/harness/global-setup.ts"],
     reporters: ["default", "./test/harness/summary-reporter.ts"],
     projects: [
       {
@@ -48,11 +63,20 @@ export default defineConfig({
         test: {
           name: "parallel",
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, ...SERIAL],
-          // Most files wait (reconnect backoffs, keep-alives, retries), not compute: three at a time
+          exclude: [...configDefaults.exclude, ...SERIAL, ...PAIRS],
+          // Many files wait (reconnect backoffs, keep-alives, retries), not compute: four at a time
           // keep two cores busy. vitest's default is cores - 1, one file at a time on 2 cores.
-          maxWorkers: 3,
+          maxWorkers: 4,
           sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "pairs",
+          include: PAIRS,
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -61,7 +85,7 @@ export default defineConfig({
           name: "serial",
           include: SERIAL,
           maxWorkers: 1,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -139,6 +139,7 @@ function openStore(folder: string, server: TestPostgres): HistoryStore {
         batchSize: BATCH,
         maxBacklog: 50_000_000,
         unreachableAfter: 60,
+        queryTimeout: 30,
         retentionDays: 0,
         compressAfterDays: 7,
       },

@@ -347,6 +347,7 @@ export const configSchema = {
             batchSize: { type: "integer", minimum: 100, maximum: 1000000, default: 20000 },
             maxBacklog: { type: "integer", minimum: 1000, default: 20000000 },
             unreachableAfter: { type: "number", minimum: 0, default: 60 },
+            queryTimeout: { type: "number", exclusiveMinimum: 0, default: 30 },
             // 0: rows are never removed by the gateway.
             retentionDays: { type: "number", minimum: 0, default: 0 },
             compressAfterDays: { type: "number", exclusiveMinimum: 0, default: 7 },

@@ -213,6 +213,8 @@ export interface GatewayConfig {
       maxBacklog: number;
       /** Seconds unreachable after which /readyz says history is degraded. */
       unreachableAfter: number;
+      /** Seconds a statement may go unanswered (a half-open connection) before it fails and is retried. */
+      queryTimeout: number;
       /** Days PostgreSQL keeps; 0: forever. */
       retentionDays: number;
       /** TimescaleDB only: chunks older than this are compressed. */

@@ -6,11 +6,6 @@ import type { PostgresThreadOptions } from "./postgres-forwarder.js";
 
 /** A connection attempt that gets no answer is given up after this (then retried). */
 const CONNECT_TIMEOUT_MS = 10_000;
-/**
- * A statement without an answer (a server gone without a FIN) fails after this, and is retried on
- * a new connection. A batch of 20,000 values takes well under a second on a healthy server.
- */
-const QUERY_TIMEOUT_MS = 30_000;
 
 /**
  * history.postgres as the history thread needs it, its password and TLS files read now, at start
@@ -36,7 +31,9 @@ export function loadPostgresOptions(pg: GatewayConfig["history"]["postgres"]): P
       password,
       ssl: t.enabled ? { ca, cert, key, rejectUnauthorized: t.rejectUnauthorized } : false,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
+      // A statement without an answer (a server gone without a FIN) fails after this, and is retried
+      // on a new connection. A batch of 20,000 values takes well under a second on a healthy server.
+      query_timeout: pg.queryTimeout * 1000,
       keepAlive: true,
       application_name: `smartgear-gateway ${pg.gateway}`,
     },

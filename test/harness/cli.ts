@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { compiled } from "./compiled.js";
 import { connectClient, type TestClient } from "./opcua-client.js";
 import { waitFor } from "./wait.js";
 
-/** Runs the CLI as a user would (a child process), with optional standard input. */
+/** Runs the CLI as a user would (a child process, compiled: compiled.ts), with optional standard input. */
 export function runCli(
   args: string[],
   stdin = "",
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), ...args], {
+    const child = spawn(process.execPath, compiled("src/cli.ts", ...args), {
       cwd: PROJECT_ROOT,
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -28,13 +28,12 @@ export function runCli(
   });
 }
 
-/** The gateway as a user runs it, `smartgear-gateway run --config <file>`: a child process a test can kill -9. */
+/** The gateway as a user runs it, `smartgear-gateway run --config <file>` (compiled): a child process a test can kill -9. */
 export function runGateway(configFile: string): ChildProcess & { output: () => string } {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), "run", "--config", configFile],
-    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn(process.execPath, compiled("src/cli.ts", "run", "--config", configFile), {
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout?.on("data", (d) => {
     out += String(d);

@@ -1,19 +1,19 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
+import { compiled } from "./compiled.js";
 
 /**
- * The lineup simulator as a user runs it (`npm run simulate -- …`, a child process) with `args`;
+ * The lineup simulator as a user runs it (`npm run simulate -- …`, a child process, compiled:
+ * test/harness/compiled.ts) with `args`;
  * stop() ends it with SIGTERM (SIGKILL after 5 s) and waits for its exit.
  */
 export function startSimulator(
   args: string[],
 ): ChildProcess & { output: () => string; stop(): Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(PROJECT_ROOT, "scripts", "simulator", "main.ts"), ...args],
-    { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const child = spawn(process.execPath, compiled("scripts/simulator/main.ts", ...args), {
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let out = "";
   child.stderr?.on("data", (d) => {
     out += String(d);

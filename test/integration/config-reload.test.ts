@@ -15,6 +15,7 @@ import { checkSetup } from "../../src/app/setup.js";
 import { getLogger } from "../../src/shared/logger.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { publish } from "../harness/brokers.js";
+import { compiled } from "../harness/compiled.js";
 import { startGateway, TEST_PKI, testEnv } from "../harness/gateway.js";
 import { connectClient, nodeOf } from "../harness/opcua-client.js";
 import { waitFor } from "../harness/wait.js";
@@ -113,9 +114,8 @@ describe("reloading the configuration of a running gateway", () => {
   });
 });
 
-// A gateway process starts in a few seconds on an idle machine, in 45 s on a loaded one (tsx
-// compiles the sources first), and a reload reads the catalogs again: the bounds are for a hang,
-// not a speed.
+// A gateway process starts in a few seconds on an idle machine, in 45 s on a loaded one, and a
+// reload reads the catalogs again: the bounds are for a hang, not a speed.
 describe("signals to smartgear-gateway run (SIGHUP, SIGTERM)", { timeout: 150_000 }, () => {
   const STARTED_MS = 90_000;
   const children: ChildProcess[] = [];
@@ -125,19 +125,15 @@ describe("signals to smartgear-gateway run (SIGHUP, SIGTERM)", { timeout: 150_00
 
   /** Runs the CLI on `file`; its JSON log lines, and a wait for one of them. */
   const startCli = (file: string) => {
-    const proc = spawn(
-      process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, "src", "cli.ts"), "run", "--config", file],
-      {
-        cwd: PROJECT_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_"))),
-          // Its own store, not the working copy's data/history, which another test's gateway may hold.
-          SMARTGEAR_HISTORY_FOLDER: join(dir, `history-${basename(file)}`),
-        },
+    const proc = spawn(process.execPath, compiled("src/cli.ts", "run", "--config", file), {
+      cwd: PROJECT_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SMARTGEAR_"))),
+        // Its own store, not the working copy's data/history, which another test's gateway may hold.
+        SMARTGEAR_HISTORY_FOLDER: join(dir, `history-${basename(file)}`),
       },
-    );
+    });
     children.push(proc);
     const lines: Record<string, unknown>[] = [];
     let buffered = "";

@@ -224,6 +224,7 @@ describe(
               batchSize: 1000,
               maxBacklog: 1_000_000,
               unreachableAfter: 60,
+              queryTimeout: 30,
               retentionDays: 0,
               compressAfterDays: 7,
             },

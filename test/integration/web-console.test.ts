@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../src/security/password-hash.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { publish } from "../harness/brokers.js";
+import { compiled } from "../harness/compiled.js";
 import { startGateway } from "../harness/gateway.js";
 import { connectClient, nodeOf } from "../harness/opcua-client.js";
 import { needs, toolPath } from "../harness/tools.js";
@@ -72,7 +73,7 @@ describe("the web console in a browser", needs("chromium"), () => {
     );
     simulator = spawn(
       process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, "scripts", "simulator", "main.ts")].concat([
+      compiled("scripts/simulator/main.ts").concat([
         "--url",
         gw.brokerUrl,
         "--devices",

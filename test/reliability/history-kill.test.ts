@@ -12,6 +12,7 @@ import { getLogger } from "../../src/shared/logger.js";
 import { freePort, publish } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGatewayProcess } from "../harness/cli.js";
+import { compiled } from "../harness/compiled.js";
 import { TEST_PKI } from "../harness/gateway.js";
 import { nodeOf, readBelow, waitStatus } from "../harness/opcua-client.js";
 import { waitFor } from "../harness/wait.js";
@@ -54,13 +55,8 @@ describe("the history store killed with SIGKILL while it writes", () => {
   }, async () => {
     const folder = mkdtempSync(join(tmpdir(), "history-kill-"));
     defer(async () => rmSync(folder, { recursive: true, force: true }));
-    const child = fork(
-      join(import.meta.dirname, "../harness/history-writer-child.ts"),
-      [folder, String(FLUSH_S), CHILD_TOPIC, String(CHILD_T0)],
-      {
-        execArgv: ["--import", "tsx"],
-      },
-    );
+    const [writer] = compiled("test/harness/history-writer-child.ts");
+    const child = fork(writer!, [folder, String(FLUSH_S), CHILD_TOPIC, String(CHILD_T0)], { execArgv: [] });
     defer(async () => void child.kill("SIGKILL"));
     let appended = -1;
     child.on("message", (m) => {

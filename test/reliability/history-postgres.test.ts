@@ -32,6 +32,8 @@ function postgresConfig(pg: TestPostgres, port = pg.port): GatewayConfig["histor
     batchSize: 2000,
     maxBacklog: 10_000_000,
     unreachableAfter: 60,
+    // The half-open test waits this out; a healthy local server answers a batch in milliseconds.
+    queryTimeout: 3,
     retentionDays: 0,
     compressAfterDays: 7,
   };
@@ -161,10 +163,11 @@ describe("history shipped to PostgreSQL through its faults", needs("postgres"), 
     const store = track(openStore(tempFolder(), postgresConfig(pg, proxy.port)));
     append(store, 0, 100);
     await waitFor("the first batch shipped", () => store.counters.postgres?.shipped === 100, 30_000);
-    // No FIN, no RST: only pg's statement timeout (30 s) can tell.
+    // No FIN, no RST: only the statement timeout (history.postgres.queryTimeout) can tell.
     proxy.stall();
     append(store, 100, 200);
-    await waitFor("the batch given up", () => (store.counters.postgres?.errors.ship ?? 0) > 0, 60_000);
+    // Within queryTimeout (3 s) and room for a loaded machine, well before pg's 30 s default.
+    await waitFor("the batch given up", () => (store.counters.postgres?.errors.ship ?? 0) > 0, 20_000);
     proxy.resume();
     await waitFor("everything shipped", () => store.counters.postgres?.shipped === 200, 60_000);
     expect(await counts(pg)).toEqual({ rows: 200, distinct: 200 });

@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { freePort } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
+import { compiled } from "../harness/compiled.js";
 import { anonymousOpcua, startGateway, TEST_PKI } from "../harness/gateway.js";
 import { connectClient } from "../harness/opcua-client.js";
 import { startTcpProxy } from "../harness/tcp-proxy.js";
@@ -31,7 +32,7 @@ const rssOf = (pid: number) =>
 
 /** A TypeScript file of the project run in a child process; its output kept. */
 function runTs(file: string, args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(PROJECT_ROOT, file), ...args], {
+  const child = spawn(process.execPath, compiled(file, ...args), {
     cwd: PROJECT_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,6 +1,8 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { configureLogging, getLogger, resolveLevel } from "../../src/shared/logger.js";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { configureLogging, getLogger, resolveLevel, silenceLogging } from "../../src/shared/logger.js";
 
+// The lines are what is tested: not silenced, as tests otherwise are (test/harness/file-setup.ts).
+beforeEach(() => silenceLogging(false));
 afterEach(() => {
   vi.restoreAllMocks();
   configureLogging({ level: "info", format: "auto" });
