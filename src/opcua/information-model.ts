@@ -104,17 +104,13 @@ export function buildInformationModel(ns: INamespace, catalog: Catalog): Informa
   const factory = new VariableFactory(ns);
   const addressSpace = ns.addressSpace;
   const kinds: VariableKind[] = ["AnalogItemType", "AnalogUnitType", "BaseDataVariableType"];
-  const rule = (name: "Mandatory" | "Optional") =>
-    factory.reference("HasModellingRule", addressSpace.findNode(name === "Mandatory" ? "i=78" : "i=80")!);
   const shared: SharedDeclarationReferences = {
     types: new Map(
       kinds.map((k) => [k, factory.reference("HasTypeDefinition", addressSpace.findVariableType(k)!)]),
     ),
-    optional: rule("Optional"),
-    property: [
-      factory.reference("HasTypeDefinition", addressSpace.findVariableType("PropertyType")!),
-      rule("Mandatory"),
-    ],
+    // i=80: the Optional modelling rule.
+    optional: factory.reference("HasModellingRule", addressSpace.findNode("i=80")!),
+    property: factory.mandatoryProperty,
   };
   for (const p of catalog.points) {
     const owner = folderTypes.get(p.folder.join("/"))!;

@@ -111,15 +111,16 @@ export class VariableFactory {
   private readonly hasComponent: UAReferenceType;
   private readonly componentOf = new WeakMap<BaseNode, SharedReference>();
   private readonly typeDefinitions = new Map<UAObjectType, SharedReference>();
-  /** A method's argument lists: their DataType, and their PropertyType and Mandatory references. */
+  /** A method's argument lists' DataType. */
   private readonly argumentType: UADataType;
-  private readonly argumentListReferences: readonly SharedReference[];
+  /** A Mandatory property's references (PropertyType, Mandatory): a method's argument lists, a point declaration's EU properties. */
+  readonly mandatoryProperty: readonly SharedReference[];
 
   constructor(private readonly ns: INamespace) {
     this.hasComponent = this.referenceType("HasComponent");
     const addressSpace = ns.addressSpace;
     this.argumentType = addressSpace.findDataType("Argument")!;
-    this.argumentListReferences = [
+    this.mandatoryProperty = [
       this.reference("HasTypeDefinition", addressSpace.findVariableType("PropertyType")!),
       this.reference("HasModellingRule", addressSpace.findNode("i=78")!),
     ];
@@ -209,7 +210,7 @@ export class VariableFactory {
           valueRank: 1,
           arrayDimensions: [(value.value as unknown[]).length],
           minimumSamplingInterval: -1,
-          references: this.argumentListReferences,
+          references: this.mandatoryProperty,
           value,
         },
         method,
