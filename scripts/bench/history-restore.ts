@@ -4,12 +4,15 @@
  * (every catalog point of --devices devices with a value), then starts a gateway on it, without
  * declared devices, and reports its start-up (wall time, and CPU time of both threads and of the main
  * thread alone), the restore's share and the load average.
- * `npx tsx scripts/bench/history-restore.ts [--devices 227] [--runs 3] [--open-alarms] [--down 1]`
- * (227 devices: 100,334 points). With --open-alarms, every alarm point of every device was active and
+ * `npx tsx scripts/bench/history-restore.ts [--devices 227] [--runs 3] [--open-alarms] [--down 1] [--cold]`
+ * (227 devices: 100,334 points). With --cold, each run is a fresh `node dist/src/cli.js run` (as
+ * `npm start` and the container start it; `npm run build` first), timed from its spawn to its
+ * "gateway started" line: module loading and a cold JIT included, as an operator meets it. With --open-alarms, every alarm point of every device was active and
  * unacknowledged when the store was left: its condition is built at start too (README, Alarms: after
  * a restart). --down: minutes since the stored values (more than 10: their packing is due at start).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +26,7 @@ import { packFields } from "../../src/opcua/event-fields.js";
 import { getLogger, silenceLogging } from "../../src/shared/logger.js";
 import { PROJECT_ROOT } from "../../src/shared/paths.js";
 import { parseYamlText } from "../../src/shared/yaml-source.js";
+import { cpuMsOf } from "./children.js";
 import { DEVICE_SOURCE, DEVICE_TYPE, deviceName } from "./common.js";
 
 const { values: args } = parseArgs({
@@ -31,6 +35,17 @@ const { values: args } = parseArgs({
     runs: { type: "string", default: "3" },
     "open-alarms": { type: "boolean", default: false },
     down: { type: "string", default: "1" },
+    cold: { type: "boolean", default: false },
+    // --cold: node's flags, as package.json's start script and the Dockerfile give them.
+    "node-flags": { type: "string", default: "--max-semi-space-size=128" },
+    // --cold: another checkout (built) whose restored start alternates with this one's on the same
+    // store, run by run; a summary of both follows (min and median: this machine's neighbours vary).
+    compare: { type: "string" },
+    // --cold: profiles of each fresh process into this folder (node --cpu-prof).
+    "cpu-prof": { type: "string" },
+    // --cold: "parts", each part's start-up as the gateway logs it (at debug level); "threads", the
+    // CPU time of each of the process's threads by the time it started.
+    show: { type: "string", default: "" },
   },
 });
 const DEVICES = Number(args.devices);
@@ -83,6 +98,106 @@ function mainThreadCpu(): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * One start of the compiled gateway in a fresh process on `configText`, as `npm start` runs it:
+ * milliseconds from its spawn to its "gateway started" line, its own start-up figure (startupMs, the
+ * time in Gateway.start), its points and devices, and its CPU time by then (all threads). Stopped
+ * with SIGTERM afterwards, as `docker stop` would.
+ */
+async function coldStart(folder: string, name: string, configText: string, root = PROJECT_ROOT) {
+  const config = join(folder, `${name}.yaml`);
+  const parsed = JSON.parse(configText);
+  writeFileSync(
+    config,
+    JSON.stringify({ ...parsed, log: { level: args.show === "parts" ? "debug" : "info", format: "json" } }),
+  );
+  const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
+  const began = performance.now();
+  const child = spawn(
+    process.execPath,
+    [
+      ...args["node-flags"].split(" ").filter(Boolean),
+      ...profile,
+      join(root, "dist/src/cli.js"),
+      "run",
+      "--config",
+      config,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const started = await new Promise<{ startupMs: number; points: number; devices: number }>(
+    (resolve, reject) => {
+      let rest = "";
+      child.stdout!.on("data", (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split("\n");
+        rest = lines.pop()!;
+        for (const line of lines) {
+          if (line.includes('"gateway started"')) resolve(JSON.parse(line));
+          if (line.includes('"part started"')) {
+            const { part, ms } = JSON.parse(line);
+            console.log(`  ${part}: ${ms} ms`);
+          }
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`the gateway exited (${code}) before it started`)));
+    },
+  );
+  const ms = Math.round(performance.now() - began);
+  const cpuMs = cpuMsOf(child.pid!) ?? 0;
+  const mainMs = threadCpuMs(child.pid!, child.pid!);
+  if (args.show === "threads") console.log(`  ${threadsOf(child.pid!)}`);
+  child.kill("SIGTERM");
+  await exited;
+  return { ms, cpuMs, mainMs, ...started };
+}
+
+/** CPU milliseconds thread `tid` of process `pid` has used (/proc; 0 where there is none). */
+function threadCpuMs(pid: number, tid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** The threads of `pid` that used more than 0.1 s of CPU, busiest first, by name and thread id. */
+function threadsOf(pid: number): string {
+  return readdirSync(`/proc/${pid}/task`)
+    .map((tid) => ({
+      name: `${readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim()}${Number(tid) === pid ? " (main)" : ` ${tid}`}`,
+      ms: threadCpuMs(pid, Number(tid)),
+    }))
+    .filter((t) => t.ms > 100)
+    .sort((a, b) => b.ms - a.ms)
+    .map((t) => `${t.name} ${(t.ms / 1000).toFixed(1)} s`)
+    .join(", ");
+}
+
+/** --cold --compare: restored starts of this checkout and of `other`, alternating, and a summary. */
+async function compare(folder: string, yaml: string, other: string): Promise<void> {
+  const roots = [PROJECT_ROOT, other];
+  const results = new Map(roots.map((r) => [r, [] as Awaited<ReturnType<typeof coldStart>>[]]));
+  for (let run = 0; run < Number(args.runs); run++)
+    for (const root of run % 2 === 0 ? roots : [...roots].reverse()) {
+      const r = await coldStart(folder, "restored", yaml, root);
+      results.get(root)!.push(r);
+      console.log(
+        `run ${run + 1} ${root}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
+      );
+    }
+  const stats = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `min ${sorted[0]} median ${sorted[Math.floor(sorted.length / 2)]}`;
+  };
+  for (const [root, rs] of results)
+    console.log(
+      `${root}: ready ${stats(rs.map((r) => r.ms))} ms; Gateway.start ${stats(rs.map((r) => r.startupMs))} ms; main thread CPU ${stats(rs.map((r) => r.mainMs))} ms`,
+    );
 }
 
 async function fill(folder: string, yaml: string): Promise<number> {
@@ -152,11 +267,22 @@ async function main(): Promise<void> {
         source: DEVICE_SOURCE,
       })),
     });
+    if (args.cold && !existsSync(join(PROJECT_ROOT, "dist/src/cli.js")))
+      throw new Error("--cold runs the compiled gateway: npm run build first");
+    if (args.compare) return await compare(folder, yaml, args.compare);
     for (let run = 0; run < Number(args.runs); run++)
       for (const [what, text] of [
         ["restored", yaml],
         ["declared", declared],
       ] as const) {
+        if (args.cold) {
+          const load = loadavg()[0]!.toFixed(1);
+          const r = await coldStart(folder, what, text);
+          console.log(
+            `run ${run + 1} (fresh process): ready ${r.ms} ms after spawn (Gateway.start ${r.startupMs} ms), ${(r.cpuMs / 1000).toFixed(1)} s of CPU (main thread ${(r.mainMs / 1000).toFixed(1)} s), ${r.points} points of ${r.devices} devices ${what} (load average ${load})`,
+          );
+          continue;
+        }
         const { setup } = checkSetupSource(
           parseYamlText(text, join(PROJECT_ROOT, "config", "bench.yaml")),
           {},

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import {
   AddressSpace,
   Argument,
@@ -22,7 +23,12 @@ import {
   VariantArrayType,
 } from "node-opcua";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { variableModel } from "../../src/opcua/patches/variable-copy.js";
 import { VariableFactory, type VariableShape } from "../../src/opcua/patches/variable-factory.js";
+
+const { UAVariableImpl } = createRequire(import.meta.url)(
+  "node-opcua-address-space/dist/impl/ua_variable_impl.js",
+) as { UAVariableImpl: new (options: object) => UAVariable };
 
 /**
  * The factory builds variables without node-opcua's addVariable. This holds its result against
@@ -277,5 +283,47 @@ describe("VariableFactory", () => {
     expect(seen).toEqual([231.5]);
     expect(built.readValue().value.value).toBe(231.5);
     expect(() => factory.create(stringId("11/8/B"), shape, folder)).toThrow(/already registered/);
+  });
+  it("makes the variables of one shape as copies that share nothing a variable changes", () => {
+    const other = ns.addObject({ nodeId: "s=Other", browseName: "Other", organizedBy: folder });
+    const a = factory.create(stringId("11/19/A"), shape, folder);
+    const b = factory.create(stringId("11/19/B"), shape, other);
+    const seen: string[] = [];
+    a.on("value_changed", () => seen.push("a"));
+    b.on("value_changed", () => seen.push("b"));
+    a.setValueFromSource({ dataType: DataType.Double, value: 1 }, StatusCodes.Good);
+    b.setValueFromSource({ dataType: DataType.Double, value: 2 }, StatusCodes.Good);
+    expect(seen).toEqual(["a", "b"]);
+    expect([a.readValue().value.value, b.readValue().value.value]).toEqual([1, 2]);
+    expect([a.parent, b.parent]).toEqual([folder, other]);
+    expect(ownReferences(a)).not.toEqual(ownReferences(b));
+    expect(a.nodeId.toString()).toBe(`ns=${ns.index};s=11/19/A`);
+    // A write attribute of one (its description) is not the other's.
+    a.setDescription(coerceLocalizedText("changed")!);
+    expect(b.description.text).toBe("Voltage L1-N");
+    // Fields the constructor sets, and no others: variable-copy.ts follows node-opcua's class.
+    const constructed = viaAddVariable("11/19/C");
+    const names = (o: object) => Reflect.ownKeys(o).map((k) => (typeof k === "symbol" ? String(k) : k));
+    expect(names(a).sort()).toEqual(names(b).sort());
+    expect(names(constructed).filter((k) => !names(a).includes(k))).toEqual([]);
+  });
+
+  it("refuses to copy a variable with a field node-opcua did not have when this was written", () => {
+    // As the factory makes a model: constructed, not registered (addVariable's lookups fill caches).
+    const made = () =>
+      new UAVariableImpl({
+        addressSpace,
+        nodeId: stringId("model"),
+        browseName: shape.browseName,
+        dataType: shape.dataType,
+        references: [],
+      });
+    expect(() => variableModel(made())).not.toThrow();
+    const extra = made() as unknown as Record<string, unknown>;
+    extra.cache = {};
+    expect(() => variableModel(extra as unknown as UAVariable)).toThrow(/fields/);
+    const listened = made();
+    listened.on("value_changed", () => {});
+    expect(() => variableModel(listened)).toThrow(/listeners/);
   });
 });
