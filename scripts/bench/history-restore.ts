@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     store.start();
     for (let run = 0; run < 3; run++) {
       const t = performance.now();
-      const points = store.restorable().length;
+      const points = (await store.restorable()).length;
       console.log(`restorable(): ${points} points read in ${Math.round(performance.now() - t)} ms`);
     }
     await store.stop();

@@ -94,7 +94,8 @@ export class Gateway {
   /** history.enabled, and the store could not be opened: /readyz says so. */
   private historyNotOpen = false;
   /** Read from the store by the history part, made into points by the point mirror's part. */
-  private restored: RestoredPoint[] = [];
+  /** Read by the history thread while the OPC UA server loads its nodeset; awaited by the point mirror. */
+  private restored: Promise<RestoredPoint[]> = Promise.resolve([]);
   /** Conditions not back to normal, acknowledged and confirmed when the gateway stopped: brought back with their points. */
   private openConditions: RestoredCondition[] = [];
   private alarmNodes: AlarmNodes | null = null;
@@ -328,7 +329,7 @@ export class Gateway {
     // Its packing and retention wait for the end of start(), not to compete with it for the CPU.
     this.history = store.start(true) ? store : null;
     this.historyNotOpen = this.history === null;
-    this.restored = this.history?.restorable() ?? [];
+    this.restored = this.history?.restorable() ?? Promise.resolve([]);
     this.openConditions = this.history?.openConditions() ?? [];
   }
 
@@ -336,24 +337,25 @@ export class Gateway {
    * Declared devices first (mapping.maxDevices keeps room for them), then those the store restores;
    * open conditions come back as their points are made (README, Alarms and device health).
    */
-  private startMirror(): void {
+  private async startMirror(): Promise<void> {
     const mirror = this.mirror!;
+    const restored = await this.restored;
+    this.restored = Promise.resolve([]);
     // Before the declared devices are made: their conditions come back with them too.
     this.alarmNodes!.restoreAtStart(this.openConditions);
     mirror.start();
-    if (this.restored.length > 0) {
+    if (restored.length > 0) {
       const at = performance.now();
       const devices = mirror.deviceCount;
-      mirror.restore(this.restored);
+      mirror.restore(restored);
       this.logger.info("devices restored from history", {
-        points: this.restored.length,
+        points: restored.length,
         devices: mirror.deviceCount - devices,
         openConditions: this.openConditions.length,
         ms: Math.round(performance.now() - at),
       });
     }
     this.alarmNodes!.restoreAtStart([]);
-    this.restored = [];
     this.openConditions = [];
   }
 

@@ -309,3 +309,69 @@ export class EventReader {
     }) as JournalRow[];
   }
 }
+
+/**
+ * What restorable() restores, as columns the history thread moves to the main thread without
+ * copying (but `v`): the points of every device that published (a fresh value received) since
+ * `cutoff`, in id order, each with its last fresh value where it has one since then.
+ */
+export interface RestorableColumns {
+  ids: Int32Array;
+  /** 1: the point's last fresh value is in seen/t/status/kind/v at its index; 0: none since cutoff. */
+  fresh: Uint8Array;
+  seen: Float64Array;
+  t: Float64Array;
+  status: Float64Array;
+  kind: Uint8Array;
+  v: (number | string | null)[];
+}
+
+/** Read in the history thread, beside the main thread's start (one pass over points and latest). */
+export function readRestorable(db: Db, cutoff: number): RestorableColumns {
+  type Row = [
+    point: number,
+    seen: number,
+    t: number,
+    status: number,
+    kind: number,
+    v: number | string | null,
+  ];
+  const latest: Row[] = [];
+  for (const row of db
+    .prepare<[], Row>("SELECT point, seen, t, status, kind, v FROM latest")
+    .raw()
+    .all() as unknown as Row[])
+    latest[row[0]] = row;
+  const points = db
+    .prepare<[], [number, string]>("SELECT id, topic FROM points ORDER BY id")
+    .raw()
+    .all() as unknown as [number, string][];
+  // A device is its topics' last three levels (`<family>/<id>/<deviceKey>`): restored whole or not at all.
+  const deviceOf = (topic: string) => topic.slice(topic.indexOf("/", topic.indexOf("/") + 1) + 1);
+  const isFresh = (row: Row | undefined): row is Row => row !== undefined && row[1] >= cutoff;
+  const recent = new Set<string>();
+  for (const [id, topic] of points) if (isFresh(latest[id])) recent.add(deviceOf(topic));
+  const kept = points.filter(([, topic]) => recent.has(deviceOf(topic)));
+  const n = kept.length;
+  const c: RestorableColumns = {
+    ids: new Int32Array(n),
+    fresh: new Uint8Array(n),
+    seen: new Float64Array(n),
+    t: new Float64Array(n),
+    status: new Float64Array(n),
+    kind: new Uint8Array(n),
+    v: new Array(n).fill(null),
+  };
+  for (const [i, [id]] of kept.entries()) {
+    c.ids[i] = id;
+    const row = latest[id];
+    if (!isFresh(row)) continue;
+    c.fresh[i] = 1;
+    c.seen[i] = row[1];
+    c.t[i] = row[2];
+    c.status[i] = row[3];
+    c.kind[i] = row[4];
+    c.v[i] = row[5];
+  }
+  return c;
+}

@@ -1,6 +1,7 @@
 import type { AggregateValues, Computation } from "../mapping/aggregates.js";
 import type { PostgresShippingCounters } from "../mapping/counters.js";
 import type { JournalEvent } from "../mapping/journal-types.js";
+import type { RestorableColumns } from "./history-db.js";
 import type { PostgresThreadOptions, ShippingNote } from "./postgres-forwarder.js";
 import type { BatchColumns } from "./record-batch.js";
 
@@ -30,6 +31,8 @@ export type ReadQuery = Computation & { point: number };
 export type ToThread =
   | { t: "batch"; batch: Batch }
   | { t: "read"; id: number; query: ReadQuery }
+  /** What a start restores: the devices that published since `cutoff` (HistoryStore.restorable). */
+  | { t: "restorable"; cutoff: number }
   /** Begin packing and retention, if not begun (HistoryStore.startUpkeep). */
   | { t: "upkeep" }
   | { t: "stop" };
@@ -51,6 +54,8 @@ export type FromThread =
   | { t: "failed"; count: number; message: string; code: string; topics: [number, string][] }
   /** A read's values (typed arrays, moved), or why it failed. */
   | { t: "read"; id: number; values: AggregateValues | null; error?: string }
+  /** The answer to a `restorable` (typed arrays, moved), or why it failed. */
+  | { t: "restorable"; columns: RestorableColumns | null; error?: string }
   /** The forwarder's running totals, after each batch shipped and each failure, with a line to log. */
   | { t: "shipping"; figures: PostgresShippingCounters; note?: ShippingNote }
   | { t: "stopped" };

@@ -11,7 +11,7 @@ import {
   intervalAt,
   type Series,
 } from "../mapping/aggregates.js";
-import { openDb, SeriesReader } from "./history-db.js";
+import { openDb, readRestorable, SeriesReader } from "./history-db.js";
 import type { FromThread, HistoryThreadData, ReadQuery, ToThread } from "./history-protocol.js";
 import { HistoryWriter } from "./history-writer.js";
 import { Outbox } from "./outbox.js";
@@ -157,6 +157,17 @@ port.on("message", async (m: ToThread) => {
   }
   if (m.t === "upkeep") {
     startUpkeep();
+    return;
+  }
+  if (m.t === "restorable") {
+    try {
+      const columns = readRestorable(db, m.cutoff);
+      const { ids, fresh, seen, t, status, kind } = columns;
+      const transfer = [ids, fresh, seen, t, status, kind].map((a) => a.buffer as ArrayBuffer);
+      port.postMessage({ t: "restorable", columns } satisfies FromThread, transfer);
+    } catch (err) {
+      post({ t: "restorable", columns: null, error: (err as Error).message });
+    }
     return;
   }
   if (m.t === "read") {

@@ -347,9 +347,10 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     await store.stop();
 
     const again = new HistoryStore(options(folder, { retentionDays: 30, forgetAfterDays: 5 }), logger);
-    again.start();
+    // As the gateway opens it: its thread's retention (relative to the clock, not to `now`) waits.
+    again.start(true);
     try {
-      const restored = again.restorable(now).sort((x, y) => x.topic.localeCompare(y.topic));
+      const restored = (await again.restorable(now)).sort((x, y) => x.topic.localeCompare(y.topic));
       expect(restored).toEqual([
         { topic: "11/5/3WA/Recent/ETU", id: a, last: fresh },
         { topic: "11/6/3WA/Recent/ETU", id: never, last: null },
