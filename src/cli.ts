@@ -212,7 +212,7 @@ async function nodeset(configFile: string, out: string | undefined): Promise<num
 
 /** node-opcua writes its warnings with console.log; where stdout carries data they would corrupt it. */
 async function opcuaLogsToStderr(): Promise<void> {
-  const { setErrorLogger, setWarningLogger } = await import("node-opcua");
+  const { setErrorLogger, setWarningLogger } = await import("./shared/node-opcua.js");
   const toStderr = (_context?: unknown, ...args: unknown[]) => {
     process.stderr.write(`${format(...args)}\n`);
   };

@@ -14,7 +14,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DataType, NodeId, NodeIdType, Variant } from "node-opcua";
 import { Gateway } from "../../src/app/gateway.js";
@@ -41,6 +41,9 @@ const { values: args } = parseArgs({
     // --cold: another checkout (built) whose restored start alternates with this one's on the same
     // store, run by run; a summary of both follows (min and median: this machine's neighbours vary).
     compare: { type: "string" },
+    // --cold --compare: the other checkout's node flags (default: --node-flags); with --compare "."
+    // this checkout against itself with other flags.
+    "compare-flags": { type: "string" },
     // --cold: profiles of each fresh process into this folder (node --cpu-prof).
     "cpu-prof": { type: "string" },
     // --cold: "parts", each part's start-up as the gateway logs it (at debug level); "threads", the
@@ -106,7 +109,13 @@ function mainThreadCpu(): number {
  * time in Gateway.start), its points and devices, and its CPU time by then (all threads). Stopped
  * with SIGTERM afterwards, as `docker stop` would.
  */
-async function coldStart(folder: string, name: string, configText: string, root = PROJECT_ROOT) {
+async function coldStart(
+  folder: string,
+  name: string,
+  configText: string,
+  root = PROJECT_ROOT,
+  flags = args["node-flags"],
+) {
   const config = join(folder, `${name}.yaml`);
   const parsed = JSON.parse(configText);
   writeFileSync(
@@ -118,7 +127,7 @@ async function coldStart(folder: string, name: string, configText: string, root 
   const child = spawn(
     process.execPath,
     [
-      ...args["node-flags"].split(" ").filter(Boolean),
+      ...flags.split(" ").filter(Boolean),
       ...profile,
       join(root, "dist/src/cli.js"),
       "run",
@@ -180,23 +189,30 @@ function threadsOf(pid: number): string {
 
 /** --cold --compare: restored starts of this checkout and of `other`, alternating, and a summary. */
 async function compare(folder: string, yaml: string, other: string): Promise<void> {
-  const roots = [PROJECT_ROOT, other];
-  const results = new Map(roots.map((r) => [r, [] as Awaited<ReturnType<typeof coldStart>>[]]));
+  const variants = [
+    { name: `${PROJECT_ROOT} ${args["node-flags"]}`, root: PROJECT_ROOT, flags: args["node-flags"] },
+    {
+      name: `${resolve(other)} ${args["compare-flags"] ?? args["node-flags"]}`,
+      root: resolve(other),
+      flags: args["compare-flags"] ?? args["node-flags"],
+    },
+  ];
+  const results = new Map(variants.map((v) => [v.name, [] as Awaited<ReturnType<typeof coldStart>>[]]));
   for (let run = 0; run < Number(args.runs); run++)
-    for (const root of run % 2 === 0 ? roots : [...roots].reverse()) {
-      const r = await coldStart(folder, "restored", yaml, root);
-      results.get(root)!.push(r);
+    for (const v of run % 2 === 0 ? variants : [...variants].reverse()) {
+      const r = await coldStart(folder, "restored", yaml, v.root, v.flags);
+      results.get(v.name)!.push(r);
       console.log(
-        `run ${run + 1} ${root}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
+        `run ${run + 1} ${v.name}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
       );
     }
   const stats = (xs: number[]) => {
     const sorted = [...xs].sort((a, b) => a - b);
     return `min ${sorted[0]} median ${sorted[Math.floor(sorted.length / 2)]}`;
   };
-  for (const [root, rs] of results)
+  for (const [name, rs] of results)
     console.log(
-      `${root}: ready ${stats(rs.map((r) => r.ms))} ms; Gateway.start ${stats(rs.map((r) => r.startupMs))} ms; main thread CPU ${stats(rs.map((r) => r.mainMs))} ms`,
+      `${name}: ready ${stats(rs.map((r) => r.ms))} ms; Gateway.start ${stats(rs.map((r) => r.startupMs))} ms; main thread CPU ${stats(rs.map((r) => r.mainMs))} ms`,
     );
 }
 

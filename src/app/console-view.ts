@@ -1,14 +1,11 @@
-import {
-  type BaseNode,
-  type DataValue,
-  NodeClass,
-  NodeId,
-  NodeIdType,
-  type OPCUAServer,
-  type UAAlarmConditionEx,
-  type UAObject,
-  type UAObjectType,
-  type UAVariable,
+import type {
+  BaseNode,
+  DataValue,
+  OPCUAServer,
+  UAAlarmConditionEx,
+  UAObject,
+  UAObjectType,
+  UAVariable,
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
 import type { ConsoleDevice, ConsolePoint, ConsoleSources, PkiKind } from "../http/console-port.js";
@@ -17,6 +14,7 @@ import type { BrokerLink } from "../mqtt/broker-link.js";
 import { redactUrl } from "../mqtt/tls-options.js";
 import { pkiFolders } from "../opcua/pki-folders.js";
 import { PkiStore } from "../security/pki-store.js";
+import { NodeClass, NodeId, NodeIdType } from "../shared/node-opcua.js";
 
 /** The gateway's parts the console reads, each null before it is built or after stop(). */
 export interface ConsoleParts {

@@ -1,10 +1,11 @@
-import { AttributeIds, DataValue, type NodeId, type OPCUAServer, StatusCodes } from "node-opcua";
+import type { NodeId, OPCUAServer } from "node-opcua";
 import type { PointMirror } from "../bridge/point-mirror.js";
 import type { CommandCounters, IngestCounters } from "../mapping/counters.js";
 import type { BrokerLink } from "../mqtt/broker-link.js";
 import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
 import { IngestThread } from "../mqtt/ingest-thread.js";
 import type { ThreadBacklog } from "../mqtt/ingest-thread-protocol.js";
+import { AttributeIds, DataValue, StatusCodes } from "../shared/node-opcua.js";
 
 /**
  * What the gateway shows of itself, read-only: the figures of /metrics and Objects/SmartGear/Gateway

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { type StatusCode, StatusCodes } from "node-opcua";
+import type { StatusCode } from "node-opcua";
 import {
   buildPayload,
   checkArguments,
@@ -15,6 +15,7 @@ import { type BrokerLink, NotConnectedError } from "../mqtt/broker-link.js";
 import type { Caller, CommandOutcome, CommandPort } from "../opcua/ports.js";
 import { satisfies } from "../security/role-names.js";
 import type { Logger } from "../shared/logger.js";
+import { StatusCodes } from "../shared/node-opcua.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
 /** true when `work` settles within `ms`, false when the time runs out first. */

@@ -1,7 +1,8 @@
-import { type StatusCode, StatusCodes } from "node-opcua";
+import type { StatusCode } from "node-opcua";
 import { INTEGER_RANGES } from "../model/catalog-types.js";
 import type { CommandDef, CommandInput } from "../model/command-catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
+import { StatusCodes } from "../shared/node-opcua.js";
 
 export type CheckedArguments =
   | { ok: true; values: Record<string, unknown> }

@@ -1,4 +1,5 @@
-import { type StatusCode, StatusCodes } from "node-opcua";
+import type { StatusCode } from "node-opcua";
+import { StatusCodes } from "../shared/node-opcua.js";
 
 /**
  * The one table that turns a gateway condition into the StatusCode a client sees on a mirrored

@@ -1,20 +1,17 @@
-import {
-  ConditionInfo,
-  DataType,
-  DataValue,
-  type LocalizedText,
-  type Namespace,
-  StatusCodes,
-  type UAAlarmConditionEx,
-  type UAExclusiveLimitAlarmEx,
-  type UAObject,
-  type UAVariable,
+import type {
+  LocalizedText,
+  Namespace,
+  UAAlarmConditionEx,
+  UAExclusiveLimitAlarmEx,
+  UAObject,
+  UAVariable,
 } from "node-opcua";
 import type { GatewayConfig } from "../config/config-types.js";
 import { POINT_STATUS } from "../mapping/point-status.js";
 import type { PointDef } from "../model/catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { Logger } from "../shared/logger.js";
+import { ConditionInfo, DataType, DataValue, StatusCodes } from "../shared/node-opcua.js";
 import { deviceNodeKey } from "./device-nodes.js";
 import { type EventFields, unpackFields } from "./event-fields.js";
 import { stringNodeId } from "./node-ids.js";

@@ -1,31 +1,33 @@
-import {
-  Argument,
-  type ArgumentOptions,
-  AttributeIds,
-  coerceLocalizedText,
-  DataType,
-  type DataValue,
-  type INamespace,
-  type ISessionContext,
-  MessageSecurityMode,
-  makeRoles,
-  PermissionType,
-  QualifiedName,
-  type RolePermissionTypeOptions,
-  resolveNodeId,
-  type StatusCode,
-  type UAMethod,
-  type UAObject,
-  type UAVariable,
-  Variant,
-  VariantArrayType,
-  type VariantOptions,
-  WellKnownRoles,
+import type {
+  ArgumentOptions,
+  DataValue,
+  INamespace,
+  ISessionContext,
+  RolePermissionTypeOptions,
+  StatusCode,
+  UAMethod,
+  UAObject,
+  UAVariable,
+  VariantOptions,
 } from "node-opcua";
 import type { CommandDef, CommandInput } from "../model/command-catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import { ROLES } from "../security/role-names.js";
 import { roleNamesOf } from "../security/roles.js";
+import {
+  Argument,
+  AttributeIds,
+  coerceLocalizedText,
+  DataType,
+  MessageSecurityMode,
+  makeRoles,
+  PermissionType,
+  QualifiedName,
+  resolveNodeId,
+  Variant,
+  VariantArrayType,
+  WellKnownRoles,
+} from "../shared/node-opcua.js";
 import { OPCUA_DATA_TYPE } from "./data-types.js";
 import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";

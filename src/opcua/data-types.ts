@@ -1,6 +1,6 @@
-import { DataType } from "node-opcua";
 import type { DataTypeName } from "../model/catalog-types.js";
 import type { ArgumentType } from "../model/command-catalog-types.js";
+import { DataType } from "../shared/node-opcua.js";
 
 /**
  * The built-in DataType (Part 6, 5.1.2) of a catalog point's type and of a command argument's: one

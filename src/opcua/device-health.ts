@@ -1,6 +1,7 @@
-import { DataType, type INamespace, type UAVariable } from "node-opcua";
+import type { INamespace, UAVariable } from "node-opcua";
 import { POINT_STATUS } from "../mapping/point-status.js";
 import type { Logger } from "../shared/logger.js";
+import { DataType } from "../shared/node-opcua.js";
 import { deviceNodeKey } from "./device-nodes.js";
 import { stringNodeId } from "./node-ids.js";
 import { variantOf, writePoint } from "./patches/point-writer.js";

@@ -1,18 +1,13 @@
+import type { AddressSpace, BaseNode, INamespace, UAObject, UAObjectType, UAVariable } from "node-opcua";
+import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
+import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import {
-  type AddressSpace,
-  type BaseNode,
   coerceLocalizedText,
-  type INamespace,
   makeAccessLevelFlag,
   QualifiedName,
   resolveNodeId,
   StatusCodes,
-  type UAObject,
-  type UAObjectType,
-  type UAVariable,
-} from "node-opcua";
-import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
-import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
+} from "../shared/node-opcua.js";
 import {
   accessLevelOf,
   folderTypeName,

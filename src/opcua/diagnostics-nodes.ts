@@ -1,6 +1,7 @@
-import { DataType, type INamespace, type UAObject, Variant, VariantArrayType } from "node-opcua";
+import type { INamespace, UAObject } from "node-opcua";
 import type { CommandCounters } from "../mapping/counters.js";
 import { BROKER_REFUSALS, type IngestCounters, REJECT_REASONS } from "../mapping/counters.js";
+import { DataType, Variant, VariantArrayType } from "../shared/node-opcua.js";
 import { browseNameOf, stringNodeId } from "./node-ids.js";
 import type { DeviceActivity } from "./ports.js";
 

@@ -1,11 +1,5 @@
-import {
-  BinaryStream,
-  decodeString,
-  encodeString,
-  lowerFirstLetter,
-  type QualifiedName,
-  Variant,
-} from "node-opcua";
+import type { QualifiedName } from "node-opcua";
+import { BinaryStream, decodeString, encodeString, lowerFirstLetter, Variant } from "../shared/node-opcua.js";
 
 /**
  * An event's fields keyed as node-opcua keys them on its EventData: the browse path from the

@@ -1,25 +1,27 @@
+import type {
+  AddressSpace,
+  BrowsePath,
+  ContentFilter,
+  FilterContext,
+  SimpleAttributeOperand,
+  StatusCode,
+  UAObjectType,
+} from "node-opcua";
 import {
-  type AddressSpace,
   AttributeIds,
-  type BrowsePath,
-  type ContentFilter,
   checkFilter,
   DataType,
   EventFilter,
-  type FilterContext,
   FilterOperator,
   NodeClass,
   NodeId,
   NodeIdType,
   ObjectTypeIds,
   resolveNodeId,
-  type SimpleAttributeOperand,
-  type StatusCode,
   StatusCodes,
-  type UAObjectType,
   Variant,
   validateContentFilter,
-} from "node-opcua";
+} from "../shared/node-opcua.js";
 import { type EventFields, fieldKey } from "./event-fields.js";
 
 /** One stored event as the filter sees it: its type, its condition (or ""), its fields. */

@@ -1,13 +1,6 @@
-import {
-  type AddressSpace,
-  type BaseNode,
-  type IEventData,
-  NodeClass,
-  type QualifiedName,
-  type UAObject,
-  type UAVariable,
-} from "node-opcua";
+import type { AddressSpace, BaseNode, IEventData, QualifiedName, UAObject, UAVariable } from "node-opcua";
 import type { Logger } from "../shared/logger.js";
+import { NodeClass } from "../shared/node-opcua.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { type EventFields, fieldKey, fieldsOf, packFields } from "./event-fields.js";
 import type { JournalPort } from "./ports.js";

@@ -1,20 +1,22 @@
-import {
-  type AddressSpace,
-  coerceQualifiedName,
-  DataType,
-  type Namespace,
-  type NodeId,
-  ObjectIds,
-  ObjectTypeIds,
-  type OPCUAServer,
-  resolveNodeId,
-  type UAFolder,
-  type UAObject,
-  type UAObjectType,
-  type UAVariable,
+import type {
+  AddressSpace,
+  Namespace,
+  NodeId,
+  OPCUAServer,
+  UAFolder,
+  UAObject,
+  UAObjectType,
+  UAVariable,
 } from "node-opcua";
 import { AGGREGATES, type AggregateName, DEFAULT_AGGREGATE_CONFIG } from "../mapping/aggregates.js";
 import type { PointDef } from "../model/catalog-types.js";
+import {
+  coerceQualifiedName,
+  DataType,
+  ObjectIds,
+  ObjectTypeIds,
+  resolveNodeId,
+} from "../shared/node-opcua.js";
 import { passTimestampsToReturn } from "./patches/history-read-hook.js";
 
 /** The standard AggregateFunction objects (Part 13 4.2.2) of the aggregates the gateway computes. */

@@ -1,21 +1,12 @@
 import { randomBytes } from "node:crypto";
-import {
-  type AddressSpace,
-  type BaseNode,
-  DataType,
-  HistoryReadResult,
-  type ISessionContext,
-  isMinDate,
-  ReadAtTimeDetails,
-  ReadEventDetails,
-  ReadProcessedDetails,
-  ReadRawModifiedDetails,
-  type StatusCode,
-  StatusCodes,
-  TimestampsToReturn,
-  type UAObject,
-  type UAVariable,
-  type Variant,
+import type {
+  AddressSpace,
+  BaseNode,
+  ISessionContext,
+  StatusCode,
+  UAObject,
+  UAVariable,
+  Variant,
 } from "node-opcua";
 import {
   type AggregateConfig,
@@ -28,6 +19,17 @@ import {
 } from "../mapping/aggregates.js";
 import type { PointDef } from "../model/catalog-types.js";
 import type { Logger } from "../shared/logger.js";
+import {
+  DataType,
+  HistoryReadResult,
+  isMinDate,
+  ReadAtTimeDetails,
+  ReadEventDetails,
+  ReadProcessedDetails,
+  ReadRawModifiedDetails,
+  StatusCodes,
+  TimestampsToReturn,
+} from "../shared/node-opcua.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { unpackFields } from "./event-fields.js";
 import { StoredEventFilter } from "./event-filter.js";

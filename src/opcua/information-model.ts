@@ -1,16 +1,14 @@
+import type { INamespace, LocalizedText, UAObjectType } from "node-opcua";
+import { type Catalog, describePoint, NUMERIC_TYPES, type PointDef } from "../model/catalog-types.js";
 import {
   coerceLocalizedText,
   DataType,
-  type INamespace,
-  type LocalizedText,
   makeAccessLevelFlag,
   QualifiedName,
   Range,
   resolveNodeId,
-  type UAObjectType,
   Variant,
-} from "node-opcua";
-import { type Catalog, describePoint, NUMERIC_TYPES, type PointDef } from "../model/catalog-types.js";
+} from "../shared/node-opcua.js";
 import { euInformation } from "./engineering-units.js";
 import { stringNodeId } from "./node-ids.js";
 import { type SharedReference, VariableFactory } from "./patches/variable-factory.js";

@@ -1,4 +1,5 @@
-import { type INamespace, NodeId, NodeIdType } from "node-opcua";
+import type { INamespace } from "node-opcua";
+import { NodeId, NodeIdType } from "../shared/node-opcua.js";
 
 /**
  * The string NodeId `id` in `ns`, built as a NodeId rather than the text `s=<id>`: node-opcua parses

@@ -1,5 +1,5 @@
-import { AddressSpace, generateAddressSpace, nodesets } from "node-opcua";
 import type { Catalog } from "../model/catalog-types.js";
+import { AddressSpace, generateAddressSpace, nodesets } from "../shared/node-opcua.js";
 import { buildInformationModel, MODEL_NAMESPACE_URI } from "./information-model.js";
 
 /** Fixed so that regenerating the NodeSet2 from an unchanged catalog gives the same bytes. */

@@ -1,18 +1,18 @@
 import type { EventEmitter } from "node:events";
 import { networkInterfaces } from "node:os";
+import type { UAUserManagerBase } from "node-opcua";
+import type { GatewayConfig } from "../config/config-types.js";
+import { verifyPassword } from "../security/password-hash.js";
+import { roleNodeIds } from "../security/roles.js";
+import type { UserDef } from "../security/users.js";
+import type { Logger } from "../shared/logger.js";
 import {
   MessageSecurityMode,
   nodesets,
   OPCUAServer,
   RegisterServerMethod,
   SecurityPolicy,
-  type UAUserManagerBase,
-} from "node-opcua";
-import type { GatewayConfig } from "../config/config-types.js";
-import { verifyPassword } from "../security/password-hash.js";
-import { roleNodeIds } from "../security/roles.js";
-import type { UserDef } from "../security/users.js";
-import type { Logger } from "../shared/logger.js";
+} from "../shared/node-opcua.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 import { HISTORY_CONTINUATION_POINTS } from "./history-read.js";
 import { spareDetectedAddresses } from "./patches/certificate-san-check.js";

@@ -1,8 +1,9 @@
 import { X509Certificate } from "node:crypto";
 import { statSync } from "node:fs";
-import { OPCUACertificateManager, type StatusCode, type StatusCodeCallback, StatusCodes } from "node-opcua";
+import type { StatusCode, StatusCodeCallback } from "node-opcua";
 import { certificateIdentity } from "../security/pki-store.js";
 import type { Logger } from "../shared/logger.js";
+import { OPCUACertificateManager, StatusCodes } from "../shared/node-opcua.js";
 import { RateLimitedLog } from "../shared/rate-limited-log.js";
 
 type Chain = Parameters<OPCUACertificateManager["getTrustStatus"]>[0];

@@ -1,4 +1,5 @@
-import { type IAddressSpace, makeRoles, type NodeId, PermissionType, WellKnownRoles } from "node-opcua";
+import type { IAddressSpace, NodeId } from "node-opcua";
+import { makeRoles, PermissionType, WellKnownRoles } from "../shared/node-opcua.js";
 
 import { ROLES, type RoleName } from "./role-names.js";
 

@@ -1,4 +1,5 @@
-import { type ISessionContext, UAConditionImplBase } from "node-opcua";
+import type { ISessionContext } from "node-opcua";
+import { UAConditionImplBase } from "../../shared/node-opcua.js";
 
 type Inner = (eventId: Buffer | null, comment: unknown, branch: Branch, condition: unknown) => unknown;
 

@@ -1,4 +1,5 @@
-import { type BinaryStream, DataType, HistoryData } from "node-opcua";
+import type { BinaryStream } from "node-opcua";
+import { DataType, HistoryData } from "../../shared/node-opcua.js";
 import type { HistoryValue } from "../ports.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { ServerTCP_transport, StatusCodes } from "node-opcua";
+import { ServerTCP_transport, StatusCodes } from "../../shared/node-opcua.js";
 
 /** Part 6 7.1.2.3, Table 69: the longest EndpointUrl a Hello may carry, in bytes. */
 const MAX_ENDPOINT_URL = 4096;

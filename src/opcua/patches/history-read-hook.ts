@@ -1,18 +1,20 @@
 import { createRequire } from "node:module";
+import type {
+  ExtensionObject,
+  ISessionContext,
+  StatusCode,
+  TimestampsToReturn,
+  UAObject,
+  UAVariable,
+  Variant,
+} from "node-opcua";
 import {
   AccessLevelFlag,
   EventNotifierFlags,
-  type ExtensionObject,
   HistoryReadResult,
-  type ISessionContext,
   PermissionType,
-  type StatusCode,
   StatusCodes,
-  type TimestampsToReturn,
-  type UAObject,
-  type UAVariable,
-  type Variant,
-} from "node-opcua";
+} from "../../shared/node-opcua.js";
 
 /** What node-opcua hands a variable's history read besides the details. */
 export interface ContinuationData {

@@ -1,4 +1,5 @@
-import { type DataValue, UALimitAlarmImplBase } from "node-opcua";
+import type { DataValue } from "node-opcua";
+import { UALimitAlarmImplBase } from "../../shared/node-opcua.js";
 
 interface LimitAlarmInternals {
   _onInputDataValueChange(dataValue: DataValue): void;

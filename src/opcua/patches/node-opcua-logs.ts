@@ -1,6 +1,6 @@
 import { format, stripVTControlCharacters } from "node:util";
-import { OPCUAServerEndPoint, setErrorLogger, setWarningLogger } from "node-opcua";
 import type { Logger } from "../../shared/logger.js";
+import { OPCUAServerEndPoint, setErrorLogger, setWarningLogger } from "../../shared/node-opcua.js";
 import { RateLimitedLog } from "../../shared/rate-limited-log.js";
 
 /**

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
-import { DataType, type StatusCode, Variant } from "node-opcua";
+import type { StatusCode } from "node-opcua";
+import { DataType, Variant } from "../../shared/node-opcua.js";
 
 /** The trailing input argument of every command method that a client may leave out. */
 export const COMMAND_ID_ARGUMENT = "CommandId";

@@ -1,4 +1,5 @@
-import { coerceLocalizedText, type LocalizedText, type UAAlarmConditionEx } from "node-opcua";
+import type { LocalizedText, UAAlarmConditionEx } from "node-opcua";
+import { coerceLocalizedText } from "../../shared/node-opcua.js";
 
 /** The methods node-opcua's Acknowledge and Confirm call (not in its public types). */
 interface AcknowledgeableInternals {

@@ -1,5 +1,6 @@
-import { DataValue, type StatusCode, sameDataValue, type UAVariable, Variant } from "node-opcua";
+import type { StatusCode, UAVariable } from "node-opcua";
 import type { DataTypeName } from "../../model/catalog-types.js";
+import { DataValue, sameDataValue, Variant } from "../../shared/node-opcua.js";
 import { OPCUA_DATA_TYPE } from "../data-types.js";
 
 /**

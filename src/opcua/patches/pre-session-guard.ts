@@ -1,5 +1,10 @@
 import type { Socket } from "node:net";
-import { packTcpMessage, ServerSecureChannelLayer, StatusCodes, TCPErrorMessage } from "node-opcua";
+import {
+  packTcpMessage,
+  ServerSecureChannelLayer,
+  StatusCodes,
+  TCPErrorMessage,
+} from "../../shared/node-opcua.js";
 
 /** Why a connection was closed before it had an activated session. */
 export type PreSessionClosure = "timeout" | "bytes";

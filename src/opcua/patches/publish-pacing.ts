@@ -1,4 +1,4 @@
-import { Subscription } from "node-opcua";
+import { Subscription } from "../../shared/node-opcua.js";
 
 let installed = false;
 

@@ -1,4 +1,4 @@
-import { AttributeIds, MonitoredItem } from "node-opcua";
+import { AttributeIds, MonitoredItem } from "../../shared/node-opcua.js";
 
 let installed = false;
 let limit = 5000;

@@ -1,10 +1,10 @@
+import type { UAVariable } from "node-opcua";
 import {
   AttributeIds,
   defaultServerCapabilities,
   MonitoredItem,
   NodeClass,
-  type UAVariable,
-} from "node-opcua";
+} from "../../shared/node-opcua.js";
 
 interface MonitoredItemInternals {
   itemToMonitor: { attributeId: AttributeIds };

@@ -1,14 +1,12 @@
+import type { AddressSpace, UAObject, UAVariable } from "node-opcua";
 import {
-  type AddressSpace,
   DataType,
   ObjectIds,
   ObjectTypeIds,
   resolveNodeId,
-  type UAObject,
-  type UAVariable,
   VariableIds,
   VariantArrayType,
-} from "node-opcua";
+} from "../../shared/node-opcua.js";
 
 /** RedundancySupport HOT_3 (the enumeration i=851, Part 5 12.5): every member serves live data. */
 const REDUNDANCY_SUPPORT_HOT = 3;

@@ -1,4 +1,4 @@
-import { adjustLimitsWithParameters } from "node-opcua";
+import { adjustLimitsWithParameters } from "../../shared/node-opcua.js";
 
 /** What a Hello announces and an Acknowledge answers (OPC UA Part 6 7.1.2.3, Tables 69 and 70). */
 export interface TransportLimits {

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
-import { DataValue, type NodeId, StatusCodes, type UAVariable, Variant } from "node-opcua";
+import type { NodeId, UAVariable } from "node-opcua";
+import { DataValue, StatusCodes, Variant } from "../../shared/node-opcua.js";
 
 const require = createRequire(import.meta.url);
 // Not exported from node-opcua's entry points; the release is pinned (patches/index.ts) and

@@ -1,24 +1,26 @@
 import { createRequire } from "node:module";
+import type {
+  AccessLevelFlag,
+  BaseNode,
+  INamespace,
+  LocalizedText,
+  RolePermissionTypeOptions,
+  UADataType,
+  UAMethod,
+  UAObject,
+  UAObjectType,
+  UAReferenceType,
+  UAVariable,
+  Variant,
+} from "node-opcua";
 import {
-  type AccessLevelFlag,
-  type BaseNode,
   coerceLocalizedText,
-  type INamespace,
-  type LocalizedText,
   makeAccessLevelFlag,
   NodeId,
   NodeIdType,
   QualifiedName,
-  type RolePermissionTypeOptions,
   StatusCodes,
-  type UADataType,
-  type UAMethod,
-  type UAObject,
-  type UAObjectType,
-  type UAReferenceType,
-  type UAVariable,
-  type Variant,
-} from "node-opcua";
+} from "../../shared/node-opcua.js";
 
 /** A node-opcua reference (type, direction, target); it names no source, so many nodes can hold one. */
 export interface SharedReference {
