@@ -24,6 +24,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | sample-rate | defaultServerCapabilities.minSupportedSampleRate, MonitoredItem.modify | Part 5 6.3.2, Part 4 5.12.1.2: MinSupportedSampleRate is what a requested 0 is revised to, on create and modify |
  * | notifications-per-publish | Subscription.maxNotificationPerPublishHighLimit | Part 4 5.13.2: MaxNotificationsPerPublish 0 means no limit |
  * | variable-factory | UAVariableImpl, ReferenceImpl, Namespace._register | Part 3 5.6 / Part 5: the same attributes and references as addVariable |
+ * | variable-copy | UAVariableImpl's own fields and its private state (copies of a constructed variable) | Part 3 5.6 / Part 5: each copy the same attributes as the variable it copies, its own value, listeners and references |
  * | point-writer | UAVariable.$dataValue | Part 4 7.11: source and server timestamps as the source gave them |
  * | limit-alarm-input | UALimitAlarmImplBase._onInputDataValueChange | Part 9 5.8.18: the limit state follows the input's good values, evaluated once the gateway set the condition up |
  * | write-hook | UAVariable.writeValue | Part 4 5.10.4: a write goes to the device, not into the variable |
