@@ -306,6 +306,9 @@ describe("VariableFactory", () => {
     const names = (o: object) => Reflect.ownKeys(o).map((k) => (typeof k === "symbol" ? String(k) : k));
     expect(names(a).sort()).toEqual(names(b).sort());
     expect(names(constructed).filter((k) => !names(a).includes(k))).toEqual([]);
+    expect(a).toBeInstanceOf(UAVariableImpl);
+    expect(Object.hasOwn(a, "nodeId") && Object.hasOwn(a, "nodeClass")).toBe(true);
+    expect(a.nodeClass).toBe(constructed.nodeClass);
   });
 
   it("refuses to copy a variable with a field node-opcua did not have when this was written", () => {

@@ -183,7 +183,17 @@ function CopiedVariable(
   for (const key of eventSymbols) this[key] = m[key];
   this[privateKey] = ownPrivate;
 }
-CopiedVariable.prototype = UAVariableImpl.prototype;
+/**
+ * The copies' prototype: UAVariableImpl's, under plain `nodeId` and `nodeClass` fields. node-opcua
+ * defines both on BaseNodeImpl's prototype as accessors to a child of that browse name (ns0 has
+ * such children), and their setter turns each assignment into an Object.defineProperty, ~0.15 s of
+ * a 100,000-point restore. Every node has both as fields of its own, so those accessors never
+ * answer for one.
+ */
+CopiedVariable.prototype = Object.create(UAVariableImpl.prototype, {
+  nodeId: { value: undefined, writable: true },
+  nodeClass: { value: undefined, writable: true },
+});
 
 /** Throws unless every object-valued own field of `o` is one of `known` (keyName). */
 function refuseUnknownObjects(o: Fields, known: readonly string[], what: string): void {
