@@ -42,6 +42,7 @@ import {
 import {
   type ContinuationData,
   historyEventResult,
+  historyReadMethod,
   routeEventHistoryReads,
   routeHistoryReads,
 } from "./patches/history-read-hook.js";
@@ -166,32 +167,35 @@ export class HistoryReadService {
 
   /** Makes `variable` historizing and readable through HistoryRead. */
   install(variable: UAVariable): void {
-    routeHistoryReads(variable, (v, context, details, continuation) => {
-      const node = v.nodeId.toString();
-      const timestamps = continuation.timestampsToReturn ?? TimestampsToReturn.Both;
-      // Part 4 5.10.3.1: Neither is not valid for HistoryRead; Part 13 5.4.3.1: an aggregate (and
-      // an at-time value, interpolated as one) has only a source timestamp.
-      if (
-        timestamps === TimestampsToReturn.Neither ||
-        (timestamps === TimestampsToReturn.Server && !(details instanceof ReadRawModifiedDetails))
-      )
-        return encoded(result(StatusCodes.BadTimestampsToReturnInvalid, []), timestamps);
-      const answer = this.guarded(node, result(StatusCodes.BadInternalError, []), () =>
-        this.historyRead<Answer>(node, context, continuation, {
-          status: (code) => result(code, []),
-          first: (held) => this.firstValues(v, details, held),
-          next: (cursor, held) => {
-            if (cursor.kind === "raw") return this.page(cursor, held, []);
-            if (cursor.kind === "computed") return this.computedPage(cursor, held);
-            return result(StatusCodes.BadContinuationPointInvalid, []);
-          },
-        }),
-      );
-      return answer instanceof Promise
-        ? answer.then((page) => encoded(page, timestamps))
-        : encoded(answer, timestamps);
-    });
+    routeHistoryReads(variable, this.readHistory);
   }
+
+  /** Every historized variable's HistoryRead: one function, called as the variable's method. */
+  private readonly readHistory = historyReadMethod((v, context, details, continuation) => {
+    const node = v.nodeId.toString();
+    const timestamps = continuation.timestampsToReturn ?? TimestampsToReturn.Both;
+    // Part 4 5.10.3.1: Neither is not valid for HistoryRead; Part 13 5.4.3.1: an aggregate (and
+    // an at-time value, interpolated as one) has only a source timestamp.
+    if (
+      timestamps === TimestampsToReturn.Neither ||
+      (timestamps === TimestampsToReturn.Server && !(details instanceof ReadRawModifiedDetails))
+    )
+      return encoded(result(StatusCodes.BadTimestampsToReturnInvalid, []), timestamps);
+    const answer = this.guarded(node, result(StatusCodes.BadInternalError, []), () =>
+      this.historyRead<Answer>(node, context, continuation, {
+        status: (code) => result(code, []),
+        first: (held) => this.firstValues(v, details, held),
+        next: (cursor, held) => {
+          if (cursor.kind === "raw") return this.page(cursor, held, []);
+          if (cursor.kind === "computed") return this.computedPage(cursor, held);
+          return result(StatusCodes.BadContinuationPointInvalid, []);
+        },
+      }),
+    );
+    return answer instanceof Promise
+      ? answer.then((page) => encoded(page, timestamps))
+      : encoded(answer, timestamps);
+  });
 
   /**
    * Makes `object` a HistoricalEventNotifier whose HistoryRead of events (Part 11 6.4.2) returns

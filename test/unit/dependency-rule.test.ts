@@ -110,10 +110,10 @@ describe("the dependency rule", () => {
   it("src/ imports node-opcua's values only through src/shared/node-opcua.ts (its types as usual)", () => {
     // An ES import of the CommonJS package costs every start ~0.3 s of lexing (see that module).
     const valueImport =
-      /^import\s+(?!type\b)[^;]*?\bfrom\s*"node-opcua(?:-[a-z-]+)?(?:\/[^"]*)?";|\bimport\(\s*"node-opcua/gms;
+      /^import\s+(?!type\b)[^;]*?\bfrom\s*"node-opcua(?:-[a-z-]+)?(?:\/[^"]*)?";|\bimport\(\s*"node-opcua/ms;
     const bad = filesUnder(join(PROJECT_ROOT, "src"))
       .filter((file) => relative(PROJECT_ROOT, file) !== "src/shared/node-opcua.ts")
-      .filter((file) => valueImport.test(readFileSync(file, "utf8")) && (valueImport.lastIndex = 0) === 0)
+      .filter((file) => valueImport.test(readFileSync(file, "utf8")))
       .map((file) => relative(PROJECT_ROOT, file));
     expect(bad).toEqual([]);
   });
