@@ -83,6 +83,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   private subscriptions: SubscriptionState = { granted: [], refused: [] };
   /** mapping.staleAfter as last set (at start, or by a reload), for points created from now on. */
   private staleAfter: StaleAfter;
+  /** Per `<family>/<id>`, its stale time under staleAfter (ms): looked up once, not per variable. */
+  private staleMs = new Map<string, number>();
 
   constructor(
     private readonly config: GatewayConfig,
@@ -447,7 +449,6 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     device: DeviceState<Node>,
     historyId = this.history?.pointId(topic) ?? 0,
   ): PointState<Node, Variable, Value> {
-    const stale = this.staleAfter;
     const state: PointState<Node, Variable, Value> = {
       def,
       device,
@@ -458,7 +459,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       sourceTimestamp: null,
       updatedAt: 0,
       freshStatus: POINT_STATUS.good,
-      staleAfterMs: staleAfterMs(stale, def),
+      staleAfterMs: this.staleMsOf(def),
       historyId,
       band: recordingBand(this.config.history.record, def, topic),
       recorded: null,
@@ -508,9 +509,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
    */
   setStaleTimes(stale: StaleAfter, now = Date.now()): void {
     this.staleAfter = stale;
+    this.staleMs = new Map();
     const at = new Date(now);
     for (const s of this.points.values()) {
-      s.staleAfterMs = staleAfterMs(stale, s.def);
+      s.staleAfterMs = this.staleMsOf(s.def);
       if (s.condition === "stale" && (s.staleAfterMs === 0 || now - s.updatedAt <= s.staleAfterMs)) {
         // Written while still "stale": history records a status change now, not a fresh value
         // (which would tell the store the device spoke at this moment).
@@ -532,6 +534,15 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.sweepTimer = setInterval(() => this.sweepStale(Date.now()), every);
       this.sweepTimer.unref();
     }
+  }
+
+  private staleMsOf(def: PointDef): number {
+    let ms = this.staleMs.get(def.topicId);
+    if (ms === undefined) {
+      ms = staleAfterMs(this.staleAfter, def);
+      this.staleMs.set(def.topicId, ms);
+    }
+    return ms;
   }
 }
 

@@ -52,6 +52,8 @@ export class DeviceNodes implements PointSink {
   /** The type of catalog folders the model does not declare (Unmapped). */
   private readonly folderType: UAObjectType;
   private readonly nodes = new Map<string, UAObject>();
+  /** Per device object, its catalog folders by path ("PowerQuality/Voltage"): found without a key built per point. */
+  private readonly folders = new WeakMap<UAObject, Map<string, UAObject>>();
   private createdAt = new Date(0);
 
   constructor(
@@ -114,8 +116,7 @@ export class DeviceNodes implements PointSink {
     const parent =
       point.folder.length === 0
         ? device
-        : (this.nodes.get(`${deviceNodeKey(id)}/${template.folderPath}`) ??
-          this.modelFolders(id, point.folder, device));
+        : (this.folders.get(device)?.get(template.folderPath) ?? this.modelFolders(id, point.folder, device));
     const variable = this.factory.create(stringNodeId(this.ns, topic), template, parent);
     setInitialStatus(variable, StatusCodes.BadWaitingForInitialData, this.creationTime());
     this.listener.variableCreated(variable, point, id, device);
@@ -164,6 +165,12 @@ export class DeviceNodes implements PointSink {
     let parent = device;
     for (let depth = 1; depth <= folder.length; depth++)
       parent = this.modelFolder(id, folder.slice(0, depth), parent);
+    let byPath = this.folders.get(device);
+    if (!byPath) {
+      byPath = new Map();
+      this.folders.set(device, byPath);
+    }
+    byPath.set(folder.join("/"), parent);
     return parent;
   }
 
