@@ -360,6 +360,36 @@ describe("the history store (its thread, its batches, its bounds)", () => {
     }
   });
 
+  it("logs a restore its thread cannot read and answers no points: the gateway starts without restoring", async () => {
+    const folder = tempFolder();
+    const store = new HistoryStore(options(folder), logger);
+    store.start();
+    store.append(store.pointId("11/5/3WA/F/ETU"), at(0), true);
+    await waitFor("written", () => store.counters.written === 1);
+    await store.stop();
+    const errors: string[] = [];
+    const quiet = () => {};
+    const again = new HistoryStore(options(folder), {
+      error: (message: string) => errors.push(message),
+      warn: quiet,
+      info: quiet,
+      debug: quiet,
+    } as unknown as Logger);
+    again.start(true);
+    try {
+      // Once its thread has opened the store (and made any table missing), its read of `latest`
+      // fails as a damaged table would.
+      await again.restorable();
+      const db = openDb(join(folder, "history.sqlite"));
+      db.exec("DROP TABLE latest");
+      db.close();
+      expect(await again.restorable()).toEqual([]);
+      expect(errors).toEqual(["history store: devices not restored, their values could not be read"]);
+    } finally {
+      await again.stop();
+    }
+  });
+
   it("says so, once, and does not throw when its folder cannot be made (the gateway runs on without it)", () => {
     const file = join(tempFolder(), "a-file");
     writeFileSync(file, "");
