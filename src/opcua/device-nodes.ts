@@ -51,6 +51,7 @@ export class DeviceNodes implements PointSink {
   private readonly factory: VariableFactory;
   /** The type of catalog folders the model does not declare (Unmapped). */
   private readonly folderType: UAObjectType;
+  /** Devices and their type and name folders, by NodeId key. */
   private readonly nodes = new Map<string, UAObject>();
   /** Per device object, its catalog folders by path ("PowerQuality/Voltage"): found without a key built per point. */
   private readonly folders = new WeakMap<UAObject, Map<string, UAObject>>();
@@ -162,31 +163,35 @@ export class DeviceNodes implements PointSink {
 
   /** The catalog folders of `folder` below a device, each created on first use. */
   private modelFolders(id: DeviceId, folder: readonly string[], device: UAObject): UAObject {
-    let parent = device;
-    for (let depth = 1; depth <= folder.length; depth++)
-      parent = this.modelFolder(id, folder.slice(0, depth), parent);
     let byPath = this.folders.get(device);
     if (!byPath) {
       byPath = new Map();
       this.folders.set(device, byPath);
     }
-    byPath.set(folder.join("/"), parent);
+    let parent = device;
+    for (let depth = 1; depth <= folder.length; depth++)
+      parent = this.modelFolder(id, folder.slice(0, depth), parent, byPath);
     return parent;
   }
 
-  /** A catalog folder below a device: a component typed by the model's folder type. */
-  private modelFolder(id: DeviceId, folder: readonly string[], parent: UAObject): UAObject {
+  /** A catalog folder below a device (its folders `byPath`): a component typed by the model's folder type. */
+  private modelFolder(
+    id: DeviceId,
+    folder: readonly string[],
+    parent: UAObject,
+    byPath: Map<string, UAObject>,
+  ): UAObject {
     const path = folder.join("/");
-    const key = `${deviceNodeKey(id)}/${path}`;
-    let node = this.nodes.get(key);
+    let node = byPath.get(path);
     if (!node) {
+      const key = `${deviceNodeKey(id)}/${path}`;
       node = this.factory.createObject(
         stringNodeId(this.ns, key),
         new QualifiedName({ name: folder.at(-1)!, namespaceIndex: this.modelNs.index }),
         this.model.folderTypes.get(path) ?? this.folderType,
         parent,
       );
-      this.nodes.set(key, node);
+      byPath.set(path, node);
       this.listener.folderCreated(node, key, folder, id);
     }
     return node;
