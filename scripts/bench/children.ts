@@ -195,10 +195,16 @@ export class Child {
 }
 
 const CLK_TCK = 100;
-/** CPU time (ms) a process has used so far, from /proc; null where there is no /proc. */
-export function cpuMsOf(pid: number): number | null {
+/**
+ * CPU time (ms) a process has used so far, or one thread of it (`tid`), from /proc; null where
+ * there is no /proc.
+ */
+export function cpuMsOf(pid: number, tid?: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(
+      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+      "utf8",
+    );
     // Fields after the command name (which may hold spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const utime = Number(fields[11]);

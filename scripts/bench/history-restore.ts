@@ -89,18 +89,11 @@ function openAlarm(d: number, browseName: string, t: number) {
 }
 
 /**
- * CPU seconds the main thread has used (utime + stime of /proc/self/task/<pid>/stat; 0 where /proc
- * is missing): process.cpuUsage() adds the history thread's, and Node 20 has no threadCpuUsage().
+ * CPU seconds this process's main thread has used (0 where /proc is missing): process.cpuUsage()
+ * adds the history thread's, and Node 20 has no threadCpuUsage().
  */
 function mainThreadCpu(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // Fields 14 and 15 of proc(5), counted from the state (field 3), in clock ticks of 10 ms.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+  return (cpuMsOf(process.pid, process.pid) ?? 0) / 1000;
 }
 
 /**
@@ -156,22 +149,11 @@ async function coldStart(
   );
   const ms = Math.round(performance.now() - began);
   const cpuMs = cpuMsOf(child.pid!) ?? 0;
-  const mainMs = threadCpuMs(child.pid!, child.pid!);
+  const mainMs = cpuMsOf(child.pid!, child.pid!) ?? 0;
   if (args.show === "threads") console.log(`  ${threadsOf(child.pid!)}`);
   child.kill("SIGTERM");
   await exited;
   return { ms, cpuMs, mainMs, ...started };
-}
-
-/** CPU milliseconds thread `tid` of process `pid` has used (/proc; 0 where there is none). */
-function threadCpuMs(pid: number, tid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
 }
 
 /** The threads of `pid` that used more than 0.1 s of CPU, busiest first, by name and thread id. */
@@ -179,7 +161,7 @@ function threadsOf(pid: number): string {
   return readdirSync(`/proc/${pid}/task`)
     .map((tid) => ({
       name: `${readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim()}${Number(tid) === pid ? " (main)" : ` ${tid}`}`,
-      ms: threadCpuMs(pid, Number(tid)),
+      ms: cpuMsOf(pid, Number(tid)) ?? 0,
     }))
     .filter((t) => t.ms > 100)
     .sort((a, b) => b.ms - a.ms)
