@@ -321,34 +321,41 @@ export class IngestClient implements BrokerLink {
   /**
    * Subscribes what the broker does not hold: everything on a new session (and on the first
    * connection of this process, whose mirror is empty and needs the retained messages), on a
-   * present one only what it refused before.
+   * present one what it refused before. Under MQTT 5 the filters a present session should hold
+   * go along with Retain Handling 1 (§3.8.3.1: retained messages only for a subscription that did
+   * not exist): a broker restored from an older snapshot (mosquitto after a kill -9, one taken
+   * between CONNECT and SUBSCRIBE) says session present without the subscription, and would send
+   * nothing for ever; one that holds it replaces it, its flow not interrupted ([MQTT-3.8.4-3]),
+   * and sends no retained message. MQTT 3.1.1 has no such option: a held filter is not asked again.
    */
   private subscribe(client: MqttClient, handlers: SourceHandlers, wanted: Map<string, 0 | 1 | 2>): void {
-    const missing = [...wanted].filter(([filter]) => !this.granted.has(filter));
-    if (missing.length === 0) {
+    const confirm = this.version === 5;
+    const request: Record<string, { qos: 0 | 1 | 2; rh?: 1 }> = {};
+    for (const [filter, qos] of wanted)
+      if (!this.granted.has(filter)) request[filter] = { qos };
+      else if (confirm) request[filter] = { qos, rh: 1 };
+    // MQTT.js sends the filters in the object's key order, and the SUBACK answers in that order.
+    const filters = Object.keys(request);
+    if (filters.length === 0) {
       this.logger.debug("session present: the broker holds every subscription", { count: wanted.size });
       return;
     }
-    const filters = missing.map(([filter]) => filter);
-    client.subscribe(
-      Object.fromEntries(missing.map(([filter, qos]) => [filter, { qos }])),
-      (err, _subs, suback) => {
-        // MQTT.js passes the requested QoS in `_subs` even when the SUBACK refused: its codes are
-        // in the packet, one per filter in the order sent ([MQTT-3.9.3-1]).
-        const codes = (suback as { granted?: number[] } | undefined)?.granted;
-        if (!codes) {
-          // No SUBACK: the connection ended first (asked again at the next connect), or MQTT.js refused.
-          if (err && client.connected)
-            this.logger.error("subscribe failed", { topics: filters, error: err.message });
-          else if (err)
-            this.logger.debug("subscribe not answered before the connection ended", { topics: filters });
-          return;
-        }
-        for (const [i, filter] of filters.entries()) this.subacked(filter, codes[i] ?? 0x80);
-        this.saveGranted();
-        handlers.subscriptions(this.subscriptionState());
-      },
-    );
+    client.subscribe(request, (err, _subs, suback) => {
+      // MQTT.js passes the requested QoS in `_subs` even when the SUBACK refused: its codes are
+      // in the packet, one per filter in the order sent ([MQTT-3.9.3-1]).
+      const codes = (suback as { granted?: number[] } | undefined)?.granted;
+      if (!codes) {
+        // No SUBACK: the connection ended first (asked again at the next connect), or MQTT.js refused.
+        if (err && client.connected)
+          this.logger.error("subscribe failed", { topics: filters, error: err.message });
+        else if (err)
+          this.logger.debug("subscribe not answered before the connection ended", { topics: filters });
+        return;
+      }
+      for (const [i, filter] of filters.entries()) this.subacked(filter, codes[i] ?? 0x80);
+      this.saveGranted();
+      handlers.subscriptions(this.subscriptionState());
+    });
   }
 
   /** The configured filters and the reply topic, with their QoS. */

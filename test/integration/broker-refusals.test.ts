@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import mqtt from "mqtt";
 import { StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { publish, startMosquitto, type TestBroker } from "../harness/brokers.js";
@@ -132,7 +133,7 @@ describe("the gateway when the broker refuses a subscription (issue 17)", needs(
 describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosquitto"), () => {
   const { track, defer } = useCleanups();
 
-  it("does not subscribe a present session again: retained messages are not replayed on a reconnect", async () => {
+  it("MQTT 5: a present session is asked again with Retain Handling 1: retained messages are not replayed on a reconnect", async () => {
     const broker = await startMosquitto();
     defer(() => broker.stop());
     const proxy = await startTcpProxy(broker.port);
@@ -208,6 +209,52 @@ describe("the gateway's MQTT session across reconnects (issue 17)", needs("mosqu
     expect(lost).toHaveLength(1);
     expect(lost[0]).toMatchObject({ level: "warn", sessionsNotResumed: 1 });
     expect(c.client.sessionsNotResumed).toBe(1);
+  });
+
+  it("MQTT 5: subscribes a present session again when the broker kept the session but not its subscriptions", async () => {
+    // mosquitto restored after a crash (kill -9) holds what its last autosave held: a snapshot taken
+    // between the gateway's CONNECT and its SUBSCRIBE has the session without a subscription, and
+    // its CONNACK then says session present. Made here on purpose: the session saved by a second
+    // broker, for a client of the gateway's id that never subscribed, put in the first one's place.
+    const clientId = uniqueId("gw-bare");
+    const dirs = [
+      mkdtempSync(join(tmpdir(), "smartgear-persist-")),
+      mkdtempSync(join(tmpdir(), "smartgear-persist-")),
+    ];
+    defer(async () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    });
+    const persisting = (dir: string) => startMosquitto(`persistence true\npersistence_location ${dir}/\n`);
+    const broker = await persisting(dirs[0]!);
+    defer(() => broker.stop());
+    const c = track(
+      await ingestClientOf(
+        `mqtt:\n  url: ${broker.url}\n  clientId: ${clientId}\n  reconnectPeriod: 100\n  reconnectPeriodMax: 200\n`,
+      ),
+    );
+    await waitFor("subscribed", () => c.subscriptions[0]);
+    await broker.pause();
+    await waitFor("disconnected", () => !c.connected());
+
+    const other = await persisting(dirs[1]!);
+    defer(() => other.stop());
+    const bare = await mqtt.connectAsync(other.url, {
+      clientId,
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 3600 },
+      reconnectPeriod: 0,
+    });
+    await bare.endAsync();
+    await other.pause();
+    copyFileSync(join(dirs[1]!, "mosquitto.db"), join(dirs[0]!, "mosquitto.db"));
+
+    await broker.resume();
+    await waitFor("reconnected", () => c.connected(), 15_000);
+    expect(c.logs.filter((l) => l.message === "connected to MQTT broker").at(-1)?.sessionPresent).toBe(true);
+    await waitFor("subscribed again", () => c.subscriptions.length >= 2);
+    await publish(broker.url, [{ topic: T5, payload: "232" }]);
+    await waitFor("a message on the restored session", () => c.received.includes(T5));
   });
 
   it("counts a session the broker did not resume in smartgear_mqtt_sessions_not_resumed_total, from the ingest thread", async () => {
