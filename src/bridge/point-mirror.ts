@@ -74,6 +74,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   private readonly points = new Map<string, PointState<Node, Variable, Value>>();
   private readonly unknownTopics = new Set<string>();
   private unmappedCount = 0;
+  /** In restore(): the devices made are restored ones, not discovered. */
+  private restoring = false;
   /** Points now fresh, and points that have had a value: ServiceLevel's share, kept O(1) a message. */
   private fresh = 0;
   private known = 0;
@@ -364,6 +366,15 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
    * shows it with its original source timestamp as UncertainLastUsableValue until a fresh one comes.
    */
   restore(points: Iterable<RestoredPoint>, now = Date.now()): void {
+    this.restoring = true;
+    try {
+      this.restorePoints(points, now);
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  private restorePoints(points: Iterable<RestoredPoint>, now: number): void {
     const at = new Date(now);
     const refused = new Map<RejectReason, number>();
     for (const { topic, id, last } of points) {
@@ -438,7 +449,10 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     };
     this.devices.set(key, device);
     this.deviceAdded(device);
-    this.logger.info("device discovered", { device: key, declared });
+    // A restart restores hundreds at once: the gateway's one line "devices restored from history"
+    // counts them, and a line each would bury it.
+    if (this.restoring) this.logger.debug("device restored", { device: key });
+    else this.logger.info("device discovered", { device: key, declared });
     return device;
   }
 

@@ -323,6 +323,14 @@ describe("the point state machine (PointMirror through its sink)", () => {
     expect(r.lines.filter((l) => l.message === "stored points not restored")).toEqual([
       expect.objectContaining({ deviceLimit: 2 }),
     ]);
+    // Restored, not discovered: at debug level, the gateway's one line counts them (a line each
+    // buried the start's log under hundreds). Only the declared device, made before, was discovered.
+    expect(r.lines.filter((l) => l.message === "device discovered").map((l) => l.device)).toEqual([
+      "3WA/Feeder 01/ETU",
+    ]);
+    expect(r.lines.filter((l) => l.message === "device restored")).toEqual([
+      expect.objectContaining({ level: "debug", device: "3WA/Feeder 02/ETU" }),
+    ]);
     // Not messages: nothing received or rejected.
     expect(r.counters.received).toBe(0);
     // The store has the restored values already: nothing goes back into it.
