@@ -7,7 +7,8 @@
  * `npx tsx scripts/bench/history-restore.ts [--devices 227] [--runs 3] [--open-alarms] [--down 1] [--cold]`
  * (227 devices: 100,334 points). With --cold, each run is a fresh `node dist/src/cli.js run` (as
  * `npm start` and the container start it; `npm run build` first), timed from its spawn to its
- * "gateway started" line: module loading and a cold JIT included, as an operator meets it. With --open-alarms, every alarm point of every device was active and
+ * "gateway started" line: module loading and a cold JIT included, as an operator meets it; --node,
+ * --root and --compile-cache run it as the container does (Node 22, NODE_COMPILE_CACHE). With --open-alarms, every alarm point of every device was active and
  * unacknowledged when the store was left: its condition is built at start too (README, Alarms: after
  * a restart). --down: minutes since the stored values (more than 10: their packing is due at start).
  */
@@ -44,6 +45,14 @@ const { values: args } = parseArgs({
     // --cold --compare: the other checkout's node flags (default: --node-flags); with --compare "."
     // this checkout against itself with other flags.
     "compare-flags": { type: "string" },
+    // --cold: the Node.js binary that runs the gateway (default: this one), e.g. Node 22 as the
+    // container has it; the checkout it runs (--root) needs its native modules built for it.
+    node: { type: "string", default: process.execPath },
+    // --cold: the built checkout whose gateway starts (default: this one).
+    root: { type: "string" },
+    // --cold (Node >= 22.1): NODE_COMPILE_CACHE for this checkout's starts (with --compare, not for
+    // the other's), warmed by one start first, as the container image's build warms it.
+    "compile-cache": { type: "string" },
     // --cold: profiles of each fresh process into this folder (node --cpu-prof).
     "cpu-prof": { type: "string" },
     // --cold: "parts", each part's start-up as the gateway logs it (at debug level); "threads", the
@@ -52,6 +61,7 @@ const { values: args } = parseArgs({
   },
 });
 const DEVICES = Number(args.devices);
+const ROOT = args.root ? resolve(args.root) : PROJECT_ROOT;
 
 /** A stored value each point's type takes back (a coercion failure would restore nothing). */
 function storedValue(dataType: DataTypeName, i: number): HistoryRecord["value"] {
@@ -106,8 +116,9 @@ async function coldStart(
   folder: string,
   name: string,
   configText: string,
-  root = PROJECT_ROOT,
+  root = ROOT,
   flags = args["node-flags"],
+  compileCache = args["compile-cache"],
 ) {
   const config = join(folder, `${name}.yaml`);
   const parsed = JSON.parse(configText);
@@ -118,7 +129,7 @@ async function coldStart(
   const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
   const began = performance.now();
   const child = spawn(
-    process.execPath,
+    args.node,
     [
       ...flags.split(" ").filter(Boolean),
       ...profile,
@@ -127,7 +138,10 @@ async function coldStart(
       "--config",
       config,
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, ...(compileCache ? { NODE_COMPILE_CACHE: compileCache } : {}) },
+    },
   );
   const exited = new Promise((resolve) => child.once("exit", resolve));
   const started = await new Promise<{ startupMs: number; points: number; devices: number }>(
@@ -172,17 +186,23 @@ function threadsOf(pid: number): string {
 /** --cold --compare: restored starts of this checkout and of `other`, alternating, and a summary. */
 async function compare(folder: string, yaml: string, other: string): Promise<void> {
   const variants = [
-    { name: `${PROJECT_ROOT} ${args["node-flags"]}`, root: PROJECT_ROOT, flags: args["node-flags"] },
+    {
+      name: `${ROOT} ${args["node-flags"]}${args["compile-cache"] ? " (compile cache)" : ""}`,
+      root: ROOT,
+      flags: args["node-flags"],
+      compileCache: args["compile-cache"],
+    },
     {
       name: `${resolve(other)} ${args["compare-flags"] ?? args["node-flags"]}`,
       root: resolve(other),
       flags: args["compare-flags"] ?? args["node-flags"],
+      compileCache: undefined,
     },
   ];
   const results = new Map(variants.map((v) => [v.name, [] as Awaited<ReturnType<typeof coldStart>>[]]));
   for (let run = 0; run < Number(args.runs); run++)
     for (const v of run % 2 === 0 ? variants : [...variants].reverse()) {
-      const r = await coldStart(folder, "restored", yaml, v.root, v.flags);
+      const r = await coldStart(folder, "restored", yaml, v.root, v.flags, v.compileCache);
       results.get(v.name)!.push(r);
       console.log(
         `run ${run + 1} ${v.name}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
@@ -265,8 +285,12 @@ async function main(): Promise<void> {
         source: DEVICE_SOURCE,
       })),
     });
-    if (args.cold && !existsSync(join(PROJECT_ROOT, "dist/src/cli.js")))
+    if (args.cold && !existsSync(join(ROOT, "dist/src/cli.js")))
       throw new Error("--cold runs the compiled gateway: npm run build first");
+    if (args.cold && args["compile-cache"]) {
+      const r = await coldStart(folder, "declared", declared);
+      console.log(`compile cache warmed by a start (ready ${r.ms} ms after spawn)`);
+    }
     if (args.compare) return await compare(folder, yaml, args.compare);
     for (let run = 0; run < Number(args.runs); run++)
       for (const [what, text] of [

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
 import {
   AddressSpace,
@@ -295,6 +296,15 @@ describe("VariableFactory", () => {
     b.setValueFromSource({ dataType: DataType.Double, value: 2 }, StatusCodes.Good);
     expect(seen).toEqual(["a", "b"]);
     expect([a.readValue().value.value, b.readValue().value.value]).toEqual([1, 2]);
+    // A copy gets its listener table with its first listener; until then it emits to no one.
+    const c = factory.create(stringId("11/19/D"), shape, folder);
+    expect([c.listenerCount("value_changed"), (c as unknown as EventEmitter).eventNames()]).toEqual([0, []]);
+    c.setValueFromSource({ dataType: DataType.Double, value: 3 }, StatusCodes.Good);
+    c.once("value_changed", () => seen.push("c"));
+    c.setValueFromSource({ dataType: DataType.Double, value: 4 }, StatusCodes.Good);
+    a.removeAllListeners();
+    a.setValueFromSource({ dataType: DataType.Double, value: 5 }, StatusCodes.Good);
+    expect(seen).toEqual(["a", "b", "c"]);
     expect([a.parent, b.parent]).toEqual([folder, other]);
     expect(ownReferences(a)).not.toEqual(ownReferences(b));
     expect(a.nodeId.toString()).toBe(`ns=${ns.index};s=11/19/A`);

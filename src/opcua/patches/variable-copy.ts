@@ -115,7 +115,7 @@ export function variableModel(variable: UAVariable): VariableModel {
 
 /**
  * A copy of `model` with `nodeId`, a null value (UncertainInitialValue, stamped now, as the
- * constructor makes it), no listeners, and `ownPrivate` as its private state. The fields are set
+ * constructor makes it), no listener table yet, and `ownPrivate` as its private state. The fields are set
  * by name in a constructor function: V8 keeps ~40 fields set so in fast mode, as it does the class
  * constructor's, where Object.assign or keyed stores leave such objects as dictionaries (slower at
  * each later read, $dataValue at every message). ~3 µs a copy against ~13 µs for the constructor.
@@ -144,7 +144,10 @@ function CopiedVariable(
   privateKey: symbol,
   ownPrivate: NodePrivate,
 ): void {
-  this._events = Object.create(null);
+  // No listener table until a first listener: EventEmitter makes one then (_addListener), and
+  // reads an undefined one as empty. Most variables never get a listener, and an empty table is a
+  // dictionary of ~190 B: 19 MB and 100,000 allocations of a 100,000-point start.
+  this._events = undefined;
   this._eventsCount = 0;
   this._maxListeners = m._maxListeners;
   this.releaseStatus = m.releaseStatus;
