@@ -12,7 +12,7 @@
  * unacknowledged when the store was left: its condition is built at start too (README, Alarms: after
  * a restart). --down: minutes since the stored values (more than 10: their packing is due at start).
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     // --cold --compare: the other checkout's node flags (default: --node-flags); with --compare "."
     // this checkout against itself with other flags.
     "compare-flags": { type: "string" },
+    // --cold --compare: the Node.js binary of the other checkout's starts (default: --node).
+    "compare-node": { type: "string" },
     // --cold: the Node.js binary that runs the gateway (default: this one), e.g. Node 22 as the
     // container has it; the checkout it runs (--root) needs its native modules built for it.
     node: { type: "string", default: process.execPath },
@@ -119,6 +121,7 @@ async function coldStart(
   root = ROOT,
   flags = args["node-flags"],
   compileCache = args["compile-cache"],
+  node = args.node,
 ) {
   const config = join(folder, `${name}.yaml`);
   const parsed = JSON.parse(configText);
@@ -129,7 +132,7 @@ async function coldStart(
   const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
   const began = performance.now();
   const child = spawn(
-    args.node,
+    node,
     [
       ...flags.split(" ").filter(Boolean),
       ...profile,
@@ -183,26 +186,33 @@ function threadsOf(pid: number): string {
     .join(", ");
 }
 
+/** `node --version` of a Node.js binary. */
+function nodeVersion(binary: string): string {
+  return execFileSync(binary, ["--version"], { encoding: "utf8" }).trim();
+}
+
 /** --cold --compare: restored starts of this checkout and of `other`, alternating, and a summary. */
 async function compare(folder: string, yaml: string, other: string): Promise<void> {
   const variants = [
     {
-      name: `${ROOT} ${args["node-flags"]}${args["compile-cache"] ? " (compile cache)" : ""}`,
+      name: `${ROOT} ${nodeVersion(args.node)} ${args["node-flags"]}${args["compile-cache"] ? " (compile cache)" : ""}`,
       root: ROOT,
       flags: args["node-flags"],
       compileCache: args["compile-cache"],
+      node: args.node,
     },
     {
-      name: `${resolve(other)} ${args["compare-flags"] ?? args["node-flags"]}`,
+      name: `${resolve(other)} ${nodeVersion(args["compare-node"] ?? args.node)} ${args["compare-flags"] ?? args["node-flags"]}`,
       root: resolve(other),
       flags: args["compare-flags"] ?? args["node-flags"],
       compileCache: undefined,
+      node: args["compare-node"] ?? args.node,
     },
   ];
   const results = new Map(variants.map((v) => [v.name, [] as Awaited<ReturnType<typeof coldStart>>[]]));
   for (let run = 0; run < Number(args.runs); run++)
     for (const v of run % 2 === 0 ? variants : [...variants].reverse()) {
-      const r = await coldStart(folder, "restored", yaml, v.root, v.flags, v.compileCache);
+      const r = await coldStart(folder, "restored", yaml, v.root, v.flags, v.compileCache, v.node);
       results.get(v.name)!.push(r);
       console.log(
         `run ${run + 1} ${v.name}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
