@@ -108,21 +108,31 @@ function mainThreadCpu(): number {
   return (cpuMsOf(process.pid, process.pid) ?? 0) / 1000;
 }
 
+/** How a fresh gateway process is started: which Node.js, which built checkout, which flags. */
+interface Launch {
+  node: string;
+  root: string;
+  flags: string;
+  /** NODE_COMPILE_CACHE (Node >= 22.1), or none. */
+  compileCache?: string | undefined;
+}
+
+/** This checkout's launch, as the options give it. */
+const LAUNCH: Launch = {
+  node: args.node,
+  root: ROOT,
+  flags: args["node-flags"],
+  compileCache: args["compile-cache"],
+};
+
 /**
  * One start of the compiled gateway in a fresh process on `configText`, as `npm start` runs it:
  * milliseconds from its spawn to its "gateway started" line, its own start-up figure (startupMs, the
  * time in Gateway.start), its points and devices, and its CPU time by then (all threads). Stopped
  * with SIGTERM afterwards, as `docker stop` would.
  */
-async function coldStart(
-  folder: string,
-  name: string,
-  configText: string,
-  root = ROOT,
-  flags = args["node-flags"],
-  compileCache = args["compile-cache"],
-  node = args.node,
-) {
+async function coldStart(folder: string, name: string, configText: string, launch = LAUNCH) {
+  const { node, root, flags, compileCache } = launch;
   const config = join(folder, `${name}.yaml`);
   const parsed = JSON.parse(configText);
   writeFileSync(
@@ -194,25 +204,20 @@ function nodeVersion(binary: string): string {
 /** --cold --compare: restored starts of this checkout and of `other`, alternating, and a summary. */
 async function compare(folder: string, yaml: string, other: string): Promise<void> {
   const variants = [
+    LAUNCH,
     {
-      name: `${ROOT} ${nodeVersion(args.node)} ${args["node-flags"]}${args["compile-cache"] ? " (compile cache)" : ""}`,
-      root: ROOT,
-      flags: args["node-flags"],
-      compileCache: args["compile-cache"],
-      node: args.node,
-    },
-    {
-      name: `${resolve(other)} ${nodeVersion(args["compare-node"] ?? args.node)} ${args["compare-flags"] ?? args["node-flags"]}`,
+      node: args["compare-node"] ?? args.node,
       root: resolve(other),
       flags: args["compare-flags"] ?? args["node-flags"],
-      compileCache: undefined,
-      node: args["compare-node"] ?? args.node,
     },
-  ];
+  ].map((launch: Launch) => ({
+    launch,
+    name: `${launch.root} ${nodeVersion(launch.node)} ${launch.flags}${launch.compileCache ? " (compile cache)" : ""}`,
+  }));
   const results = new Map(variants.map((v) => [v.name, [] as Awaited<ReturnType<typeof coldStart>>[]]));
   for (let run = 0; run < Number(args.runs); run++)
     for (const v of run % 2 === 0 ? variants : [...variants].reverse()) {
-      const r = await coldStart(folder, "restored", yaml, v.root, v.flags, v.compileCache, v.node);
+      const r = await coldStart(folder, "restored", yaml, v.launch);
       results.get(v.name)!.push(r);
       console.log(
         `run ${run + 1} ${v.name}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
