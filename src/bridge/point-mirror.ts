@@ -74,8 +74,6 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   private readonly points = new Map<string, PointState<Node, Variable, Value>>();
   private readonly unknownTopics = new Set<string>();
   private unmappedCount = 0;
-  /** In restore(): the devices made are restored ones, not discovered. */
-  private restoring = false;
   /** Points now fresh, and points that have had a value: ServiceLevel's share, kept O(1) a message. */
   private fresh = 0;
   private known = 0;
@@ -351,7 +349,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       };
     const def = this.catalog.byTopicId.get(parsed.topicId) ?? this.unknown(parsed, topic);
     if ("reason" in def) return def;
-    const device = this.device(parsed, false, parsed.deviceKey);
+    // Only a restored point comes with its store id.
+    const device = this.device(parsed, historyId === undefined ? "discovered" : "restored", parsed.deviceKey);
     if (!device)
       return {
         reason: "deviceLimit",
@@ -366,15 +365,6 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
    * shows it with its original source timestamp as UncertainLastUsableValue until a fresh one comes.
    */
   restore(points: Iterable<RestoredPoint>, now = Date.now()): void {
-    this.restoring = true;
-    try {
-      this.restorePoints(points, now);
-    } finally {
-      this.restoring = false;
-    }
-  }
-
-  private restorePoints(points: Iterable<RestoredPoint>, now: number): void {
     const at = new Date(now);
     const refused = new Map<RejectReason, number>();
     for (const { topic, id, last } of points) {
@@ -433,7 +423,11 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return unmappedPoint(parsed.family, parsed.topicId);
   }
 
-  private device(id: DeviceId, declared: boolean, key = deviceKeyOf(id)): DeviceState<Node> | undefined {
+  private device(
+    id: DeviceId,
+    origin: "declared" | "discovered" | "restored",
+    key = deviceKeyOf(id),
+  ): DeviceState<Node> | undefined {
     let device = this.devices.get(key);
     if (device) return device;
     if (this.devices.size >= this.config.mapping.maxDevices) return undefined;
@@ -443,7 +437,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       deviceSource: id.deviceSource,
       key,
       node: this.sink.device(id),
-      declared,
+      declared: origin === "declared",
       messageCount: 0,
       lastSeen: 0,
     };
@@ -451,8 +445,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     this.deviceAdded(device);
     // A restart restores hundreds at once: the gateway's one line "devices restored from history"
     // counts them, and a line each would bury it.
-    if (this.restoring) this.logger.debug("device restored", { device: key });
-    else this.logger.info("device discovered", { device: key, declared });
+    if (origin === "restored") this.logger.debug("device restored", { device: key });
+    else this.logger.info("device discovered", { device: key, declared: device.declared });
     return device;
   }
 
@@ -502,7 +496,7 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   declareDevices(devices: readonly GatewayConfig["devices"][number][]): GatewayConfig["devices"][number][] {
     const refused: GatewayConfig["devices"][number][] = [];
     for (const d of devices) {
-      const device = this.device(declaredDeviceId(d), true);
+      const device = this.device(declaredDeviceId(d), "declared");
       if (!device) {
         refused.push(d);
         continue;
