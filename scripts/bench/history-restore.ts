@@ -157,6 +157,9 @@ async function coldStart(folder: string, name: string, configText: string, launc
     },
   );
   const exited = new Promise((resolve) => child.once("exit", resolve));
+  // Restored devices left to make once started (madeWhenNeeded), and when the last one was made.
+  let toMake = 0;
+  let madeAt = 0;
   const started = await new Promise<{ startupMs: number; points: number; devices: number }>(
     (resolve, reject) => {
       let rest = "";
@@ -164,6 +167,8 @@ async function coldStart(folder: string, name: string, configText: string, launc
         const lines = (rest + chunk.toString()).split("\n");
         rest = lines.pop()!;
         for (const line of lines) {
+          if (line.includes('"devices restored from history"')) toMake = JSON.parse(line).madeWhenNeeded;
+          if (line.includes('"restored devices made"')) madeAt = performance.now();
           if (line.includes('"gateway started"')) resolve(JSON.parse(line));
           if (line.includes('"part started"')) {
             const { part, ms } = JSON.parse(line);
@@ -178,9 +183,15 @@ async function coldStart(folder: string, name: string, configText: string, launc
   const cpuMs = cpuMsOf(child.pid!) ?? 0;
   const mainMs = cpuMsOf(child.pid!, child.pid!) ?? 0;
   if (args.show === "threads") console.log(`  ${threadsOf(child.pid!)}`);
+  // The devices restored for a first use that did not come are made in the background after the
+  // start: its end too, as a client browsing everything at once would meet it.
+  const deadline = performance.now() + 60_000;
+  while (toMake > 0 && madeAt === 0 && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  const allMadeMs = toMake > 0 && madeAt > 0 ? Math.round(madeAt - began) : ms;
   child.kill("SIGTERM");
   await exited;
-  return { ms, cpuMs, mainMs, ...started };
+  return { ms, allMadeMs, cpuMs, mainMs, ...started };
 }
 
 /** The threads of `pid` that used more than 0.1 s of CPU, busiest first, by name and thread id. */
@@ -220,7 +231,7 @@ async function compare(folder: string, yaml: string, other: string): Promise<voi
       const r = await coldStart(folder, "restored", yaml, v.launch);
       results.get(v.name)!.push(r);
       console.log(
-        `run ${run + 1} ${v.name}: ready ${r.ms} ms after spawn, Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
+        `run ${run + 1} ${v.name}: ready ${r.ms} ms after spawn (all restored devices made ${r.allMadeMs} ms), Gateway.start ${r.startupMs} ms, main thread ${(r.mainMs / 1000).toFixed(1)} s of CPU, ${r.points} points (load average ${loadavg()[0]!.toFixed(1)})`,
       );
     }
   const stats = (xs: number[]) => {
@@ -229,7 +240,7 @@ async function compare(folder: string, yaml: string, other: string): Promise<voi
   };
   for (const [name, rs] of results)
     console.log(
-      `${name}: ready ${stats(rs.map((r) => r.ms))} ms; Gateway.start ${stats(rs.map((r) => r.startupMs))} ms; main thread CPU ${stats(rs.map((r) => r.mainMs))} ms`,
+      `${name}: ready ${stats(rs.map((r) => r.ms))} ms; all restored devices made ${stats(rs.map((r) => r.allMadeMs))} ms; Gateway.start ${stats(rs.map((r) => r.startupMs))} ms; main thread CPU ${stats(rs.map((r) => r.mainMs))} ms`,
     );
 }
 
@@ -316,7 +327,7 @@ async function main(): Promise<void> {
           const load = loadavg()[0]!.toFixed(1);
           const r = await coldStart(folder, what, text);
           console.log(
-            `run ${run + 1} (fresh process): ready ${r.ms} ms after spawn (Gateway.start ${r.startupMs} ms), ${(r.cpuMs / 1000).toFixed(1)} s of CPU (main thread ${(r.mainMs / 1000).toFixed(1)} s), ${r.points} points of ${r.devices} devices ${what} (load average ${load})`,
+            `run ${run + 1} (fresh process): ready ${r.ms} ms after spawn (Gateway.start ${r.startupMs} ms; all restored devices made ${r.allMadeMs} ms after spawn), ${(r.cpuMs / 1000).toFixed(1)} s of CPU (main thread ${(r.mainMs / 1000).toFixed(1)} s), ${r.points} points of ${r.devices} devices ${what} (load average ${load})`,
           );
           continue;
         }
@@ -336,9 +347,11 @@ async function main(): Promise<void> {
         const { user, system } = process.cpuUsage(cpu);
         const cpuText = `${((user + system) / 1e6).toFixed(1)} s of CPU (main thread ${(mainThreadCpu() - mainCpu).toFixed(1)} s)`;
         const { points, devices } = gateway.diagnostics();
+        while ((gateway.ingest?.pendingDevices ?? 0) > 0) await new Promise((r) => setTimeout(r, 20));
+        const allMade = Math.round(performance.now() - t);
         await gateway.stop();
         console.log(
-          `run ${run + 1}: start-up ${ms} ms, ${cpuText}, ${points} points of ${devices} devices ${what} (load average ${load})`,
+          `run ${run + 1}: start-up ${ms} ms (all restored devices made ${allMade} ms), ${cpuText}, ${points} points of ${devices} devices ${what} (load average ${load})`,
         );
       }
   } finally {

@@ -25,11 +25,11 @@ import {
 import { createBrokerLink } from "../mqtt/broker-links.js";
 import { EmbeddedBroker } from "../mqtt/embedded-broker.js";
 import { redactUrl } from "../mqtt/tls-options.js";
-import { AlarmNodes, type RestoredCondition } from "../opcua/alarm-nodes.js";
+import { AlarmNodes, conditionDeviceKey, type RestoredCondition } from "../opcua/alarm-nodes.js";
 import { CommandNodes } from "../opcua/command-nodes.js";
 import { DeviceHealth } from "../opcua/device-health.js";
 import { deviceNodeHooks } from "../opcua/device-node-hooks.js";
-import { DeviceNodes } from "../opcua/device-nodes.js";
+import { DeviceNodes, deviceKeyOfNodeId } from "../opcua/device-nodes.js";
 import { DiagnosticsNodes } from "../opcua/diagnostics-nodes.js";
 import { EventJournal } from "../opcua/event-journal.js";
 import { advertiseHistory, HistoryConfigurations } from "../opcua/history-nodes.js";
@@ -41,6 +41,7 @@ import {
 } from "../opcua/information-model.js";
 import { createOpcuaServer } from "../opcua/opcua-server.js";
 import { installNodeOpcuaPatches } from "../opcua/patches/index.js";
+import { beforeNodeLookup } from "../opcua/patches/node-lookup.js";
 import { routeOpcuaLogs } from "../opcua/patches/node-opcua-logs.js";
 import { preSessionClosures } from "../opcua/patches/pre-session-guard.js";
 import { bindServiceLevel, declareHotRedundancy } from "../opcua/patches/server-redundancy.js";
@@ -99,6 +100,10 @@ export class Gateway {
   /** Conditions not back to normal, acknowledged and confirmed when the gateway stopped: brought back with their points. */
   private openConditions: RestoredCondition[] = [];
   private alarmNodes: AlarmNodes | null = null;
+  /** The devices namespace (ns=2), whose lookups make restored devices not made yet (startMirror). */
+  private devicesNamespace: Namespace | null = null;
+  /** Removes that lookup hook: once every restored device is made, or at stop. */
+  private releaseLookup: (() => void) | null = null;
   private dispatcher: CommandDispatcher | null = null;
   private health: DeviceHealth | null = null;
   private metrics: GatewayMetrics | null = null;
@@ -148,7 +153,7 @@ export class Gateway {
       { name: "OPC UA server", start: () => this.initializeServer(), stop: () => this.shutdownServer() },
       // Devices, commands, alarms and diagnostics on the address space; the bridge built, not started.
       { name: "address space", start: () => this.buildAddressSpace(), stop: () => {} },
-      { name: "point mirror", start: () => this.startMirror(), stop: () => this.mirror?.stop() },
+      { name: "point mirror", start: () => this.startMirror(), stop: () => this.stopMirror() },
       { name: "broker link", start: () => this.startBrokerLink(), stop: () => this.source?.stop() },
       { name: "device health", start: () => this.health!.start(), stop: () => this.health?.stop() },
       // Stopped before the broker link: calls still waiting are answered while the server can still reply.
@@ -169,6 +174,7 @@ export class Gateway {
       this.logger.debug("part started", { part: part.name, ms: Math.round(performance.now() - at) });
     }
     this.history?.startUpkeep();
+    this.makeRestoredDevices();
     this.logger.info("gateway started", {
       endpoint: this.endpointUrl,
       broker: redactUrl(this.config.mqtt.url) || `embedded, port ${this.brokerPort}`,
@@ -335,7 +341,10 @@ export class Gateway {
 
   /**
    * Declared devices first (mapping.maxDevices keeps room for them), then those the store restores;
-   * open conditions come back as their points are made (README, Alarms and device health).
+   * open conditions come back as their points are made (README, Alarms and device health). A
+   * restored device without open conditions is made when first needed (a client names one of its
+   * nodes, a message comes) or in the background once started (makeRestoredDevices): its nodes
+   * answer every request as if made now, and the start does not wait for 100,000 variables.
    */
   private async startMirror(): Promise<void> {
     const mirror = this.mirror!;
@@ -347,16 +356,42 @@ export class Gateway {
     if (restored.length > 0) {
       const at = performance.now();
       const devices = mirror.deviceCount;
-      mirror.restore(restored);
+      const needed = new Set(this.openConditions.map((c) => conditionDeviceKey(c.condition)));
+      mirror.restore(restored, Date.now(), needed);
+      if (mirror.pendingDevices > 0)
+        this.releaseLookup = beforeNodeLookup(this.devicesNamespace!, (id) => {
+          const key = deviceKeyOfNodeId(id);
+          if (key !== null) mirror.makeRestored(key);
+        });
       this.logger.info("devices restored from history", {
         points: restored.length,
         devices: mirror.deviceCount - devices,
+        madeWhenNeeded: mirror.pendingDevices,
         openConditions: this.openConditions.length,
         ms: Math.round(performance.now() - at),
       });
     }
     this.alarmNodes!.restoreAtStart([]);
     this.openConditions = [];
+  }
+
+  /** Restored devices nobody has needed yet, made in the background after the start. */
+  private makeRestoredDevices(): void {
+    const mirror = this.mirror!;
+    const devices = mirror.pendingDevices;
+    if (devices === 0) return;
+    const at = performance.now();
+    mirror.makeRestoredInBackground(() => {
+      this.releaseLookup?.();
+      this.releaseLookup = null;
+      this.logger.info("restored devices made", { devices, ms: Math.round(performance.now() - at) });
+    });
+  }
+
+  private stopMirror(): void {
+    this.mirror?.stop();
+    this.releaseLookup?.();
+    this.releaseLookup = null;
   }
 
   private async stopHistory(): Promise<void> {
@@ -452,6 +487,7 @@ export class Gateway {
     );
     alarmNodes.install();
     this.alarmNodes = alarmNodes;
+    this.devicesNamespace = ns;
     const nodes = new DeviceNodes(
       ns,
       modelNs,

@@ -60,6 +60,13 @@ interface PointState<Node, Variable, Value> {
   recordedStatus: number;
 }
 
+/** A restored device's points not made yet, and their catalog points (PointMirror.restore, makeRestored). */
+interface PendingDevice {
+  points: RestoredPoint[];
+  /** Side by side with `points`: no object made per point (100,000 at a restart). */
+  defs: PointDef[];
+}
+
 /** Distinct unknown topics remembered for "log once per topic"; beyond, they are only counted. */
 const MAX_REMEMBERED_UNKNOWN = 10_000;
 
@@ -85,6 +92,12 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   private staleAfter: StaleAfter;
   /** Per `<family>/<id>`, its stale time under staleAfter (ms): looked up once, not per variable. */
   private staleMs = new Map<string, number>();
+  /** Restored devices whose points are not made yet, by device key (restore, makeRestored). */
+  private readonly pending = new Map<string, PendingDevice>();
+  private pendingPoints = 0;
+  private background: NodeJS.Immediate | null = null;
+  /** Told once the last restored device is made (makeRestoredInBackground). */
+  private allMade: (() => void) | null = null;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -121,14 +134,22 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    if (this.background) clearImmediate(this.background);
+    this.background = null;
   }
 
   get deviceCount(): number {
     return this.devices.size;
   }
 
+  /** Every point, also those of restored devices whose nodes are not made yet. */
   get pointCount(): number {
-    return this.points.size;
+    return this.points.size + this.pendingPoints;
+  }
+
+  /** Restored devices whose points are not made yet (restore). */
+  get pendingDevices(): number {
+    return this.pending.size;
   }
 
   /** Distinct unknown topics remembered to log each once (at most MAX_REMEMBERED_UNKNOWN). */
@@ -327,6 +348,15 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
       this.statusMessage(topic, statusOf, payload, now);
       return undefined;
     }
+    // A restored device not made yet: made now, and its point takes the message as any known one.
+    if (this.pending.size > 0) {
+      const key = parseTopic(topic)?.deviceKey;
+      if (key !== undefined && this.pending.has(key)) {
+        this.makeRestored(key, now);
+        const made = this.points.get(topic);
+        if (made) return made;
+      }
+    }
     const taken = this.otherTopic?.(topic, payload) ?? false;
     if (taken === true) this.counters.decoded++;
     else if (taken) this.reject(taken.reason, topic, taken.detail);
@@ -339,8 +369,16 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
     return made;
   }
 
-  /** A data topic's point, its device made if new (a first message, or a point restored at start). */
-  private newPoint(topic: string, historyId?: number): PointState<Node, Variable, Value> | Refusal {
+  /** A data topic's point, its device made if new (on its first message). */
+  private newPoint(topic: string): PointState<Node, Variable, Value> | Refusal {
+    const found = this.defOf(topic);
+    if ("reason" in found) return found;
+    const device = this.device(found.parsed, "discovered", found.parsed.deviceKey);
+    return device ? this.point(topic, found.def, device) : this.deviceLimit();
+  }
+
+  /** A topic's catalog point (or Unmapped stand-in), or why it has none. */
+  private defOf(topic: string): { parsed: ParsedTopic; def: PointDef } | Refusal {
     const parsed = parseTopic(topic);
     if (!parsed)
       return {
@@ -348,50 +386,138 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
         detail: "not <family>/<id>/<deviceType>/<deviceName>/<deviceSource>",
       };
     const def = this.catalog.byTopicId.get(parsed.topicId) ?? this.unknown(parsed, topic);
-    if ("reason" in def) return def;
-    // Only a restored point comes with its store id.
-    const device = this.device(parsed, historyId === undefined ? "discovered" : "restored", parsed.deviceKey);
-    if (!device)
-      return {
-        reason: "deviceLimit",
-        detail: `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
-      };
-    return this.point(topic, def, device, historyId);
+    return "reason" in def ? def : { parsed, def };
+  }
+
+  private deviceLimit(): Refusal {
+    return {
+      reason: "deviceLimit",
+      detail: `device limit mapping.maxDevices=${this.config.mapping.maxDevices} reached`,
+    };
   }
 
   /**
    * Devices the history store knew, restored at start before the broker link (README, History:
    * continuity): each point is made as its first message would make it, and one with a stored value
    * shows it with its original source timestamp as UncertainLastUsableValue until a fresh one comes.
+   * A device the start made for them is counted and limited at once, but its points and nodes are
+   * made on first use (makeRestored: a message, a client naming one of its nodes) or in the
+   * background after the start, unless `needed` lists it (e.g. it has open conditions).
    */
-  restore(points: Iterable<RestoredPoint>, now = Date.now()): void {
+  restore(points: Iterable<RestoredPoint>, now = Date.now(), needed: ReadonlySet<string> = new Set()): void {
     const at = new Date(now);
     const refused = new Map<RejectReason, number>();
-    for (const { topic, id, last } of points) {
-      let s = this.points.get(topic);
-      if (!s) {
-        const made = this.newPoint(topic, id);
-        if ("reason" in made) {
-          refused.set(made.reason, (refused.get(made.reason) ?? 0) + 1);
-          continue;
-        }
-        s = made;
-      }
-      if (!last || s.condition !== "waiting") continue;
-      // The catalog may have changed the point's type since: such a point waits for a value.
-      const coerced = coerceValue(last.value, s.def.dataType);
-      if (!coerced.ok) continue;
-      this.known++;
-      s.value = this.sink.value(s.def.dataType, coerced.value);
-      s.raw = coerced.value;
-      s.sourceTimestamp = new Date(last.sourceTime);
-      s.condition = "restored";
-      // Shown, not recorded: the store has the value already, and a record at each restart would
-      // put a copy of every point's last value into history (100,000 at a time).
-      this.show(s, POINT_STATUS.restored, at);
+    for (const p of points) {
+      const s = this.points.get(p.topic) ?? this.restoredPoint(p, needed, refused);
+      if (s && this.showRestored(s, p.last, at)) this.known++;
     }
     // Not messages, so not counted as rejected: the store names points this start will not make.
     if (refused.size > 0) this.logger.warn("stored points not restored", Object.fromEntries(refused));
+  }
+
+  /**
+   * A stored point without a point yet: made now if its device is there already (declared) or
+   * `needed`, else kept for its device's makeRestored (undefined, as when `refused`).
+   */
+  private restoredPoint(
+    p: RestoredPoint,
+    needed: ReadonlySet<string>,
+    refused: Map<RejectReason, number>,
+  ): PointState<Node, Variable, Value> | undefined {
+    const found = this.defOf(p.topic);
+    if ("reason" in found) return countRefusal(refused, found.reason);
+    const key = found.parsed.deviceKey;
+    let later = this.pending.get(key);
+    if (!later) {
+      const isNew = !this.devices.has(key);
+      const device = this.device(found.parsed, "restored", key);
+      if (!device) return countRefusal(refused, "deviceLimit");
+      if (!isNew || needed.has(key)) return this.point(p.topic, found.def, device, p.id);
+      later = { points: [], defs: [] };
+      this.pending.set(key, later);
+    }
+    this.defer(later, p, found.def);
+    return undefined;
+  }
+
+  /** A point kept for its device's makeRestored; counted as known already if it has a value. */
+  private defer(later: PendingDevice, p: RestoredPoint, def: PointDef): void {
+    later.points.push(p);
+    later.defs.push(def);
+    this.pendingPoints++;
+    if (p.last) this.known++;
+  }
+
+  /**
+   * Makes a restored device's points (restore), as a start made them before: now, because a message
+   * or a client needs one of them (their state then is that of a point made now: broker lost, a
+   * filter refused), or in the background. Nothing when the device is not waiting to be made.
+   */
+  makeRestored(deviceKey: string, now = Date.now()): void {
+    const later = this.pending.get(deviceKey);
+    if (!later) return;
+    // Out first: what making it looks up (its nodes' ids) does not make it again.
+    this.pending.delete(deviceKey);
+    this.pendingPoints -= later.points.length;
+    const device = this.devices.get(deviceKey)!;
+    const at = new Date(now);
+    for (let i = 0; i < later.points.length; i++) {
+      const p = later.points[i]!;
+      const s = this.point(p.topic, later.defs[i]!, device, p.id);
+      // Counted when deferred; the catalog may have changed the point's type since.
+      if (p.last && !this.showRestored(s, p.last, at)) this.known--;
+    }
+    if (this.pending.size === 0) {
+      this.allMade?.();
+      this.allMade = null;
+    }
+  }
+
+  /**
+   * Makes the restored devices nobody asked for yet, one per turn of the event loop (a few ms each),
+   * so that messages and requests are served in between; `done` once none is left.
+   */
+  makeRestoredInBackground(done: () => void): void {
+    if (this.pending.size === 0) {
+      done();
+      return;
+    }
+    this.allMade = done;
+    const next = () => {
+      this.background = null;
+      const key = this.pending.keys().next().value;
+      if (key === undefined) return;
+      this.makeRestored(key);
+      if (this.pending.size > 0) this.background = setImmediate(next);
+    };
+    this.background = setImmediate(next);
+  }
+
+  /**
+   * A restored value on a point that has none: UncertainLastUsableValue with its original source
+   * time (as it was made: broker lost, filter refused, its status keeps saying so). Shown, not
+   * recorded: the store has it already, and a record at each restart would put a copy of every
+   * point's last value into history. False when not shown.
+   */
+  private showRestored(s: PointState<Node, Variable, Value>, last: RestoredPoint["last"], at: Date): boolean {
+    if (!last || s.value !== null) return false;
+    const coerced = coerceValue(last.value, s.def.dataType);
+    if (!coerced.ok) return false;
+    s.value = this.sink.value(s.def.dataType, coerced.value);
+    s.raw = coerced.value;
+    s.sourceTimestamp = new Date(last.sourceTime);
+    if (s.condition === "waiting") {
+      s.condition = "restored";
+      this.show(s, POINT_STATUS.restored, at);
+    } else
+      this.show(
+        s,
+        s.condition === "connectionLost"
+          ? POINT_STATUS.connectionLostWithValue
+          : POINT_STATUS.subscriptionRefused,
+        at,
+      );
+    return true;
   }
 
   /** A device's last will or status message: its Online state, for a device the gateway knows. */
@@ -502,6 +628,8 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
         continue;
       }
       device.declared = true;
+      // Restored points first, with their store ids and values; then the rest of the catalog's.
+      this.makeRestored(device.key);
       for (const def of this.catalog.points) {
         const topic = `${def.topicId}/${device.key}`;
         if (!this.points.has(topic)) this.point(topic, def, device);
@@ -555,6 +683,12 @@ export class PointMirror<Node = UAObject, Variable = UAVariable, Value = Variant
 }
 
 type StaleAfter = GatewayConfig["mapping"]["staleAfter"];
+
+/** One more stored point not restored for `reason`; nothing to make of it. */
+function countRefusal(refused: Map<RejectReason, number>, reason: RejectReason): undefined {
+  refused.set(reason, (refused.get(reason) ?? 0) + 1);
+  return undefined;
+}
 
 /** A point's stale time: its own, else its family's, else the default; 0 never. */
 function staleAfterMs(stale: StaleAfter, def: PointDef): number {

@@ -12,7 +12,7 @@ import type { PointDef } from "../model/catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import type { Logger } from "../shared/logger.js";
 import { ConditionInfo, DataType, DataValue, StatusCodes } from "../shared/node-opcua.js";
-import { deviceNodeKey } from "./device-nodes.js";
+import { deviceKeyOfNodeId, deviceNodeKey } from "./device-nodes.js";
 import { type EventFields, unpackFields } from "./event-fields.js";
 import { stringNodeId } from "./node-ids.js";
 import { gateLimitAlarmInput } from "./patches/limit-alarm-input.js";
@@ -34,6 +34,11 @@ export interface RestoredCondition {
   condition: string;
   /** Its last event's fields, packed (event-fields.ts). */
   fields: Uint8Array;
+}
+
+/** The device key (deviceKeyOf) of a condition's ConditionId as RestoredCondition gives it, "" if none. */
+export function conditionDeviceKey(condition: string): string {
+  return deviceKeyOfNodeId(condition.slice(condition.indexOf(";s=") + 3)) ?? "";
 }
 
 type BaseAlarmOptions = Omit<Parameters<Namespace["instantiateOffNormalAlarm"]>[0], "normalState">;

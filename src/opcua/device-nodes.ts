@@ -1,4 +1,5 @@
 import type { AddressSpace, BaseNode, INamespace, UAObject, UAObjectType, UAVariable } from "node-opcua";
+import { parseTopic } from "../mapping/topic.js";
 import { type Catalog, describePoint, type PointDef } from "../model/catalog-types.js";
 import { type DeviceId, deviceKeyOf } from "../model/device-identity.js";
 import {
@@ -204,4 +205,15 @@ export class DeviceNodes implements PointSink {
  */
 export function deviceNodeKey(id: DeviceId): string {
   return `Devices/${deviceKeyOf(id)}`;
+}
+
+/**
+ * The device a node of the devices namespace belongs to, by its string NodeId: a point's (a topic)
+ * or one at or below a device object (`Devices/<deviceType>/<deviceName>/<deviceSource>...`), as
+ * deviceKeyOf; null for any other (the Devices tree's type and name folders, the SmartGear nodes).
+ */
+export function deviceKeyOfNodeId(id: string): string | null {
+  if (!id.startsWith("Devices/")) return parseTopic(id)?.deviceKey ?? null;
+  const levels = id.split("/", 4);
+  return levels.length === 4 ? levels.slice(1).join("/") : null;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AttributeIds, StatusCodes } from "node-opcua";
+import { AttributeIds, type DataValue, resolveNodeId, StatusCodes } from "node-opcua";
 import { describe, expect, it } from "vitest";
 import { openDb } from "../../src/history/history-db.js";
 import { HistoryStore } from "../../src/history/history-store.js";
@@ -9,7 +9,7 @@ import { getLogger } from "../../src/shared/logger.js";
 import { publish, startAedes } from "../harness/brokers.js";
 import { useCleanups } from "../harness/cleanups.js";
 import { startGateway } from "../harness/gateway.js";
-import { connectClient, nodeOf, type TestClient, waitStatus } from "../harness/opcua-client.js";
+import { connectClient, nodeOf, readBelow, type TestClient, waitStatus } from "../harness/opcua-client.js";
 import { waitFor } from "../harness/wait.js";
 
 const VOLTAGE = "11/5/3WA/Feeder 01/ETU";
@@ -97,6 +97,62 @@ describe("continuity: devices and last values come back after a restart (README,
     expect((await client.read(nodeOf(VOLTAGE))).value.value).toBeCloseTo(232.4, 5);
     // The other point keeps saying it has not been updated since the restart.
     expect((await client.read(nodeOf(CURRENT))).statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+  });
+
+  it("makes a restored device when a client first names one of its nodes (Read, Browse, TranslateBrowsePath), before the background would (README, History: continuity)", {
+    timeout: 60_000,
+  }, async () => {
+    const folder = mkdtempSync(join(tmpdir(), "history-continuity-"));
+    defer(async () => rmSync(folder, { recursive: true, force: true }));
+    const devices = ["Feeder 11", "Feeder 12", "Feeder 13"].map((name) => `3WA/${name}/ETU`);
+    const left = new HistoryStore(
+      { folder, flushInterval: 0.1, maxBacklog: 1000, retentionDays: 30, maxBytes: 1 << 30 },
+      getLogger("test:history"),
+    );
+    left.start(true);
+    for (const [i, device] of devices.entries())
+      for (const topic of [`11/5/${device}`, `11/6/${device}`])
+        left.append(
+          left.pointId(topic),
+          { value: 230 + i, sourceTime: SOURCE + i, serverTime: SOURCE + i, status: 0 },
+          true,
+        );
+    await waitFor("written", () => left.counters.written === 6);
+    await left.stop();
+
+    const gw = track(await startGateway(`history:\n  folder: ${JSON.stringify(folder)}\n`));
+    // Right after the start, before the background's first turn: counted, not made.
+    const mirror = gw.gateway.ingest!;
+    expect(mirror.pendingDevices).toBe(3);
+    expect(gw.gateway.diagnostics()).toMatchObject({ devices: 3, points: 6 });
+    // Held, so that only the requests below make the devices (stop cancels the background).
+    mirror.stop();
+    const restored = (dv: DataValue, i: number) => {
+      expect(dv.statusCode).toEqual(StatusCodes.UncertainLastUsableValue);
+      expect(dv.value.value).toBe(230 + i);
+      expect(dv.sourceTimestamp?.getTime()).toBe(SOURCE + i);
+    };
+    // The address space's own lookup (what the services below end in).
+    restored(gw.gateway.diagnostics().read(resolveNodeId(nodeOf(`11/5/${devices[0]}`))), 0);
+    expect(mirror.pendingDevices).toBe(2);
+
+    const client = track(await connectClient(gw.endpointUrl));
+    // Browse of the device object: its catalog folders are there.
+    expect(await client.browseNames(`ns=2;s=Devices/${devices[1]}`)).toContain("PowerQuality");
+    expect(mirror.pendingDevices).toBe(1);
+    // TranslateBrowsePath from the name folder, through the device object, to its variable.
+    const [type, name, source] = devices[2]!.split("/");
+    restored(
+      await readBelow(
+        client,
+        `ns=2;s=Devices/${type}/${name}`,
+        `/2:${source}/3:PowerQuality/3:Voltage/3:VoltageL2`,
+      ),
+      2,
+    );
+    expect(mirror.pendingDevices).toBe(0);
+    for (const [i, device] of devices.entries()) restored(await client.read(nodeOf(`11/5/${device}`)), i);
+    expect(gw.gateway.diagnostics()).toMatchObject({ devices: 3, points: 6 });
   });
 
   it("packs the values left waiting by a gateway down longer than 10 minutes once it has started (README, History: storage)", {

@@ -307,14 +307,23 @@ describe("the point state machine (PointMirror through its sink)", () => {
       ].map((p) => ({ ...p, id: history.pointId(p.topic) })),
       2_000,
     );
-    const restored = {
+    const restored = (at: number) => ({
       value: 231.7,
       status: StatusCodes.UncertainLastUsableValue,
       sourceTimestamp: new Date(500),
-      serverTime: new Date(2_000),
-    };
-    expect(r.sink.writes(VOLTAGE)).toEqual([restored]);
-    expect(r.sink.writes("11/5/3WA/Feeder 02/ETU")).toEqual([restored]);
+      serverTime: new Date(at),
+    });
+    // The declared device's point at once; the restored device is counted, its points made later.
+    expect(r.sink.writes(VOLTAGE)).toEqual([restored(2_000)]);
+    expect(r.sink.variables.has("11/5/3WA/Feeder 02/ETU")).toBe(false);
+    expect(r.mirror.deviceCount).toBe(2);
+    expect(r.mirror.pendingDevices).toBe(1);
+    expect(r.mirror.pointCount).toBe(catalog.points.length + 2);
+    expect(r.mirror.freshness).toEqual({ fresh: 0, known: 2 });
+    r.mirror.makeRestored("3WA/Feeder 02/ETU", 2_500);
+    expect(r.mirror.pendingDevices).toBe(0);
+    expect(r.mirror.pointCount).toBe(catalog.points.length + 2);
+    expect(r.sink.writes("11/5/3WA/Feeder 02/ETU")).toEqual([restored(2_500)]);
     // No stored value: as created, BadWaitingForInitialData, nothing written.
     expect(r.sink.variables.has("11/6/3WA/Feeder 02/ETU")).toBe(true);
     expect(r.sink.writes("11/6/3WA/Feeder 02/ETU")).toEqual([]);
@@ -361,6 +370,141 @@ describe("the point state machine (PointMirror through its sink)", () => {
     r.send(VOLTAGE, "230.5", 1_000);
     r.mirror.subscriptionsChanged({ granted: ["11/+/3WA/#"], refused }, 2_000);
     expect(r.sink.last(VOLTAGE)!.status).toBe(StatusCodes.Good);
+  });
+});
+
+describe("restored devices made when first needed (README, History: continuity)", () => {
+  let r: ReturnType<typeof rig>;
+  afterEach(() => r.mirror.stop());
+  const OTHER = "3WA/Feeder 02/ETU";
+  const last = { value: 231.7, sourceTime: 500, serverTime: 600, status: 0 };
+  /** Feeder 02 restored with a stored voltage and a current without a value; not made yet. */
+  function restored(mappingYaml = "", needed: ReadonlySet<string> = new Set()) {
+    r = rig(mappingYaml);
+    r.mirror.restore(
+      [
+        { topic: `11/5/${OTHER}`, id: 1, last },
+        { topic: `11/6/${OTHER}`, id: 2, last: null },
+      ],
+      2_000,
+      needed,
+    );
+    return r;
+  }
+
+  it("a message of the device makes every restored point, and is mirrored as a known point's", () => {
+    restored();
+    expect(r.mirror.pendingDevices).toBe(1);
+    r.send(`11/6/${OTHER}`, "12.5", 3_000);
+    expect(r.mirror.pendingDevices).toBe(0);
+    expect(r.sink.writes(`11/5/${OTHER}`)).toEqual([
+      {
+        value: 231.7,
+        status: StatusCodes.UncertainLastUsableValue,
+        sourceTimestamp: new Date(500),
+        serverTime: new Date(3_000),
+      },
+    ]);
+    expect(r.sink.last(`11/6/${OTHER}`)).toMatchObject({ value: 12.5, status: StatusCodes.Good });
+    expect(r.counters.received).toBe(1);
+    expect(r.counters.rejected).toBe(0);
+    expect(r.mirror.freshness).toEqual({ fresh: 1, known: 2 });
+    expect(r.lines.filter((l) => l.message === "device discovered").map((l) => l.device)).toEqual([
+      "3WA/Feeder 01/ETU",
+    ]);
+  });
+
+  it("made after the broker was lost or a filter refused: the stored value under the status a point made then has", () => {
+    restored();
+    r.mirror.connectionLost(2_500);
+    r.mirror.makeRestored(OTHER, 3_000);
+    expect(r.sink.last(`11/5/${OTHER}`)).toEqual({
+      value: 231.7,
+      status: StatusCodes.UncertainNoCommunicationLastUsableValue,
+      sourceTimestamp: new Date(500),
+      serverTime: new Date(3_000),
+    });
+    expect(r.sink.last(`11/6/${OTHER}`)).toMatchObject({
+      value: null,
+      status: StatusCodes.BadNoCommunication,
+    });
+
+    r.mirror.stop();
+    restored();
+    r.mirror.subscriptionsChanged(
+      { granted: [], refused: [{ filter: "11/#", reasonCode: 0x87, reason: "Not authorized" }] },
+      2_500,
+    );
+    r.mirror.makeRestored(OTHER, 3_000);
+    expect(r.sink.last(`11/5/${OTHER}`)).toMatchObject({
+      value: 231.7,
+      status: StatusCodes.BadConfigurationError,
+      sourceTimestamp: new Date(500),
+    });
+  });
+
+  it("a device `needed` at start (open conditions) is made by the restore itself", () => {
+    restored("", new Set([OTHER]));
+    expect(r.mirror.pendingDevices).toBe(0);
+    expect(r.sink.last(`11/5/${OTHER}`)).toMatchObject({
+      value: 231.7,
+      status: StatusCodes.UncertainLastUsableValue,
+    });
+  });
+
+  it("in the background, one device per turn of the event loop; told once when none is left; stop cancels it", async () => {
+    r = rig();
+    const devices = ["Feeder 02", "Feeder 03", "Feeder 04"].map((name) => `3WA/${name}/ETU`);
+    r.mirror.restore(
+      devices.map((d, i) => ({ topic: `11/5/${d}`, id: i + 1, last })),
+      2_000,
+    );
+    expect(r.mirror.pendingDevices).toBe(3);
+    // One made by its message first: the background makes the others.
+    r.send(`11/5/${devices[1]}`, "230", 2_500);
+    let done = 0;
+    r.mirror.makeRestoredInBackground(() => done++);
+    expect(r.mirror.pendingDevices).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.mirror.pendingDevices).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(r.mirror.pendingDevices).toBe(0);
+    expect(done).toBe(1);
+    for (const d of devices) expect(r.sink.variables.has(`11/5/${d}`)).toBe(true);
+
+    r.mirror.stop();
+    r = rig();
+    r.mirror.restore(
+      devices.map((d, i) => ({ topic: `11/5/${d}`, id: i + 1, last })),
+      2_000,
+    );
+    r.mirror.makeRestoredInBackground(() => done++);
+    r.mirror.stop();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(r.mirror.pendingDevices).toBe(3);
+    expect(done).toBe(1);
+  });
+
+  it("a reload declaring the device makes its restored points first, values kept; a value the catalog's type no longer takes is not known", () => {
+    r = rig();
+    r.mirror.restore(
+      [
+        { topic: `11/5/${OTHER}`, id: 1, last },
+        // Stored when the point was text; a Double now: it waits for a value.
+        { topic: `11/6/${OTHER}`, id: 2, last: { ...last, value: "phase 2" } },
+      ],
+      2_000,
+    );
+    expect(r.mirror.freshness).toEqual({ fresh: 0, known: 2 });
+    r.mirror.declareDevices([{ type: "3WA", name: "Feeder 02", source: "ETU" }]);
+    expect(r.mirror.pendingDevices).toBe(0);
+    expect(r.sink.last(`11/5/${OTHER}`)).toMatchObject({
+      value: 231.7,
+      status: StatusCodes.UncertainLastUsableValue,
+    });
+    expect(r.sink.writes(`11/6/${OTHER}`)).toEqual([]);
+    expect(r.mirror.freshness).toEqual({ fresh: 0, known: 1 });
+    expect(r.mirror.pointCount).toBe(2 * catalog.points.length);
   });
 });
 

@@ -38,6 +38,7 @@ import { honourSampleRateZero } from "./sample-rate.js";
  * | server-redundancy | the nodeset's Server/ServerRedundancy (type, RedundancySupport, ServerUriArray); ServerEngine's ServiceLevel getter | Part 5 6.3.9, Part 4 6.6.2.4.2: a Hot non-transparent set, and a ServiceLevel that says what the gateway can deliver |
  * | peer-acknowledgement | AcknowledgeableCondition._acknowledge_branch, _confirm_branch | Part 9 5.7.3, 5.7.4: an acknowledgement made on another member of the set, applied as the method would |
  * | optional-command-id | verifyArguments_ArgumentList (through node-opcua-address-space's argument_list module exports) | Part 3 5.7.3, Part 4 5.12.2.2: a command method's trailing CommandId argument may be left out |
+ * | node-lookup | Namespace.findNode2 (on the devices namespace's instance, while restored devices are not all made) | Part 4 5.2-5.12: a restored device's nodes answer every service as if made at start, by being made when first named |
  * | node-opcua-logs | OPCUAServerEndPoint._prevent_DDOS_Attack (and node-opcua's public warning and error loggers) | Part 4 5.5.2: node-opcua's refusal beyond maxConnections, and every other line of node-opcua, logged through the gateway's rate-limited log |
  *
  * They were written for, and are tested against, one node-opcua release: on any other the gateway
