@@ -1,7 +1,7 @@
 import { configureLogging, getLogger, type Logger } from "../shared/logger.js";
-import { Gateway } from "./gateway.js";
+import type { Gateway } from "./gateway.js";
 import { reloadConfig } from "./reload.js";
-import { checkSetup, loadSetup, warnAboutSetup } from "./setup.js";
+import { checkSetup, setupInThread, warnAboutSetup } from "./setup.js";
 
 /**
  * `smartgear-gateway run`: start, reload what can be reloaded on SIGHUP, stop cleanly on
@@ -87,7 +87,17 @@ export async function runGateway(configFile: string): Promise<number> {
  * an invalid configuration, which the CLI reports.
  */
 async function startGateway(configFile: string, logger: Logger): Promise<Gateway | null> {
-  const setup = loadSetup(configFile);
+  // The configuration is checked on a thread of its own while this one loads node-opcua (~1 s).
+  const checked = setupInThread(configFile);
+  // Awaited below: a configuration found invalid meanwhile is reported then, not as unhandled.
+  checked.catch(() => {});
+  const [{ Gateway }, { routeOpcuaLogs }] = await Promise.all([
+    import("./gateway.js"),
+    import("../opcua/patches/node-opcua-logs.js"),
+  ]);
+  // At once: node-opcua prints a few lines a moment after it is loaded, while the check goes on.
+  routeOpcuaLogs(getLogger("gateway:node-opcua"));
+  const setup = await checked;
   const { config, catalog, users, commands } = setup;
   configureLogging(config.log);
   logger.info("configuration loaded", {

@@ -6,9 +6,11 @@ import type { Catalog } from "../model/catalog-types.js";
 import { checkCommands } from "../model/command-catalog-loader.js";
 import type { CommandDef } from "../model/command-catalog-types.js";
 import { checkUsers, type UserDef } from "../security/users.js";
+import { deepFreeze } from "../shared/deep-freeze.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { missingRuntimeFlags } from "../shared/runtime-flags.js";
+import { newWorker } from "../shared/worker-thread.js";
 import { readYamlFile, type YamlSource } from "../shared/yaml-source.js";
 
 /** Everything the gateway is started from, checked. */
@@ -56,7 +58,29 @@ export function checkSetup(
 
 /** Like checkSetup, but throws ProblemsError when anything is wrong (start-up fails fast). */
 export function loadSetup(file: string, env: NodeJS.ProcessEnv = process.env): Setup {
-  const { setup, problems } = checkSetup(file, env);
+  return setupOf(file, checkSetup(file, env));
+}
+
+/**
+ * loadSetup on a thread of its own (app/setup-thread.ts), so that the caller can load what it starts
+ * meanwhile. What comes back is a copy (structured clone): the configuration is frozen again, as
+ * buildConfig froze it. A thread that cannot answer (an error, a value that does not clone) leaves
+ * the check to this thread, which then reports what is wrong as loadSetup does.
+ */
+export function setupInThread(file: string): Promise<Setup> {
+  return new Promise<{ setup?: Setup; problems: Problem[] } | null>((resolve) => {
+    const worker = newWorker(import.meta.url, "setup-thread", { file });
+    worker.once("message", resolve);
+    worker.once("error", () => resolve(null));
+    worker.once("exit", () => resolve(null));
+  }).then((checked) => {
+    if (!checked) return loadSetup(file);
+    if (checked.setup) deepFreeze(checked.setup.config);
+    return setupOf(file, checked);
+  });
+}
+
+function setupOf(file: string, { setup, problems }: { setup?: Setup; problems: Problem[] }): Setup {
   if (!setup) throw new ProblemsError("E_CONFIG", `invalid configuration ${file}`, problems);
   return setup;
 }

@@ -5,7 +5,7 @@ import { deepFreeze } from "../shared/deep-freeze.js";
 import { didYouMean } from "../shared/did-you-mean.js";
 import type { Problem } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE, DEFAULT_COMMANDS_FILE } from "../shared/paths.js";
-import { compileSchema } from "../shared/schema.js";
+import { compileOnFirstUse } from "../shared/schema.js";
 import {
   pathOf,
   readYamlFile,
@@ -20,7 +20,7 @@ import type { GatewayConfig } from "./config-types.js";
 
 const ENV_PREFIX = "SMARTGEAR_";
 // Defaults fill every key the file leaves out.
-const validateConfig = compileSchema<GatewayConfig>(configSchema, { fillDefaults: true });
+const configValidator = compileOnFirstUse<GatewayConfig>(configSchema, { fillDefaults: true });
 
 interface SchemaNode {
   type?: string | readonly string[];
@@ -95,6 +95,7 @@ export function buildConfig(src: YamlSource, env: NodeJS.ProcessEnv): LoadedConf
   const commandsSection = (data as Record<string, unknown>).commands;
   const namesCommands =
     typeof commandsSection === "object" && commandsSection !== null && "file" in commandsSection;
+  const validateConfig = configValidator();
   if (!validateConfig(data)) {
     for (const e of reportable(validateConfig.errors)) {
       const path = pathOf(e.instancePath);

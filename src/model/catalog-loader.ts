@@ -1,6 +1,6 @@
 import { type Problem, ProblemsError } from "../shared/errors.js";
 import { DEFAULT_CATALOG_FILE } from "../shared/paths.js";
-import { compileSchema } from "../shared/schema.js";
+import { compileOnFirstUse } from "../shared/schema.js";
 import { readYamlFile, schemaProblems, type YamlSource } from "../shared/yaml-source.js";
 import { catalogSchema } from "./catalog-schema.js";
 import type {
@@ -54,7 +54,7 @@ interface RawCatalog {
   rules?: RawRule[];
 }
 
-const validateRaw = compileSchema<RawCatalog>(catalogSchema);
+const validatorOfRaw = compileOnFirstUse<RawCatalog>(catalogSchema);
 
 /** Loads, validates and cross-checks a catalog; throws ProblemsError listing every problem. */
 export function loadCatalog(file: string = DEFAULT_CATALOG_FILE): Catalog {
@@ -74,6 +74,7 @@ export function checkCatalog(file: string = DEFAULT_CATALOG_FILE): {
 export function buildCatalog(src: YamlSource): { catalog?: Catalog; problems: Problem[] } {
   if (src.problems.length > 0) return { problems: src.problems };
   const raw = src.data;
+  const validateRaw = validatorOfRaw();
   if (!validateRaw(raw)) {
     const describe = (path: (string | number)[]): string => {
       if (path[0] !== "points" || typeof path[1] !== "number") return "";

@@ -1,6 +1,6 @@
 import type { RoleName } from "../security/role-names.js";
 import { type Problem, ProblemsError } from "../shared/errors.js";
-import { compileSchema } from "../shared/schema.js";
+import { compileOnFirstUse } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import type { Catalog, PointDef } from "./catalog-types.js";
 import { commandCatalogSchema } from "./command-catalog-schema.js";
@@ -43,7 +43,7 @@ interface Raw {
   }[];
 }
 
-const validate = compileSchema<Raw>(commandCatalogSchema);
+const validator = compileOnFirstUse<Raw>(commandCatalogSchema);
 const NUMERIC = new Set<ArgumentType>(["UInt16", "UInt32", "Int32", "Double"]);
 
 /** Reads and cross-checks the command catalog against the point catalog's folders. */
@@ -53,6 +53,7 @@ export function checkCommands(
 ): { commands?: CommandDef[]; problems: Problem[] } {
   const src = readYamlFile(file);
   if (src.problems.length > 0) return { problems: src.problems };
+  const validate = validator();
   if (!validate(src.data)) return { problems: schemaProblems(src, validate.errors) };
   const raw = src.data;
   const folders = new Set<string>([""]);

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Problem } from "../shared/errors.js";
-import { compileSchema } from "../shared/schema.js";
+import { compileOnFirstUse } from "../shared/schema.js";
 import { readYamlFile, schemaProblems } from "../shared/yaml-source.js";
 import { isPasswordHash } from "./password-hash.js";
 import { ROLES, type RoleName } from "./role-names.js";
@@ -40,7 +40,7 @@ const usersSchema = {
 export const USERS_FILE_MISSING =
   "the users file (opcua.usersFile) does not exist: nobody can log in. Make one: `printf '%s' 'a passphrase' | smartgear-gateway hash-password` prints a hash; write it as `users: [{ username: engineer, passwordHash: \"<hash>\", roles: [Engineer] }]` (README, Security)";
 
-const validate = compileSchema<{
+const validator = compileOnFirstUse<{
   users: { username: string; passwordHash?: string; password?: unknown; roles: RoleName[] }[];
 }>(usersSchema);
 
@@ -54,6 +54,7 @@ export function checkUsers(file: string): { users?: UserDef[]; problems: Problem
   if (!existsSync(file)) return { problems: [{ file, line: 0, message: USERS_FILE_MISSING }] };
   const src = readYamlFile(file);
   if (src.problems.length > 0) return { problems: src.problems };
+  const validate = validator();
   if (!validate(src.data)) return { problems: schemaProblems(src, validate.errors) };
   const problems: Problem[] = [];
   const seen = new Set<string>();

@@ -16,6 +16,22 @@ export interface CompileOptions {
   fillDefaults?: boolean;
 }
 
+/**
+ * compileSchema when first needed: compiling is ~40-190 ms a schema on a cold start, and at `run`
+ * the schemas are compiled off the main thread (app/setup-thread.ts), which must not pay for them
+ * again by importing the module that checks with them.
+ */
+export function compileOnFirstUse<T>(
+  schema: object,
+  options: CompileOptions = {},
+): () => ValidateFunction<T> {
+  let compiled: ValidateFunction<T> | null = null;
+  return () => {
+    compiled ??= compileSchema<T>(schema, options);
+    return compiled;
+  };
+}
+
 /** A validator of `schema`; throws at once if the schema itself is not valid in strict mode. */
 export function compileSchema<T>(schema: object, options: CompileOptions = {}): ValidateFunction<T> {
   return (options.fillDefaults ? filling : checking).compile<T>(schema);

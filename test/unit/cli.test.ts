@@ -77,6 +77,15 @@ describe.concurrent("the command line", () => {
     expect(lines.at(-1)).toBe("6 problem(s)");
   });
 
+  it("refuses to run an invalid configuration with exit 1 and the problems validate gives (checked on its own thread)", async () => {
+    const run = await cli(["run", "--config", INVALID]);
+    const validated = await cli(["validate", "--config", INVALID]);
+    expect(run.code).toBe(1);
+    const [heading, ...problems] = run.stderr.trimEnd().split("\n");
+    expect(heading).toBe(`invalid configuration ${INVALID}: 6 problem(s)`);
+    expect(problems).toEqual(validated.stderr.trimEnd().split("\n").slice(0, -1));
+  });
+
   it("reports a bad environment override as an environment problem", async () => {
     const { code, stderr } = await cli(["validate"], { SMARTGEAR_OPCUA_PORT: "abc" });
     expect(code).toBe(1);

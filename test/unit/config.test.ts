@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkSetup, loadSetup } from "../../src/app/setup.js";
+import { checkSetup, loadSetup, setupInThread } from "../../src/app/setup.js";
 import { brokerSubscriptions } from "../../src/config/broker-subscriptions.js";
 import { checkConfig, envKeys } from "../../src/config/config-loader.js";
 import type { GatewayConfig } from "../../src/config/config-types.js";
@@ -315,5 +315,20 @@ describe("an invalid configuration", () => {
     expect((error as ProblemsError).code).toBe("E_CONFIG");
     expect((error as Error).message).toContain(`${file}:5: device Breaker/Feeder1/Trip is declared twice`);
     expect((error as Error).message).toContain(`${file}:7: mapping.maxDevices (2)`);
+  });
+});
+
+describe("the check on a thread of its own (`run`, while node-opcua loads)", () => {
+  it("gives what loadSetup gives, the configuration frozen again; an invalid one the same E_CONFIG", async () => {
+    const inThread = await setupInThread(DEFAULT_CONFIG_FILE);
+    expect(inThread).toEqual(loadSetup(DEFAULT_CONFIG_FILE));
+    expect(inThread.catalog.byTopicId.get("11/5")).toBe(
+      inThread.catalog.points.find((p) => p.topicId === "11/5"),
+    );
+    expect(Object.isFrozen(inThread.config.mqtt)).toBe(true);
+    const file = fixture("duplicate-device.yaml");
+    const error = await setupInThread(file).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ProblemsError);
+    expect((error as Error).message).toContain(`${file}:5: device Breaker/Feeder1/Trip is declared twice`);
   });
 });
