@@ -30,6 +30,9 @@ export interface DeviceNodesListener {
   historicalConfiguration(point: PointDef): BaseNode | null;
 }
 
+/** What every node id of the Devices tree starts with (no topic does: their first level is a number). */
+const DEVICES = "Devices/";
+
 /** Per catalog point, what every device's variable of that point shares. */
 interface PointTemplate extends VariableShape {
   /** The point's catalog folder path below its device, slash-joined ("" at the device itself). */
@@ -90,8 +93,8 @@ export class DeviceNodes implements PointSink {
 
   /** The device object, created with its type and name folders on first use. */
   device(id: DeviceId): UAObject {
-    const typeFolder = this.folder(`Devices/${id.deviceType}`, id.deviceType, this.devicesFolder);
-    const nameFolder = this.folder(`Devices/${id.deviceType}/${id.deviceName}`, id.deviceName, typeFolder);
+    const typeFolder = this.folder(`${DEVICES}${id.deviceType}`, id.deviceType, this.devicesFolder);
+    const nameFolder = this.folder(`${DEVICES}${id.deviceType}/${id.deviceName}`, id.deviceName, typeFolder);
     const key = deviceNodeKey(id);
     let device = this.nodes.get(key);
     if (!device) {
@@ -204,7 +207,7 @@ export class DeviceNodes implements PointSink {
  * hangs on it (conditions, Online) continue it, and so never collide with a topic's.
  */
 export function deviceNodeKey(id: DeviceId): string {
-  return `Devices/${deviceKeyOf(id)}`;
+  return `${DEVICES}${deviceKeyOf(id)}`;
 }
 
 /**
@@ -213,7 +216,7 @@ export function deviceNodeKey(id: DeviceId): string {
  * deviceKeyOf; null for any other (the Devices tree's type and name folders, the SmartGear nodes).
  */
 export function deviceKeyOfNodeId(id: string): string | null {
-  if (!id.startsWith("Devices/")) return parseTopic(id)?.deviceKey ?? null;
+  if (!id.startsWith(DEVICES)) return parseTopic(id)?.deviceKey ?? null;
   const levels = id.split("/", 4);
   return levels.length === 4 ? levels.slice(1).join("/") : null;
 }
